@@ -1,0 +1,217 @@
+"""``genre-desktop-cli``: classify, evaluate, inspect and train genre models."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Sequence
+
+log = logging.getLogger("genre_desktop.cli")
+
+
+def _load(model: Optional[str]):
+    from .core.bundle import load_bundle
+    from .core.inference import Classifier
+    from .core.registry import resolve_model
+
+    return Classifier(load_bundle(resolve_model(model)))
+
+
+def _files(paths: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand paths; a missing path or a folder without audio is an error entry."""
+    from .core.library import iter_audio_files
+
+    files: list[Path] = []
+    errors: list[tuple[str, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            errors.append((raw, "no such file or folder"))
+            continue
+        found = list(iter_audio_files([path]))
+        if path.is_dir() and not found:
+            errors.append((raw, "folder holds no audio files"))
+        files.extend(found)
+    return files, errors
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .core.audio_io import AudioDecodeError
+
+    classifier = _load(args.model)
+    files, errors = _files(args.paths)
+    failed = 0
+    for path, reason in errors:
+        failed += 1
+        _emit_error(args, path, reason)
+    bar = tqdm(files, unit="file", file=sys.stderr, disable=len(files) < 2 or not args.progress)
+    for path in bar:
+        bar.set_postfix_str(path.name[-30:], refresh=False)
+        try:
+            result = classifier.classify_file(path)
+        except (AudioDecodeError, OSError) as exc:
+            failed += 1
+            _emit_error(args, str(path), str(exc) or type(exc).__name__, bar)
+            continue
+        if args.json:
+            _write(json.dumps(result.to_json(args.top)), bar)
+        else:
+            top = ", ".join(f"{g} {p:.0%}" for g, p in result.top(args.top))
+            verdict = result.genre or "-"
+            if result.uncertain:
+                verdict = f"{verdict}? (not sure: {result.reason})"
+            _write(f"{path}\t{verdict}\t{top}", bar)
+    return 1 if failed else 0
+
+
+def _write(line: str, bar=None) -> None:
+    if bar is not None:
+        bar.write(line, file=sys.stdout)
+    else:
+        print(line)
+
+
+def _emit_error(args: argparse.Namespace, path: str, reason: str, bar=None) -> None:
+    if args.json:
+        _write(json.dumps({"path": path, "error": reason}), bar)
+    else:
+        _write(f"{path}\terror: {reason}", bar)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .core.audio_io import AudioDecodeError
+    from .core.evaluation import confusion_report
+    from .core.library import scan_labelled_folders
+
+    classifier = _load(args.model)
+    scan = scan_labelled_folders(Path(args.folder))
+    truth, pred, errors = [], [], []
+    for track in tqdm(scan.tracks, unit="file", file=sys.stderr, disable=not args.progress):
+        try:
+            result = classifier.classify_file(track.path)
+        except (AudioDecodeError, OSError) as exc:
+            errors.append((str(track.path), str(exc)))
+            continue
+        truth.append(track.genre)
+        pred.append(result.genre or "(silence)")
+    errors += [(str(p), r) for p, r in scan.unreadable]
+    report = confusion_report(truth, pred, classifier.labels)
+    if args.json:
+        print(json.dumps({**report.to_json(), "errors": [{"path": p, "error": r} for p, r in errors]}))
+    else:
+        print(report.to_text())
+        for path, reason in errors:
+            print(f"{path}\terror: {reason}")
+    return 1 if errors else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .core.bundle import load_bundle
+    from .core.registry import list_models, resolve_model
+
+    bundle = load_bundle(resolve_model(args.model))
+    if args.json:
+        print(json.dumps({"path": str(bundle.path), **bundle.meta}))
+        return 0
+    print(bundle.describe())
+    print("\ninstalled models:")
+    for entry in list_models():
+        marker = "*" if entry.path.resolve() == bundle.path.resolve() else " "
+        print(f" {marker} {entry.name}\t{'bundled' if entry.bundled else 'yours'}\t{entry.path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .core.library import scan_labelled_folders
+    from .core.registry import user_models_folder
+    from .core.training import TrainOptions, train_on_library
+
+    scan = scan_labelled_folders(Path(args.folder))
+    for path, reason in scan.unreadable:
+        log.warning("skipped %s: %s", path, reason)
+    for warning in scan.warnings():
+        log.warning("%s", warning)
+    problem = scan.blocking_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    print(f"{len(scan.tracks)} tracks: " + ", ".join(f"{g} {n}" for g, n in scan.counts().items()),
+          file=sys.stderr)
+    bar = tqdm(total=1000, unit="‰", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = int(fraction * 1000)
+        bar.set_description_str(message[:40], refresh=True)
+
+    options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed)
+    outcome = train_on_library(scan, args.name, options, base_model=args.base,
+                               dest=user_models_folder() / args.name, progress=progress)
+    bar.close()
+    print(outcome.report.to_text())
+    print(f"saved {outcome.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genre-desktop-cli", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("classify", help="tell the genre of files or folders (recursive)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--model", help="model name or folder (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.add_argument("--top", type=int, default=3, help="how many genres to list")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("evaluate", help="accuracy on a folder with one sub-folder per genre")
+    p.add_argument("folder")
+    p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("info", help="the active model, its labels, provenance and metrics")
+    p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("train", help="train a model on a folder with one sub-folder per genre")
+    p.add_argument("folder")
+    p.add_argument("--name", required=True, help="name of the new model")
+    p.add_argument("--mode", choices=("quick", "thorough"), default="quick")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--base", help="model to start from (default: the bundled model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    from .core.bundle import BundleError
+
+    try:
+        return args.func(args)
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

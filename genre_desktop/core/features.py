@@ -1,0 +1,170 @@
+"""The one log-mel feature path shared by training, file inference and live inference.
+
+The configuration travels with each model bundle (``model.json``: ``features``), so a
+model is always fed exactly the features it was trained on. The mel filterbank and the
+window are built once per configuration and cached.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+
+COMPRESSIONS = ("log10_1p_10000",)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that defines the model's input features.
+
+    The defaults are those of MSD_musicnn (16 kHz, n_fft 512, hop 256, 96 mels,
+    ``log10(1 + 10000 * mel_power)``), capped at 8 kHz by the sample rate itself.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 256
+    n_mels: int = 96
+    fmin: float = 0.0
+    fmax: float = 8000.0
+    compression: str = "log10_1p_10000"
+    #: frames in one classified slice (156 frames of 256 at 16 kHz = 2.496 s)
+    slice_frames: int = 156
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def slice_seconds(self) -> float:
+        return self.slice_frames * self.hop_length / self.sample_rate
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FeatureConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown feature settings: {sorted(unknown)}")
+        config = cls(**data)
+        if config.compression not in COMPRESSIONS:
+            raise ValueError(f"unknown compression {config.compression!r}")
+        if not (0 <= config.fmin < config.fmax <= config.sample_rate / 2):
+            raise ValueError("need 0 <= fmin < fmax <= sample_rate / 2")
+        return config
+
+
+@functools.lru_cache(maxsize=8)
+def _filterbank(config: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    import librosa  # imported lazily: heavy, and only needed once per config
+
+    mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
+                              fmin=config.fmin, fmax=config.fmax)
+    window = torch.hann_window(config.n_fft, periodic=True, dtype=torch.float32)
+    return torch.from_numpy(mel.astype(np.float32)), window
+
+
+def _frames_to_logmel(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Log-mel of every full ``n_fft`` frame in ``samples`` (no padding), (n_mels, frames)."""
+    mel_basis, window = _filterbank(config)
+    with torch.inference_mode():
+        spec = torch.stft(torch.from_numpy(samples), config.n_fft, config.hop_length,
+                          window=window, center=False, return_complex=True)
+        power = spec.real.square_() + spec.imag.square_()
+        mel = mel_basis @ power
+        out = torch.log10(mel.mul_(10000.0).add_(1.0))
+    return out.numpy()
+
+
+class StreamingLogMel:
+    """Log-mel frames of a signal fed in consecutive chunks.
+
+    The frames equal those of a centred STFT over the whole signal with zero padding
+    (``librosa.feature.melspectrogram(..., center=True, pad_mode="constant")``), whatever
+    the chunking: ``push`` every chunk, then ``finish``.
+    """
+
+    def __init__(self, config: FeatureConfig):
+        self.config = config
+        self._buffer = np.zeros(config.n_fft // 2, np.float32)  # the centring pad
+        self.frames_emitted = 0
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        """Add samples; return the frames they completed, shape (n_mels, n_new_frames)."""
+        self._buffer = np.concatenate([self._buffer, np.asarray(audio, np.float32)])
+        return self._emit()
+
+    def finish(self) -> np.ndarray:
+        """Pad the end like a centred STFT and return the last frames."""
+        cfg = self.config
+        # a centred STFT of n samples has 1 + n // hop frames in all
+        total_samples = self.frames_emitted * cfg.hop_length + self._buffer.size - cfg.n_fft // 2
+        expected = 1 + max(total_samples, 0) // cfg.hop_length
+        self._buffer = np.concatenate([self._buffer, np.zeros(cfg.n_fft // 2 + cfg.hop_length, np.float32)])
+        out = self._emit()
+        return out[:, : max(expected - (self.frames_emitted - out.shape[1]), 0)]
+
+    def _emit(self) -> np.ndarray:
+        cfg = self.config
+        if self._buffer.size < cfg.n_fft:
+            return np.zeros((cfg.n_mels, 0), np.float32)
+        n_frames = 1 + (self._buffer.size - cfg.n_fft) // cfg.hop_length
+        used = n_frames * cfg.hop_length
+        out = _frames_to_logmel(self._buffer[: used - cfg.hop_length + cfg.n_fft], cfg)
+        self._buffer = self._buffer[used:]
+        self.frames_emitted += n_frames
+        return out
+
+
+def log_mel(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Log-mel spectrogram of a whole signal.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray, shape (n_samples,)
+        Mono audio at ``config.sample_rate``.
+    config : FeatureConfig
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_mels, 1 + n_samples // hop_length), float32
+    """
+    stream = StreamingLogMel(config)
+    head = stream.push(audio)
+    return np.concatenate([head, stream.finish()], axis=1)
+
+
+def fit_slices(mel: np.ndarray, slice_frames: int) -> np.ndarray:
+    """Cut a log-mel spectrogram into non-overlapping slices.
+
+    A trailing remainder of at least half a slice becomes one more slice that ends at
+    the track's end (overlapping its neighbour); a track shorter than one slice is
+    repeated (looped) until it fills one, which suits music better than silence.
+
+    Parameters
+    ----------
+    mel : numpy.ndarray, shape (n_mels, n_frames)
+    slice_frames : int
+
+    Returns
+    -------
+    slices : numpy.ndarray, shape (n_slices, n_mels, slice_frames)
+    starts : numpy.ndarray, shape (n_slices,), int
+        First frame of each slice.
+    """
+    n_mels, n_frames = mel.shape
+    if n_frames == 0:
+        return np.zeros((0, n_mels, slice_frames), np.float32), np.zeros(0, int)
+    if n_frames < slice_frames:
+        reps = -(-slice_frames // n_frames)
+        return np.tile(mel, (1, reps))[None, :, :slice_frames], np.zeros(1, int)
+    starts = list(range(0, n_frames - slice_frames + 1, slice_frames))
+    if n_frames - (starts[-1] + slice_frames) >= slice_frames // 2:
+        starts.append(n_frames - slice_frames)
+    starts_arr = np.asarray(starts, int)
+    slices = np.stack([mel[:, s: s + slice_frames] for s in starts_arr])
+    return slices, starts_arr

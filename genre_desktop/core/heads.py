@@ -1,0 +1,71 @@
+"""Linear (softmax) heads on fixed embeddings, and the track-level vote."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .tasks import StopCallback, check_stop
+
+
+def vote(slice_probs: np.ndarray) -> np.ndarray:
+    """Track distribution from slice probabilities (n_slices, n_labels): mean log-prob, renormalised."""
+    log_p = np.log(np.clip(slice_probs, 1e-8, 1.0)).mean(axis=0)
+    p = np.exp(log_p - log_p.max())
+    return p / p.sum()
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse-frequency weights (mean 1 over the samples), shape (n_classes,)."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.where(counts > 0, len(y) / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0)
+    return w.astype(np.float32)
+
+
+def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3,
+                    steps: int = 300, balanced: bool = True,
+                    init: Optional[tuple[np.ndarray, np.ndarray]] = None,
+                    should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression by full-batch L-BFGS.
+
+    Parameters
+    ----------
+    x : (n, d) float features
+    y : (n,) int labels in ``range(n_classes)``
+    l2 : weight decay on the weights (not the bias)
+    balanced : weight samples inversely to their class frequency
+
+    Returns
+    -------
+    weight : (n_classes, d), bias : (n_classes,)
+    """
+    xt = torch.from_numpy(np.asarray(x, np.float32))
+    yt = torch.from_numpy(np.asarray(y, np.int64))
+    w = torch.zeros(n_classes, xt.shape[1], requires_grad=True)
+    b = torch.zeros(n_classes, requires_grad=True)
+    if init is not None:
+        with torch.no_grad():
+            w.copy_(torch.from_numpy(init[0]))
+            b.copy_(torch.from_numpy(init[1]))
+    cw = torch.from_numpy(class_weights(y, n_classes)) if balanced else None
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(xt @ w.T + b, yt, weight=cw) + l2 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(max(1, steps // 20)):
+        check_stop(should_stop)
+        opt.step(closure)
+    return w.detach().numpy(), b.detach().numpy()
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)

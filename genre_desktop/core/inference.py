@@ -1,0 +1,233 @@
+"""Classify tracks: 2.5-s slices, batched through the model, voted into a verdict."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .audio_io import AudioDecodeError, audio_info, iter_audio_blocks
+from .bundle import ModelBundle
+from .features import StreamingLogMel, fit_slices, log_mel
+from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
+
+log = logging.getLogger(__name__)
+
+#: a slice whose loudest log-mel bin is below this is treated as silence
+SILENCE_LEVEL = 0.1
+MIN_TAG_PROB = 0.15
+
+
+@dataclass
+class SliceResult:
+    """One 2.5-s slice: where it starts and what the model thinks of it."""
+
+    start: float  # seconds
+    end: float
+    probs: np.ndarray  # (n_labels,)
+    genre: Optional[str]  # None for a silent slice
+    silent: bool = False
+
+
+@dataclass
+class TrackResult:
+    """A track's verdict.
+
+    ``genre`` is None only when nothing audible was found; ``uncertain`` flags a verdict
+    whose confidence or slice agreement is below the model's thresholds.
+    """
+
+    path: str
+    duration: float
+    labels: list[str]
+    genre: Optional[str]
+    confidence: float
+    uncertain: bool
+    probs: np.ndarray  # (n_labels,) track-level distribution
+    agreement: float  # fraction of audible slices that agree with the verdict
+    slices: list[SliceResult] = field(default_factory=list)
+    tags: list[tuple[str, float]] = field(default_factory=list)
+    reason: str = ""  # why uncertain, in words
+    spectrogram: Optional[np.ndarray] = None  # (n_mels, n_frames) float16, when asked for
+    frames_per_second: float = 0.0
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort(self.probs)[::-1][:k]
+        return [(self.labels[i], float(self.probs[i])) for i in order]
+
+    def to_json(self, top_k: int = 3) -> dict:
+        """The JSON-lines record of the CLI."""
+        return {
+            "path": self.path, "genre": self.genre, "confidence": round(self.confidence, 4),
+            "uncertain": self.uncertain, "reason": self.reason or None,
+            "duration": round(self.duration, 2), "agreement": round(self.agreement, 4),
+            "top": [[label, round(p, 4)] for label, p in self.top(top_k)],
+            "tags": [[t, round(p, 3)] for t, p in self.tags],
+            "slices": [{"start": round(s.start, 3), "genre": s.genre,
+                        "probs": [round(float(p), 4) for p in s.probs]} for s in self.slices],
+        }
+
+
+class Classifier:
+    """Runs a :class:`ModelBundle` over audio.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    batch_size : int
+        Slices per forward pass.
+    """
+
+    def __init__(self, bundle: ModelBundle, batch_size: int = 64):
+        self.bundle = bundle
+        self.config = bundle.features
+        self.batch_size = batch_size
+
+    @property
+    def labels(self) -> list[str]:
+        return self.bundle.labels
+
+    @torch.inference_mode()
+    def predict_slices(self, slices: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Class and tag probabilities of slices.
+
+        Parameters
+        ----------
+        slices : numpy.ndarray, shape (n, n_mels, slice_frames)
+
+        Returns
+        -------
+        probs : (n, n_labels) float32
+        tag_probs : (n, n_tags) float32, or None when the model has no tags
+        """
+        probs, tags = [], []
+        for i in range(0, len(slices), self.batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(slices[i:i + self.batch_size], np.float32))
+            logits, tag_logits, _ = self.bundle.model(batch)
+            probs.append(torch.softmax(logits, dim=1).numpy())
+            if tag_logits is not None:
+                tags.append(torch.sigmoid(tag_logits).numpy())
+        n_labels = len(self.labels)
+        probs_arr = np.concatenate(probs) if probs else np.zeros((0, n_labels), np.float32)
+        return probs_arr, (np.concatenate(tags) if tags else None)
+
+    def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> TrackResult:
+        """Classify mono audio at the model's sample rate, shape (n_samples,)."""
+        mel = log_mel(np.asarray(audio, np.float32), self.config)
+        slices, starts = fit_slices(mel, self.config.slice_frames)
+        silent = slices.reshape(len(slices), -1).max(axis=1) < SILENCE_LEVEL
+        probs, tags = self.predict_slices(slices)
+        return self.verdict(path, len(audio) / self.config.sample_rate, starts, probs, silent, tags)
+
+    def classify_file(self, path: os.PathLike | str, progress: ProgressCallback = no_progress,
+                      should_stop: Optional[StopCallback] = None,
+                      keep_spectrogram: bool = False) -> TrackResult:
+        """Decode and classify a file block by block (memory stays bounded for long files).
+
+        Raises
+        ------
+        AudioDecodeError
+            The file cannot be decoded, or holds no audio.
+        Cancelled
+            ``should_stop()`` returned True.
+        """
+        path = Path(path)
+        cfg = self.config
+        info = audio_info(path)
+        stream = StreamingLogMel(cfg)
+        pending = np.zeros((cfg.n_mels, 0), np.float32)
+        last_full: Optional[np.ndarray] = None
+        probs_parts, tag_parts, starts, silent = [], [], [], []
+        kept = []
+        frame = 0  # first frame of ``pending``
+        decoded = 0
+
+        def classify(slices: np.ndarray, first_frames: list[int]) -> None:
+            p, t = self.predict_slices(slices)
+            probs_parts.append(p)
+            if t is not None:
+                tag_parts.append(t)
+            starts.extend(first_frames)
+            silent.extend(slices.reshape(len(slices), -1).max(axis=1) < SILENCE_LEVEL)
+
+        for block in iter_audio_blocks(path, cfg.sample_rate):
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"cancelled: {path.name}")
+            decoded += block.size
+            frames = stream.push(block)
+            if keep_spectrogram:
+                kept.append(frames.astype(np.float16))
+            pending = np.concatenate([pending, frames], axis=1)
+            n_full = pending.shape[1] // cfg.slice_frames
+            if n_full:
+                used = n_full * cfg.slice_frames
+                slices = pending[:, :used].reshape(cfg.n_mels, n_full, cfg.slice_frames).transpose(1, 0, 2)
+                classify(slices, [frame + i * cfg.slice_frames for i in range(n_full)])
+                last_full = slices[-1]
+                pending, frame = pending[:, used:], frame + used
+            if info.duration > 0:
+                progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
+        tail = stream.finish()
+        if keep_spectrogram:
+            kept.append(tail.astype(np.float16))
+        pending = np.concatenate([pending, tail], axis=1)
+        total_frames = frame + pending.shape[1]
+        if decoded == 0:
+            raise AudioDecodeError("no audio in this file")
+        if last_full is None:  # shorter than one slice: loop it
+            slices, _ = fit_slices(pending, cfg.slice_frames)
+            classify(slices, [0])
+        elif pending.shape[1] >= cfg.slice_frames // 2:
+            joined = np.concatenate([last_full, pending], axis=1)[:, -cfg.slice_frames:]
+            classify(joined[None], [total_frames - cfg.slice_frames])
+        probs = np.concatenate(probs_parts)
+        tags = np.concatenate(tag_parts) if tag_parts else None
+        result = self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts),
+                              probs, np.asarray(silent), tags)
+        if keep_spectrogram:
+            result.spectrogram = np.concatenate(kept, axis=1)
+        return result
+
+    def verdict(self, path: str, duration: float, starts: np.ndarray, probs: np.ndarray,
+                silent: np.ndarray, tag_probs: Optional[np.ndarray] = None) -> TrackResult:
+        """Vote slice probabilities (n_slices, n_labels) into a :class:`TrackResult`.
+
+        The vote is the mean of log-probabilities over audible slices, renormalised.
+        """
+        cfg = self.config
+        labels = self.labels
+        seconds = cfg.hop_length / cfg.sample_rate
+        audible = ~silent
+        slice_results = [
+            SliceResult(float(s * seconds), float(min((s + cfg.slice_frames) * seconds, max(duration, 0))),
+                        p, None if q else labels[int(np.argmax(p))], bool(q))
+            for s, p, q in zip(starts, probs, silent)]
+        base = dict(path=path, duration=duration, labels=labels, slices=slice_results,
+                    frames_per_second=cfg.frames_per_second)
+        if not audible.any():
+            return TrackResult(genre=None, confidence=0.0, uncertain=True,
+                               probs=np.zeros(len(labels), np.float32), agreement=0.0,
+                               reason="no audible signal (silence)", **base)
+        log_p = np.log(np.clip(probs[audible], 1e-8, 1.0)).mean(axis=0)
+        track = np.exp(log_p - log_p.max())
+        track /= track.sum()
+        best = int(np.argmax(track))
+        agreement = float((probs[audible].argmax(axis=1) == best).mean())
+        thresholds = self.bundle.thresholds
+        reasons = []
+        if track[best] < thresholds["min_confidence"]:
+            reasons.append(f"low confidence ({track[best]:.0%})")
+        if audible.sum() >= 3 and agreement < thresholds["min_agreement"]:
+            reasons.append(f"slices disagree ({agreement:.0%} agree)")
+        tags: list[tuple[str, float]] = []
+        if tag_probs is not None and self.bundle.tags:
+            mean_tags = tag_probs[audible].mean(axis=0)
+            order = np.argsort(mean_tags)[::-1][:5]
+            tags = [(self.bundle.tags[i], float(mean_tags[i])) for i in order if mean_tags[i] >= MIN_TAG_PROB]
+        return TrackResult(genre=labels[best], confidence=float(track[best]), uncertain=bool(reasons),
+                           probs=track.astype(np.float32), agreement=agreement, tags=tags,
+                           reason="; ".join(reasons), **base)

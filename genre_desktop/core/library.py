@@ -1,0 +1,161 @@
+"""Find audio files, and scan folders of music labelled by genre (one sub-folder each)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+from .audio_io import AUDIO_EXTENSIONS, AudioDecodeError, audio_info
+from .tasks import ProgressCallback, StopCallback, check_stop, no_progress
+
+log = logging.getLogger(__name__)
+
+
+def iter_audio_files(paths: Iterable[os.PathLike | str]) -> Iterator[Path]:
+    """Expand files and folders (recursively, sorted) into audio file paths.
+
+    Files given explicitly are yielded whatever their extension, so that a wrong file
+    gets a clear decode error; inside folders only audio extensions are picked up.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    if Path(name).suffix.lower() in AUDIO_EXTENSIONS and not name.startswith("."):
+                        yield Path(root) / name
+        else:
+            yield path
+
+
+@dataclass(frozen=True)
+class LabelledTrack:
+    """One track of a labelled library."""
+
+    path: Path
+    genre: str
+    duration: float = 0.0
+
+    @property
+    def split_group(self) -> str:
+        """Tracks sharing a group must stay on one side of a split (same artist, likely).
+
+        GTZAN names files ``genre.NNNNN``; neighbouring ids often share an artist, so ids
+        are grouped by tens. Other files are their own group.
+        """
+        stem = self.path.stem
+        prefix, _, number = stem.rpartition(".")
+        if prefix and number.isdigit() and len(number) == 5:
+            return f"{self.genre}/{prefix}.{int(number) // 10}"
+        return f"{self.genre}/{self.path}"
+
+
+@dataclass
+class LibraryScan:
+    """What a labelled folder holds, and what is wrong with it."""
+
+    tracks: list[LabelledTrack] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    duplicates: list[tuple[Path, Path]] = field(default_factory=list)
+
+    @property
+    def genres(self) -> list[str]:
+        return sorted({t.genre for t in self.tracks})
+
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(t.genre for t in self.tracks).items()))
+
+    def durations(self) -> dict[str, float]:
+        total: dict[str, float] = defaultdict(float)
+        for t in self.tracks:
+            total[t.genre] += t.duration
+        return dict(sorted(total.items()))
+
+    def warnings(self, min_tracks: int = 5, max_ratio: float = 5.0) -> list[str]:
+        """Human-readable problems that do not stop training."""
+        out = []
+        counts = self.counts()
+        for genre, n in counts.items():
+            if n < min_tracks:
+                out.append(f"'{genre}' has only {n} track{'s' if n != 1 else ''}: "
+                           f"aim for at least {min_tracks}")
+        if len(counts) == 1:
+            out.append("only one genre: add at least one more to train")
+        if len(counts) >= 2 and max(counts.values()) > max_ratio * min(counts.values()):
+            out.append("genres are heavily imbalanced "
+                       f"({min(counts.values())} to {max(counts.values())} tracks)")
+        if self.duplicates:
+            out.append(f"{len(self.duplicates)} file(s) appear in more than one genre")
+        return out
+
+    def blocking_problem(self) -> Optional[str]:
+        """The reason training cannot start, or None."""
+        if len(self.counts()) < 2:
+            return "need at least two genres with readable audio"
+        return None
+
+
+def _fingerprint(path: Path) -> str:
+    """Cheap content identity: size plus the first and last 64 KiB."""
+    h = hashlib.blake2b(digest_size=16)
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(65536))
+        if size > 65536:
+            f.seek(max(size - 65536, 65536))
+            h.update(f.read(65536))
+    return h.hexdigest()
+
+
+def scan_labelled_folders(folders: dict[str, list[Path]] | Path,
+                          progress: ProgressCallback = no_progress,
+                          should_stop: Optional[StopCallback] = None) -> LibraryScan:
+    """Scan genre-labelled music.
+
+    Parameters
+    ----------
+    folders : Path or dict of genre -> list of folders
+        A root whose sub-folders are genres, or an explicit mapping.
+    progress, should_stop : the long-work contract.
+
+    Returns
+    -------
+    LibraryScan
+        Readable tracks with durations, unreadable files with reasons, duplicates.
+    """
+    if isinstance(folders, (str, os.PathLike)):
+        root = Path(folders)
+        if not root.is_dir():
+            raise FileNotFoundError(f"not a folder: {root}")
+        folders = {d.name: [d] for d in sorted(root.iterdir())
+                   if d.is_dir() and not d.name.startswith(".")}
+    candidates = [(genre, path) for genre, dirs in folders.items()
+                  for path in iter_audio_files(dirs)]
+    scan = LibraryScan()
+    seen: dict[str, tuple[Path, str]] = {}
+    for i, (genre, path) in enumerate(candidates):
+        check_stop(should_stop)
+        progress(i / max(len(candidates), 1), f"checking {path.name}")
+        try:
+            info = audio_info(path)
+            if info.duration <= 0:
+                raise AudioDecodeError("no audio frames")
+            key = _fingerprint(path)
+        except (AudioDecodeError, OSError) as exc:
+            scan.unreadable.append((path, str(exc)))
+            continue
+        if key in seen:
+            first, first_genre = seen[key]
+            if first_genre != genre:
+                scan.duplicates.append((first, path))
+            continue  # the same file twice: keep its first occurrence only
+        seen[key] = (path, genre)
+        scan.tracks.append(LabelledTrack(path, genre, info.duration))
+    progress(1.0, f"found {len(scan.tracks)} tracks in {len(scan.counts())} genres")
+    return scan

@@ -1,0 +1,195 @@
+"""Train the slice CNN: from labels alone, or distilled from the MSD_musicnn teacher.
+
+Targets for a random 2.5-s crop: its track's genre (cross-entropy), and where a teacher
+ran over the track, the teacher patch nearest the crop gives an embedding to regress,
+tag probabilities, and genre probabilities from the teacher's linear head (distillation).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .augment import random_crops, random_gain, spec_augment
+from .features import fit_slices
+from .heads import vote
+from .model import GenreCNN
+from .musicnn import PATCH_FRAMES
+from .tasks import ProgressCallback, StopCallback, check_stop, no_progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrackData:
+    """One training track: its log-mel, label and optional teacher outputs per patch."""
+
+    mel: np.ndarray  # (n_mels, n_frames), float16 or float32
+    label: int
+    teacher_starts: Optional[np.ndarray] = None  # (n_patches,)
+    teacher_emb: Optional[np.ndarray] = None  # (n_patches, d), standardised
+    teacher_tags: Optional[np.ndarray] = None  # (n_patches, n_tags) probabilities
+    teacher_probs: Optional[np.ndarray] = None  # (n_patches, n_labels) from the teacher head
+
+
+@dataclass
+class StudentOptions:
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    w_label: float = 1.0
+    w_embed: float = 1.0
+    w_tags: float = 1.0
+    w_kd: float = 1.0
+    kd_temperature: float = 2.0
+    gain_db: float = 6.0
+    spec_augment: bool = True
+    patience: int = 6
+    seed: int = 0
+    channels: tuple = (32, 64, 128, 192)
+    slice_frames: int = 156
+    max_seconds: Optional[float] = None  # wall-clock budget
+
+
+@dataclass
+class History:
+    epochs: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+
+
+def nearest_patch(starts: np.ndarray, crop_start: int, crop_frames: int) -> int:
+    """Index of the teacher patch whose centre is closest to the crop's centre."""
+    centre = crop_start + crop_frames / 2
+    return int(np.argmin(np.abs(starts + PATCH_FRAMES / 2 - centre)))
+
+
+@torch.inference_mode()
+def track_probs(model: torch.nn.Module, mel: np.ndarray, slice_frames: int) -> np.ndarray:
+    """Voted genre distribution of one track, as the app computes it, shape (n_labels,)."""
+    slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
+    logits = model(torch.from_numpy(slices))[0]
+    return vote(torch.softmax(logits, dim=1).numpy())
+
+
+def evaluate_tracks(model: torch.nn.Module, tracks: list[TrackData], slice_frames: int) -> tuple[float, np.ndarray]:
+    """Track accuracy and predicted labels."""
+    model.eval()
+    preds = np.array([int(np.argmax(track_probs(model, t.mel, slice_frames))) for t in tracks])
+    labels = np.array([t.label for t in tracks])
+    return float((preds == labels).mean()) if len(tracks) else 0.0, preds
+
+
+def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n_tags: int,
+                  options: StudentOptions, model: Optional[GenreCNN] = None,
+                  progress: ProgressCallback = no_progress,
+                  should_stop: Optional[StopCallback] = None) -> tuple[GenreCNN, History]:
+    """Train (or fine-tune ``model``) on random crops with class-balanced sampling.
+
+    Keeps the weights of the epoch with the best validation track accuracy (ties: later
+    epochs lose) and stops after ``options.patience`` epochs without improvement.
+    """
+    torch.manual_seed(options.seed)
+    rng = np.random.default_rng(options.seed)
+    gen = torch.Generator().manual_seed(options.seed)
+    has_teacher = train[0].teacher_emb is not None
+    if model is None:
+        n_mels = train[0].mel.shape[0]
+        model = GenreCNN(n_labels, n_mels=n_mels, channels=options.channels, n_tags=n_tags)
+    opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    labels = np.array([t.label for t in train])
+    counts = np.bincount(labels, minlength=n_labels)
+    track_weight = 1.0 / counts[labels]
+    track_weight /= track_weight.sum()
+    crops_per_epoch = sum(max(1, t.mel.shape[1] // options.slice_frames) for t in train)
+    steps = max(1, crops_per_epoch // options.batch_size)
+    total_steps = steps * options.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=options.lr, total_steps=total_steps,
+                                                pct_start=0.15)
+    history = History()
+    best_state, best_acc, stale = None, -1.0, 0
+    t0 = time.perf_counter()
+    for epoch in range(options.epochs):
+        model.train()
+        losses = []
+        for step in range(steps):
+            check_stop(should_stop)
+            picks = rng.choice(len(train), size=options.batch_size, p=track_weight)
+            batch, targets = _make_batch([train[i] for i in picks], options, rng, has_teacher)
+            x = torch.from_numpy(batch)
+            if options.gain_db:
+                x = random_gain(x, options.gain_db, gen)
+            if options.spec_augment:
+                x = spec_augment(x, gen)
+            logits, tag_logits, emb = model(x)
+            y = torch.from_numpy(labels[picks])
+            loss = options.w_label * F.cross_entropy(logits, y, label_smoothing=options.label_smoothing)
+            if has_teacher:
+                loss = loss + options.w_embed * F.mse_loss(emb, targets["emb"])
+                if tag_logits is not None and options.w_tags:
+                    loss = loss + options.w_tags * F.binary_cross_entropy_with_logits(tag_logits, targets["tags"])
+                if options.w_kd and targets.get("probs") is not None:
+                    temp = options.kd_temperature
+                    loss = loss + options.w_kd * temp * temp * F.kl_div(
+                        F.log_softmax(logits / temp, dim=1), targets["probs"], reduction="batchmean")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss))
+            done = (epoch * steps + step + 1) / total_steps
+            progress(done, f"epoch {epoch + 1}/{options.epochs}, loss {np.mean(losses):.3f}")
+        acc, _ = evaluate_tracks(model, val, options.slice_frames) if val else (0.0, None)
+        history.epochs.append(epoch + 1)
+        history.train_loss.append(float(np.mean(losses)))
+        history.val_accuracy.append(acc)
+        history.seconds.append(time.perf_counter() - t0)
+        log.info("epoch %d: loss %.4f, val track accuracy %.3f (%.0f s)", epoch + 1,
+                 history.train_loss[-1], acc, history.seconds[-1])
+        if acc > best_acc or not val:
+            best_acc, best_state, stale = acc, copy.deepcopy(model.state_dict()), 0
+            history.best_epoch = epoch + 1
+        else:
+            stale += 1
+            if stale >= options.patience:
+                break
+        if options.max_seconds and history.seconds[-1] > options.max_seconds:
+            log.info("time budget reached")
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+def _make_batch(tracks: list[TrackData], options: StudentOptions, rng: np.random.Generator,
+                has_teacher: bool) -> tuple[np.ndarray, dict]:
+    crops, embs, tags, probs = [], [], [], []
+    for t in tracks:
+        crop, start = random_crops(t.mel, 1, options.slice_frames, rng)
+        crops.append(crop[0])
+        if has_teacher:
+            j = nearest_patch(t.teacher_starts, int(start[0]) % max(t.mel.shape[1], 1), options.slice_frames)
+            embs.append(t.teacher_emb[j])
+            if t.teacher_tags is not None:
+                tags.append(t.teacher_tags[j])
+            if t.teacher_probs is not None:
+                probs.append(t.teacher_probs[j])
+    targets: dict = {}
+    if has_teacher:
+        targets["emb"] = torch.from_numpy(np.stack(embs).astype(np.float32))
+        if tags:
+            targets["tags"] = torch.from_numpy(np.stack(tags).astype(np.float32))
+        if probs:
+            targets["probs"] = torch.from_numpy(np.stack(probs).astype(np.float32))
+    return np.stack(crops), targets

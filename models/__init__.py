@@ -1,0 +1,1 @@
+"""Bundled model folders (installed as the ``genre_desktop_models`` package)."""

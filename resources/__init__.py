@@ -1,0 +1,1 @@
+"""Bundled icons and style sheets (installed as ``genre_desktop_resources``)."""

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from conftest import synth, write
+from genre_desktop.core.inference import Classifier
+from genre_desktop.core.tasks import Cancelled
+
+
+@pytest.mark.parametrize("genre", ["bass", "treble", "noise"])
+def test_classifies_synthetic_genres(tiny_classifier, tmp_path, genre):
+    path = write(tmp_path / f"{genre}.flac", synth(genre, 12.0, seed=999), 16000)
+    result = tiny_classifier.classify_file(path)
+    assert result.genre == genre
+    assert not result.uncertain
+    assert len(result.slices) == 5  # 12 s: 4 full slices + the tail
+    assert [s.start for s in result.slices[:4]] == pytest.approx([0, 2.496, 4.992, 7.488])
+    assert result.top(3)[0][0] == genre and len(result.top(3)) == 3
+    assert result.probs.sum() == pytest.approx(1.0, abs=1e-5)
+    record = result.to_json()
+    assert record["genre"] == genre and len(record["slices"]) == 5
+
+
+def test_file_and_audio_paths_agree(tiny_classifier, tmp_path):
+    audio = synth("treble", 9.0, seed=5)
+    path = write(tmp_path / "t.wav", audio, 16000, subtype="FLOAT")
+    a = tiny_classifier.classify_file(path)
+    b = tiny_classifier.classify_audio(audio)
+    np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
+
+
+def test_short_clip_is_padded_not_rejected(tiny_classifier, tmp_path):
+    path = write(tmp_path / "short.wav", synth("bass", 0.3), 16000)
+    result = tiny_classifier.classify_file(path)
+    assert result.genre == "bass" and len(result.slices) == 1
+
+
+def test_silence_is_not_a_genre(tiny_classifier, tmp_path):
+    path = write(tmp_path / "silence.wav", np.zeros(16000 * 60, np.float32), 16000)
+    result = tiny_classifier.classify_file(path)
+    assert result.genre is None and result.uncertain
+    assert "silence" in result.reason
+    assert all(s.silent for s in result.slices)
+
+
+def test_mixed_track_is_uncertain(tiny_classifier):
+    audio = np.concatenate([synth("bass", 5.0), synth("treble", 5.0), synth("noise", 5.0)])
+    result = tiny_classifier.classify_audio(audio)
+    assert result.uncertain and "disagree" in result.reason
+    genres = [s.genre for s in result.slices]
+    assert genres[0] == "bass" and genres[-1] == "noise"  # the timeline follows the music
+
+
+def test_cancel(tiny_classifier, tmp_path):
+    path = write(tmp_path / "long.wav", synth("bass", 70.0), 16000)
+    with pytest.raises(Cancelled):
+        tiny_classifier.classify_file(path, should_stop=lambda: True)
+
+
+def test_progress_and_spectrogram(tiny_classifier, tmp_path):
+    path = write(tmp_path / "long.ogg", synth("noise", 65.0), 16000)
+    seen = []
+    result = tiny_classifier.classify_file(path, progress=lambda f, m: seen.append(f),
+                                           keep_spectrogram=True)
+    assert seen and seen[-1] == pytest.approx(1.0, abs=0.02) and seen == sorted(seen)
+    assert result.spectrogram.shape[0] == 96
+    assert result.spectrogram.shape[1] == pytest.approx(65 * 62.5, abs=2)
+
+
+def test_batch_size_does_not_change_results(tiny_model, tmp_path):
+    from genre_desktop.core.bundle import load_bundle
+
+    bundle = load_bundle(tiny_model)
+    audio = synth("treble", 20.0, seed=3)
+    a = Classifier(bundle, batch_size=1).classify_audio(audio)
+    b = Classifier(bundle, batch_size=64).classify_audio(audio)
+    np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
