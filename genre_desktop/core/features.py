@@ -50,6 +50,14 @@ class FeatureConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown feature settings: {sorted(unknown)}")
+        for f in fields(cls):
+            value = data.get(f.name)
+            if value is None:
+                continue
+            if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                raise ValueError(f"{f.name} must be a positive integer, not {value!r}")
+            if f.type == "float" and not isinstance(value, (int, float)):
+                raise ValueError(f"{f.name} must be a number, not {value!r}")
         config = cls(**data)
         if config.compression not in COMPRESSIONS:
             raise ValueError(f"unknown compression {config.compression!r}")

@@ -146,7 +146,7 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             done = (epoch * steps + step + 1) / total_steps
             progress(done, f"epoch {epoch + 1}/{options.epochs}, loss {np.mean(losses):.3f}")
         acc, _ = evaluate_tracks(model, val, options.slice_frames) if val else (0.0, None)
