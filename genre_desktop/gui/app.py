@@ -1,0 +1,31 @@
+"""``genre-desktop``: open the window; file paths on the command line are analysed on start."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Optional, Sequence
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .settings import app_settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Genre Desktop")
+    app.setOrganizationName("genre-desktop")
+    window = MainWindow(app_settings())
+    window.show()
+    # the model loads in the background once the window is on screen
+    QTimer.singleShot(0, window.start)
+    if argv:
+        QTimer.singleShot(0, lambda: window.open_paths(argv))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

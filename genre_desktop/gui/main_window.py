@@ -1,0 +1,390 @@
+"""The main window: drop tracks, see their genre over time, play them."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
+                               QVBoxLayout, QWidget)
+
+from ..core.audio_io import is_audio_path
+from ..core.bundle import ModelBundle
+from ..core.library import iter_audio_files
+from ..core.playback import PlaybackError, Player
+from ..core.registry import list_models, resolve_model
+from .track_table import TrackTableModel, sortable
+from .track_view import TrackPlots, VerdictPanel
+from .workers import AnalysisWorker, PreviewWorker, start_in_thread
+
+log = logging.getLogger(__name__)
+MAX_RECENT = 10
+
+
+class MainWindow(QMainWindow):
+    """Drop files or folders; a worker thread analyses them; results fill the table."""
+
+    verdict_ready = Signal(str, object)  # path, TrackResult (after the table is updated)
+    track_failed = Signal(str, str)
+    model_ready = Signal(object)  # ModelBundle
+    _load_model = Signal(str)
+    _process = Signal()
+    _decode = Signal(str)
+
+    def __init__(self, settings: Optional[QSettings] = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.setWindowTitle("Genre Desktop")
+        self.setAcceptDrops(True)
+        self.bundle: Optional[ModelBundle] = None
+        self.player = Player()
+        self._player_path: Optional[str] = None
+        self._build_widgets()
+        self._build_menus()
+        self.worker = AnalysisWorker()
+        self.thread = start_in_thread(self.worker, "analysis")
+        self._load_model.connect(self.worker.load_model)
+        self._process.connect(self.worker.process)
+        self.worker.model_loaded.connect(self._on_model_loaded)
+        self.worker.model_failed.connect(self._on_model_failed)
+        self.worker.started.connect(lambda p: self.table_model.update(p, status="analysing", progress=0.0))
+        self.worker.progress.connect(self._on_progress)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(lambda p: self.table_model.update(p, status="cancelled"))
+        self.worker.idle.connect(self._on_idle)
+        self.preview = PreviewWorker()
+        self.preview_thread = start_in_thread(self.preview, "preview")
+        self._decode.connect(self.preview.decode)
+        self.preview.ready.connect(self._on_preview_ready)
+        self.preview.failed.connect(lambda p, r: self.statusBar().showMessage(f"cannot play: {r}", 8000))
+        self.cursor_timer = QTimer(self)
+        self.cursor_timer.setInterval(33)
+        self.cursor_timer.timeout.connect(self._tick_cursor)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1180, 720)
+
+    # ---------------------------------------------------------------- layout
+    def _build_widgets(self) -> None:
+        self.table_model = TrackTableModel(self)
+        self.proxy = sortable(self.table_model, self)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.selectionModel().currentRowChanged.connect(self._on_row_selected)
+        self.verdict = VerdictPanel()
+        self.plots = TrackPlots()
+        self.plots.seek_requested.connect(self._seek)
+        self.play_button = QPushButton("\u25b6  Play")
+        self.play_button.setEnabled(False)
+        self.play_button.clicked.connect(self.toggle_playback)
+        self.cancel_button = QPushButton("Cancel analysis")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_analysis)
+        controls = QHBoxLayout()
+        controls.addWidget(self.play_button)
+        controls.addStretch(1)
+        controls.addWidget(self.cancel_button)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.addWidget(self.verdict)
+        rl.addWidget(self.plots, 1)
+        rl.addLayout(controls)
+        splitter = QSplitter()
+        splitter.addWidget(self.table)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([380, 800])
+        self.setCentralWidget(splitter)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().showMessage("Loading the genre model\u2026")
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        act = file_menu.addAction("&Open files\u2026", self.open_files)
+        act.setShortcut(QKeySequence.Open)
+        file_menu.addAction("Open &folder\u2026", self.open_folder)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        file_menu.addAction("&Export results\u2026", self.export_results)
+        file_menu.addAction("&Clear list", self.clear_tracks)
+        file_menu.addSeparator()
+        act = file_menu.addAction("&Quit", self.close)
+        act.setShortcut(QKeySequence.Quit)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("About the &model\u2026", self.about_model)
+        help_menu.addAction("&About Genre Desktop", self.about)
+        self.play_action = QAction("Play/Pause", self)
+        self.play_action.setShortcut(QKeySequence(Qt.Key_Space))
+        self.play_action.triggered.connect(self.toggle_playback)
+        self.addAction(self.play_action)
+        self._refresh_recent()
+        self.refresh_model_menu()
+
+    # ---------------------------------------------------------------- models
+    def start(self) -> None:
+        """Load the chosen model in the background (call once the window is shown)."""
+        self.switch_model(self.settings.value("model/name", "") or None, remember=False)
+
+    def refresh_model_menu(self) -> None:
+        self.model_menu.clear()
+        group = QActionGroup(self)
+        current = self.bundle.path.resolve() if self.bundle else None
+        for entry in list_models():
+            label = entry.name + ("  (bundled)" if entry.bundled else "")
+            act = self.model_menu.addAction(label)
+            act.setCheckable(True)
+            act.setChecked(current is not None and entry.path.resolve() == current)
+            act.setData(str(entry.path))
+            act.triggered.connect(lambda checked=False, p=str(entry.path): self.switch_model(p))
+            group.addAction(act)
+        if not group.actions():
+            self.model_menu.addAction("(no models installed)").setEnabled(False)
+
+    def switch_model(self, name_or_path: Optional[str], remember: bool = True) -> None:
+        from ..core.bundle import BundleError
+
+        try:
+            folder = resolve_model(name_or_path)
+        except BundleError as exc:
+            if name_or_path:  # a remembered model was deleted: fall back to the default
+                return self.switch_model(None, remember)
+            self._on_model_failed(str(exc))
+            return
+        if remember:
+            self.settings.setValue("model/name", str(folder))
+        self.statusBar().showMessage(f"Loading model {folder.name}\u2026")
+        self._load_model.emit(str(folder))
+
+    def _on_model_loaded(self, bundle: ModelBundle) -> None:
+        self.bundle = bundle
+        self.plots.config = bundle.features
+        self.statusBar().showMessage(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres", 8000)
+        self.refresh_model_menu()
+        self.model_ready.emit(bundle)
+
+    def _on_model_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"No model: {message}")
+        self.verdict.show_message("No genre model", message)
+
+    # ---------------------------------------------------------------- opening
+    def open_paths(self, paths: list[str]) -> int:
+        """Queue files and folders for analysis; returns how many files were added."""
+        files, rejected = [], []
+        for raw in paths:
+            p = Path(raw)
+            if p.is_dir():
+                found = [str(f) for f in iter_audio_files([p])]
+                files.extend(found)
+                if not found:
+                    rejected.append(f"{p.name}/ holds no audio files")
+            elif p.is_file() and is_audio_path(p):
+                files.append(str(p))
+            elif p.exists():
+                rejected.append(f"{p.name} is not an audio file")
+            else:
+                rejected.append(f"{p.name} does not exist")
+        added = [f for f in files if self.table_model.add(f)]
+        if rejected:
+            msg = "; ".join(rejected[:3]) + (f" (and {len(rejected) - 3} more)" if len(rejected) > 3 else "")
+            self.statusBar().showMessage(f"Skipped: {msg}", 10000)
+            if not added and not self.table_model.rows:
+                self.verdict.show_message("Nothing to analyse", msg)
+        if added:
+            self._remember_recent(paths)
+            self.worker.enqueue(added)
+            self.cancel_button.setEnabled(True)
+            self.progress.setVisible(True)
+            self._process.emit()
+            if self.table.currentIndex().row() < 0:
+                self.table.selectRow(self.proxy.mapFromSource(
+                    self.table_model.index(self.table_model.rows.index(self.table_model.row_for(added[0])), 0)).row())
+        return len(added)
+
+    def open_files(self) -> None:
+        start = str(self.settings.value("paths/last_folder", str(Path.home())))
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Open music", start, "Audio (*.mp3 *.flac *.ogg *.opus *.wav *.m4a *.aac *.aiff *.wma);;All files (*)")
+        if files:
+            self.settings.setValue("paths/last_folder", str(Path(files[0]).parent))
+            self.open_paths(files)
+
+    def open_folder(self) -> None:
+        start = str(self.settings.value("paths/last_folder", str(Path.home())))
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of music", start)
+        if folder:
+            self.settings.setValue("paths/last_folder", folder)
+            self.open_paths([folder])
+
+    def _remember_recent(self, paths: list[str]) -> None:
+        recent = [p for p in self.settings.value("paths/recent", []) or [] if p not in paths]
+        self.settings.setValue("paths/recent", (list(paths) + recent)[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.value("paths/recent", []) or []
+        for p in recent if isinstance(recent, list) else [recent]:
+            self.recent_menu.addAction(p, lambda p=p: self.open_paths([p]))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        self.open_paths(paths)
+
+    # ---------------------------------------------------------------- analysis
+    def _on_progress(self, path: str, fraction: float) -> None:
+        self.table_model.update(path, progress=fraction)
+        self.progress.setValue(int(fraction * 100))
+        self.progress.setFormat(f"{Path(path).name[:24]} %p%")
+
+    def _on_finished(self, path: str, result) -> None:
+        self.table_model.update(path, status="done", result=result)
+        if self._selected_path() == path:
+            self._show_row(path)
+        self.verdict_ready.emit(path, result)
+
+    def _on_failed(self, path: str, reason: str) -> None:
+        self.table_model.update(path, status="error", error=reason)
+        if self._selected_path() == path:
+            self._show_row(path)
+        self.track_failed.emit(path, reason)
+
+    def _on_idle(self) -> None:
+        self.progress.setVisible(False)
+        self.cancel_button.setEnabled(False)
+        done = sum(r.status == "done" for r in self.table_model.rows)
+        self.statusBar().showMessage(f"{done} of {len(self.table_model.rows)} tracks analysed", 8000)
+
+    def cancel_analysis(self) -> None:
+        for path in self.worker.cancel_all():
+            self.table_model.update(path, status="cancelled")
+
+    def clear_tracks(self) -> None:
+        self.cancel_analysis()
+        self.player.stop()
+        self.table_model.clear()
+        self.plots.clear()
+        self.verdict.show_message("Drop music here", "or use File \u203a Open (Ctrl+O)")
+
+    # ---------------------------------------------------------------- selection and playback
+    def _selected_path(self) -> Optional[str]:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return None
+        return self.table_model.rows[self.proxy.mapToSource(index).row()].path
+
+    def _on_row_selected(self, current, previous) -> None:  # noqa: ARG002
+        path = self._selected_path()
+        if path:
+            self._show_row(path)
+
+    def _show_row(self, path: str) -> None:
+        row = self.table_model.row_for(path)
+        if row is None:
+            return
+        if row.result is not None:
+            self.verdict.show_result(row.result)
+            self.plots.show_result(row.result)
+            self.play_button.setEnabled(True)
+        else:
+            self.plots.clear()
+            self.play_button.setEnabled(False)
+            title = {"error": "Could not read this file", "cancelled": "Analysis cancelled"}.get(
+                row.status, "Listening\u2026")
+            self.verdict.show_message(title, row.error or Path(path).name)
+
+    def toggle_playback(self) -> None:
+        path = self._selected_path()
+        if not path or not self.play_button.isEnabled():
+            return
+        if self.player.playing:
+            self.player.pause()
+            self.cursor_timer.stop()
+            self.play_button.setText("\u25b6  Play")
+            return
+        if self._player_path != path:
+            self.play_button.setText("Loading\u2026")
+            self._decode.emit(path)
+            return
+        self._start_player()
+
+    def _on_preview_ready(self, path: str, audio, rate: int) -> None:
+        self.player.load(audio, rate)
+        self._player_path = path
+        if self._selected_path() == path:
+            self._start_player()
+
+    def _start_player(self) -> None:
+        try:
+            self.player.play()
+        except PlaybackError as exc:
+            self.play_button.setText("\u25b6  Play")
+            self.statusBar().showMessage(f"Cannot play: {exc}. Everything else still works.", 10000)
+            return
+        self.play_button.setText("\u23f8  Pause")
+        self.cursor_timer.start()
+
+    def _tick_cursor(self) -> None:
+        self.plots.set_cursor(self.player.position)
+        if not self.player.playing:
+            self.cursor_timer.stop()
+            self.play_button.setText("\u25b6  Play")
+
+    def _seek(self, seconds: float) -> None:
+        self.player.seek(seconds)
+        self.plots.set_cursor(seconds)
+
+    # ---------------------------------------------------------------- dialogs
+    def export_results(self) -> None:
+        start = str(Path(str(self.settings.value("paths/last_folder", str(Path.home())))) / "genres.csv")
+        target, _ = QFileDialog.getSaveFileName(self, "Export results", start, "CSV (*.csv);;JSON (*.json)")
+        if target:
+            n = self.table_model.export(Path(target))
+            self.statusBar().showMessage(f"Exported {n} tracks to {target}", 8000)
+
+    def about_model(self) -> None:
+        text = self.bundle.describe() if self.bundle else "No model is loaded."
+        QMessageBox.information(self, "About the model", text)
+
+    def about(self) -> None:
+        from .. import __version__
+
+        QMessageBox.about(self, "About Genre Desktop",
+                          f"Genre Desktop {__version__}\nTells the genre of music, slice by slice.\n\n"
+                          "Bundled model distilled from MSD_musicnn (ISC, Pons & Serra).")
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.worker.cancel_all()
+        self.player.stop()
+        for thread in (self.thread, self.preview_thread):
+            thread.quit()
+            thread.wait(3000)
+        super().closeEvent(event)

@@ -1,0 +1,140 @@
+"""The list of opened tracks with their verdicts, and its CSV/JSON export."""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from ..core.inference import TrackResult
+
+COLUMNS = ("Track", "Genre", "Confidence", "Status")
+
+
+@dataclass
+class TrackRow:
+    path: str
+    status: str = "queued"  # queued | analysing | done | error | cancelled
+    progress: float = 0.0
+    result: Optional[TrackResult] = None
+    error: str = ""
+
+    @property
+    def genre_text(self) -> str:
+        if self.result is None:
+            return ""
+        if self.result.genre is None:
+            return "no music heard"
+        return f"{self.result.genre}?" if self.result.uncertain else self.result.genre
+
+    @property
+    def status_text(self) -> str:
+        if self.status == "analysing":
+            return f"analysing {self.progress:.0%}"
+        if self.status == "error":
+            return f"error: {self.error}"
+        if self.status == "done" and self.result is not None and self.result.uncertain:
+            return f"not sure: {self.result.reason}"
+        return self.status
+
+
+class TrackTableModel(QAbstractTableModel):
+    """Rows of :class:`TrackRow`, one per opened file."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[TrackRow] = []
+        self._index: dict[str, int] = {}
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.DisplayRole):
+        row = self.rows[index.row()]
+        col = index.column()
+        if role == Qt.DisplayRole:
+            if col == 0:
+                return Path(row.path).name
+            if col == 1:
+                return row.genre_text
+            if col == 2:
+                return f"{row.result.confidence:.0%}" if row.result and row.result.genre else ""
+            return row.status_text
+        if role == Qt.UserRole:  # sort keys
+            if col == 2:
+                return row.result.confidence if row.result else -1.0
+            return str(self.data(index, Qt.DisplayRole)).lower()
+        if role == Qt.ToolTipRole:
+            return row.path if col == 0 else row.status_text
+        if role == Qt.ForegroundRole and row.status == "error":
+            return QBrush(QColor("#c62828"))
+        return None
+
+    def add(self, path: str) -> bool:
+        """Add a row; False when the file is already listed."""
+        if path in self._index:
+            return False
+        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows))
+        self._index[path] = len(self.rows)
+        self.rows.append(TrackRow(path))
+        self.endInsertRows()
+        return True
+
+    def row_for(self, path: str) -> Optional[TrackRow]:
+        i = self._index.get(path)
+        return None if i is None else self.rows[i]
+
+    def update(self, path: str, **changes) -> None:
+        i = self._index.get(path)
+        if i is None:
+            return
+        for key, value in changes.items():
+            setattr(self.rows[i], key, value)
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows.clear()
+        self._index.clear()
+        self.endResetModel()
+
+    def export(self, target: Path) -> int:
+        """Write finished and failed rows as CSV or JSON (by extension); returns the count."""
+        records = []
+        for row in self.rows:
+            if row.result is not None:
+                rec = row.result.to_json(top_k=3)
+                rec.pop("slices", None)
+                records.append(rec)
+            elif row.status == "error":
+                records.append({"path": row.path, "error": row.error})
+        if target.suffix.lower() == ".json":
+            target.write_text(json.dumps(records, indent=1))
+        else:
+            with target.open("w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["path", "genre", "confidence", "uncertain", "top3", "error"])
+                for rec in records:
+                    top = "; ".join(f"{g} {p:.2f}" for g, p in rec.get("top", []))
+                    writer.writerow([rec["path"], rec.get("genre") or "", rec.get("confidence", ""),
+                                     rec.get("uncertain", ""), top, rec.get("error", "")])
+        return len(records)
+
+
+def sortable(model: TrackTableModel, parent=None) -> QSortFilterProxyModel:
+    proxy = QSortFilterProxyModel(parent)
+    proxy.setSourceModel(model)
+    proxy.setSortRole(Qt.UserRole)
+    return proxy

@@ -1,0 +1,226 @@
+"""The selected track: verdict with top-3 bars, genre timeline, spectrogram, cursor."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from ..core.features import FeatureConfig, downsample_frames, mel_band_frequencies
+from ..core.inference import TrackResult
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+           "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
+MAX_COLUMNS = 4000
+
+
+def genre_color(labels: list[str], genre: Optional[str]) -> QColor:
+    if genre is None or genre not in labels:
+        return QColor("#bdbdbd")
+    return QColor(PALETTE[labels.index(genre) % len(PALETTE)])
+
+
+class VerdictPanel(QFrame):
+    """Genre in large type, confidence, an explicit "not sure" line and top-3 bars."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("verdict")
+        self.genre = QLabel("Drop music here")
+        font = QFont()
+        font.setPointSize(26)
+        font.setBold(True)
+        self.genre.setFont(font)
+        self.detail = QLabel("or use File \u203a Open (Ctrl+O)")
+        self.detail.setWordWrap(True)
+        self.tags = QLabel("")
+        self.tags.setWordWrap(True)
+        self.tags.setStyleSheet("color: #616161;")
+        self.bars: list[tuple[QLabel, QProgressBar]] = []
+        grid = QGridLayout()
+        for i in range(3):
+            name, bar = QLabel(""), QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(True)
+            bar.setFixedHeight(18)
+            grid.addWidget(name, i, 0)
+            grid.addWidget(bar, i, 1)
+            self.bars.append((name, bar))
+        grid.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.genre)
+        layout.addWidget(self.detail)
+        layout.addLayout(grid)
+        layout.addWidget(self.tags)
+        self.show_message("Drop music here", "or use File \u203a Open (Ctrl+O)")
+
+    def show_message(self, title: str, detail: str = "") -> None:
+        self.genre.setText(title)
+        self.genre.setStyleSheet("color: #424242;")
+        self.detail.setText(detail)
+        self.tags.setText("")
+        for name, bar in self.bars:
+            name.setText("")
+            bar.setValue(0)
+            bar.setVisible(False)
+
+    def show_result(self, result: TrackResult) -> None:
+        minutes, seconds = divmod(int(round(result.duration)), 60)
+        if result.genre is None:
+            self.show_message("No music heard", result.reason)
+            return
+        color = genre_color(result.labels, result.genre)
+        if result.uncertain:
+            self.genre.setText(f"Not sure \u2014 maybe {result.genre}")
+            self.genre.setStyleSheet("color: #757575;")
+            self.detail.setText(f"{result.reason}.  {minutes}:{seconds:02d} long, "
+                                f"{len(result.slices)} slices")
+        else:
+            self.genre.setText(result.genre.capitalize())
+            self.genre.setStyleSheet(f"color: {color.name()};")
+            self.detail.setText(f"{result.confidence:.0%} confident; {result.agreement:.0%} of "
+                                f"{len(result.slices)} slices agree.  {minutes}:{seconds:02d} long")
+        for (name, bar), (label, prob) in zip(self.bars, result.top(3)):
+            name.setText(label)
+            bar.setVisible(True)
+            bar.setValue(int(prob * 1000))
+            bar.setFormat(f"{prob:.0%}")
+            bar.setStyleSheet(f"QProgressBar::chunk {{ background: {genre_color(result.labels, label).name()}; }}")
+        self.tags.setText("Sounds like: " + ", ".join(t for t, _ in result.tags) if result.tags else "")
+
+
+class HzAxis(pg.AxisItem):
+    """Left axis of the spectrogram: mel band index shown as Hz."""
+
+    def __init__(self, freqs: np.ndarray):
+        super().__init__("left")
+        self.freqs = freqs
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        out = []
+        for v in values:
+            i = int(np.clip(round(v), 0, len(self.freqs) - 1))
+            hz = self.freqs[i]
+            out.append(f"{hz / 1000:.1f}k" if hz >= 1000 else f"{hz:.0f}")
+        return out
+
+
+class TrackPlots(QWidget):
+    """Genre timeline above the log-mel spectrogram, sharing a time axis in seconds."""
+
+    seek_requested = Signal(float)  # seconds
+
+    def __init__(self, config: Optional[FeatureConfig] = None, parent=None):
+        super().__init__(parent)
+        self.config = config or FeatureConfig()
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget.setBackground("w")
+        self.timeline = self.layout_widget.addPlot(row=0, col=0)
+        self.timeline.setMaximumHeight(90)
+        self.timeline.hideAxis("left")
+        self.timeline.setMouseEnabled(x=False, y=False)
+        self.timeline.setMenuEnabled(False)
+        self.timeline.setTitle("Genre over time (one cell per 2.5-s slice; hover for details)", size="9pt")
+        self.spec_axis = HzAxis(mel_band_frequencies(self.config))
+        self.spec = self.layout_widget.addPlot(row=1, col=0, axisItems={"left": self.spec_axis})
+        self.spec.setLabel("bottom", "time", units="s")
+        self.spec.setLabel("left", "frequency (Hz)")
+        self.spec.setMouseEnabled(x=True, y=False)
+        self.spec.setMenuEnabled(False)
+        self.timeline.setXLink(self.spec)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("inferno"))
+        self.spec.addItem(self.image)
+        self.cursors = [pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#00e5ff", width=2)) for _ in range(2)]
+        self.timeline.addItem(self.cursors[0])
+        self.spec.addItem(self.cursors[1])
+        for c in self.cursors:
+            c.setVisible(False)
+        self.bars: Optional[pg.BarGraphItem] = None
+        self.result: Optional[TrackResult] = None
+        self.legend = QLabel("")
+        self.legend.setTextFormat(Qt.RichText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.layout_widget)
+        layout.addWidget(self.legend)
+        self.layout_widget.scene().sigMouseMoved.connect(self._hover)
+        self.layout_widget.scene().sigMouseClicked.connect(self._click)
+
+    def clear(self) -> None:
+        self.result = None
+        self.image.clear()
+        if self.bars is not None:
+            self.timeline.removeItem(self.bars)
+            self.bars = None
+        self.legend.setText("")
+        for c in self.cursors:
+            c.setVisible(False)
+
+    def show_result(self, result: TrackResult) -> None:
+        self.clear()
+        self.result = result
+        if result.spectrogram is not None and result.spectrogram.size:
+            pooled, factor = downsample_frames(result.spectrogram, MAX_COLUMNS)
+            self.image.setImage(pooled, autoLevels=False, levels=(0.0, max(float(pooled.max()), 1.0)))
+            seconds_per_col = factor / result.frames_per_second
+            self.image.setRect(0, 0, pooled.shape[1] * seconds_per_col, pooled.shape[0])
+        slices = result.slices
+        if slices:
+            x0 = np.array([s.start for s in slices])
+            widths = np.array([max(s.end - s.start, 0.1) for s in slices])
+            brushes = [pg.mkBrush(genre_color(result.labels, s.genre)) for s in slices]
+            self.bars = pg.BarGraphItem(x0=x0, width=widths, y0=0, height=1, brushes=brushes,
+                                        pen=pg.mkPen("w", width=1))
+            self.timeline.addItem(self.bars)
+        self.spec.setXRange(0, max(result.duration, 0.1), padding=0)
+        self.timeline.setYRange(0, 1, padding=0)
+        seen = []
+        for s in slices:
+            if s.genre and s.genre not in seen:
+                seen.append(s.genre)
+        self.legend.setText("&nbsp;&nbsp;".join(
+            f"<span style='color:{genre_color(result.labels, g).name()}'>\u25a0</span> {g}" for g in seen))
+        for c in self.cursors:
+            c.setVisible(True)
+            c.setValue(0)
+
+    def set_cursor(self, seconds: float) -> None:
+        for c in self.cursors:
+            c.setValue(seconds)
+
+    def slice_at(self, seconds: float):
+        if self.result is None:
+            return None
+        for s in self.result.slices:
+            if s.start <= seconds < s.end:
+                return s
+        return None
+
+    def _scene_seconds(self, pos) -> Optional[float]:
+        for plot in (self.timeline, self.spec):
+            if plot.sceneBoundingRect().contains(pos):
+                return float(plot.vb.mapSceneToView(pos).x())
+        return None
+
+    def _hover(self, pos) -> None:
+        seconds = self._scene_seconds(pos)
+        s = self.slice_at(seconds) if seconds is not None else None
+        if s is None or self.result is None:
+            self.layout_widget.setToolTip("")
+            return
+        if s.silent:
+            text = "silence"
+        else:
+            order = np.argsort(s.probs)[::-1][:3]
+            text = "<br>".join(f"{self.result.labels[i]}: {s.probs[i]:.0%}" for i in order)
+        self.layout_widget.setToolTip(f"<b>{s.start:.1f}\u2013{s.end:.1f} s</b><br>{text}")
+
+    def _click(self, event) -> None:
+        seconds = self._scene_seconds(event.scenePos())
+        if seconds is not None and self.result is not None and event.button() == Qt.LeftButton:
+            self.seek_requested.emit(float(np.clip(seconds, 0, self.result.duration)))

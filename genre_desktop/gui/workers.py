@@ -1,0 +1,129 @@
+"""Background work for the window: model loading and track analysis, off the GUI thread.
+
+Workers live in their own QThread and talk to the window only through signals; they
+never touch widgets. Cancellation is a threading.Event read by the core's
+``should_stop`` callback.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..core.audio_io import AudioDecodeError
+from ..core.bundle import BundleError, ModelBundle, load_bundle
+from ..core.inference import Classifier
+from ..core.tasks import Cancelled
+
+log = logging.getLogger(__name__)
+
+
+class AnalysisWorker(QObject):
+    """Loads a model and analyses queued files, one at a time."""
+
+    model_loaded = Signal(object)  # ModelBundle
+    model_failed = Signal(str)
+    started = Signal(str)  # path
+    progress = Signal(str, float)  # path, fraction
+    finished = Signal(str, object)  # path, TrackResult
+    failed = Signal(str, str)  # path, reason
+    cancelled = Signal(str)
+    idle = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self._queue: deque[str] = deque()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._classifier: Classifier | None = None
+        self._last_progress = 0.0
+
+    # --- called from the GUI thread (thread-safe) ---
+    def enqueue(self, paths: list[str]) -> None:
+        with self._lock:
+            self._queue.extend(paths)
+
+    def cancel_all(self) -> list[str]:
+        """Drop queued files and stop the current one; returns the dropped paths."""
+        with self._lock:
+            dropped = list(self._queue)
+            self._queue.clear()
+        self._stop.set()
+        return dropped
+
+    # --- slots run in the worker thread ---
+    @Slot(str)
+    def load_model(self, folder: str) -> None:
+        try:
+            bundle = load_bundle(folder)
+        except BundleError as exc:
+            self.model_failed.emit(str(exc))
+            return
+        self._classifier = Classifier(bundle)
+        self.model_loaded.emit(bundle)
+        self.process()
+
+    @Slot()
+    def process(self) -> None:
+        if self._classifier is None:
+            return  # files wait until a model is loaded
+        while True:
+            with self._lock:
+                if not self._queue:
+                    break
+                path = self._queue.popleft()
+            self._stop.clear()
+            self._analyse(path)
+        self.idle.emit()
+
+    def _analyse(self, path: str) -> None:
+        self.started.emit(path)
+        self._last_progress = 0.0
+
+        def progress(fraction: float, message: str) -> None:  # noqa: ARG001
+            now = time.monotonic()
+            if now - self._last_progress > 0.1 or fraction >= 1.0:  # at most 10 updates/s
+                self._last_progress = now
+                self.progress.emit(path, fraction)
+
+        try:
+            result = self._classifier.classify_file(path, progress, self._stop.is_set,
+                                                    keep_spectrogram=True)
+        except Cancelled:
+            self.cancelled.emit(path)
+        except (AudioDecodeError, OSError) as exc:
+            self.failed.emit(path, str(exc) or type(exc).__name__)
+        except Exception as exc:  # a bug must not kill the worker thread
+            log.exception("analysis of %s failed", path)
+            self.failed.emit(path, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            self.finished.emit(path, result)
+
+
+class PreviewWorker(QObject):
+    """Decodes a track for playback in the background."""
+
+    ready = Signal(str, object, int)  # path, audio, sample rate
+    failed = Signal(str, str)
+
+    @Slot(str)
+    def decode(self, path: str) -> None:
+        from ..core.playback import preview_audio
+
+        try:
+            self.ready.emit(path, preview_audio(Path(path)), 22050)
+        except (AudioDecodeError, OSError) as exc:
+            self.failed.emit(path, str(exc))
+
+
+def start_in_thread(worker: QObject, name: str) -> QThread:
+    """Move ``worker`` to a new started QThread (the caller keeps both alive)."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    return thread

@@ -1,0 +1,110 @@
+"""The main window, offscreen, with real drag-and-drop events and a real worker thread."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+from conftest import synth, write
+from genre_desktop.gui.main_window import MainWindow
+from genre_desktop.gui.settings import app_settings
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, monkeypatch):
+    monkeypatch.setattr("genre_desktop.gui.main_window.list_models", lambda: [])
+    w = MainWindow(app_settings())
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.model_ready, timeout=20000):
+        w.switch_model(str(tiny_model))
+    yield w
+    w.close()
+
+
+def drop(widget, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    enter = QDragEnterEvent(pos.toPoint(), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    widget.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    event = QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    widget.dropEvent(event)
+
+
+def test_drop_tracks_and_see_verdicts(qtbot, window, tmp_path):
+    a = write(tmp_path / "low.flac", synth("bass", 10.0, seed=1), 16000)
+    b = write(tmp_path / "high.ogg", synth("treble", 10.0, seed=2), 16000)
+    with qtbot.waitSignals([window.verdict_ready, window.verdict_ready], timeout=30000):
+        drop(window, [a, b])
+    rows = {Path(r.path).name: r for r in window.table_model.rows}
+    assert rows["low.flac"].result.genre == "bass"
+    assert rows["high.ogg"].result.genre == "treble"
+    qtbot.waitUntil(lambda: window.verdict.genre.text() in ("Bass", "Treble"), timeout=5000)
+    assert window.plots.bars is not None and window.plots.image.image is not None
+    assert window.table_model.data(window.table_model.index(0, 2)).endswith("%")
+
+
+def test_corrupt_file_gets_an_error_row(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.mp3"
+    bad.write_bytes(b"\xff\xfb" + bytes(range(256)) * 8)
+    with qtbot.waitSignal(window.track_failed, timeout=20000) as blocker:
+        drop(window, [bad])
+    assert blocker.args[0] == str(bad)
+    row = window.table_model.rows[0]
+    assert row.status == "error" and row.error
+    assert "error" in window.table_model.data(window.table_model.index(0, 3))
+
+
+def test_unsupported_drop_is_polite(qtbot, window, tmp_path):
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    empty = tmp_path / "empty_folder"
+    empty.mkdir()
+    drop(window, [pdf, empty])
+    assert not window.table_model.rows
+    message = window.statusBar().currentMessage()
+    assert "paper.pdf is not an audio file" in message and "holds no audio" in message
+
+
+def test_cancel_a_long_analysis(qtbot, window, tmp_path):
+    long = write(tmp_path / "long.wav", synth("bass", 600.0), 16000)
+    queued = write(tmp_path / "next.wav", synth("bass", 5.0), 16000)
+    window.open_paths([str(long), str(queued)])
+    qtbot.waitUntil(lambda: window.table_model.rows[0].status == "analysing", timeout=10000)
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: window.table_model.rows[0].status == "cancelled", timeout=5000)
+    assert window.table_model.rows[1].status == "cancelled"
+    qtbot.waitUntil(lambda: not window.cancel_button.isEnabled(), timeout=5000)
+
+
+def test_switch_model_and_persist(qtbot, window, tiny_model, tmp_path):
+    from genre_desktop.core.bundle import load_bundle, save_bundle
+
+    bundle = load_bundle(tiny_model)
+    other = save_bundle(tmp_path / "other", bundle.model, {**bundle.meta, "name": "other"})
+    with qtbot.waitSignal(window.model_ready, timeout=20000) as blocker:
+        window.switch_model(str(other))
+    assert blocker.args[0].name == "other"
+    assert window.settings.value("model/name") == str(other)
+
+
+def test_uncertain_state_is_explicit(qtbot, window, tmp_path):
+    mixed = np.concatenate([synth("bass", 5.0), synth("treble", 5.0), synth("noise", 5.0)])
+    path = write(tmp_path / "mixed.wav", mixed, 16000)
+    with qtbot.waitSignal(window.verdict_ready, timeout=20000) as blocker:
+        window.open_paths([str(path)])
+    assert blocker.args[1].uncertain
+    qtbot.waitUntil(lambda: window.verdict.genre.text().startswith("Not sure"), timeout=5000)
+
+
+def test_export(qtbot, window, tmp_path):
+    path = write(tmp_path / "x.wav", synth("noise", 4.0), 16000)
+    with qtbot.waitSignal(window.verdict_ready, timeout=20000):
+        window.open_paths([str(path)])
+    out = tmp_path / "out.csv"
+    assert window.table_model.export(out) == 1
+    assert "noise" in out.read_text()
+    assert window.table_model.export(tmp_path / "out.json") == 1
