@@ -19,6 +19,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     app.setApplicationName("Genre Desktop")
     app.setOrganizationName("genre-desktop")
     window = MainWindow(app_settings())
+    app.aboutToQuit.connect(window.shutdown)
     window.show()
     # the model loads in the background once the window is on screen
     QTimer.singleShot(0, window.start)

@@ -80,8 +80,13 @@ class MainWindow(QMainWindow):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.Interactive)
+        header.resizeSection(3, 110)
         self.table.setAlternatingRowColors(True)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_selected)
         self.verdict = VerdictPanel()
@@ -380,11 +385,15 @@ class MainWindow(QMainWindow):
                           f"Genre Desktop {__version__}\nTells the genre of music, slice by slice.\n\n"
                           "Bundled model distilled from MSD_musicnn (ISC, Pons & Serra).")
 
-    def closeEvent(self, event) -> None:  # noqa: N802
-        self.settings.setValue("window/geometry", self.saveGeometry())
+    def shutdown(self) -> None:
+        """Stop playback and the worker threads (idempotent)."""
         self.worker.cancel_all()
         self.player.stop()
         for thread in (self.thread, self.preview_thread):
             thread.quit()
             thread.wait(3000)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.shutdown()
         super().closeEvent(event)

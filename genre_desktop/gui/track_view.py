@@ -47,6 +47,7 @@ class VerdictPanel(QFrame):
             bar.setRange(0, 1000)
             bar.setTextVisible(True)
             bar.setFixedHeight(18)
+            bar.setAlignment(Qt.AlignCenter)
             grid.addWidget(name, i, 0)
             grid.addWidget(bar, i, 1)
             self.bars.append((name, bar))
@@ -122,6 +123,7 @@ class TrackPlots(QWidget):
         self.timeline = self.layout_widget.addPlot(row=0, col=0)
         self.timeline.setMaximumHeight(90)
         self.timeline.hideAxis("left")
+        self.timeline.hideAxis("bottom")
         self.timeline.setMouseEnabled(x=False, y=False)
         self.timeline.setMenuEnabled(False)
         self.timeline.setTitle("Genre over time (one cell per 2.5-s slice; hover for details)", size="9pt")
@@ -178,6 +180,7 @@ class TrackPlots(QWidget):
                                         pen=pg.mkPen("w", width=1))
             self.timeline.addItem(self.bars)
         self.spec.setXRange(0, max(result.duration, 0.1), padding=0)
+        self.spec.setYRange(0, self.config.n_mels, padding=0)
         self.timeline.setYRange(0, 1, padding=0)
         seen = []
         for s in slices:

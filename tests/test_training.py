@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from conftest import synth, write
+from genre_desktop.core.bundle import load_bundle
+from genre_desktop.core.feature_cache import FeatureCache
+from genre_desktop.core.library import LabelledTrack, scan_labelled_folders
+from genre_desktop.core.registry import list_models, user_models_folder
+from genre_desktop.core.splits import grouped_stratified_split
+from genre_desktop.core.tasks import Cancelled
+from genre_desktop.core.training import TrainOptions, train_on_library
+
+
+def test_scan_reports_problems(tmp_path, tiny_library):
+    import shutil
+
+    lib = tmp_path / "lib"
+    shutil.copytree(tiny_library, lib)
+    (lib / "bass" / "broken.mp3").write_bytes(b"nonsense" * 100)
+    shutil.copy(lib / "bass" / "bass_0.ogg", lib / "treble" / "copy_of_bass.ogg")
+    (lib / "lonely").mkdir()
+    write(lib / "lonely" / "one.wav", synth("noise", 3.0), 16000)
+    scan = scan_labelled_folders(lib)
+    assert scan.counts() == {"bass": 6, "lonely": 1, "noise": 6, "treble": 6}
+    assert [p.name for p, _ in scan.unreadable] == ["broken.mp3"]
+    assert len(scan.duplicates) == 1
+    warnings = " ".join(scan.warnings())
+    assert "'lonely' has only 1 track" in warnings and "more than one genre" in warnings
+    assert scan.blocking_problem() is None
+
+
+def test_one_genre_cannot_train(tmp_path):
+    write(tmp_path / "rock" / "a.wav", synth("bass", 3.0), 16000)
+    scan = scan_labelled_folders(tmp_path)
+    assert "two genres" in scan.blocking_problem()
+    with pytest.raises(ValueError):
+        train_on_library(scan, "x")
+
+
+def test_split_is_by_track_and_group():
+    genres = ["a"] * 10 + ["b"] * 10
+    groups = [f"a{i // 2}" for i in range(10)] + [f"b{i}" for i in range(10)]
+    train, val = grouped_stratified_split(genres, groups, 0.3, seed=1)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == 20
+    for g in set(groups):
+        members = {i for i, x in enumerate(groups) if x == g}
+        assert members <= set(train) or members <= set(val)
+    assert LabelledTrack(__import__("pathlib").Path("x/blues.00012.ogg"), "blues").split_group == "blues/blues.1"
+
+
+@pytest.mark.parametrize("mode", ["quick", "thorough"])
+def test_train_on_library_really_trains(tiny_library, tiny_model, mode):
+    scan = scan_labelled_folders(tiny_library)
+    seen = []
+    outcome = train_on_library(scan, f"mine-{mode}", TrainOptions(mode=mode, epochs=2),
+                               base_model=str(tiny_model), progress=lambda f, m: seen.append(f))
+    assert outcome.path == user_models_folder() / f"mine-{mode}"
+    assert outcome.report.total == 6 and outcome.report.accuracy >= 0.8
+    bundle = load_bundle(outcome.path)
+    assert bundle.labels == ["bass", "noise", "treble"]
+    assert f"mine-{mode}" in [m.name for m in list_models()]
+    assert seen[-1] == 1.0
+    if mode == "thorough":
+        assert len(outcome.history.val_accuracy) == 2
+
+
+def test_cancel_writes_nothing(tiny_library, tiny_model):
+    scan = scan_labelled_folders(tiny_library)
+    calls = []
+
+    def stop_after_decoding():
+        calls.append(1)
+        return len(calls) > len(scan.tracks)
+
+    with pytest.raises(Cancelled):
+        train_on_library(scan, "cancelled", TrainOptions(mode="thorough", epochs=3),
+                         base_model=str(tiny_model), should_stop=stop_after_decoding)
+    assert not (user_models_folder() / "cancelled").exists()
+
+
+def test_feature_cache_hits(tmp_path):
+    from genre_desktop.core.features import FeatureConfig
+
+    path = write(tmp_path / "a.flac", synth("bass", 4.0), 16000)
+    cache = FeatureCache(tmp_path / "cache")
+    first = cache.get(path, FeatureConfig())
+    entries = list((tmp_path / "cache").iterdir())
+    assert len(entries) == 1
+    again = cache.get(path, FeatureConfig())
+    np.testing.assert_allclose(first, again, atol=1e-2)
+    cache.get(path, FeatureConfig(n_mels=64))  # another config, another entry
+    assert len(list((tmp_path / "cache").iterdir())) == 2
