@@ -161,6 +161,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_listen(args: argparse.Namespace) -> int:
+    import time
+
+    from .core.live import LiveError, LiveSession, input_devices
+
+    if args.list_devices:
+        for index, name in input_devices():
+            print(f"{index}\t{name}")
+        return 0
+    classifier = _load(args.model)
+    device = int(args.device) if args.device and args.device.isdigit() else args.device
+    try:
+        session = LiveSession(classifier, device, hop_seconds=args.hop)
+        session.start()
+    except LiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"listening on {session.capture.device_name} ({session.capture.sample_rate} Hz); Ctrl+C stops",
+          file=sys.stderr)
+    start = time.monotonic()
+    try:
+        while args.seconds is None or time.monotonic() - start < args.seconds:
+            time.sleep(0.05)
+            for p in session.poll().predictions:
+                if args.json:
+                    print(json.dumps(p.to_json()), flush=True)
+                else:
+                    now = f"{p.genre} {p.confidence:.0%}" if p.genre else "no music heard"
+                    smooth = p.smoothed_genre or "-"
+                    print(f"{p.time:7.1f} s  {now:<22} now playing: {smooth:<12} {p.level_dbfs:6.1f} dBFS", flush=True)
+    except LiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        session.stop()
+    if session.overflows or session.dropped_samples:
+        print(f"input overflows: {session.overflows}, dropped samples: {session.dropped_samples}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genre-desktop-cli", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -185,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("listen", help="tag live audio from a microphone, one line per slice")
+    p.add_argument("--device", help="input device index or name (default: the system's)")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    p.add_argument("--hop", type=float, default=1.0, help="seconds between predictions")
+    p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.set_defaults(func=cmd_listen)
 
     p = sub.add_parser("train", help="train a model on a folder with one sub-folder per genre")
     p.add_argument("folder")

@@ -27,6 +27,7 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3,
                     steps: int = 300, balanced: bool = True,
                     init: Optional[tuple[np.ndarray, np.ndarray]] = None,
+                    sample_weight: Optional[np.ndarray] = None,
                     should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression by full-batch L-BFGS.
 
@@ -36,6 +37,7 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
     y : (n,) int labels in ``range(n_classes)``
     l2 : weight decay on the weights (not the bias)
     balanced : weight samples inversely to their class frequency
+    sample_weight : (n,) optional per-sample weights (replace ``balanced``)
 
     Returns
     -------
@@ -49,12 +51,18 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
         with torch.no_grad():
             w.copy_(torch.from_numpy(init[0]))
             b.copy_(torch.from_numpy(init[1]))
-    cw = torch.from_numpy(class_weights(y, n_classes)) if balanced else None
+    if sample_weight is not None:
+        sw = torch.from_numpy(np.asarray(sample_weight, np.float32))
+        sw = sw / sw.mean()
+    elif balanced:
+        sw = torch.from_numpy(class_weights(y, n_classes))[yt]
+    else:
+        sw = torch.ones(len(yt))
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(xt @ w.T + b, yt, weight=cw) + l2 * (w ** 2).sum()
+        loss = (F.cross_entropy(xt @ w.T + b, yt, reduction="none") * sw).mean() + l2 * (w ** 2).sum()
         loss.backward()
         return loss
 

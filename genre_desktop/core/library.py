@@ -46,12 +46,12 @@ class LabelledTrack:
         """Tracks sharing a group must stay on one side of a split (same artist, likely).
 
         GTZAN names files ``genre.NNNNN``; neighbouring ids often share an artist, so ids
-        are grouped by tens. Other files are their own group.
+        are grouped by fives. Other files are their own group.
         """
         stem = self.path.stem
         prefix, _, number = stem.rpartition(".")
         if prefix and number.isdigit() and len(number) == 5:
-            return f"{self.genre}/{prefix}.{int(number) // 10}"
+            return f"{self.genre}/{prefix}.{int(number) // 5}"
         return f"{self.genre}/{self.path}"
 
 

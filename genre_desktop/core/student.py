@@ -57,6 +57,7 @@ class StudentOptions:
     channels: tuple = (32, 64, 128, 192)
     slice_frames: int = 156
     max_seconds: Optional[float] = None  # wall-clock budget
+    select_best: bool = True  # keep the best validation epoch (else the last one)
 
 
 @dataclass
@@ -92,12 +93,15 @@ def evaluate_tracks(model: torch.nn.Module, tracks: list[TrackData], slice_frame
 
 def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n_tags: int,
                   options: StudentOptions, model: Optional[GenreCNN] = None,
+                  track_weights: Optional[np.ndarray] = None,
                   progress: ProgressCallback = no_progress,
                   should_stop: Optional[StopCallback] = None) -> tuple[GenreCNN, History]:
     """Train (or fine-tune ``model``) on random crops with class-balanced sampling.
 
-    Keeps the weights of the epoch with the best validation track accuracy (ties: later
-    epochs lose) and stops after ``options.patience`` epochs without improvement.
+    ``track_weights`` (n_tracks,) replaces the default sampling weights (each genre
+    equally often). With ``options.select_best`` the weights of the epoch with the best
+    validation track accuracy are kept and training stops after ``options.patience``
+    epochs without improvement; otherwise the last epoch's weights are returned.
     """
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
@@ -109,8 +113,8 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
     opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     labels = np.array([t.label for t in train])
     counts = np.bincount(labels, minlength=n_labels)
-    track_weight = 1.0 / counts[labels]
-    track_weight /= track_weight.sum()
+    track_weight = 1.0 / counts[labels] if track_weights is None else np.asarray(track_weights, float)
+    track_weight = track_weight / track_weight.sum()
     crops_per_epoch = sum(max(1, t.mel.shape[1] // options.slice_frames) for t in train)
     steps = max(1, crops_per_epoch // options.batch_size)
     total_steps = steps * options.epochs
@@ -156,7 +160,7 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
         history.seconds.append(time.perf_counter() - t0)
         log.info("epoch %d: loss %.4f, val track accuracy %.3f (%.0f s)", epoch + 1,
                  history.train_loss[-1], acc, history.seconds[-1])
-        if acc > best_acc or not val:
+        if acc > best_acc or not val or not options.select_best:
             best_acc, best_state, stale = acc, copy.deepcopy(model.state_dict()), 0
             history.best_epoch = epoch + 1
         else:

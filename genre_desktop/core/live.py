@@ -1,0 +1,301 @@
+"""Live listening: capture into a ring buffer, slice into 2.5-s windows, classify, smooth.
+
+Three parts, each testable alone:
+
+* :class:`RingBuffer` — preallocated; the audio callback only copies into it.
+* :class:`LiveAnalyzer` — pure: fed model-rate samples, it yields spectrogram columns and,
+  every ``hop_seconds``, a :class:`LivePrediction` for the latest 2.5-s window, with a
+  smoothed "now playing" genre and an honest "no music heard" for quiet input.
+* :class:`CaptureStream` — a sounddevice input stream feeding a :class:`RingBuffer`.
+
+:class:`LiveSession` ties them together for the CLI and the GUI (which calls ``poll``
+from a worker thread's timer).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import soxr
+
+from .features import StreamingLogMel
+from .inference import SILENCE_LEVEL, Classifier
+
+log = logging.getLogger(__name__)
+
+QUIET_DBFS = -50.0  # a window quieter than this is "no music heard"
+
+
+class LiveError(Exception):
+    """Live input cannot start or stopped; the message says why in one line."""
+
+
+class RingBuffer:
+    """A fixed-size float32 ring; one writer (the audio callback), one reader.
+
+    ``write`` only copies (at most two slice assignments). The reader asks for everything
+    written since its last read; if it fell more than ``capacity`` behind, the oldest
+    samples are lost and counted in ``lost``.
+    """
+
+    def __init__(self, capacity: int):
+        self.data = np.zeros(capacity, np.float32)
+        self.capacity = capacity
+        self.written = 0  # total samples ever written (monotonic)
+        self.read_pos = 0
+        self.lost = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        n = len(samples)
+        if n > self.capacity:  # only the newest ``capacity`` samples can be kept
+            self.written += n - self.capacity
+            samples, n = samples[-self.capacity:], self.capacity
+        start = self.written % self.capacity
+        first = min(n, self.capacity - start)
+        self.data[start:start + first] = samples[:first]
+        if first < n:
+            self.data[:n - first] = samples[first:]
+        self.written += n
+
+    def read_new(self) -> np.ndarray:
+        """Samples written since the last call, oldest first (a copy)."""
+        end = self.written
+        if end - self.read_pos > self.capacity:
+            self.lost += end - self.read_pos - self.capacity
+            self.read_pos = end - self.capacity
+        n = end - self.read_pos
+        start = self.read_pos % self.capacity
+        if start + n <= self.capacity:
+            out = self.data[start:start + n].copy()
+        else:
+            out = np.concatenate([self.data[start:], self.data[:n - (self.capacity - start)]])
+        self.read_pos = end
+        return out
+
+
+@dataclass
+class LivePrediction:
+    """The model's view of the latest 2.5-s window."""
+
+    time: float  # seconds since listening started, at the window's end
+    probs: np.ndarray  # (n_labels,)
+    genre: Optional[str]  # None when no music is heard
+    confidence: float
+    smoothed_genre: Optional[str]
+    smoothed_confidence: float
+    level_dbfs: float
+    latency_ms: float = 0.0  # window end (audio received) to prediction ready
+
+    def to_json(self) -> dict:
+        return {"time": round(self.time, 2), "genre": self.genre, "confidence": round(self.confidence, 3),
+                "smoothed_genre": self.smoothed_genre, "smoothed_confidence": round(self.smoothed_confidence, 3),
+                "level_dbfs": round(self.level_dbfs, 1)}
+
+
+@dataclass
+class LiveUpdate:
+    """What one ``feed``/``poll`` produced."""
+
+    columns: np.ndarray  # (n_mels, n_new_frames) log-mel columns for the spectrogram
+    predictions: list[LivePrediction] = field(default_factory=list)
+    level_dbfs: float = -120.0
+
+
+def _shift_in(buffer: np.ndarray, new: np.ndarray) -> None:
+    """Append ``new`` along the last axis of a fixed-size ``buffer``, dropping the oldest, in place."""
+    k = new.shape[-1]
+    width = buffer.shape[-1]
+    if k == 0:
+        return
+    if k >= width:
+        buffer[...] = new[..., -width:]
+    else:
+        buffer[..., :-k] = buffer[..., k:]
+        buffer[..., -k:] = new
+
+
+def dbfs(samples: np.ndarray) -> float:
+    if samples.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20 * np.log10(max(rms, 1e-6))
+
+
+class LiveAnalyzer:
+    """Turns a stream of model-rate samples into spectrogram columns and predictions.
+
+    Parameters
+    ----------
+    classifier : Classifier
+    hop_seconds : float
+        A prediction every ``hop_seconds`` (each over the latest 2.5-s window).
+    smoothing : int
+        The smoothed genre averages the probabilities of the last ``smoothing`` audible windows.
+    """
+
+    def __init__(self, classifier: Classifier, hop_seconds: float = 1.0, smoothing: int = 4):
+        self.classifier = classifier
+        self.config = classifier.config
+        cfg = self.config
+        self.hop_frames = max(1, int(round(hop_seconds * cfg.frames_per_second)))
+        self.mel = StreamingLogMel(cfg)
+        # a fixed window of the latest frames (no growth, updated in place)
+        self.window = np.zeros((cfg.n_mels, cfg.slice_frames), np.float32)
+        self.frames_total = 0
+        self.next_prediction = cfg.slice_frames
+        self.recent_audio = np.zeros(int(cfg.slice_seconds * cfg.sample_rate), np.float32)
+        self.history: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
+
+    def feed(self, samples: np.ndarray, received_at: Optional[float] = None) -> LiveUpdate:
+        """Add mono samples at the model's rate; returns new columns and due predictions."""
+        samples = np.asarray(samples, np.float32)
+        _shift_in(self.recent_audio, samples)
+        columns = self.mel.push(samples)
+        predictions = []
+        pos, n_new = 0, columns.shape[1]
+        while pos < n_new:
+            take = min(n_new - pos, self.next_prediction - self.frames_total)
+            _shift_in(self.window, columns[:, pos:pos + take])
+            pos += take
+            self.frames_total += take
+            if self.frames_total >= self.next_prediction:
+                self.next_prediction += self.hop_frames
+                predictions.append(self._predict(received_at))
+        return LiveUpdate(columns, predictions, dbfs(samples))
+
+    def _predict(self, received_at: Optional[float]) -> LivePrediction:
+        labels = self.classifier.labels
+        level = dbfs(self.recent_audio)
+        t = self.frames_total / self.config.frames_per_second
+        quiet = level < QUIET_DBFS or float(self.window.max()) < SILENCE_LEVEL
+        probs, _ = self.classifier.predict_slices(self.window[None])
+        p = probs[0]
+        if quiet:
+            genre, conf = None, 0.0
+        else:
+            genre, conf = labels[int(np.argmax(p))], float(p.max())
+            self.history.append(p)
+        if self.history and not quiet:
+            mean = np.mean(self.history, axis=0)
+            smoothed, sconf = labels[int(np.argmax(mean))], float(mean.max())
+        else:
+            smoothed, sconf = None, 0.0
+            if quiet:
+                self.history.clear()
+        latency = (time.perf_counter() - received_at) * 1000 if received_at else 0.0
+        return LivePrediction(t, p, genre, conf, smoothed, sconf, level, latency)
+
+
+class CaptureStream:
+    """A sounddevice input stream whose callback only copies into a ring buffer."""
+
+    def __init__(self, device=None, ring_seconds: float = 20.0, blocksize: int = 0):
+        import sounddevice as sd
+
+        try:
+            info = sd.query_devices(device, "input")
+        except (ValueError, sd.PortAudioError) as exc:
+            raise LiveError(f"no usable input device ({str(exc).splitlines()[0]})") from None
+        self.device_name = info["name"]
+        self.sample_rate = int(info["default_samplerate"])
+        self.ring = RingBuffer(int(ring_seconds * self.sample_rate))
+        self.overflows = 0
+        self.last_callback = time.perf_counter()
+        self._lock = threading.Lock()
+        try:
+            self.stream = sd.InputStream(device=device, channels=1, samplerate=self.sample_rate,
+                                         dtype="float32", blocksize=blocksize, callback=self._callback)
+        except sd.PortAudioError as exc:
+            raise LiveError(f"cannot open '{self.device_name}' ({str(exc).splitlines()[0]})") from None
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ARG002
+        if status.input_overflow:
+            self.overflows += 1
+        with self._lock:
+            self.ring.write(indata[:, 0])
+        self.last_callback = time.perf_counter()
+
+    def start(self) -> None:
+        self.stream.start()
+        self.last_callback = time.perf_counter()
+
+    def read(self) -> np.ndarray:
+        with self._lock:
+            return self.ring.read_new()
+
+    def close(self) -> None:
+        try:
+            self.stream.stop()
+            self.stream.close()
+        except Exception:  # the device may be gone already
+            log.debug("closing input stream failed", exc_info=True)
+
+
+def input_devices() -> list[tuple[int, str]]:
+    """(index, name) of every input device; empty when PortAudio finds none."""
+    try:
+        import sounddevice as sd
+
+        return [(i, d["name"]) for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
+    except Exception:  # PortAudio missing or broken: treat as no devices
+        log.warning("cannot list audio devices", exc_info=True)
+        return []
+
+
+class LiveSession:
+    """Capture + resampling + analysis; call ``poll()`` regularly (e.g. every 20 ms)."""
+
+    STALL_SECONDS = 2.0
+
+    def __init__(self, classifier: Classifier, device=None, hop_seconds: float = 1.0, smoothing: int = 4):
+        self.analyzer = LiveAnalyzer(classifier, hop_seconds, smoothing)
+        self.capture = CaptureStream(device)
+        rate = classifier.config.sample_rate
+        self.resampler = (soxr.ResampleStream(self.capture.sample_rate, rate, 1, dtype="float32")
+                          if self.capture.sample_rate != rate else None)
+        self.recorded: Optional[list[np.ndarray]] = None
+
+    def start(self, record: bool = False) -> None:
+        self.recorded = [] if record else None
+        try:
+            self.capture.start()
+        except Exception as exc:
+            raise LiveError(f"cannot start '{self.capture.device_name}' ({str(exc).splitlines()[0]})") from None
+
+    def poll(self) -> LiveUpdate:
+        """Drain new audio and analyse it. Raises :class:`LiveError` if the input died."""
+        raw = self.capture.read()
+        received = time.perf_counter()
+        if raw.size == 0:
+            if (not self.capture.stream.active
+                    or received - self.capture.last_callback > self.STALL_SECONDS):
+                raise LiveError("the input stopped delivering audio (device unplugged?)")
+            return LiveUpdate(np.zeros((self.analyzer.config.n_mels, 0), np.float32))
+        if self.recorded is not None:
+            self.recorded.append(raw)
+        samples = self.resampler.resample_chunk(raw) if self.resampler else raw
+        update = self.analyzer.feed(samples, received)
+        update.level_dbfs = dbfs(raw)
+        return update
+
+    @property
+    def overflows(self) -> int:
+        """Input overflows reported by the device."""
+        return self.capture.overflows
+
+    @property
+    def dropped_samples(self) -> int:
+        """Samples lost because ``poll`` fell a whole ring behind."""
+        return self.capture.ring.lost
+
+    def stop(self) -> Optional[np.ndarray]:
+        """Stop; returns the recording (capture rate) when recording was on."""
+        self.capture.close()
+        if self.recorded is not None:
+            return np.concatenate(self.recorded) if self.recorded else np.zeros(0, np.float32)
+        return None

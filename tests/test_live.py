@@ -1,0 +1,71 @@
+"""Live listening: the ring buffer, the analyser (simulated, faster than real time)."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from conftest import synth
+from genre_desktop.core.live import LiveAnalyzer, RingBuffer
+
+
+def test_ring_buffer_wraps_and_counts_losses():
+    ring = RingBuffer(10)
+    ring.write(np.arange(7, dtype=np.float32))
+    np.testing.assert_array_equal(ring.read_new(), np.arange(7))
+    ring.write(np.arange(7, 15, dtype=np.float32))  # wraps
+    np.testing.assert_array_equal(ring.read_new(), np.arange(7, 15))
+    ring.write(np.arange(15, 40, dtype=np.float32))  # reader fell behind by 15
+    np.testing.assert_array_equal(ring.read_new(), np.arange(30, 40))
+    assert ring.lost == 15
+    assert ring.read_new().size == 0
+
+
+def test_predictions_arrive_at_the_hop_cadence(tiny_classifier):
+    analyzer = LiveAnalyzer(tiny_classifier, hop_seconds=1.0)
+    audio = synth("treble", 12.0)
+    preds = []
+    for i in range(0, len(audio), 320):  # 20-ms blocks, like a real stream
+        preds += analyzer.feed(audio[i:i + 320]).predictions
+    times = [p.time for p in preds]
+    assert times[0] == pytest.approx(2.496, abs=0.02)  # the first full window
+    assert np.diff(times) == pytest.approx(1.0, abs=0.02)
+    assert len(preds) == 10
+    assert all(p.genre == "treble" for p in preds) and preds[-1].smoothed_genre == "treble"
+
+
+def test_quiet_input_is_no_music(tiny_classifier):
+    analyzer = LiveAnalyzer(tiny_classifier, hop_seconds=0.5)
+    preds = analyzer.feed(np.zeros(16000 * 5, np.float32)).predictions
+    assert preds and all(p.genre is None and p.smoothed_genre is None for p in preds)
+    hiss = (np.random.default_rng(0).standard_normal(16000 * 4) * 1e-4).astype(np.float32)
+    assert all(p.genre is None for p in analyzer.feed(hiss).predictions)
+
+
+def test_smoothing_follows_a_change(tiny_classifier):
+    analyzer = LiveAnalyzer(tiny_classifier, hop_seconds=1.0, smoothing=3)
+    preds = analyzer.feed(np.concatenate([synth("bass", 10.0), synth("noise", 10.0)])).predictions
+    assert preds[5].smoothed_genre == "bass"
+    assert preds[-1].smoothed_genre == "noise"
+
+
+def test_long_listening_without_growth_or_drops(tiny_classifier):
+    """Ten minutes of input, faster than real time: constant memory, every prediction made.
+
+    ``benchmarks/bench_live.py`` runs the same for a whole hour.
+    """
+    analyzer = LiveAnalyzer(tiny_classifier, hop_seconds=1.25)
+    block = synth("bass", 60.0)
+    total = 0
+    for minute in range(10):
+        if minute == 2:
+            tracemalloc.start()
+            baseline = tracemalloc.get_traced_memory()[0]
+        for i in range(0, len(block), 16000):
+            total += len(analyzer.feed(block[i:i + 16000]).predictions)
+        if minute == 3:
+            grown = tracemalloc.get_traced_memory()[0] - baseline
+            tracemalloc.stop()
+    expected = int((600 - 2.496) / 1.248) + 1  # hop of 78 frames = 1.248 s
+    assert abs(total - expected) <= 1
+    assert grown < 1_000_000, f"memory grew by {grown} bytes in a minute"
+    assert analyzer.window.shape == (96, 156) and len(analyzer.history) <= 4
