@@ -104,6 +104,8 @@ class LiveUpdate:
     columns: np.ndarray  # (n_mels, n_new_frames) log-mel columns for the spectrogram
     predictions: list[LivePrediction] = field(default_factory=list)
     level_dbfs: float = -120.0
+    callback_time: float = 0.0  # perf_counter() of the newest audio callback in this update
+    overflows: int = 0  # input overflows so far
 
 
 def _shift_in(buffer: np.ndarray, new: np.ndarray) -> None:
@@ -281,6 +283,8 @@ class LiveSession:
         samples = self.resampler.resample_chunk(raw) if self.resampler else raw
         update = self.analyzer.feed(samples, received)
         update.level_dbfs = dbfs(raw)
+        update.callback_time = self.capture.last_callback
+        update.overflows = self.capture.overflows
         return update
 
     @property

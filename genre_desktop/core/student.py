@@ -10,7 +10,7 @@ import copy
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -95,13 +95,15 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
                   options: StudentOptions, model: Optional[GenreCNN] = None,
                   track_weights: Optional[np.ndarray] = None,
                   progress: ProgressCallback = no_progress,
-                  should_stop: Optional[StopCallback] = None) -> tuple[GenreCNN, History]:
+                  should_stop: Optional[StopCallback] = None,
+                  on_epoch: Optional[Callable[[History], None]] = None) -> tuple[GenreCNN, History]:
     """Train (or fine-tune ``model``) on random crops with class-balanced sampling.
 
     ``track_weights`` (n_tracks,) replaces the default sampling weights (each genre
     equally often). With ``options.select_best`` the weights of the epoch with the best
     validation track accuracy are kept and training stops after ``options.patience``
     epochs without improvement; otherwise the last epoch's weights are returned.
+    ``on_epoch(history)`` is called after each epoch (for live curves).
     """
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
@@ -160,6 +162,8 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
         history.seconds.append(time.perf_counter() - t0)
         log.info("epoch %d: loss %.4f, val track accuracy %.3f (%.0f s)", epoch + 1,
                  history.train_loss[-1], acc, history.seconds[-1])
+        if on_epoch is not None:
+            on_epoch(history)
         if acc > best_acc or not val or not options.select_best:
             best_acc, best_state, stale = acc, copy.deepcopy(model.state_dict()), 0
             history.best_epoch = epoch + 1

@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -70,7 +70,8 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
                      base_model: Optional[str] = None, dest: Optional[Path] = None,
                      cache: Optional[FeatureCache] = None,
                      progress: ProgressCallback = no_progress,
-                     should_stop: Optional[StopCallback] = None) -> TrainOutcome:
+                     should_stop: Optional[StopCallback] = None,
+                     on_epoch: Optional[Callable[[History], None]] = None) -> TrainOutcome:
     """Train, validate and save a new bundle; returns where it went and how it did.
 
     Raises
@@ -124,7 +125,7 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
                                          slice_frames=cfg.slice_frames, batch_size=32)
         model, history = train_student(train, val, len(labels), len(base.tags), student_options,
                                        model=model, progress=scaled(progress, 0.5, 0.95),
-                                       should_stop=should_stop)
+                                       should_stop=should_stop, on_epoch=on_epoch)
     check_stop(should_stop)
     # 4. validate by track
     progress(0.95, "validating")

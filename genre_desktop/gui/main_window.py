@@ -9,13 +9,14 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
-                               QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.audio_io import is_audio_path
 from ..core.bundle import ModelBundle
 from ..core.library import iter_audio_files
 from ..core.playback import PlaybackError, Player
 from ..core.registry import list_models, resolve_model
+from .live_view import LivePanel
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
 from .workers import AnalysisWorker, PreviewWorker, start_in_thread
@@ -50,17 +51,18 @@ class MainWindow(QMainWindow):
         self._process.connect(self.worker.process)
         self.worker.model_loaded.connect(self._on_model_loaded)
         self.worker.model_failed.connect(self._on_model_failed)
-        self.worker.started.connect(lambda p: self.table_model.update(p, status="analysing", progress=0.0))
+        # worker signals go to bound methods of this window, so Qt queues them to the GUI thread
+        self.worker.started.connect(self._on_started)
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
-        self.worker.cancelled.connect(lambda p: self.table_model.update(p, status="cancelled"))
+        self.worker.cancelled.connect(self._on_cancelled)
         self.worker.idle.connect(self._on_idle)
         self.preview = PreviewWorker()
         self.preview_thread = start_in_thread(self.preview, "preview")
         self._decode.connect(self.preview.decode)
         self.preview.ready.connect(self._on_preview_ready)
-        self.preview.failed.connect(lambda p, r: self.statusBar().showMessage(f"cannot play: {r}", 8000))
+        self.preview.failed.connect(self._on_preview_failed)
         self.cursor_timer = QTimer(self)
         self.cursor_timer.setInterval(33)
         self.cursor_timer.timeout.connect(self._tick_cursor)
@@ -112,7 +114,12 @@ class MainWindow(QMainWindow):
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([380, 800])
-        self.setCentralWidget(splitter)
+        self.live = LivePanel(self.settings)
+        self.live.recording_saved.connect(lambda path: self.open_paths([path]))
+        self.tabs = QTabWidget()
+        self.tabs.addTab(splitter, "Tracks")
+        self.tabs.addTab(self.live, "Listen live")
+        self.setCentralWidget(self.tabs)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setVisible(False)
@@ -149,6 +156,9 @@ class MainWindow(QMainWindow):
 
     def refresh_model_menu(self) -> None:
         self.model_menu.clear()
+        self.model_menu.addAction("&Train on my library…", self.open_wizard)
+        self.model_menu.addAction("&Manage my models…", self.manage_models)
+        self.model_menu.addSeparator()
         group = QActionGroup(self)
         current = self.bundle.path.resolve() if self.bundle else None
         for entry in list_models():
@@ -178,7 +188,10 @@ class MainWindow(QMainWindow):
         self._load_model.emit(str(folder))
 
     def _on_model_loaded(self, bundle: ModelBundle) -> None:
+        from ..core.inference import Classifier
+
         self.bundle = bundle
+        self.live.set_classifier(Classifier(bundle))
         self.plots.config = bundle.features
         self.statusBar().showMessage(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres", 8000)
         self.refresh_model_menu()
@@ -261,9 +274,20 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:  # noqa: N802
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         event.acceptProposedAction()
+        self.tabs.setCurrentIndex(0)
         self.open_paths(paths)
 
     # ---------------------------------------------------------------- analysis
+    def _on_started(self, path: str) -> None:
+        self.table_model.update(path, status="analysing", progress=0.0)
+
+    def _on_cancelled(self, path: str) -> None:
+        self.table_model.update(path, status="cancelled")
+
+    def _on_preview_failed(self, path: str, reason: str) -> None:  # noqa: ARG002
+        self.play_button.setText("\u25b6  Play")
+        self.statusBar().showMessage(f"Cannot play: {reason}", 8000)
+
     def _on_progress(self, path: str, fraction: float) -> None:
         self.table_model.update(path, progress=fraction)
         self.progress.setValue(int(fraction * 100))
@@ -367,6 +391,22 @@ class MainWindow(QMainWindow):
         self.plots.set_cursor(seconds)
 
     # ---------------------------------------------------------------- dialogs
+    def open_wizard(self):
+        from .wizard import TrainWizard
+
+        wizard = TrainWizard(str(self.bundle.path) if self.bundle else None, self)
+        wizard.use_model.connect(self.switch_model)
+        wizard.open_track.connect(lambda p: (self.tabs.setCurrentIndex(0), self.open_paths([p])))
+        wizard.finished.connect(lambda _: self.refresh_model_menu())
+        wizard.show()
+        return wizard
+
+    def manage_models(self) -> None:
+        from .manage_models import ManageModelsDialog
+
+        ManageModelsDialog(self).exec()
+        self.refresh_model_menu()
+
     def export_results(self) -> None:
         start = str(Path(str(self.settings.value("paths/last_folder", str(Path.home())))) / "genres.csv")
         target, _ = QFileDialog.getSaveFileName(self, "Export results", start, "CSV (*.csv);;JSON (*.json)")
@@ -389,6 +429,7 @@ class MainWindow(QMainWindow):
         """Stop playback and the worker threads (idempotent)."""
         self.worker.cancel_all()
         self.player.stop()
+        self.live.shutdown()
         for thread in (self.thread, self.preview_thread):
             thread.quit()
             thread.wait(3000)

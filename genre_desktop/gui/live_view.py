@@ -1,0 +1,285 @@
+"""The live view: device picker, level meter, scrolling spectrogram, genre now playing."""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+import soundfile as sf
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from ..core.features import FeatureConfig, mel_band_frequencies
+from ..core.inference import Classifier
+from ..core.live import LiveError, LivePrediction, LiveSession, input_devices
+from ..core.registry import user_data_folder
+from .track_view import HzAxis, genre_color
+from .workers import start_in_thread
+
+log = logging.getLogger(__name__)
+SPECTROGRAM_SECONDS = 10.0
+STRIP_LENGTH = 24
+
+
+class LiveWorker(QObject):
+    """Owns the :class:`LiveSession` in its own thread; polls it every 20 ms."""
+
+    update = Signal(object)  # LiveUpdate
+    error = Signal(str)
+    started = Signal(str, int)  # device name, rate
+    stopped = Signal(object, int)  # recording or None, rate
+
+    def __init__(self):
+        super().__init__()
+        self.session: Optional[LiveSession] = None
+        self.timer: Optional[QTimer] = None
+
+    @Slot(object, object, float, bool)
+    def start(self, classifier: Classifier, device, hop: float, record: bool) -> None:
+        try:
+            self.session = LiveSession(classifier, device, hop_seconds=hop)
+            self.session.start(record=record)
+        except LiveError as exc:
+            self.session = None
+            self.error.emit(str(exc))
+            return
+        if self.timer is None:
+            self.timer = QTimer()
+            self.timer.setInterval(20)
+            self.timer.timeout.connect(self._poll)
+        self.timer.start()
+        self.started.emit(self.session.capture.device_name, self.session.capture.sample_rate)
+
+    @Slot()
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+        if self.session is None:
+            return
+        session, self.session = self.session, None
+        recording = session.stop()
+        self.stopped.emit(recording, session.capture.sample_rate)
+
+    def _poll(self) -> None:
+        if self.session is None:
+            return
+        try:
+            update = self.session.poll()
+        except LiveError as exc:
+            self.stop()
+            self.error.emit(str(exc))
+            return
+        if update.columns.shape[1] or update.predictions:
+            self.update.emit(update)
+
+
+class LivePanel(QWidget):
+    """Listen/Stop, device picker, level meter, live spectrogram, genre now playing."""
+
+    prediction_shown = Signal(object)  # LivePrediction, once on screen
+    recording_saved = Signal(str)
+    _start = Signal(object, object, float, bool)
+    _stop = Signal()
+
+    def __init__(self, settings: QSettings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.classifier: Optional[Classifier] = None
+        self.listening = False
+        self.column_latency_ms: list[float] = []  # audio callback -> column drawn
+        self.predictions: list[LivePrediction] = []
+        self._build()
+        self.worker = LiveWorker()
+        self.thread = start_in_thread(self.worker, "live")
+        self._start.connect(self.worker.start)
+        self._stop.connect(self.worker.stop)
+        self.worker.update.connect(self._on_update)
+        self.worker.error.connect(self._on_error)
+        self.worker.started.connect(self._on_started)
+        self.worker.stopped.connect(self._on_stopped)
+        self.refresh_devices()
+
+    def _build(self) -> None:
+        self.device_box = QComboBox()
+        self.device_box.setMinimumWidth(260)
+        self.refresh_button = QPushButton("\u21bb")
+        self.refresh_button.setToolTip("Look for input devices again")
+        self.refresh_button.clicked.connect(self.refresh_devices)
+        self.listen_button = QPushButton("\u25cf  Listen")
+        self.listen_button.setCheckable(True)
+        self.listen_button.clicked.connect(self.toggle)
+        self.record_box = QCheckBox("Save recording")
+        self.record_box.setChecked(self.settings.value("live/record", False, type=bool))
+        self.level = QProgressBar()
+        self.level.setRange(-60, 0)
+        self.level.setValue(-60)
+        self.level.setFormat("%v dBFS")
+        self.level.setMaximumWidth(200)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Input:"))
+        top.addWidget(self.device_box, 1)
+        top.addWidget(self.refresh_button)
+        top.addWidget(self.record_box)
+        top.addWidget(QLabel("Level:"))
+        top.addWidget(self.level)
+        top.addWidget(self.listen_button)
+        self.genre = QLabel("Press Listen and play some music")
+        font = QFont()
+        font.setPointSize(24)
+        font.setBold(True)
+        self.genre.setFont(font)
+        self.detail = QLabel("")
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #616161;")
+        config = FeatureConfig()
+        self.columns = int(SPECTROGRAM_SECONDS * config.frames_per_second)
+        self.buffer = np.zeros((config.n_mels, self.columns), np.float32)
+        plots = pg.GraphicsLayoutWidget()
+        plots.setBackground("w")
+        self.strip_plot = plots.addPlot(row=0, col=0)
+        self.strip_plot.setMaximumHeight(70)
+        self.strip_plot.hideAxis("left")
+        self.strip_plot.hideAxis("bottom")
+        self.strip_plot.setMouseEnabled(False, False)
+        self.strip_plot.setTitle("Recent slices (newest on the right)", size="9pt")
+        self.strip = pg.BarGraphItem(x0=[], width=[], y0=0, height=1)
+        self.strip_plot.addItem(self.strip)
+        self.strip_plot.setXRange(0, STRIP_LENGTH, padding=0)
+        self.strip_plot.setYRange(0, 1, padding=0)
+        self.spec = plots.addPlot(row=1, col=0, axisItems={"left": HzAxis(mel_band_frequencies(config))})
+        self.spec.setLabel("bottom", "time", units="s")
+        self.spec.setLabel("left", "frequency (Hz)")
+        self.spec.setMouseEnabled(False, False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("inferno"))
+        self.image.setImage(self.buffer, autoLevels=False, levels=(0.0, 4.0))
+        self.image.setRect(-SPECTROGRAM_SECONDS, 0, SPECTROGRAM_SECONDS, config.n_mels)
+        self.spec.addItem(self.image)
+        self.spec.setXRange(-SPECTROGRAM_SECONDS, 0, padding=0)
+        self.spec.setYRange(0, config.n_mels, padding=0)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.genre)
+        layout.addWidget(self.detail)
+        layout.addWidget(plots, 1)
+        layout.addWidget(self.status)
+
+    # ---------------------------------------------------------------- devices
+    def refresh_devices(self) -> None:
+        remembered = self.settings.value("live/device", "")
+        self.device_box.clear()
+        self.device_box.addItem("System default input", None)
+        for index, name in input_devices():
+            self.device_box.addItem(name, name)
+        i = self.device_box.findData(remembered) if remembered else 0
+        self.device_box.setCurrentIndex(max(i, 0))
+        if self.device_box.count() == 1:
+            self.status.setText("No input device found: connect a microphone and press \u21bb.")
+
+    def set_classifier(self, classifier: Classifier) -> None:
+        self.classifier = classifier
+
+    # ---------------------------------------------------------------- listening
+    def toggle(self) -> None:
+        if self.listening:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        if self.classifier is None:
+            self._on_error("the genre model is still loading")
+            return
+        device = self.device_box.currentData()
+        self.settings.setValue("live/device", device or "")
+        self.settings.setValue("live/record", self.record_box.isChecked())
+        hop = float(self.settings.value("live/hop_seconds", 1.0))
+        self.listen_button.setEnabled(False)
+        self.status.setText("Starting\u2026")
+        self._start.emit(self.classifier, device, hop, self.record_box.isChecked())
+
+    def stop(self) -> None:
+        self._stop.emit()
+
+    def _on_started(self, name: str, rate: int) -> None:
+        self.listening = True
+        self.buffer[:] = 0
+        self.predictions.clear()
+        self.listen_button.setEnabled(True)
+        self.listen_button.setChecked(True)
+        self.listen_button.setText("\u25a0  Stop")
+        self.device_box.setEnabled(False)
+        self.genre.setText("Listening\u2026")
+        self.detail.setText("The first genre appears after 2.5 s of audio.")
+        self.status.setText(f"Listening to {name} at {rate} Hz")
+
+    def _on_update(self, update) -> None:
+        k = update.columns.shape[1]
+        if k:
+            if k >= self.columns:
+                self.buffer[:] = update.columns[:, -self.columns:]
+            else:
+                self.buffer[:, :-k] = self.buffer[:, k:]
+                self.buffer[:, -k:] = update.columns
+            self.image.setImage(self.buffer, autoLevels=False)
+            if update.callback_time:
+                self.column_latency_ms.append((time.perf_counter() - update.callback_time) * 1000)
+                del self.column_latency_ms[:-1000]
+        self.level.setValue(int(max(-60, min(0, update.level_dbfs))))
+        if update.overflows:
+            self.status.setText(f"Input overflows: {update.overflows} (audio was lost; is the machine busy?)")
+        for p in update.predictions:
+            self._show_prediction(p)
+
+    def _show_prediction(self, p: LivePrediction) -> None:
+        labels = self.classifier.labels if self.classifier else []
+        self.predictions.append(p)
+        del self.predictions[:-STRIP_LENGTH * 4]
+        if p.smoothed_genre is None:
+            self.genre.setText("No music heard")
+            self.genre.setStyleSheet("color: #757575;")
+            self.detail.setText(f"Input level {p.level_dbfs:.0f} dBFS: turn the music up or move closer.")
+        else:
+            color = genre_color(labels, p.smoothed_genre).name()
+            self.genre.setText(p.smoothed_genre.capitalize())
+            self.genre.setStyleSheet(f"color: {color};")
+            now = f"{p.genre} {p.confidence:.0%}" if p.genre else "quiet"
+            self.detail.setText(f"{p.smoothed_confidence:.0%} over the last few slices; "
+                                f"this slice: {now}  ({p.time:.0f} s)")
+        recent = self.predictions[-STRIP_LENGTH:]
+        offset = STRIP_LENGTH - len(recent)
+        self.strip.setOpts(x0=[offset + i for i in range(len(recent))], width=[0.95] * len(recent),
+                           y0=0, height=1, brushes=[pg.mkBrush(genre_color(labels, q.genre)) for q in recent])
+        self.prediction_shown.emit(p)
+
+    def _on_error(self, message: str) -> None:
+        self.listening = False
+        self.listen_button.setEnabled(True)
+        self.listen_button.setChecked(False)
+        self.listen_button.setText("\u25cf  Listen")
+        self.device_box.setEnabled(True)
+        self.status.setText(f"Cannot listen: {message}")
+
+    def _on_stopped(self, recording, rate: int) -> None:
+        self.listening = False
+        self.listen_button.setChecked(False)
+        self.listen_button.setText("\u25cf  Listen")
+        self.device_box.setEnabled(True)
+        self.status.setText("Stopped.")
+        if recording is not None and len(recording):
+            folder = user_data_folder() / "recordings"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"live-{_dt.datetime.now():%Y%m%d-%H%M%S}.wav"
+            sf.write(str(path), recording, rate)
+            self.status.setText(f"Stopped. Recording saved to {path}")
+            self.recording_saved.emit(str(path))
+
+    def shutdown(self) -> None:
+        self._stop.emit()
+        self.thread.quit()
+        self.thread.wait(3000)

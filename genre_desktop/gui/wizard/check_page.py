@@ -1,0 +1,120 @@
+"""Wizard page 2: scan the chosen folders in a worker; show counts, problems, warnings."""
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QProgressBar, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWizardPage)
+
+from ...core.library import scan_labelled_folders
+from ...core.tasks import Cancelled
+
+
+class ScanWorker(QObject):
+    progress = Signal(float, str)
+    done = Signal(object)  # LibraryScan
+    failed = Signal(str)
+
+    def __init__(self, folders):
+        super().__init__()
+        self.folders = folders
+        self.stop_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            scan = scan_labelled_folders(self.folders, lambda f, m: self.progress.emit(f, m),
+                                         self.stop_event.is_set)
+        except Cancelled:
+            return
+        except Exception as exc:  # an unreadable folder, permissions...
+            self.failed.emit(str(exc))
+            return
+        self.done.emit(scan)
+
+
+class CheckPage(QWizardPage):
+    scan_finished = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Check")
+        self.setSubTitle("What was found, and anything that could hurt training.")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.message = QLabel("")
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Genre", "Tracks", "Minutes"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.warnings = QLabel("")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #b26a00;")
+        self.problems = QListWidget()
+        self.problems.setMaximumHeight(130)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.warnings)
+        layout.addWidget(QLabel("Skipped files:"))
+        layout.addWidget(self.problems)
+        self.scan = None
+        self.thread = None
+        self.worker = None
+
+    def initializePage(self) -> None:  # noqa: N802
+        self.cancel()
+        self.scan = None
+        self.table.setRowCount(0)
+        self.problems.clear()
+        self.warnings.setText("")
+        self.message.setText("Scanning\u2026")
+        self.worker = ScanWorker(self.wizard().choose_page.folders())
+        self.thread = QThread()
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        # bound methods, so Qt queues the worker's signals to the GUI thread
+        self.worker.progress.connect(self._on_progress)
+        self.worker.done.connect(self._show)
+        self.worker.failed.connect(self._on_failed)
+        self.thread.start()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.message.setText(message)
+
+    def _on_failed(self, message: str) -> None:
+        self.message.setText(f"Cannot scan: {message}")
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.stop_event.set()
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(5000)
+            self.thread = None
+
+    def _show(self, scan) -> None:
+        self.scan = scan
+        self.wizard().scan = scan
+        self.progress.setValue(1000)
+        counts, minutes = scan.counts(), scan.durations()
+        self.table.setRowCount(len(counts))
+        for row, (genre, n) in enumerate(counts.items()):
+            for col, text in enumerate((genre, str(n), f"{minutes[genre] / 60:.1f}")):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        total = sum(scan.durations().values()) / 60
+        self.message.setText(f"{len(scan.tracks)} tracks in {len(counts)} genres, {total:.0f} minutes of music")
+        for path, reason in scan.unreadable:
+            self.problems.addItem(f"{path.name}: {reason}")
+        for a, b in scan.duplicates:
+            self.problems.addItem(f"{b.name}: same file as {a} (kept once)")
+        problem = scan.blocking_problem()
+        lines = ([f"Cannot train: {problem}."] if problem else []) + [f"\u26a0 {w}" for w in scan.warnings()]
+        self.warnings.setText("\n".join(lines))
+        self.completeChanged.emit()
+        self.scan_finished.emit(scan)
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.scan is not None and self.scan.blocking_problem() is None

@@ -1,0 +1,103 @@
+"""Wizard page 4: per-genre accuracy, confusion matrix, the tracks it got wrong."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
+
+
+class ResultsPage(QWizardPage):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Results")
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.recall = QTableWidget(0, 2)
+        self.recall.setHorizontalHeaderLabels(["Genre", "Validation accuracy"])
+        self.recall.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.recall.setMaximumWidth(320)
+        self.matrix_view = pg.GraphicsLayoutWidget()
+        self.matrix_view.setBackground("w")
+        self.matrix_plot = self.matrix_view.addPlot(title="Confusion (rows: truth, columns: predicted)")
+        self.matrix_plot.setMouseEnabled(False, False)
+        self.matrix_plot.invertY(True)
+        self.matrix_image = pg.ImageItem(axisOrder="row-major")
+        self.matrix_image.setColorMap(pg.colormap.get("viridis"))
+        self.matrix_plot.addItem(self.matrix_image)
+        self.wrong = QListWidget()
+        self.wrong.itemDoubleClicked.connect(self._open)
+        top = QHBoxLayout()
+        top.addWidget(self.recall)
+        top.addWidget(self.matrix_view, 1)
+        self.use_button = QPushButton("Use this model now")
+        self.use_button.clicked.connect(self._use)
+        self.keep_button = QPushButton("Keep the old one")
+        self.keep_button.clicked.connect(lambda: self.wizard().accept())
+        self.again_button = QPushButton("Train again")
+        self.again_button.clicked.connect(lambda: self.wizard().back())
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.keep_button)
+        buttons.addWidget(self.again_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(top, 1)
+        layout.addWidget(QLabel("Validation tracks it got wrong (double-click to open one; fix its "
+                                "folder if the label is wrong):"))
+        layout.addWidget(self.wrong)
+        layout.addLayout(buttons)
+        self._texts = []
+
+    def initializePage(self) -> None:  # noqa: N802
+        outcome = self.wizard().outcome
+        report = outcome.report
+        note = "" if outcome.validated else " (no tracks could be held out: these are training tracks)"
+        self.summary.setText(f"<b>{report.accuracy:.0%}</b> of {report.total} validation tracks right{note}; "
+                             f"balanced accuracy {report.balanced_accuracy():.0%}. Saved as "
+                             f"<i>{outcome.path.name}</i> in {outcome.path.parent}.")
+        recall = report.recall()
+        self.recall.setRowCount(len(recall))
+        for row, (genre, value) in enumerate(recall.items()):
+            self.recall.setItem(row, 0, QTableWidgetItem(genre))
+            self.recall.setItem(row, 1, QTableWidgetItem(f"{value:.0%}"))
+        self._draw_matrix(report)
+        self.wrong.clear()
+        for w in outcome.wrong:
+            item = QListWidgetItem(f"{w.path.name}: labelled {w.truth}, heard as {w.predicted} ({w.confidence:.0%})")
+            item.setData(256, str(w.path))
+            item.setToolTip(str(w.path))
+            self.wrong.addItem(item)
+        if not outcome.wrong:
+            self.wrong.addItem("None \u2014 every validation track was right.")
+
+    def _draw_matrix(self, report) -> None:
+        for t in self._texts:
+            self.matrix_plot.removeItem(t)
+        self._texts = []
+        m = report.matrix.astype(float)
+        rows = m.sum(axis=1, keepdims=True)
+        norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+        self.matrix_image.setImage(norm, autoLevels=False, levels=(0, 1))
+        n = len(report.labels)
+        for i in range(n):
+            for j in range(n):
+                if m[i, j]:
+                    text = pg.TextItem(str(int(m[i, j])), anchor=(0.5, 0.5),
+                                       color="k" if norm[i, j] > 0.6 else "w")
+                    text.setPos(j + 0.5, i + 0.5)
+                    self.matrix_plot.addItem(text)
+                    self._texts.append(text)
+        ticks = [(i + 0.5, label) for i, label in enumerate(report.labels)]
+        self.matrix_plot.getAxis("bottom").setTicks([ticks])
+        self.matrix_plot.getAxis("left").setTicks([ticks])
+
+    def _open(self, item) -> None:
+        path = item.data(256)
+        if path:
+            self.wizard().open_track.emit(path)
+
+    def _use(self) -> None:
+        self.wizard().use_model.emit(str(self.wizard().outcome.path))
+        self.wizard().accept()

@@ -1,0 +1,192 @@
+"""Wizard page 3: name, mode, train in a worker with progress, ETA, live curves, Cancel."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWizardPage)
+
+from ...core.registry import user_models_folder
+from ...core.tasks import Cancelled
+from ...core.training import TrainOptions, train_on_library
+
+NAME_PATTERN = re.compile(r"^[\w][\w .-]{0,63}$")
+
+
+class TrainWorker(QObject):
+    progress = Signal(float, str)
+    epoch = Signal(list, list)  # train losses, validation accuracies so far
+    done = Signal(object)  # TrainOutcome
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, scan, name: str, options: TrainOptions, base_model):
+        super().__init__()
+        self.scan, self.name, self.options, self.base_model = scan, name, options, base_model
+        self.stop_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            outcome = train_on_library(
+                self.scan, self.name, self.options, base_model=self.base_model,
+                progress=lambda f, m: self.progress.emit(f, m), should_stop=self.stop_event.is_set,
+                on_epoch=lambda h: self.epoch.emit(list(h.train_loss), list(h.val_accuracy)))
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as exc:  # report, never crash the wizard
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.done.emit(outcome)
+
+
+class TrainPage(QWizardPage):
+    training_finished = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Train")
+        self.setSubTitle("Quick trains a new genre layer on the bundled network's features (about a "
+                         "minute); thorough also fine-tunes the network (several minutes).")
+        self.name_edit = QLineEdit("my-genres")
+        self.name_edit.textChanged.connect(self._validate_name)
+        self.name_note = QLabel("")
+        self.name_note.setStyleSheet("color: #b26a00;")
+        self.quick = QRadioButton("Quick")
+        self.thorough = QRadioButton("Thorough")
+        self.quick.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.quick)
+        group.addButton(self.thorough)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100)
+        self.epochs.setValue(8)
+        self.epochs.setEnabled(False)
+        self.thorough.toggled.connect(self.epochs.setEnabled)
+        modes = QHBoxLayout()
+        modes.addWidget(self.quick)
+        modes.addWidget(self.thorough)
+        modes.addWidget(QLabel("epochs:"))
+        modes.addWidget(self.epochs)
+        modes.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Model name:", self.name_edit)
+        form.addRow("", self.name_note)
+        form.addRow("Mode:", modes)
+        self.start_button = QPushButton("Start training")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.status = QLabel("")
+        plots = pg.GraphicsLayoutWidget()
+        plots.setBackground("w")
+        self.loss_plot = plots.addPlot(row=0, col=0, title="Training loss")
+        self.loss_plot.setLabel("bottom", "epoch")
+        self.acc_plot = plots.addPlot(row=0, col=1, title="Validation accuracy")
+        self.acc_plot.setLabel("bottom", "epoch")
+        self.acc_plot.setYRange(0, 1)
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=6)
+        self.acc_curve = self.acc_plot.plot(pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=6)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(plots, 1)
+        self.thread = None
+        self.worker = None
+        self.outcome = None
+        self._started_at = 0.0
+
+    def initializePage(self) -> None:  # noqa: N802
+        self.outcome = None
+        self.progress.setValue(0)
+        self.status.setText("")
+        self._validate_name(self.name_edit.text())
+
+    def _validate_name(self, text: str) -> None:
+        if not NAME_PATTERN.match(text.strip()):
+            self.name_note.setText("Use letters, digits, spaces, dots or dashes.")
+            self.start_button.setEnabled(False)
+        else:
+            exists = (user_models_folder() / text.strip()).exists()
+            self.name_note.setText("A model of this name exists: it will be replaced (the old one is kept "
+                                   "as a backup)." if exists else "")
+            self.start_button.setEnabled(self.worker is None)
+
+    def start(self) -> None:
+        wizard = self.wizard()
+        options = TrainOptions(mode="thorough" if self.thorough.isChecked() else "quick",
+                               epochs=self.epochs.value())
+        self.worker = TrainWorker(wizard.scan, self.name_edit.text().strip(), options, wizard.base_model)
+        self.thread = QThread()
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.epoch.connect(self._on_epoch)
+        self.worker.done.connect(self._on_done)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.loss_curve.setData([], [])
+        self.acc_curve.setData([], [])
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._started_at = time.monotonic()
+        self.thread.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.stop_event.set()
+            self.status.setText("Stopping\u2026")
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        elapsed = time.monotonic() - self._started_at
+        eta = f", about {elapsed / fraction * (1 - fraction):.0f} s left" if fraction > 0.05 else ""
+        self.status.setText(f"{message} ({elapsed:.0f} s{eta})")
+
+    def _on_failed(self, message: str) -> None:
+        self._finish(f"Training failed: {message}")
+
+    def _on_cancelled(self) -> None:
+        self._finish("Cancelled: nothing was saved.")
+
+    def _on_epoch(self, losses: list, accuracies: list) -> None:
+        epochs = list(range(1, len(losses) + 1))
+        self.loss_curve.setData(epochs, losses)
+        self.acc_curve.setData(epochs, accuracies)
+
+    def _on_done(self, outcome) -> None:
+        self.outcome = outcome
+        self.wizard().outcome = outcome
+        acc = outcome.report.accuracy
+        self._finish(f"Done in {outcome.seconds['total']:.0f} s: {acc:.0%} of validation tracks right. "
+                     "Press Next for the details.")
+        if not outcome.history.epochs:  # quick mode: one point for the curve
+            self.acc_curve.setData([1], [acc])
+        self.completeChanged.emit()
+        self.training_finished.emit(outcome)
+
+    def _finish(self, message: str) -> None:
+        self.status.setText(message)
+        self.cancel_button.setEnabled(False)
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(5000)
+        self.thread = None
+        self.worker = None
+        self._validate_name(self.name_edit.text())
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.outcome is not None

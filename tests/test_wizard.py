@@ -1,0 +1,85 @@
+"""The training wizard, driven end to end offscreen on a tiny synthetic library."""
+import shutil
+
+import pytest
+from PySide6.QtWidgets import QWizard
+
+from genre_desktop.core.registry import user_models_folder
+from genre_desktop.gui.wizard import TrainWizard
+
+
+@pytest.fixture
+def library(tmp_path, tiny_library):
+    lib = tmp_path / "lib"
+    shutil.copytree(tiny_library, lib)
+    (lib / "noise" / "corrupt.flac").write_bytes(b"definitely not flac" * 50)
+    return lib
+
+
+@pytest.fixture
+def wizard(qtbot, tiny_model):
+    w = TrainWizard(str(tiny_model))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.reject()
+
+
+def to_check_page(qtbot, wizard, library):
+    wizard.choose_page.root_edit.setText(str(library))
+    assert wizard.choose_page.isComplete()
+    with qtbot.waitSignal(wizard.check_page.scan_finished, timeout=30000):
+        wizard.next()
+    return wizard.check_page
+
+
+def test_wizard_end_to_end(qtbot, wizard, library):
+    check = to_check_page(qtbot, wizard, library)
+    assert set(wizard.choose_page.folders()) == {"bass", "noise", "treble"}
+    assert check.isComplete()
+    assert check.table.rowCount() == 3
+    assert "corrupt.flac" in check.problems.item(0).text()
+    wizard.next()
+    train = wizard.train_page
+    train.name_edit.setText("my synth genres")
+    train.thorough.setChecked(True)
+    train.epochs.setValue(2)
+    with qtbot.waitSignal(train.training_finished, timeout=120000) as blocker:
+        train.start_button.click()
+    outcome = blocker.args[0]
+    assert outcome.path == user_models_folder() / "my synth genres"
+    assert train.acc_curve.getData()[0] is not None and len(train.acc_curve.getData()[0]) == 2
+    wizard.next()
+    results = wizard.results_page
+    assert "validation tracks right" in results.summary.text()
+    assert results.recall.rowCount() == 3
+    used = []
+    wizard.use_model.connect(used.append)
+    results.use_button.click()
+    assert used == [str(outcome.path)]
+    assert wizard.result() == QWizard.Accepted
+
+
+def test_cancel_mid_training_leaves_nothing(qtbot, wizard, library):
+    to_check_page(qtbot, wizard, library)
+    wizard.next()
+    train = wizard.train_page
+    train.name_edit.setText("never")
+    train.thorough.setChecked(True)
+    train.epochs.setValue(50)
+    seen = []
+    train.start_button.click()
+    train.worker.progress.connect(lambda f, m: seen.append(f))
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1] > 0.5, timeout=60000)  # training, not decoding
+    train.cancel_button.click()
+    qtbot.waitUntil(lambda: "Cancelled" in train.status.text(), timeout=5000)
+    assert not (user_models_folder() / "never").exists()
+    assert not train.isComplete()
+
+
+def test_one_genre_blocks_training(qtbot, wizard, tmp_path, tiny_library):
+    lib = tmp_path / "one"
+    shutil.copytree(tiny_library / "bass", lib / "bass")
+    check = to_check_page(qtbot, wizard, lib)
+    assert not check.isComplete()
+    assert "Cannot train" in check.warnings.text()
