@@ -95,3 +95,44 @@ def bundled_model_path() -> Path:
         return resolve_model(None)
     except BundleError as exc:
         pytest.skip(f"no bundled model: {exc}")
+
+
+@pytest.fixture(scope="session")
+def virtual_mic(tmp_path_factory):
+    """A real PulseAudio null sink whose monitor is the default input ("microphone").
+
+    Yields a function ``play(wav_path)`` that plays a file into it (returns the Popen).
+    Skips, with the reason, only where PulseAudio cannot start.
+    """
+    import shutil
+    import subprocess
+
+    if not shutil.which("pulseaudio") or not shutil.which("pactl"):
+        pytest.skip("PulseAudio is not installed (./run.sh installs pulseaudio and pulseaudio-utils)")
+    started = False
+    if subprocess.run(["pulseaudio", "--check"]).returncode != 0:
+        proc = subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--system=false"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"PulseAudio cannot start here: {proc.stderr.strip()[:200]}")
+        started = True
+    module = subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=genre_test_mic",
+                             "rate=22050", "channels=1"], capture_output=True, text=True)
+    if module.returncode != 0:
+        pytest.skip(f"cannot create a PulseAudio null sink: {module.stderr.strip()[:200]}")
+    previous = subprocess.run(["pactl", "get-default-source"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(["pactl", "set-default-source", "genre_test_mic.monitor"], check=True)
+    import sounddevice as sd
+
+    sd._terminate()  # let PortAudio see the devices PulseAudio now provides
+    sd._initialize()
+
+    def play(path):
+        return subprocess.Popen(["paplay", "--device=genre_test_mic", str(path)])
+
+    yield play
+    if previous:
+        subprocess.run(["pactl", "set-default-source", previous])
+    subprocess.run(["pactl", "unload-module", module.stdout.strip()])
+    if started:
+        subprocess.run(["pulseaudio", "--kill"])
