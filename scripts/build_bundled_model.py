@@ -162,6 +162,7 @@ def main() -> None:
             "teacher": "MSD_musicnn (musicnn 0.1.0, ISC licence) + linear genre head",
             "data": f"../shared/data: GTZAN (10 genres) + Emotify (4 genres); {len(tr)} training tracks",
             "validation": f"{len(va)} tracks held out, grouped by artist proxy (GTZAN ids in fives)",
+            "validation_tracks": [index[i]["path"] for i in va],
         },
         "metrics": {
             "validation_track_accuracy": float(acc),

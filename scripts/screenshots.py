@@ -2,8 +2,10 @@
 
     Xvfb :99 -screen 0 1400x900x24 & DISPLAY=:99 python scripts/screenshots.py
 
-Writes docs/main_window.png (a track analysed), docs/track_list.png (several tracks)
-and docs/uncertain.png (a track the model is not sure about).
+Writes docs/main_window.png (a track analysed), docs/track_list.png (several tracks),
+docs/uncertain.png (a track the model is not sure about), docs/live.png (real audio
+played into a PulseAudio virtual microphone) and docs/wizard_*.png (each wizard page,
+training thoroughly on 8 Emotify tracks per genre).
 """
 from __future__ import annotations
 
@@ -82,7 +84,66 @@ def main() -> None:
     w.table.selectRow(len(w.table_model.rows) - 1)
     settle()
     w.grab().save(str(ROOT / "docs" / "uncertain.png"))
+    live_screenshot(w, wait, settle, tmp)
+    wizard_screenshots(w, wait, settle, tmp)
     w.close()
+
+
+def live_screenshot(w, wait, settle, tmp: Path) -> None:
+    """Play a track into a PulseAudio null sink and let the live tab listen to it."""
+    import subprocess
+
+    subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--system=false"], capture_output=True)
+    subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=shots", "rate=22050", "channels=1"],
+                   capture_output=True)
+    subprocess.run(["pactl", "set-default-source", "shots.monitor"], check=True)
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+    audio, sr = sf.read(str(DATA / "gtzan/metal/metal.00003.ogg"), dtype="float32")
+    clip = tmp / "clip.wav"
+    sf.write(str(clip), soxr.resample(audio, sr, 22050)[: 22050 * 20], 22050)
+    w.tabs.setCurrentIndex(1)
+    w.live.refresh_devices()
+    w.live.start()
+    player = subprocess.Popen(["paplay", "--device=shots", str(clip)])
+    wait(w.live.prediction_shown, 9)
+    settle(300)
+    w.grab().save(str(ROOT / "docs" / "live.png"))
+    w.live.stop()
+    player.wait()
+    settle(500)
+    w.tabs.setCurrentIndex(0)
+
+
+def wizard_screenshots(w, wait, settle, tmp: Path) -> None:
+    library = tmp / "library"
+    for genre_dir in sorted((DATA / "emotify").iterdir()):
+        (library / genre_dir.name).mkdir(parents=True)
+        for f in sorted(genre_dir.glob("*.ogg"))[:8]:
+            (library / genre_dir.name / f.name).symlink_to(f)
+    (library / "rock" / "damaged.ogg").write_bytes(b"OggS" + b"\0" * 200)
+    wizard = w.open_wizard()
+    wizard.choose_page.root_edit.setText(str(library))
+    settle()
+    wizard.grab().save(str(ROOT / "docs" / "wizard_1_choose.png"))
+    wizard.next()
+    wait(wizard.check_page.scan_finished)
+    settle()
+    wizard.grab().save(str(ROOT / "docs" / "wizard_2_check.png"))
+    wizard.next()
+    wizard.train_page.name_edit.setText("my-emotify")
+    wizard.train_page.thorough.setChecked(True)
+    wizard.train_page.epochs.setValue(4)
+    wizard.train_page.start_button.click()
+    wait(wizard.train_page.training_finished, timeout_ms=600000)
+    settle()
+    wizard.grab().save(str(ROOT / "docs" / "wizard_3_train.png"))
+    wizard.next()
+    settle()
+    wizard.grab().save(str(ROOT / "docs" / "wizard_4_results.png"))
+    wizard.reject()
 
 
 if __name__ == "__main__":

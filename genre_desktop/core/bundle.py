@@ -61,7 +61,7 @@ class ModelBundle:
                  f"genres ({len(self.labels)}): {', '.join(self.labels)}"]
         prov = self.meta.get("provenance", {})
         for key, value in prov.items():
-            lines.append(f"{key}: {value}")
+            lines.append(f"{key}: {len(value)} listed in model.json" if isinstance(value, list) else f"{key}: {value}")
         for key, value in self.meta.get("metrics", {}).items():
             if isinstance(value, (int, float, str)):
                 lines.append(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")

@@ -99,9 +99,12 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         mels.append(cache.get(track.path, cfg))
     t_features = time.perf_counter() - t0
     # 2. split by track
-    train_idx, val_idx = grouped_stratified_split([t.genre for t in scan.tracks],
-                                                  [t.split_group for t in scan.tracks],
-                                                  options.val_fraction, seed=options.seed)
+    if options.val_fraction > 0:
+        train_idx, val_idx = grouped_stratified_split([t.genre for t in scan.tracks],
+                                                      [t.split_group for t in scan.tracks],
+                                                      options.val_fraction, seed=options.seed)
+    else:  # the caller evaluates on tracks of its own
+        train_idx, val_idx = np.arange(len(scan.tracks)), np.zeros(0, int)
     validated = len(val_idx) > 0
     # 3. a network with the base's embedding and a new head
     model = build_model(base.meta["architecture"], len(labels), len(base.tags))
