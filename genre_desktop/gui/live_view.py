@@ -157,7 +157,7 @@ class LivePanel(QWidget):
         self.spec.setMouseEnabled(False, False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("inferno"))
-        self.image.setImage(self.buffer, autoLevels=False, levels=(0.0, 4.0))
+        self.image.setImage(self.buffer, autoLevels=False, levels=(0.0, 6.0))
         self.image.setRect(-SPECTROGRAM_SECONDS, 0, SPECTROGRAM_SECONDS, config.n_mels)
         self.spec.addItem(self.image)
         self.spec.setXRange(-SPECTROGRAM_SECONDS, 0, padding=0)

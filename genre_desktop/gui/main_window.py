@@ -231,8 +231,7 @@ class MainWindow(QMainWindow):
             self.progress.setVisible(True)
             self._process.emit()
             if self.table.currentIndex().row() < 0:
-                self.table.selectRow(self.proxy.mapFromSource(
-                    self.table_model.index(self.table_model.rows.index(self.table_model.row_for(added[0])), 0)).row())
+                self.select_path(added[0])
         return len(added)
 
     def open_files(self) -> None:
@@ -328,6 +327,13 @@ class MainWindow(QMainWindow):
         if not index.isValid():
             return None
         return self.table_model.rows[self.proxy.mapToSource(index).row()].path
+
+    def select_path(self, path: str) -> None:
+        """Select a track's row (whatever the sort order)."""
+        row = self.table_model.row_for(path)
+        if row is not None:
+            source = self.table_model.index(self.table_model.rows.index(row), 0)
+            self.table.selectRow(self.proxy.mapFromSource(source).row())
 
     def _on_row_selected(self, current, previous) -> None:  # noqa: ARG002
         path = self._selected_path()

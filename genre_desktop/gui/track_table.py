@@ -38,8 +38,15 @@ class TrackRow:
         if self.status == "error":
             return f"error: {self.error}"
         if self.status == "done" and self.result is not None and self.result.uncertain:
-            return f"not sure: {self.result.reason}"
+            return "no music heard" if self.result.genre is None else "not sure"
         return self.status
+
+    @property
+    def detail_text(self) -> str:
+        """The full status, for tooltips."""
+        if self.status == "done" and self.result is not None and self.result.uncertain:
+            return f"not sure: {self.result.reason}"
+        return self.status_text
 
 
 class TrackTableModel(QAbstractTableModel):
@@ -77,7 +84,7 @@ class TrackTableModel(QAbstractTableModel):
                 return row.result.confidence if row.result else -1.0
             return str(self.data(index, Qt.DisplayRole)).lower()
         if role == Qt.ToolTipRole:
-            return row.path if col == 0 else row.status_text
+            return row.path if col == 0 else row.detail_text
         if role == Qt.ForegroundRole and row.status == "error":
             return QBrush(QColor("#c62828"))
         return None

@@ -12,9 +12,10 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLa
 from ..core.features import FeatureConfig, downsample_frames, mel_band_frequencies
 from ..core.inference import TrackResult
 
+# distinct, saturated colours (no greys: grey means silence or "not sure")
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
-           "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
+           "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173", "#e6550d",
+           "#31a354", "#3182bd", "#756bb1", "#a55194", "#8c6d31", "#6baed6"]
 MAX_COLUMNS = 4000
 
 

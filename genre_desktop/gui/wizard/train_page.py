@@ -120,7 +120,8 @@ class TrainPage(QWizardPage):
             self.name_note.setText("Use letters, digits, spaces, dots or dashes.")
             self.start_button.setEnabled(False)
         else:
-            exists = (user_models_folder() / text.strip()).exists()
+            just_saved = self.outcome is not None and self.outcome.path.name == text.strip()
+            exists = (user_models_folder() / text.strip()).exists() and not just_saved
             self.name_note.setText("A model of this name exists: it will be replaced (the old one is kept "
                                    "as a backup)." if exists else "")
             self.start_button.setEnabled(self.worker is None)
