@@ -31,3 +31,10 @@ def test_nothing_runs_at_import():
     code = ("import time; t = time.perf_counter(); import genre_desktop.cli, genre_desktop.core.inference; "
             "import sys; assert 'librosa' not in sys.modules, 'librosa imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_window_module_does_not_import_torch():
+    """The window appears before torch is imported (the model loads in a worker thread)."""
+    code = ("import sys; import genre_desktop.gui.main_window, genre_desktop.gui.app; "
+            "assert 'torch' not in sys.modules, 'torch imported at window import'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

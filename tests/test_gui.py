@@ -43,7 +43,7 @@ def test_drop_tracks_and_see_verdicts(qtbot, window, tmp_path):
     assert rows["low.flac"].result.genre == "bass"
     assert rows["high.ogg"].result.genre == "treble"
     qtbot.waitUntil(lambda: window.verdict.genre.text() in ("Bass", "Treble"), timeout=5000)
-    assert window.plots.bars is not None and window.plots.image.image is not None
+    assert window.plots.cells.image is not None and window.plots.image.image is not None
     assert window.table_model.data(window.table_model.index(0, 2)).endswith("%")
 
 

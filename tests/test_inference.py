@@ -74,3 +74,13 @@ def test_batch_size_does_not_change_results(tiny_model, tmp_path):
     a = Classifier(bundle, batch_size=1).classify_audio(audio)
     b = Classifier(bundle, batch_size=64).classify_audio(audio)
     np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+
+
+def test_spectrogram_is_pooled_while_decoding(tiny_classifier, tmp_path):
+    path = write(tmp_path / "long.flac", synth("bass", 120.0), 16000)
+    full = tiny_classifier.classify_file(path, keep_spectrogram=True)
+    pooled = tiny_classifier.classify_file(path, keep_spectrogram=True, spectrogram_columns=500)
+    assert pooled.spectrogram.shape[1] <= 500 and pooled.spectrogram_factor == 16
+    n = (full.spectrogram.shape[1] // 16) * 16
+    expected = full.spectrogram[:, :n].astype(np.float32).reshape(96, -1, 16).mean(axis=2)
+    np.testing.assert_allclose(pooled.spectrogram[:, : expected.shape[1]], expected, atol=0.02)

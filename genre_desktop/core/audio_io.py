@@ -189,7 +189,12 @@ def _to_mono(frames: np.ndarray) -> np.ndarray:
     """(n, channels) -> (n,) float32 by averaging channels."""
     if frames.shape[1] == 1:
         return np.ascontiguousarray(frames[:, 0], dtype=np.float32)
-    return frames.mean(axis=1, dtype=np.float32)
+    # adding columns is ~6x faster than frames.mean(axis=1) on interleaved audio
+    mono = frames[:, 0].astype(np.float32, copy=True)
+    for channel in range(1, frames.shape[1]):
+        mono += frames[:, channel]
+    mono *= np.float32(1.0 / frames.shape[1])
+    return mono
 
 
 class _Resampler:

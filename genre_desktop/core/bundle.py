@@ -14,14 +14,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any, Optional
 
 from .features import FeatureConfig
-from .model import build_model
+
+if TYPE_CHECKING:
+    import torch
+
+# torch, safetensors and the network are imported inside the functions that need them,
+# so that reading metadata (menus, the model list) never pays for importing torch.
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class ModelBundle:
 
     path: Path
     meta: dict
-    model: torch.nn.Module
+    model: Any  # torch.nn.Module
     labels: list[str]
     features: FeatureConfig
     tags: list[str] = field(default_factory=list)
@@ -99,6 +100,11 @@ def read_meta(path: os.PathLike | str) -> dict:
 
 def load_bundle(path: os.PathLike | str) -> ModelBundle:
     """Load a bundle folder into a :class:`ModelBundle` (model in eval mode)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .model import build_model
+
     folder = Path(path)
     meta = read_meta(folder)
     if meta.get("task", "genre") != "genre":
@@ -129,12 +135,14 @@ def load_bundle(path: os.PathLike | str) -> ModelBundle:
     return ModelBundle(folder, meta, model, labels, features, tags)
 
 
-def save_bundle(folder: os.PathLike | str, model: torch.nn.Module, meta: dict) -> Path:
+def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: dict) -> Path:
     """Write a bundle atomically: a cancelled or crashed save leaves any old one intact.
 
     The bundle is written to a temporary sibling folder and then swapped in; a previous
     bundle of the same name is kept as ``<name>.previous`` (one backup).
     """
+    from safetensors.torch import save_file
+
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format_version": FORMAT_VERSION, "task": "genre",

@@ -10,7 +10,6 @@ import functools
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
-import torch
 
 COMPRESSIONS = ("log10_1p_10000",)
 
@@ -66,9 +65,15 @@ class FeatureConfig:
         return config
 
 
+#: a slice whose loudest log-mel bin is below this is treated as silence
+SILENCE_LEVEL = 0.1
+
+
 @functools.lru_cache(maxsize=8)
-def _filterbank(config: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def _filterbank(config: FeatureConfig):
+    """(mel basis (n_mels, n_fft // 2 + 1), Hann window) as torch tensors, built once."""
     import librosa  # imported lazily: heavy, and only needed once per config
+    import torch
 
     mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
                               fmin=config.fmin, fmax=config.fmax)
@@ -78,6 +83,8 @@ def _filterbank(config: FeatureConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _frames_to_logmel(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Log-mel of every full ``n_fft`` frame in ``samples`` (no padding), (n_mels, frames)."""
+    import torch  # lazily, so that importing this module stays cheap (the GUI starts fast)
+
     mel_basis, window = _filterbank(config)
     with torch.inference_mode():
         spec = torch.stft(torch.from_numpy(samples), config.n_fft, config.hop_length,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +13,11 @@ import torch
 
 from .audio_io import AudioDecodeError, audio_info, iter_audio_blocks
 from .bundle import ModelBundle
-from .features import StreamingLogMel, fit_slices, log_mel
+from .features import SILENCE_LEVEL, StreamingLogMel, fit_slices, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
 
 log = logging.getLogger(__name__)
 
-#: a slice whose loudest log-mel bin is below this is treated as silence
-SILENCE_LEVEL = 0.1
 MIN_TAG_PROB = 0.15
 
 
@@ -52,8 +51,9 @@ class TrackResult:
     slices: list[SliceResult] = field(default_factory=list)
     tags: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""  # why uncertain, in words
-    spectrogram: Optional[np.ndarray] = None  # (n_mels, n_frames) float16, when asked for
+    spectrogram: Optional[np.ndarray] = None  # (n_mels, n_columns), when asked for
     frames_per_second: float = 0.0
+    spectrogram_factor: int = 1  # frames per spectrogram column (>1 once downsampled)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(self.probs)[::-1][:k]
@@ -70,6 +70,28 @@ class TrackResult:
             "slices": [{"start": round(s.start, 3), "genre": s.genre,
                         "probs": [round(float(p), 4) for p in s.probs]} for s in self.slices],
         }
+
+
+class _PooledFrames:
+    """Collects log-mel frames, mean-pooled ``factor`` at a time, as float16."""
+
+    def __init__(self, n_mels: int, factor: int):
+        self.factor = factor
+        self.parts: list[np.ndarray] = []
+        self.carry = np.zeros((n_mels, 0), np.float32)
+
+    def add(self, frames: np.ndarray) -> None:
+        buf = np.concatenate([self.carry, frames], axis=1) if self.carry.shape[1] else frames
+        usable = (buf.shape[1] // self.factor) * self.factor
+        if usable:
+            pooled = buf[:, :usable].reshape(buf.shape[0], -1, self.factor).mean(axis=2)
+            self.parts.append(pooled.astype(np.float16))
+        self.carry = buf[:, usable:]
+
+    def finish(self) -> np.ndarray:
+        if self.carry.shape[1]:
+            self.parts.append(self.carry.mean(axis=1, keepdims=True).astype(np.float16))
+        return np.concatenate(self.parts, axis=1) if self.parts else self.carry.astype(np.float16)
 
 
 class Classifier:
@@ -125,8 +147,12 @@ class Classifier:
 
     def classify_file(self, path: os.PathLike | str, progress: ProgressCallback = no_progress,
                       should_stop: Optional[StopCallback] = None,
-                      keep_spectrogram: bool = False) -> TrackResult:
+                      keep_spectrogram: bool = False,
+                      spectrogram_columns: Optional[int] = None) -> TrackResult:
         """Decode and classify a file block by block (memory stays bounded for long files).
+
+        With ``keep_spectrogram`` the result carries the log-mel spectrogram, mean-pooled in
+        time as it is decoded to at most ``spectrogram_columns`` columns (None: every frame).
 
         Raises
         ------
@@ -142,7 +168,8 @@ class Classifier:
         pending = np.zeros((cfg.n_mels, 0), np.float32)
         last_full: Optional[np.ndarray] = None
         probs_parts, tag_parts, starts, silent = [], [], [], []
-        kept = []
+        kept = _PooledFrames(cfg.n_mels, 1 if not spectrogram_columns else
+                             max(1, math.ceil(info.duration * cfg.frames_per_second / spectrogram_columns)))
         frame = 0  # first frame of ``pending``
         decoded = 0
 
@@ -160,7 +187,7 @@ class Classifier:
             decoded += block.size
             frames = stream.push(block)
             if keep_spectrogram:
-                kept.append(frames.astype(np.float16))
+                kept.add(frames)
             pending = np.concatenate([pending, frames], axis=1)
             n_full = pending.shape[1] // cfg.slice_frames
             if n_full:
@@ -173,7 +200,7 @@ class Classifier:
                 progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
         tail = stream.finish()
         if keep_spectrogram:
-            kept.append(tail.astype(np.float16))
+            kept.add(tail)
         pending = np.concatenate([pending, tail], axis=1)
         total_frames = frame + pending.shape[1]
         if decoded == 0:
@@ -189,7 +216,7 @@ class Classifier:
         result = self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts),
                               probs, np.asarray(silent), tags)
         if keep_spectrogram:
-            result.spectrogram = np.concatenate(kept, axis=1)
+            result.spectrogram, result.spectrogram_factor = kept.finish(), kept.factor
         return result
 
     def verdict(self, path: str, duration: float, starts: np.ndarray, probs: np.ndarray,

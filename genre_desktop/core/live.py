@@ -18,13 +18,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import soxr
 
-from .features import StreamingLogMel
-from .inference import SILENCE_LEVEL, Classifier
+from .features import SILENCE_LEVEL, StreamingLogMel
+
+if TYPE_CHECKING:
+    from .inference import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +142,7 @@ class LiveAnalyzer:
         The smoothed genre averages the probabilities of the last ``smoothing`` audible windows.
     """
 
-    def __init__(self, classifier: Classifier, hop_seconds: float = 1.0, smoothing: int = 4):
+    def __init__(self, classifier: "Classifier", hop_seconds: float = 1.0, smoothing: int = 4):
         self.classifier = classifier
         self.config = classifier.config
         cfg = self.config
@@ -254,7 +256,7 @@ class LiveSession:
 
     STALL_SECONDS = 2.0
 
-    def __init__(self, classifier: Classifier, device=None, hop_seconds: float = 1.0, smoothing: int = 4):
+    def __init__(self, classifier: "Classifier", device=None, hop_seconds: float = 1.0, smoothing: int = 4):
         self.analyzer = LiveAnalyzer(classifier, hop_seconds, smoothing)
         self.capture = CaptureStream(device)
         rate = classifier.config.sample_rate

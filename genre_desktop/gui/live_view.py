@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgr
                                QVBoxLayout, QWidget)
 
 from ..core.features import FeatureConfig, mel_band_frequencies
-from ..core.inference import Classifier
 from ..core.live import LiveError, LivePrediction, LiveSession, input_devices
 from ..core.registry import user_data_folder
 from .track_view import HzAxis, genre_color
 from .workers import start_in_thread
+
+if TYPE_CHECKING:
+    from ..core.inference import Classifier
 
 log = logging.getLogger(__name__)
 SPECTROGRAM_SECONDS = 10.0
@@ -40,7 +42,7 @@ class LiveWorker(QObject):
         self.timer: Optional[QTimer] = None
 
     @Slot(object, object, float, bool)
-    def start(self, classifier: Classifier, device, hop: float, record: bool) -> None:
+    def start(self, classifier: "Classifier", device, hop: float, record: bool) -> None:
         try:
             self.session = LiveSession(classifier, device, hop_seconds=hop)
             self.session.start(record=record)
@@ -89,7 +91,7 @@ class LivePanel(QWidget):
     def __init__(self, settings: QSettings, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.classifier: Optional[Classifier] = None
+        self.classifier: Optional["Classifier"] = None
         self.listening = False
         self.column_latency_ms: list[float] = []  # audio callback -> column drawn
         self.predictions: list[LivePrediction] = []
@@ -181,7 +183,7 @@ class LivePanel(QWidget):
         if self.device_box.count() == 1:
             self.status.setText("No input device found: connect a microphone and press \u21bb.")
 
-    def set_classifier(self, classifier: Classifier) -> None:
+    def set_classifier(self, classifier: "Classifier") -> None:
         self.classifier = classifier
 
     # ---------------------------------------------------------------- listening

@@ -1,6 +1,7 @@
 """The main window: drop tracks, see their genre over time, play them."""
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Optional
@@ -12,7 +13,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.audio_io import is_audio_path
-from ..core.bundle import ModelBundle
 from ..core.library import iter_audio_files
 from ..core.playback import PlaybackError, Player
 from ..core.registry import list_models, resolve_model
@@ -40,7 +40,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.setWindowTitle("Genre Desktop")
         self.setAcceptDrops(True)
-        self.bundle: Optional[ModelBundle] = None
+        self.bundle = None  # core.bundle.ModelBundle, once loaded
         self.player = Player()
         self._player_path: Optional[str] = None
         self._build_widgets()
@@ -187,11 +187,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Loading model {folder.name}\u2026")
         self._load_model.emit(str(folder))
 
-    def _on_model_loaded(self, bundle: ModelBundle) -> None:
+    def _on_model_loaded(self, bundle) -> None:  # core.bundle.ModelBundle
         from ..core.inference import Classifier
 
         self.bundle = bundle
         self.live.set_classifier(Classifier(bundle))
+        # torch, librosa & co. are imported by now: move their objects out of the cyclic
+        # collector's sight, so a full collection never stalls the GUI for ~100 ms
+        gc.freeze()
         self.plots.config = bundle.features
         self.statusBar().showMessage(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres", 8000)
         self.refresh_model_menu()

@@ -5,12 +5,13 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from ..core.inference import TrackResult
+if TYPE_CHECKING:
+    from ..core.inference import TrackResult
 
 COLUMNS = ("Track", "Genre", "Confidence", "Status")
 
@@ -20,7 +21,7 @@ class TrackRow:
     path: str
     status: str = "queued"  # queued | analysing | done | error | cancelled
     progress: float = 0.0
-    result: Optional[TrackResult] = None
+    result: Optional["TrackResult"] = None
     error: str = ""
 
     @property

@@ -1,7 +1,7 @@
 """The selected track: verdict with top-3 bars, genre timeline, spectrogram, cursor."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -10,7 +10,9 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from ..core.features import FeatureConfig, downsample_frames, mel_band_frequencies
-from ..core.inference import TrackResult
+
+if TYPE_CHECKING:
+    from ..core.inference import TrackResult
 
 # distinct, saturated colours (no greys: grey means silence or "not sure")
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -70,7 +72,7 @@ class VerdictPanel(QFrame):
             bar.setValue(0)
             bar.setVisible(False)
 
-    def show_result(self, result: TrackResult) -> None:
+    def show_result(self, result: "TrackResult") -> None:
         minutes, seconds = divmod(int(round(result.duration)), 60)
         if result.genre is None:
             self.show_message("No music heard", result.reason)
@@ -143,8 +145,12 @@ class TrackPlots(QWidget):
         self.spec.addItem(self.cursors[1])
         for c in self.cursors:
             c.setVisible(False)
-        self.bars: Optional[pg.BarGraphItem] = None
-        self.result: Optional[TrackResult] = None
+        # the timeline is one RGB image row (one pixel per slice): cheap for hour-long tracks
+        self.cells = pg.ImageItem(axisOrder="row-major")
+        self.timeline.addItem(self.cells)
+        self.separators = pg.PlotDataItem(pen=pg.mkPen("w", width=1), connect="pairs")
+        self.timeline.addItem(self.separators)
+        self.result: Optional["TrackResult"] = None
         self.legend = QLabel("")
         self.legend.setTextFormat(Qt.RichText)
         layout = QVBoxLayout(self)
@@ -157,29 +163,31 @@ class TrackPlots(QWidget):
     def clear(self) -> None:
         self.result = None
         self.image.clear()
-        if self.bars is not None:
-            self.timeline.removeItem(self.bars)
-            self.bars = None
+        self.cells.clear()
+        self.separators.setData([], [])
         self.legend.setText("")
         for c in self.cursors:
             c.setVisible(False)
 
-    def show_result(self, result: TrackResult) -> None:
+    def show_result(self, result: "TrackResult") -> None:
         self.clear()
         self.result = result
         if result.spectrogram is not None and result.spectrogram.size:
-            pooled, factor = downsample_frames(result.spectrogram, MAX_COLUMNS)
+            pooled, extra = downsample_frames(result.spectrogram, MAX_COLUMNS)  # no-op when pooled already
+            factor = extra * result.spectrogram_factor
             self.image.setImage(pooled, autoLevels=False, levels=(0.0, max(float(pooled.max()), 1.0)))
             seconds_per_col = factor / result.frames_per_second
             self.image.setRect(0, 0, pooled.shape[1] * seconds_per_col, pooled.shape[0])
         slices = result.slices
         if slices:
-            x0 = np.array([s.start for s in slices])
-            widths = np.array([max(s.end - s.start, 0.1) for s in slices])
-            brushes = [pg.mkBrush(genre_color(result.labels, s.genre)) for s in slices]
-            self.bars = pg.BarGraphItem(x0=x0, width=widths, y0=0, height=1, brushes=brushes,
-                                        pen=pg.mkPen("w", width=1))
-            self.timeline.addItem(self.bars)
+            palette = {g: genre_color(result.labels, g).getRgb()[:3] for g in {s.genre for s in slices}}
+            rgb = np.array([[palette[s.genre] for s in slices]], np.uint8)  # (1, n_slices, 3)
+            self.cells.setImage(rgb, autoLevels=False, levels=(0, 255))
+            span = max(slices[-1].end, result.duration, 0.1)
+            self.cells.setRect(0, 0, span, 1)
+            if len(slices) <= 200:  # white lines between cells while they are wide enough to see
+                edges = np.repeat(np.linspace(0, span, len(slices) + 1)[1:-1], 2)
+                self.separators.setData(edges, np.tile([0.0, 1.0], len(edges) // 2))
         self.spec.setXRange(0, max(result.duration, 0.1), padding=0)
         self.spec.setYRange(0, self.config.n_mels, padding=0)
         self.timeline.setYRange(0, 1, padding=0)

@@ -15,17 +15,20 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..core.audio_io import AudioDecodeError
-from ..core.bundle import BundleError, ModelBundle, load_bundle
-from ..core.inference import Classifier
+from ..core.bundle import BundleError, load_bundle
 from ..core.tasks import Cancelled
 
 log = logging.getLogger(__name__)
+DISPLAY_COLUMNS = 4000  # spectrogram columns kept for display
+# Smaller batches than the CLI's: each forward pass keeps both cores busy, and short passes
+# leave the GUI thread room to run (measured by benchmarks/bench_gui.py)
+GUI_BATCH_SIZE = 16
 
 
 class AnalysisWorker(QObject):
     """Loads a model and analyses queued files, one at a time."""
 
-    model_loaded = Signal(object)  # ModelBundle
+    model_loaded = Signal(object)  # core.bundle.ModelBundle
     model_failed = Signal(str)
     started = Signal(str)  # path
     progress = Signal(str, float)  # path, fraction
@@ -39,7 +42,7 @@ class AnalysisWorker(QObject):
         self._queue: deque[str] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._classifier: Classifier | None = None
+        self._classifier = None  # core.inference.Classifier, once a model is loaded
         self._last_progress = 0.0
 
     # --- called from the GUI thread (thread-safe) ---
@@ -58,12 +61,15 @@ class AnalysisWorker(QObject):
     # --- slots run in the worker thread ---
     @Slot(str)
     def load_model(self, folder: str) -> None:
+        # torch is first imported here, in this worker thread, while the window is already up
+        from ..core.inference import Classifier
+
         try:
             bundle = load_bundle(folder)
         except BundleError as exc:
             self.model_failed.emit(str(exc))
             return
-        self._classifier = Classifier(bundle)
+        self._classifier = Classifier(bundle, batch_size=GUI_BATCH_SIZE)
         self.model_loaded.emit(bundle)
         self.process()
 
@@ -91,8 +97,8 @@ class AnalysisWorker(QObject):
                 self.progress.emit(path, fraction)
 
         try:
-            result = self._classifier.classify_file(path, progress, self._stop.is_set,
-                                                    keep_spectrogram=True)
+            result = self._classifier.classify_file(path, progress, self._stop.is_set, keep_spectrogram=True,
+                                                    spectrogram_columns=DISPLAY_COLUMNS)
         except Cancelled:
             self.cancelled.emit(path)
         except (AudioDecodeError, OSError) as exc:
