@@ -169,7 +169,7 @@ class Classifier:
         last_full: Optional[np.ndarray] = None
         probs_parts, tag_parts, starts, silent = [], [], [], []
         kept = _PooledFrames(cfg.n_mels, 1 if not spectrogram_columns else
-                             max(1, math.ceil(info.duration * cfg.frames_per_second / spectrogram_columns)))
+                             max(1, math.ceil((info.duration * cfg.frames_per_second + 1) / spectrogram_columns)))
         frame = 0  # first frame of ``pending``
         decoded = 0
 
