@@ -170,6 +170,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
         for index, name in input_devices():
             print(f"{index}\t{name}")
         return 0
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning between slices
     classifier = _load(args.model)
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     try:
