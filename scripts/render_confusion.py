@@ -20,7 +20,7 @@ def render(labels: list[str], matrix: list[list[int]], title: str, out: Path) ->
 
     app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841
     n = len(labels)
-    cell, left, top = 54, 110, 90
+    cell, left, top = 54, 110, 112
     width, height = left + n * cell + 20, top + n * cell + 30
     image = QImage(width, height, QImage.Format_ARGB32)
     image.fill(QColor("white"))
@@ -30,7 +30,7 @@ def render(labels: list[str], matrix: list[list[int]], title: str, out: Path) ->
     font.setPointSize(10)
     p.setFont(font)
     p.drawText(QRectF(0, 5, width, 25), Qt.AlignCenter, title)
-    p.drawText(QRectF(left, 28, n * cell, 20), Qt.AlignCenter, "predicted")
+    p.drawText(QRectF(left, 24, n * cell, 20), Qt.AlignCenter, "predicted \u2192")
     for i, row in enumerate(matrix):
         total = sum(row) or 1
         p.drawText(QRectF(0, top + i * cell, left - 8, cell), Qt.AlignRight | Qt.AlignVCenter, labels[i])
