@@ -126,10 +126,16 @@ class PreviewWorker(QObject):
             self.failed.emit(path, str(exc))
 
 
-def start_in_thread(worker: QObject, name: str) -> QThread:
-    """Move ``worker`` to a new started QThread (the caller keeps both alive)."""
+def start_in_thread(worker: QObject, name: str, run=None) -> QThread:
+    """Move ``worker`` to a new started QThread (the caller keeps both alive).
+
+    ``run``, a slot of the worker, is called in that thread as soon as it starts; connect
+    the worker's signals before calling this, so that none is missed.
+    """
     thread = QThread()
     thread.setObjectName(name)
     worker.moveToThread(thread)
+    if run is not None:
+        thread.started.connect(run)
     thread.start()
     return thread

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QProgressBar, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWizardPage)
 
 from ...core.library import scan_labelled_folders
 from ...core.tasks import Cancelled
+from ..workers import start_in_thread
 
 
 class ScanWorker(QObject):
@@ -72,14 +73,11 @@ class CheckPage(QWizardPage):
         self.warnings.setText("")
         self.message.setText("Scanning\u2026")
         self.worker = ScanWorker(self.wizard().choose_page.folders())
-        self.thread = QThread()
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
         # bound methods, so Qt queues the worker's signals to the GUI thread
         self.worker.progress.connect(self._on_progress)
         self.worker.done.connect(self._show)
         self.worker.failed.connect(self._on_failed)
-        self.thread.start()
+        self.thread = start_in_thread(self.worker, "library scan", run=self.worker.run)
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))

@@ -6,13 +6,14 @@ import threading
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWizardPage)
 
 from ...core.registry import user_models_folder
 from ...core.tasks import Cancelled
 from ...core.training import TrainOptions, train_on_library
+from ..workers import start_in_thread
 
 NAME_PATTERN = re.compile(r"^[\w][\w .-]{0,63}$")
 
@@ -131,9 +132,6 @@ class TrainPage(QWizardPage):
         options = TrainOptions(mode="thorough" if self.thorough.isChecked() else "quick",
                                epochs=self.epochs.value())
         self.worker = TrainWorker(wizard.scan, self.name_edit.text().strip(), options, wizard.base_model)
-        self.thread = QThread()
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
         self.worker.progress.connect(self._on_progress)
         self.worker.epoch.connect(self._on_epoch)
         self.worker.done.connect(self._on_done)
@@ -144,7 +142,7 @@ class TrainPage(QWizardPage):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._started_at = time.monotonic()
-        self.thread.start()
+        self.thread = start_in_thread(self.worker, "training", run=self.worker.run)
 
     def cancel(self) -> None:
         if self.worker is not None:
