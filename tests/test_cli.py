@@ -119,3 +119,12 @@ def test_classify_all_shared_data(bundled_model_path):
     errors = [r for r in records if "error" in r]
     assert proc.returncode == 0 and not errors, errors[:3]
     assert len(records) == len(list(SHARED_DATA.rglob("*.ogg")))
+
+
+def test_no_model_installed_is_said_plainly(monkeypatch, tmp_path, capsys):
+    from genre_desktop.core import registry
+
+    monkeypatch.setattr(registry, "bundled_models_folder", lambda: tmp_path / "none")
+    rc = cli.main(["classify", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no genre model is installed" in err

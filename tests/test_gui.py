@@ -108,3 +108,13 @@ def test_export(qtbot, window, tmp_path):
     assert window.table_model.export(out) == 1
     assert "noise" in out.read_text()
     assert window.table_model.export(tmp_path / "out.json") == 1
+
+
+def test_space_toggles_playback(qtbot, window, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(window, "toggle_playback", lambda: calls.append(1))
+    window.play_action.triggered.disconnect()
+    window.play_action.triggered.connect(window.toggle_playback)
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key_Space)
+    assert calls == [1]

@@ -69,3 +69,37 @@ def test_long_listening_without_growth_or_drops(tiny_classifier):
     assert abs(total - expected) <= 1
     assert grown < 1_000_000, f"memory grew by {grown} bytes in a minute"
     assert analyzer.window.shape == (96, 156) and len(analyzer.history) <= 4
+
+
+def test_no_input_device_is_a_clear_error(monkeypatch):
+    import sounddevice as sd
+
+    from genre_desktop.core.live import CaptureStream, LiveError
+
+    def no_device(*args, **kwargs):
+        raise sd.PortAudioError("Error querying device -1")
+
+    monkeypatch.setattr(sd, "query_devices", no_device)
+    with pytest.raises(LiveError, match="no usable input device"):
+        CaptureStream(None)
+
+
+def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch):
+    """An input that goes silent at the driver level (unplugged) ends the session with a reason."""
+    from genre_desktop.core.live import LiveError, LiveSession
+
+    class DeadStream:
+        active = True
+
+    class FakeCapture:
+        device_name, sample_rate, overflows = "usb mic", 16000, 0
+        stream = DeadStream()
+        last_callback = 0.0  # the last callback was long ago
+
+        def read(self):
+            return np.zeros(0, np.float32)
+
+    monkeypatch.setattr("genre_desktop.core.live.CaptureStream", lambda device: FakeCapture())
+    session = LiveSession(tiny_classifier)
+    with pytest.raises(LiveError, match="stopped delivering audio"):
+        session.poll()

@@ -96,3 +96,20 @@ def test_gui_listens_to_real_music(qtbot, bundled_model_path, virtual_mic, real_
     assert panel.genre.text().lower() == file_genre
     assert np.median(panel.column_latency_ms) < 50
     assert panel.buffer.max() > 0.5  # the spectrogram shows sound
+
+
+def test_cli_listen_prints_a_line_per_slice(tiny_model, virtual_mic, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    wav = write(tmp_path / "bass.wav", synth("bass", 8.0, sr=22050), 22050)
+    player = virtual_mic(wav)
+    proc = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "listen", "--seconds", "7", "--json",
+                           "--model", str(tiny_model)], capture_output=True, text=True, timeout=60)
+    player.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) >= 3
+    assert {"time", "genre", "confidence", "smoothed_genre"} <= set(lines[0])
+    assert lines[-1]["smoothed_genre"] == "bass"
