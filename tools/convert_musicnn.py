@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# musicnn's tf.compat.v1.layers need Keras 2 (the tf_keras package); set before TF loads
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 log = logging.getLogger("convert_musicnn")
 
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
@@ -14,12 +14,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from ..core.audio_io import is_audio_path
 from ..core.library import iter_audio_files
-from ..core.playback import PlaybackError, Player
 from ..core.registry import list_models, resolve_model
 from .live_view import LivePanel
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
-from .workers import AnalysisWorker, PreviewWorker, start_in_thread
+from .playback_controls import PlaybackController
+from .workers import AnalysisWorker, start_in_thread
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 10
@@ -33,7 +33,6 @@ class MainWindow(QMainWindow):
     model_ready = Signal(object)  # ModelBundle
     _load_model = Signal(str)
     _process = Signal()
-    _decode = Signal(str)
 
     def __init__(self, settings: Optional[QSettings] = None):
         super().__init__()
@@ -41,8 +40,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Genre Desktop")
         self.setAcceptDrops(True)
         self.bundle = None  # core.bundle.ModelBundle, once loaded
-        self.player = Player()
-        self._player_path: Optional[str] = None
+        self.playback = PlaybackController(self)
+        self.player = self.playback.player
+        self.play_button = self.playback.button
         self._build_widgets()
         self._build_menus()
         self.worker = AnalysisWorker()
@@ -58,14 +58,8 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
         self.worker.idle.connect(self._on_idle)
-        self.preview = PreviewWorker()
-        self.preview_thread = start_in_thread(self.preview, "preview")
-        self._decode.connect(self.preview.decode)
-        self.preview.ready.connect(self._on_preview_ready)
-        self.preview.failed.connect(self._on_preview_failed)
-        self.cursor_timer = QTimer(self)
-        self.cursor_timer.setInterval(33)
-        self.cursor_timer.timeout.connect(self._tick_cursor)
+        self.playback.position.connect(self.plots.set_cursor)
+        self.playback.message.connect(self._show_playback_message)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -93,9 +87,7 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().currentRowChanged.connect(self._on_row_selected)
         self.verdict = VerdictPanel()
         self.plots = TrackPlots()
-        self.plots.seek_requested.connect(self._seek)
-        self.play_button = QPushButton("\u25b6  Play")
-        self.play_button.setEnabled(False)
+        self.plots.seek_requested.connect(self.playback.seek)
         self.play_button.clicked.connect(self.toggle_playback)
         self.cancel_button = QPushButton("Cancel analysis")
         self.cancel_button.setEnabled(False)
@@ -286,9 +278,8 @@ class MainWindow(QMainWindow):
     def _on_cancelled(self, path: str) -> None:
         self.table_model.update(path, status="cancelled")
 
-    def _on_preview_failed(self, path: str, reason: str) -> None:  # noqa: ARG002
-        self.play_button.setText("\u25b6  Play")
-        self.statusBar().showMessage(f"Cannot play: {reason}", 8000)
+    def _show_playback_message(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
 
     def _on_progress(self, path: str, fraction: float) -> None:
         self.table_model.update(path, progress=fraction)
@@ -319,7 +310,7 @@ class MainWindow(QMainWindow):
 
     def clear_tracks(self) -> None:
         self.cancel_analysis()
-        self.player.stop()
+        self.playback.stop()
         self.table_model.clear()
         self.plots.clear()
         self.verdict.show_message("Drop music here", "or use File \u203a Open (Ctrl+O)")
@@ -359,45 +350,7 @@ class MainWindow(QMainWindow):
             self.verdict.show_message(title, row.error or Path(path).name)
 
     def toggle_playback(self) -> None:
-        path = self._selected_path()
-        if not path or not self.play_button.isEnabled():
-            return
-        if self.player.playing:
-            self.player.pause()
-            self.cursor_timer.stop()
-            self.play_button.setText("\u25b6  Play")
-            return
-        if self._player_path != path:
-            self.play_button.setText("Loading\u2026")
-            self._decode.emit(path)
-            return
-        self._start_player()
-
-    def _on_preview_ready(self, path: str, audio, rate: int) -> None:
-        self.player.load(audio, rate)
-        self._player_path = path
-        if self._selected_path() == path:
-            self._start_player()
-
-    def _start_player(self) -> None:
-        try:
-            self.player.play()
-        except PlaybackError as exc:
-            self.play_button.setText("\u25b6  Play")
-            self.statusBar().showMessage(f"Cannot play: {exc}. Everything else still works.", 10000)
-            return
-        self.play_button.setText("\u23f8  Pause")
-        self.cursor_timer.start()
-
-    def _tick_cursor(self) -> None:
-        self.plots.set_cursor(self.player.position)
-        if not self.player.playing:
-            self.cursor_timer.stop()
-            self.play_button.setText("\u25b6  Play")
-
-    def _seek(self, seconds: float) -> None:
-        self.player.seek(seconds)
-        self.plots.set_cursor(seconds)
+        self.playback.toggle(self._selected_path())
 
     # ---------------------------------------------------------------- dialogs
     def open_wizard(self):
@@ -437,11 +390,10 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback and the worker threads (idempotent)."""
         self.worker.cancel_all()
-        self.player.stop()
+        self.playback.shutdown()
         self.live.shutdown()
-        for thread in (self.thread, self.preview_thread):
-            thread.quit()
-            thread.wait(3000)
+        self.thread.quit()
+        self.thread.wait(3000)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.setValue("window/geometry", self.saveGeometry())

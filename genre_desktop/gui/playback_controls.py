@@ -1,0 +1,96 @@
+"""Play the selected track: decoding in a worker, a Play/Pause button, a moving cursor."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QPushButton
+
+from ..core.playback import PlaybackError, Player
+from .workers import PreviewWorker, start_in_thread
+
+PLAY, PAUSE, LOADING = "\u25b6  Play", "\u23f8  Pause", "Loading\u2026"
+
+
+class PlaybackController(QObject):
+    """Owns the :class:`Player`, its decoding worker and the Play button.
+
+    Emits ``position(seconds)`` about 30 times a second while playing, and ``message(text)``
+    when playback is impossible (the rest of the app keeps working).
+    """
+
+    position = Signal(float)
+    message = Signal(str)
+    _decode = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.player = Player()
+        self.button = QPushButton(PLAY)
+        self.button.setEnabled(False)
+        self._path: Optional[str] = None  # the track loaded in the player
+        self._wanted: Optional[str] = None  # the track to play once decoded
+        self.preview = PreviewWorker()
+        self._decode.connect(self.preview.decode)
+        self.preview.ready.connect(self._on_ready)
+        self.preview.failed.connect(self._on_failed)
+        self.thread = start_in_thread(self.preview, "preview")
+        self.timer = QTimer(self)
+        self.timer.setInterval(33)
+        self.timer.timeout.connect(self._tick)
+
+    def toggle(self, path: Optional[str]) -> None:
+        """Play ``path`` (decoding it first if needed), or pause if it is playing."""
+        if not path or not self.button.isEnabled():
+            return
+        if self.player.playing:
+            self.player.pause()
+            self.timer.stop()
+            self.button.setText(PLAY)
+            return
+        self._wanted = path
+        if self._path != path:
+            self.button.setText(LOADING)
+            self._decode.emit(path)
+            return
+        self._start()
+
+    def seek(self, seconds: float) -> None:
+        self.player.seek(seconds)
+        self.position.emit(seconds)
+
+    def stop(self) -> None:
+        self.player.stop()
+        self.timer.stop()
+        self.button.setText(PLAY)
+
+    def shutdown(self) -> None:
+        self.stop()
+        self.thread.quit()
+        self.thread.wait(3000)
+
+    def _on_ready(self, path: str, audio, rate: int) -> None:
+        self.player.load(audio, rate)
+        self._path = path
+        if self._wanted == path:
+            self._start()
+
+    def _on_failed(self, path: str, reason: str) -> None:  # noqa: ARG002
+        self.button.setText(PLAY)
+        self.message.emit(f"Cannot play: {reason}")
+
+    def _start(self) -> None:
+        try:
+            self.player.play()
+        except PlaybackError as exc:
+            self.button.setText(PLAY)
+            self.message.emit(f"Cannot play: {exc}. Everything else still works.")
+            return
+        self.button.setText(PAUSE)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        self.position.emit(self.player.position)
+        if not self.player.playing:
+            self.timer.stop()
+            self.button.setText(PLAY)
