@@ -112,7 +112,10 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     model.load_state_dict(state, strict=False)
     model.eval()
     progress(0.45, "fitting the genre head")
-    emb = [slice_embeddings(model, mels[i], cfg.slice_frames) for i in train_idx]
+    emb = []
+    for i in train_idx:
+        check_stop(should_stop)
+        emb.append(slice_embeddings(model, mels[i], cfg.slice_frames))
     x = np.concatenate(emb)
     ys = np.concatenate([[y[i]] * len(e) for i, e in zip(train_idx, emb)])
     w, b = fit_linear_head(x, ys, len(labels), l2=options.l2, should_stop=should_stop)
