@@ -113,3 +113,22 @@ def test_cli_listen_prints_a_line_per_slice(tiny_model, virtual_mic, tmp_path):
     assert len(lines) >= 3
     assert {"time", "genre", "confidence", "smoothed_genre"} <= set(lines[0])
     assert lines[-1]["smoothed_genre"] == "bass"
+
+
+def test_recording_is_written_while_listening(tiny_classifier, virtual_mic, tmp_path):
+    import soundfile as sf
+
+    wav = write(tmp_path / "noise.wav", synth("noise", 4.0, sr=22050), 22050)
+    session = LiveSession(tiny_classifier)
+    target = tmp_path / "rec" / "live.wav"
+    session.start(record_to=target)
+    player = virtual_mic(wav)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5.5:
+        time.sleep(0.02)
+        session.poll()
+    player.wait(timeout=30)
+    assert session.stop() == target
+    audio, rate = sf.read(str(target))
+    assert rate == session.capture.sample_rate and len(audio) / rate > 3.0  # capture starts ~1 s late
+    assert np.abs(audio).max() > 0.05  # the music is in the file

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
@@ -262,10 +263,18 @@ class LiveSession:
         rate = classifier.config.sample_rate
         self.resampler = (soxr.ResampleStream(self.capture.sample_rate, rate, 1, dtype="float32")
                           if self.capture.sample_rate != rate else None)
-        self.recorded: Optional[list[np.ndarray]] = None
+        self.recording = None  # an open soundfile.SoundFile while recording
+        self.record_path: Optional[Path] = None
 
-    def start(self, record: bool = False) -> None:
-        self.recorded = [] if record else None
+    def start(self, record_to: Optional[Path] = None) -> None:
+        """Start capturing; with ``record_to`` the raw input is also written there as WAV,
+        block by block (from ``poll``, never from the audio callback)."""
+        if record_to is not None:
+            import soundfile as sf
+
+            record_to.parent.mkdir(parents=True, exist_ok=True)
+            self.recording = sf.SoundFile(str(record_to), "w", self.capture.sample_rate, 1, subtype="PCM_16")
+            self.record_path = record_to
         try:
             self.capture.start()
         except Exception as exc:
@@ -280,8 +289,8 @@ class LiveSession:
                     or received - self.capture.last_callback > self.STALL_SECONDS):
                 raise LiveError("the input stopped delivering audio (device unplugged?)")
             return LiveUpdate(np.zeros((self.analyzer.config.n_mels, 0), np.float32))
-        if self.recorded is not None:
-            self.recorded.append(raw)
+        if self.recording is not None:
+            self.recording.write(raw)
         samples = self.resampler.resample_chunk(raw) if self.resampler else raw
         update = self.analyzer.feed(samples, received)
         update.level_dbfs = dbfs(raw)
@@ -299,9 +308,12 @@ class LiveSession:
         """Samples lost because ``poll`` fell a whole ring behind."""
         return self.capture.ring.lost
 
-    def stop(self) -> Optional[np.ndarray]:
-        """Stop; returns the recording (capture rate) when recording was on."""
+    def stop(self) -> Optional[Path]:
+        """Stop; returns the recording's path when recording was on."""
         self.capture.close()
-        if self.recorded is not None:
-            return np.concatenate(self.recorded) if self.recorded else np.zeros(0, np.float32)
-        return None
+        if self.recording is None:
+            return None
+        self.recording.write(self.capture.read())
+        self.recording.close()
+        self.recording = None
+        return self.record_path

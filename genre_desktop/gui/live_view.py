@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import pyqtgraph as pg
-import soundfile as sf
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
@@ -34,7 +33,7 @@ class LiveWorker(QObject):
     update = Signal(object)  # LiveUpdate
     error = Signal(str)
     started = Signal(str, int)  # device name, rate
-    stopped = Signal(object, int)  # recording or None, rate
+    stopped = Signal(object)  # the recording's path, or None
 
     def __init__(self):
         super().__init__()
@@ -43,10 +42,13 @@ class LiveWorker(QObject):
 
     @Slot(object, object, float, bool)
     def start(self, classifier: "Classifier", device, hop: float, record: bool) -> None:
+        target = None
+        if record:
+            target = user_data_folder() / "recordings" / f"live-{_dt.datetime.now():%Y%m%d-%H%M%S}.wav"
         try:
             self.session = LiveSession(classifier, device, hop_seconds=hop)
-            self.session.start(record=record)
-        except LiveError as exc:
+            self.session.start(record_to=target)
+        except (LiveError, OSError) as exc:
             self.session = None
             self.error.emit(str(exc))
             return
@@ -64,8 +66,7 @@ class LiveWorker(QObject):
         if self.session is None:
             return
         session, self.session = self.session, None
-        recording = session.stop()
-        self.stopped.emit(recording, session.capture.sample_rate)
+        self.stopped.emit(session.stop())
 
     def _poll(self) -> None:
         if self.session is None:
@@ -267,19 +268,15 @@ class LivePanel(QWidget):
         self.device_box.setEnabled(True)
         self.status.setText(f"Cannot listen: {message}")
 
-    def _on_stopped(self, recording, rate: int) -> None:
+    def _on_stopped(self, recording) -> None:
         self.listening = False
         self.listen_button.setChecked(False)
         self.listen_button.setText("\u25cf  Listen")
         self.device_box.setEnabled(True)
         self.status.setText("Stopped.")
-        if recording is not None and len(recording):
-            folder = user_data_folder() / "recordings"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"live-{_dt.datetime.now():%Y%m%d-%H%M%S}.wav"
-            sf.write(str(path), recording, rate)
-            self.status.setText(f"Stopped. Recording saved to {path}")
-            self.recording_saved.emit(str(path))
+        if recording is not None:
+            self.status.setText(f"Stopped. Recording saved to {recording}")
+            self.recording_saved.emit(str(recording))
 
     def shutdown(self) -> None:
         self._stop.emit()
