@@ -92,7 +92,7 @@ def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch
         active = True
 
     class FakeCapture:
-        device_name, sample_rate, overflows = "usb mic", 16000, 0
+        device_name, sample_rate, overflows, callbacks = "usb mic", 16000, 0, 100
         stream = DeadStream()
         last_callback = 0.0  # the last callback was long ago
 

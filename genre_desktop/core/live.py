@@ -210,6 +210,7 @@ class CaptureStream:
         self.sample_rate = int(info["default_samplerate"])
         self.ring = RingBuffer(int(ring_seconds * self.sample_rate))
         self.overflows = 0
+        self.callbacks = 0
         self.last_callback = time.perf_counter()
         self._lock = threading.Lock()
         try:
@@ -223,6 +224,7 @@ class CaptureStream:
             self.overflows += 1
         with self._lock:
             self.ring.write(indata[:, 0])
+        self.callbacks += 1
         self.last_callback = time.perf_counter()
 
     def start(self) -> None:
@@ -255,7 +257,8 @@ def input_devices() -> list[tuple[int, str]]:
 class LiveSession:
     """Capture + resampling + analysis; call ``poll()`` regularly (e.g. every 20 ms)."""
 
-    STALL_SECONDS = 2.0
+    STALL_SECONDS = 2.0  # no audio for this long after it flowed: the device is gone
+    STARTUP_SECONDS = 8.0  # some servers (PulseAudio) take seconds to deliver the first block
 
     def __init__(self, classifier: "Classifier", device=None, hop_seconds: float = 1.0, smoothing: int = 4):
         self.analyzer = LiveAnalyzer(classifier, hop_seconds, smoothing)
@@ -285,8 +288,8 @@ class LiveSession:
         raw = self.capture.read()
         received = time.perf_counter()
         if raw.size == 0:
-            if (not self.capture.stream.active
-                    or received - self.capture.last_callback > self.STALL_SECONDS):
+            limit = self.STALL_SECONDS if self.capture.callbacks else self.STARTUP_SECONDS
+            if not self.capture.stream.active or received - self.capture.last_callback > limit:
                 raise LiveError("the input stopped delivering audio (device unplugged?)")
             return LiveUpdate(np.zeros((self.analyzer.config.n_mels, 0), np.float32))
         if self.recording is not None:
