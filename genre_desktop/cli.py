@@ -5,7 +5,6 @@ import argparse
 import json
 import logging
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 

@@ -25,7 +25,7 @@ import torch
 from genre_desktop.core.bundle import save_bundle
 from genre_desktop.core.evaluation import confusion_report
 from genre_desktop.core.features import FeatureConfig
-from genre_desktop.core.heads import fit_linear_head, softmax, vote
+from genre_desktop.core.heads import fit_linear_head, softmax
 from genre_desktop.core.musicnn import MSD_TAGS
 from genre_desktop.core.splits import grouped_stratified_split
 from genre_desktop.core.student import StudentOptions, TrackData, evaluate_tracks, train_student

@@ -30,7 +30,7 @@ def main() -> None:
     from genre_desktop.gui.main_window import MainWindow
     from genre_desktop.gui.settings import app_settings
 
-    app = QApplication(sys.argv[:1])
+    app = QApplication(sys.argv[:1])  # noqa: F841 (kept alive for the whole run)
     w = MainWindow(app_settings())
     w.resize(1280, 760)
     w.show()

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core import playback
 from genre_desktop.core.playback import PlaybackError, Player
 
 

@@ -13,7 +13,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # listening live, 3% with passive waiting (benchmarks/bench_live.py). Set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
