@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
 from ..core.features import FeatureConfig, mel_band_frequencies
 from ..core.live import LiveError, LivePrediction, LiveSession, input_devices
 from ..core.registry import user_data_folder
-from .track_view import HzAxis, genre_color
+from .track_view import HzAxis, genre_color, headline_label
 from .workers import start_in_thread
 
 if TYPE_CHECKING:
@@ -131,11 +130,7 @@ class LivePanel(QWidget):
         top.addWidget(QLabel("Level:"))
         top.addWidget(self.level)
         top.addWidget(self.listen_button)
-        self.genre = QLabel("Press Listen and play some music")
-        font = QFont()
-        font.setPointSize(24)
-        font.setBold(True)
-        self.genre.setFont(font)
+        self.genre = headline_label("Press Listen and play some music", 24)
         self.detail = QLabel("")
         self.status = QLabel("")
         self.status.setStyleSheet("color: #616161;")

@@ -27,17 +27,23 @@ def genre_color(labels: list[str], genre: Optional[str]) -> QColor:
     return QColor(PALETTE[labels.index(genre) % len(PALETTE)])
 
 
+def headline_label(text: str, point_size: int = 26) -> QLabel:
+    """The large bold label that names a genre (track verdict, live "now playing")."""
+    label = QLabel(text)
+    font = QFont()
+    font.setPointSize(point_size)
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
 class VerdictPanel(QFrame):
     """Genre in large type, confidence, an explicit "not sure" line and top-3 bars."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("verdict")
-        self.genre = QLabel("Drop music here")
-        font = QFont()
-        font.setPointSize(26)
-        font.setBold(True)
-        self.genre.setFont(font)
+        self.genre = headline_label("Drop music here")
         self.detail = QLabel("or use File \u203a Open (Ctrl+O)")
         self.detail.setWordWrap(True)
         self.tags = QLabel("")
