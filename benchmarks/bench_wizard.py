@@ -19,15 +19,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from genre_desktop.core.bundle import load_bundle
 from genre_desktop.core.evaluation import confusion_report
 from genre_desktop.core.feature_cache import FeatureCache
-from genre_desktop.core.features import fit_slices
-from genre_desktop.core.heads import vote
 from genre_desktop.core.library import LibraryScan, scan_labelled_folders
 from genre_desktop.core.registry import resolve_model
+from genre_desktop.core.student import track_probs
 from genre_desktop.core.training import TrainOptions, train_on_library
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,12 +74,11 @@ def main() -> None:
                           f"{time.perf_counter() - t1:.1f} s")
                 bundle = load_bundle(outcome.path)
                 truth, pred = [], []
-                with torch.inference_mode():
-                    for t in test:
-                        slices, _ = fit_slices(cache.get(t.path, bundle.features), bundle.features.slice_frames)
-                        probs = vote(torch.softmax(bundle.model(torch.from_numpy(slices))[0], 1).numpy())
-                        truth.append(t.genre)
-                        pred.append(bundle.labels[int(np.argmax(probs))])
+                for t in test:
+                    probs = track_probs(bundle.model, cache.get(t.path, bundle.features),
+                                        bundle.features.slice_frames)
+                    truth.append(t.genre)
+                    pred.append(bundle.labels[int(np.argmax(probs))])
                 report = confusion_report(truth, pred, bundle.labels)
                 accs.append(report.accuracy)
                 print(f"{shots} tracks/genre, run {rep}: accuracy {report.accuracy:.1%}, "

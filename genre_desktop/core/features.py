@@ -191,16 +191,3 @@ def mel_band_frequencies(config: FeatureConfig) -> np.ndarray:
 
     return librosa.mel_frequencies(config.n_mels + 2, fmin=config.fmin, fmax=config.fmax)[1:-1]
 
-
-def downsample_frames(mel: np.ndarray, max_columns: int) -> tuple[np.ndarray, int]:
-    """Mean-pool a (n_mels, n_frames) spectrogram in time to at most ``max_columns``.
-
-    Returns the pooled array and the pooling factor (frames per column).
-    """
-    n = mel.shape[1]
-    factor = max(1, -(-n // max_columns))
-    if factor == 1:
-        return np.asarray(mel, np.float32), 1
-    usable = (n // factor) * factor
-    pooled = np.asarray(mel[:, :usable], np.float32).reshape(mel.shape[0], -1, factor).mean(axis=2)
-    return pooled, factor

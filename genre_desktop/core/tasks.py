@@ -19,11 +19,6 @@ def no_progress(fraction: float, message: str) -> None:  # noqa: ARG001
     """A progress callback that ignores everything."""
 
 
-def never_stop() -> bool:
-    """A stop callback that never asks to stop."""
-    return False
-
-
 def check_stop(should_stop: Optional[StopCallback]) -> None:
     """Raise :class:`Cancelled` if ``should_stop`` says so."""
     if should_stop is not None and should_stop():

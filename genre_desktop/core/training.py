@@ -21,12 +21,12 @@ from .bundle import load_bundle, save_bundle
 from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
 from .features import fit_slices
-from .heads import fit_linear_head, vote
+from .heads import fit_linear_head
 from .library import LibraryScan
 from .model import build_model
 from .registry import feature_cache_folder, resolve_model
 from .splits import grouped_stratified_split
-from .student import History, StudentOptions, TrackData, train_student
+from .student import History, StudentOptions, TrackData, track_probs, train_student
 from .tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
 
 log = logging.getLogger(__name__)
@@ -137,15 +137,13 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     progress(0.95, "validating")
     eval_idx = val_idx if validated else train_idx
     truth, predicted, wrong = [], [], []
-    with torch.inference_mode():
-        for i in eval_idx:
-            slices, _ = fit_slices(np.asarray(mels[i], np.float32), cfg.slice_frames)
-            probs = vote(torch.softmax(model(torch.from_numpy(slices))[0], dim=1).numpy())
-            k = int(np.argmax(probs))
-            truth.append(labels[y[i]])
-            predicted.append(labels[k])
-            if k != y[i]:
-                wrong.append(WrongTrack(scan.tracks[i].path, labels[y[i]], labels[k], float(probs[k])))
+    for i in eval_idx:
+        probs = track_probs(model, mels[i], cfg.slice_frames)
+        k = int(np.argmax(probs))
+        truth.append(labels[y[i]])
+        predicted.append(labels[k])
+        if k != y[i]:
+            wrong.append(WrongTrack(scan.tracks[i].path, labels[y[i]], labels[k], float(probs[k])))
     report = confusion_report(truth, predicted, labels)
     seconds = {"features": t_features, "total": time.perf_counter() - t0}
     meta = {

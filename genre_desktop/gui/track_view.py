@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ..core.features import FeatureConfig, downsample_frames, mel_band_frequencies
+from ..core.features import FeatureConfig, mel_band_frequencies
 
 if TYPE_CHECKING:
     from ..core.inference import TrackResult
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173", "#e6550d",
            "#31a354", "#3182bd", "#756bb1", "#a55194", "#8c6d31", "#6baed6"]
-MAX_COLUMNS = 4000
 
 
 def genre_color(labels: list[str], genre: Optional[str]) -> QColor:
@@ -179,10 +178,10 @@ class TrackPlots(QWidget):
         self.clear()
         self.result = result
         if result.spectrogram is not None and result.spectrogram.size:
-            pooled, extra = downsample_frames(result.spectrogram, MAX_COLUMNS)  # no-op when pooled already
-            factor = extra * result.spectrogram_factor
+            # already pooled to a displayable width while decoding (classify_file)
+            pooled = np.asarray(result.spectrogram, np.float32)
             self.image.setImage(pooled, autoLevels=False, levels=(0.0, max(float(pooled.max()), 1.0)))
-            seconds_per_col = factor / result.frames_per_second
+            seconds_per_col = result.spectrogram_factor / result.frames_per_second
             self.image.setRect(0, 0, pooled.shape[1] * seconds_per_col, pooled.shape[0])
         slices = result.slices
         if slices:
