@@ -1,7 +1,12 @@
-"""The genre network shipped in bundles: a compact CNN over 2.5-s log-mel slices.
+"""The genre networks bundles hold; both map 2.5-s log-mel slices to genres and tags.
 
-It has one shared embedding and two heads: genres (the bundle's labels) and, when the
-bundle has them, MSD tags distilled from MSD_musicnn (descriptors such as "80s").
+- ``musicnn_genre``: the pretrained MSD_musicnn backbone (its 200-d penultimate layer) with
+  a linear genre head; its own tag layer gives descriptors such as "80s" for free.
+- ``genre_cnn``: a compact CNN with one embedding and two heads (genres; MSD tags distilled
+  from MSD_musicnn), trained from scratch or by distillation.
+
+Both return ``(genre_logits, tag_logits or None, embedding)`` from ``forward`` and expose
+``features(mel)``: what the genre head sees, for fitting a new head on frozen features.
 """
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ARCHITECTURES = ("genre_cnn",)
+from .musicnn import MusiCNN
+
+ARCHITECTURES = ("musicnn_genre", "genre_cnn")
 
 
 class GenreCNN(nn.Module):
@@ -50,6 +57,10 @@ class GenreCNN(nn.Module):
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.embed(self.dropout(pooled))
 
+    def features(self, mel: torch.Tensor) -> torch.Tensor:
+        """The genre head's input: (batch, n_mels, frames) -> (batch, embedding)."""
+        return F.relu(self.embedding(mel))
+
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Returns ``(genre_logits, tag_logits or None, embedding)``."""
         emb = self.embedding(mel)
@@ -58,10 +69,66 @@ class GenreCNN(nn.Module):
         return self.head(act), tags, emb
 
 
+class MusicnnGenre(nn.Module):
+    """MSD_musicnn with a linear genre head on its penultimate layer.
+
+    Its batch norms keep the statistics learnt on the Million Song Dataset, also while
+    fine-tuning (small batches of one library would only add noise). ``freeze_frontend``
+    (the default) keeps the convolutional front-end fixed: training then touches the
+    mid-end, the dense layer and the head, and the front-end runs on its fast,
+    factorised inference path even during training.
+
+    Parameters
+    ----------
+    n_labels : int
+    n_tags : int
+        50 keeps MSD_musicnn's tag layer (descriptors); 0 drops it.
+    freq_stride, temporal_freq_stride : int
+        Frequency strides of the timbral and temporal front-end filters (1: the original
+        network; 2: the max over every other mel band, cheaper and approximate).
+    dropout : float
+        Dropout before the genre head while training.
+    """
+
+    def __init__(self, n_labels: int, n_tags: int = 50, freq_stride: int = 1,
+                 temporal_freq_stride: int | None = None, dropout: float = 0.3,
+                 freeze_frontend: bool = True):
+        super().__init__()
+        self.backbone = MusiCNN(freq_stride=freq_stride, temporal_freq_stride=temporal_freq_stride)
+        self.n_tags = n_tags
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.backbone.dense.out_features, n_labels)
+        if freeze_frontend:
+            for module in self.backbone.frontend_modules():
+                module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "MusicnnGenre":
+        super().train(mode)
+        for module in self.backbone.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+        return self
+
+    def embedding(self, mel: torch.Tensor) -> torch.Tensor:
+        """(batch, n_mels, frames) -> (batch, 200), MSD_musicnn's penultimate layer."""
+        return self.backbone(mel)[1]
+
+    def features(self, mel: torch.Tensor) -> torch.Tensor:
+        """The genre head's input (the penultimate layer, already ReLU + batch norm)."""
+        return self.embedding(mel)
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Returns ``(genre_logits, tag_logits or None, embedding)``."""
+        tag_logits, emb = self.backbone(mel)
+        return self.head(self.dropout(emb)), (tag_logits if self.n_tags else None), emb
+
+
 def build_model(architecture: dict, n_labels: int, n_tags: int = 0) -> nn.Module:
     """Instantiate a network from a bundle's ``architecture`` entry."""
     name = architecture.get("name")
-    if name != "genre_cnn":
-        raise ValueError(f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})")
     params = dict(architecture.get("params", {}))
-    return GenreCNN(n_labels, n_tags=n_tags, **params)
+    if name == "genre_cnn":
+        return GenreCNN(n_labels, n_tags=n_tags, **params)
+    if name == "musicnn_genre":
+        return MusicnnGenre(n_labels, n_tags=n_tags, **params)
+    raise ValueError(f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})")

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "genre-desktop"
 DATA_ENV = "GENRE_DESKTOP_DATA"
-DEFAULT_MODEL = "genre_cnn_v1"
+DEFAULT_MODEL = "genre_musicnn_v2"
 
 
 def user_data_folder() -> Path:

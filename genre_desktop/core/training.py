@@ -15,7 +15,6 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .bundle import load_bundle, save_bundle
 from .evaluation import ConfusionReport, confusion_report
@@ -38,7 +37,7 @@ class TrainOptions:
     epochs: Optional[int] = None  # thorough mode; default 8
     seed: int = 0
     val_fraction: float = 0.25
-    l2: float = 1e-3
+    l2: float = 0.1  # on standardised features
 
 
 @dataclass
@@ -61,9 +60,9 @@ class TrainOutcome:
 
 @torch.inference_mode()
 def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
-    """ReLU'd embeddings of a track's slices, shape (n_slices, embedding)."""
+    """What the genre head sees for each of a track's slices, shape (n_slices, embedding)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
-    return F.relu(model.embedding(torch.from_numpy(slices))).numpy()
+    return model.features(torch.from_numpy(slices)).numpy()
 
 
 def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = TrainOptions(),
@@ -118,10 +117,11 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         emb.append(slice_embeddings(model, mels[i], cfg.slice_frames))
     x = np.concatenate(emb)
     ys = np.concatenate([[y[i]] * len(e) for i, e in zip(train_idx, emb)])
-    w, b = fit_linear_head(x, ys, len(labels), l2=options.l2, should_stop=should_stop)
-    with torch.no_grad():
-        model.head.weight.copy_(torch.from_numpy(w))
-        model.head.bias.copy_(torch.from_numpy(b))
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    w, b = fit_linear_head((x - mean) / std, ys, len(labels), l2=options.l2, should_stop=should_stop)
+    with torch.no_grad():  # the standardisation folded into the head
+        model.head.weight.copy_(torch.from_numpy((w / std).astype(np.float32)))
+        model.head.bias.copy_(torch.from_numpy((b - (w / std) @ mean).astype(np.float32)))
     history = History()
     if options.mode == "thorough":
         epochs = options.epochs or 8

@@ -1,0 +1,143 @@
+"""Build the bundled ``models/genre_musicnn_v2``: MSD_musicnn + a linear genre head.
+
+    python scripts/prepare_training_data.py     # stage 1: log-mels of ../shared/data (cached)
+    python scripts/build_musicnn_model.py       # this script, ~3 min on 2 cores
+
+The network is the pretrained MSD_musicnn, unchanged (its factorised front-end makes it
+fast enough to ship); only a linear genre head on its 200-d penultimate layer is learnt,
+per 2.5-s slice, exactly as the app will see slices. Steps:
+1. every track's slice features through the app's own code path (``model.features``);
+2. repeated grouped splits (GTZAN ids in fives and in tens): mean and spread;
+3. the shipped split (seed 0, the same validation tracks as genre_cnn_v1): the head is
+   fitted on its training tracks only, so the bundle's validation numbers are honest;
+4. bundle + ``metrics`` + confusion matrix (``results_musicnn.json``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from build_bundled_model import LABELS, cell_weights, gtzan_group, subset_scores
+from genre_desktop.core.bundle import save_bundle
+from genre_desktop.core.evaluation import confusion_report
+from genre_desktop.core.features import FeatureConfig, fit_slices
+from genre_desktop.core.heads import fit_linear_head
+from genre_desktop.core.model import MusicnnGenre
+from genre_desktop.core.musicnn import MSD_TAGS
+from genre_desktop.core.splits import grouped_stratified_split
+from genre_desktop.core.teacher import load_teacher
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "genre_musicnn_v2"
+log = logging.getLogger("build")
+
+
+@torch.inference_mode()
+def slice_features(model: MusicnnGenre, mel: np.ndarray) -> np.ndarray:
+    """(n_slices, 200) head inputs of a track's non-overlapping 2.5-s slices."""
+    slices, _ = fit_slices(np.asarray(mel, np.float32), FeatureConfig().slice_frames)
+    return model.features(torch.from_numpy(slices)).numpy()
+
+
+def fit_slice_head(feats, index, train, l2):
+    """Cell-weighted logistic regression on standardised slice features.
+
+    Returns ``(weight, bias)`` acting on the raw features (the standardisation folded in).
+    """
+    x = np.concatenate([feats[i] for i in train])
+    y = np.concatenate([[LABELS.index(index[i]["genre"])] * len(feats[i]) for i in train])
+    per_track = cell_weights(index, train)
+    sw = np.concatenate([[w / len(feats[i])] * len(feats[i]) for i, w in zip(train, per_track)])
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    w, b = fit_linear_head((x - mean) / std, y, len(LABELS), l2=l2, sample_weight=sw / sw.mean())
+    return (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)
+
+
+def predict(feats, idx, weight, bias) -> np.ndarray:
+    """Track predictions: slice log-probabilities averaged (the app's vote)."""
+    out = []
+    for i in idx:
+        z = feats[i] @ weight.T + bias
+        z = z - z.max(1, keepdims=True)
+        out.append(int(np.argmax((z - np.log(np.exp(z).sum(1, keepdims=True))).mean(0))))
+    return np.array(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "training")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / NAME)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--l2", type=float, default=0.03)
+    parser.add_argument("--temporal-freq-stride", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    index = json.loads((args.work / "index.json").read_text())
+    params = {"freq_stride": 1, "temporal_freq_stride": args.temporal_freq_stride}
+    model = MusicnnGenre(len(LABELS), **params)
+    model.backbone.load_state_dict(load_teacher().state_dict())
+    model.eval()
+    t0 = time.perf_counter()
+    feats = [slice_features(model, np.load(args.work / "tracks" / f"{it['name']}.npz")["mel"]) for it in index]
+    n_slices = sum(len(f) for f in feats)
+    log.info("features of %d slices in %.0f s", n_slices, time.perf_counter() - t0)
+    genres = [it["genre"] for it in index]
+    results: dict = {"labels": LABELS, "tracks": len(index), "l2": args.l2}
+    for size in (5, 10):
+        rep = []
+        for seed in range(5):
+            tr, va = grouped_stratified_split(genres, [gtzan_group(it, size) for it in index], 0.25, seed=seed)
+            rep.append(subset_scores(index, va, predict(feats, va, *fit_slice_head(feats, index, tr, args.l2))))
+        results[f"repeated_groups{size}"] = {k: [r[k] for r in rep] for k in rep[0]}
+        log.info("repeated splits, GTZAN ids in groups of %d: %s", size, {
+            k: f"{np.mean(v):.3f} +- {np.std(v):.3f}" for k, v in results[f"repeated_groups{size}"].items()})
+
+    tr, va = grouped_stratified_split(genres, [gtzan_group(it, 5) for it in index], 0.25, seed=args.seed)
+    weight, bias = fit_slice_head(feats, index, tr, args.l2)
+    preds = predict(feats, va, weight, bias)
+    results["split"] = subset_scores(index, va, preds)
+    truth = [index[i]["genre"] for i in va]
+    report = confusion_report(truth, [LABELS[p] for p in preds], LABELS)
+    results["confusion"] = report.to_json()
+    log.info("shipped split: %s\n%s", results["split"], report.to_text())
+    with torch.no_grad():
+        model.head.weight.copy_(torch.from_numpy(weight))
+        model.head.bias.copy_(torch.from_numpy(bias))
+    meta = {
+        "name": NAME, "version": "2.0.0",
+        "architecture": {"name": "musicnn_genre", "params": params},
+        "labels": LABELS, "tags": MSD_TAGS,
+        "features": FeatureConfig().to_dict(),
+        "thresholds": {"min_confidence": 0.45, "min_agreement": 0.5},
+        "provenance": {
+            "recipe": f"scripts/prepare_training_data.py + scripts/build_musicnn_model.py --seed {args.seed} --l2 {args.l2}",
+            "backbone": "MSD_musicnn (musicnn 0.1.0, ISC licence, Pons & Serra 2019), unchanged weights",
+            "head": "logistic regression per 2.5-s slice on the 200-d penultimate layer, each (data set, genre) cell weighted equally",
+            "data": f"../shared/data: GTZAN (10 genres) + Emotify (4 genres); {len(tr)} training tracks",
+            "validation": f"{len(va)} tracks held out, grouped by artist proxy (GTZAN ids in fives)",
+            "validation_tracks": [index[i]["path"] for i in va],
+        },
+        "metrics": {
+            "validation_track_accuracy": report.accuracy,
+            "gtzan_validation_accuracy": results["split"].get("gtzan"),
+            "emotify_cpr_validation_accuracy": results["split"].get("emotify_cpr"),
+            "emotify_electronic_validation_accuracy": results["split"].get("emotify_electronic"),
+            "gtzan_repeated_splits": [float(np.mean(results["repeated_groups5"]["gtzan"])),
+                                      float(np.std(results["repeated_groups5"]["gtzan"]))],
+            "emotify_cpr_repeated_splits": [float(np.mean(results["repeated_groups5"]["emotify_cpr"])),
+                                            float(np.std(results["repeated_groups5"]["emotify_cpr"]))],
+        },
+    }
+    save_bundle(args.out, model, meta)
+    (args.work / "results_musicnn.json").write_text(json.dumps(results, indent=1, default=float))
+    log.info("saved %s (%.0f s)", args.out, time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()
