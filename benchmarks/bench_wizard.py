@@ -1,14 +1,19 @@
 """"Train on my library" on a real library: ../shared/data/emotify (4 genres, 40 tracks each).
 
-    python benchmarks/bench_wizard.py [--repeats 5] [--shots 20 5]
+    python benchmarks/bench_wizard.py [--protocol split|unseen] [--mode quick|thorough]
+                                      [--repeats 5] [--shots 20 5]
 
-The bundled model was trained on 30 of each genre's 40 Emotify tracks; the other 10 per
-genre (listed in the bundled model's REPORT) are the only ones it never heard, so they are
-the test set here. Each run draws ``shots`` training tracks per genre at random from the
-other 30, trains in quick mode exactly as the wizard does (``train_on_library``), and
-scores track accuracy on the unseen tracks. The first run starts with an empty feature
-cache (cold: decoding included) and is then repeated on the same tracks (cached); other
-runs draw other tracks, whose features may or may not be cached yet.
+``split`` (the default, the issue's protocol): each run splits every genre's 40 tracks at
+random into 20 candidates for training and 20 for testing, trains on ``shots`` of the
+candidates and scores track accuracy on the 20 test tracks per genre. This is fair for the
+bundled genre_musicnn_v2 because quick mode keeps only its backbone, MSD_musicnn, which was
+trained on the Million Song Dataset and never heard Emotify; the bundled genre head (which
+did train on Emotify) is replaced. ``unseen``: the test set is the bundled model's own
+Emotify validation tracks (10 per genre, never heard by any part of it), training tracks
+come from the other 30 (the protocol needed for a backbone trained on Emotify, like
+genre_cnn_v1's). Training is exactly the wizard's (``train_on_library``). The first run
+starts with an empty feature cache (cold: decoding included) and is then repeated on the
+same tracks (cached); other runs draw other tracks, whose features may be cached already.
 """
 from __future__ import annotations
 
@@ -32,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EMOTIFY = ROOT.parent / "shared" / "data" / "emotify"
 
 
-def unseen_paths() -> set[str]:
+def unseen_paths(model) -> set[str]:
     """Emotify tracks the bundled model never trained on (its validation split)."""
-    meta = load_bundle(resolve_model(None)).meta
+    meta = load_bundle(resolve_model(model)).meta
     return {p for p in meta.get("provenance", {}).get("validation_tracks", []) if p.startswith("emotify/")}
 
 
@@ -42,13 +47,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--shots", type=int, nargs="+", default=[20, 5])
+    parser.add_argument("--protocol", choices=["split", "unseen"], default="split")
+    parser.add_argument("--mode", choices=["quick", "thorough"], default="quick")
+    parser.add_argument("--model", default=None, help="base model (default: the app's default)")
     args = parser.parse_args()
     scan = scan_labelled_folders(EMOTIFY)
-    unseen = unseen_paths()
+    unseen = unseen_paths(args.model)
     rel = lambda t: f"emotify/{t.genre}/{t.path.name}"  # noqa: E731
-    test = [t for t in scan.tracks if rel(t) in unseen]
-    pool = [t for t in scan.tracks if rel(t) not in unseen]
-    print(f"{len(scan.tracks)} tracks; test (unseen by the bundled model): {len(test)}; pool: {len(pool)}")
+    print(f"{len(scan.tracks)} tracks, protocol {args.protocol}, mode {args.mode}, "
+          f"base model {load_bundle(resolve_model(args.model)).name}")
     with tempfile.TemporaryDirectory() as tmp:
         cache = FeatureCache(Path(tmp) / "cache")
         results = {}
@@ -56,19 +63,28 @@ def main() -> None:
             accs, times = [], []
             for rep in range(args.repeats):
                 rng = np.random.default_rng(rep)
-                train = []
+                train, test = [], []
                 for genre in scan.genres:
-                    members = [t for t in pool if t.genre == genre]
+                    members = [t for t in scan.tracks if t.genre == genre]
+                    if args.protocol == "unseen":
+                        test += [t for t in members if rel(t) in unseen]
+                        members = [t for t in members if rel(t) not in unseen]
+                    else:
+                        members = [members[i] for i in rng.permutation(len(members))]
+                        half = len(members) // 2
+                        test += members[half:]
+                        members = members[:half]
                     train += [members[i] for i in rng.choice(len(members), shots, replace=False)]
                 t0 = time.perf_counter()
                 outcome = train_on_library(LibraryScan(train), f"bench-{shots}-{rep}",
-                                           TrainOptions(mode="quick", val_fraction=0.0, seed=rep),
+                                           TrainOptions(mode=args.mode, val_fraction=0.0, seed=rep),
+                                           base_model=args.model,
                                            dest=Path(tmp) / "models" / f"m{shots}{rep}", cache=cache)
                 times.append(time.perf_counter() - t0)
                 if shots == args.shots[0] and rep == 0:
                     t1 = time.perf_counter()
-                    train_on_library(LibraryScan(train), "bench-again", TrainOptions(mode="quick", val_fraction=0.0),
-                                     dest=Path(tmp) / "models" / "again", cache=cache)
+                    train_on_library(LibraryScan(train), "bench-again", TrainOptions(mode=args.mode, val_fraction=0.0),
+                                     base_model=args.model, dest=Path(tmp) / "models" / "again", cache=cache)
                     print(f"first selection: cold {times[0]:.1f} s (features "
                           f"{outcome.seconds['features']:.1f} s), same tracks again cached "
                           f"{time.perf_counter() - t1:.1f} s")
@@ -81,8 +97,8 @@ def main() -> None:
                     pred.append(bundle.labels[int(np.argmax(probs))])
                 report = confusion_report(truth, pred, bundle.labels)
                 accs.append(report.accuracy)
-                print(f"{shots} tracks/genre, run {rep}: accuracy {report.accuracy:.1%}, "
-                      f"quick-mode time {times[-1]:.1f} s")
+                print(f"{shots} tracks/genre, run {rep}: accuracy {report.accuracy:.1%} on {len(test)} "
+                      f"tracks, {args.mode}-mode time {times[-1]:.1f} s")
                 if rep == 0:
                     print(report.to_text())
             results[shots] = {"accuracy": accs, "seconds": times}
