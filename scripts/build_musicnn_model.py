@@ -10,7 +10,7 @@ per 2.5-s slice, exactly as the app will see slices. Steps:
 2. repeated grouped splits (GTZAN ids in fives and in tens): mean and spread;
 3. the shipped split (seed 0, the same validation tracks as genre_cnn_v1): the head is
    fitted on its training tracks only, so the bundle's validation numbers are honest;
-4. bundle + ``metrics`` + confusion matrix (``results_musicnn.json``).
+4. bundle + ``metrics`` + confusion matrix (``build/training/results_<name>.json``).
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def main() -> None:
         },
     }
     save_bundle(args.out, model, meta)
-    (args.work / "results_musicnn.json").write_text(json.dumps(results, indent=1, default=float))
+    (args.work / f"results_{args.out.name}.json").write_text(json.dumps(results, indent=1, default=float))
     log.info("saved %s (%.0f s)", args.out, time.perf_counter() - t0)
 
 

@@ -1,6 +1,8 @@
 """Render the bundled model's validation confusion matrix to PNG (offscreen Qt).
 
-    python scripts/render_confusion.py [--results build/training/results.json] [--out models/genre_cnn_v1/confusion.png]
+    python scripts/render_confusion.py                      # models/genre_musicnn_v2/confusion.png
+    python scripts/render_confusion.py --results build/training/results.json --key student_confusion \
+        --name genre_cnn_v1                                   # the older distilled CNN
 """
 from __future__ import annotations
 
@@ -55,13 +57,16 @@ def render(labels: list[str], matrix: list[list[int]], title: str, out: Path) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--results", type=Path, default=ROOT / "build" / "training" / "results.json")
-    parser.add_argument("--out", type=Path, default=ROOT / "models" / "genre_cnn_v1" / "confusion.png")
+    parser.add_argument("--results", type=Path, default=ROOT / "build" / "training" / "results_genre_musicnn_v2.json")
+    parser.add_argument("--key", default="confusion", help="the confusion report's key in the results")
+    parser.add_argument("--name", default="genre_musicnn_v2")
+    parser.add_argument("--out", type=Path, default=None, help="default: models/NAME/confusion.png")
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
-    conf = results["student_confusion"]
+    conf = results[args.key]
     render(conf["labels"], conf["confusion"],
-           f"genre_cnn_v1: validation tracks (rows: truth), accuracy {conf['accuracy']:.1%}", args.out)
+           f"{args.name}: validation tracks (rows: truth), accuracy {conf['accuracy']:.1%}",
+           args.out or ROOT / "models" / args.name / "confusion.png")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from .bundle import load_bundle, save_bundle
 from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
 from .features import fit_slices
-from .heads import fit_linear_head
+from .heads import fit_linear_head, softmax, vote
 from .library import LibraryScan
 from .model import build_model
 from .registry import feature_cache_folder, resolve_model
@@ -110,18 +110,25 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     state = {k: v for k, v in base.model.state_dict().items() if not k.startswith("head.")}
     model.load_state_dict(state, strict=False)
     model.eval()
-    progress(0.45, "fitting the genre head")
-    emb = []
-    for i in train_idx:
+    # 4. the new head on frozen features (every track's computed once; quick mode also
+    # validates from them, so the network runs over each track only once)
+    eval_idx = val_idx if validated else train_idx
+    needed = list(train_idx) + ([] if options.mode == "thorough" else [i for i in val_idx])
+    feats: dict[int, np.ndarray] = {}
+    span = 0.1 if options.mode == "thorough" else 0.5  # the bulk of quick mode's time
+    for n, i in enumerate(needed):
         check_stop(should_stop)
-        emb.append(slice_embeddings(model, mels[i], cfg.slice_frames))
-    x = np.concatenate(emb)
-    ys = np.concatenate([[y[i]] * len(e) for i, e in zip(train_idx, emb)])
+        progress(0.4 + span * n / len(needed), f"listening to {scan.tracks[i].path.name}")
+        feats[i] = slice_embeddings(model, mels[i], cfg.slice_frames)
+    progress(0.4 + span, "fitting the genre head")
+    x = np.concatenate([feats[i] for i in train_idx])
+    ys = np.concatenate([[y[i]] * len(feats[i]) for i in train_idx])
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
     w, b = fit_linear_head((x - mean) / std, ys, len(labels), l2=options.l2, should_stop=should_stop)
+    weight, bias = (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)
     with torch.no_grad():  # the standardisation folded into the head
-        model.head.weight.copy_(torch.from_numpy((w / std).astype(np.float32)))
-        model.head.bias.copy_(torch.from_numpy((b - (w / std) @ mean).astype(np.float32)))
+        model.head.weight.copy_(torch.from_numpy(weight))
+        model.head.bias.copy_(torch.from_numpy(bias))
     history = History()
     if options.mode == "thorough":
         epochs = options.epochs or 8
@@ -133,12 +140,15 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
                                        model=model, progress=scaled(progress, 0.5, 0.95),
                                        should_stop=should_stop, on_epoch=on_epoch)
     check_stop(should_stop)
-    # 4. validate by track
+    # 5. validate by track
     progress(0.95, "validating")
-    eval_idx = val_idx if validated else train_idx
     truth, predicted, wrong = [], [], []
     for i in eval_idx:
-        probs = track_probs(model, mels[i], cfg.slice_frames)
+        check_stop(should_stop)
+        if options.mode == "thorough":
+            probs = track_probs(model, mels[i], cfg.slice_frames)
+        else:
+            probs = vote(softmax(feats[i] @ weight.T + bias))
         k = int(np.argmax(probs))
         truth.append(labels[y[i]])
         predicted.append(labels[k])
