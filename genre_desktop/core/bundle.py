@@ -66,6 +66,9 @@ class ModelBundle:
         for key, value in self.meta.get("metrics", {}).items():
             if isinstance(value, (int, float, str)):
                 lines.append(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+            elif (isinstance(value, list) and len(value) == 2  # (mean, spread) over repeated splits
+                  and all(isinstance(v, float) for v in value)):
+                lines.append(f"{key}: {value[0]:.3f} ± {value[1]:.3f}")
         return "\n".join(lines)
 
 
