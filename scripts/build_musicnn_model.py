@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -135,6 +136,10 @@ def main() -> None:
         },
     }
     save_bundle(args.out, model, meta)
+    previous = args.out.with_name(args.out.name + ".previous")
+    for doc in ("REPORT.md", "confusion.png"):  # hand-written report: keep it with the bundle
+        if (previous / doc).is_file() and not (args.out / doc).exists():
+            shutil.copy2(previous / doc, args.out / doc)
     (args.work / f"results_{args.out.name}.json").write_text(json.dumps(results, indent=1, default=float))
     log.info("saved %s (%.0f s)", args.out, time.perf_counter() - t0)
 

@@ -148,9 +148,10 @@ class MusiCNN(nn.Module):
     def frontend(self, mel: torch.Tensor) -> torch.Tensor:
         """(batch, n_mels, frames) -> (batch, 561, frames).
 
-        In eval mode without gradients this takes the factorised path (same numbers to
-        float rounding, several times faster), a few slices at a time so the
-        (slices, frames, channels, frequency) intermediate stays in cache.
+        Whenever no gradient can reach the front-end (inference, or a frozen front-end with
+        batch norms in eval mode) this takes the factorised path: the same numbers to float
+        rounding, ~3x faster, ``FAST_CHUNK`` slices at a time so that the (frames,
+        frequency, channels) intermediate stays in cache.
         """
         x = self.input_bn(mel.transpose(1, 2).unsqueeze(1))  # (B, 1, T, F) like TF's NHWC
         if self._fast_path_applies():

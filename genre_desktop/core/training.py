@@ -31,10 +31,17 @@ from .tasks import ProgressCallback, StopCallback, check_stop, no_progress, scal
 log = logging.getLogger(__name__)
 
 
+# thorough mode's peak learning rate per base architecture: the pretrained MSD_musicnn
+# mid-end overfits a small library at 1e-3 (Emotify, 20 tracks/genre: 73.8 % vs 81.2 % for
+# quick mode on the same draw)
+FINE_TUNE_LR = {"genre_cnn": 1e-3, "musicnn_genre": 1e-4}
+
+
 @dataclass
 class TrainOptions:
     mode: str = "quick"  # "quick" or "thorough"
     epochs: Optional[int] = None  # thorough mode; default 8
+    lr: Optional[float] = None  # thorough mode; default: the base architecture's FINE_TUNE_LR
     seed: int = 0
     val_fraction: float = 0.25
     l2: float = 0.1  # on standardised features
@@ -134,7 +141,8 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         epochs = options.epochs or 8
         train = [TrackData(mels[i], int(y[i])) for i in train_idx]
         val = [TrackData(mels[i], int(y[i])) for i in val_idx]
-        student_options = StudentOptions(epochs=epochs, lr=1e-3, seed=options.seed, patience=epochs,
+        lr = options.lr or FINE_TUNE_LR.get(base.meta["architecture"]["name"], 1e-3)
+        student_options = StudentOptions(epochs=epochs, lr=lr, seed=options.seed, patience=epochs,
                                          slice_frames=cfg.slice_frames, batch_size=32)
         model, history = train_student(train, val, len(labels), len(base.tags), student_options,
                                        model=model, progress=scaled(progress, 0.5, 0.95),
