@@ -28,7 +28,7 @@ from build_bundled_model import LABELS, cell_weights, gtzan_group, subset_scores
 from genre_desktop.core.bundle import save_bundle
 from genre_desktop.core.evaluation import confusion_report
 from genre_desktop.core.features import FeatureConfig, fit_slices
-from genre_desktop.core.heads import fit_linear_head
+from genre_desktop.core.heads import fit_standardised_head, softmax, vote
 from genre_desktop.core.model import MusicnnGenre
 from genre_desktop.core.musicnn import MSD_TAGS
 from genre_desktop.core.splits import grouped_stratified_split
@@ -55,19 +55,12 @@ def fit_slice_head(feats, index, train, l2):
     y = np.concatenate([[LABELS.index(index[i]["genre"])] * len(feats[i]) for i in train])
     per_track = cell_weights(index, train)
     sw = np.concatenate([[w / len(feats[i])] * len(feats[i]) for i, w in zip(train, per_track)])
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    w, b = fit_linear_head((x - mean) / std, y, len(LABELS), l2=l2, sample_weight=sw / sw.mean())
-    return (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)
+    return fit_standardised_head(x, y, len(LABELS), l2, sample_weight=sw)
 
 
 def predict(feats, idx, weight, bias) -> np.ndarray:
-    """Track predictions: slice log-probabilities averaged (the app's vote)."""
-    out = []
-    for i in idx:
-        z = feats[i] @ weight.T + bias
-        z = z - z.max(1, keepdims=True)
-        out.append(int(np.argmax((z - np.log(np.exp(z).sum(1, keepdims=True))).mean(0))))
-    return np.array(out)
+    """Track predictions: the app's vote over slice probabilities."""
+    return np.array([int(np.argmax(vote(softmax(feats[i] @ weight.T + bias)))) for i in idx])
 
 
 def main() -> None:

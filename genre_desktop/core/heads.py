@@ -72,6 +72,23 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
     return w.detach().numpy(), b.detach().numpy()
 
 
+def fit_standardised_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float,
+                          sample_weight: Optional[np.ndarray] = None,
+                          should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fit_linear_head` on standardised features, folded back to act on raw ones.
+
+    The L2 penalty then treats every feature dimension alike, whatever its scale.
+
+    Returns
+    -------
+    weight : (n_classes, d) float32, bias : (n_classes,) float32, for ``x @ weight.T + bias``
+    """
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    w, b = fit_linear_head((x - mean) / std, y, n_classes, l2=l2, sample_weight=sample_weight,
+                           should_stop=should_stop)
+    return (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)
+
+
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = logits / temperature
     z = z - z.max(axis=-1, keepdims=True)

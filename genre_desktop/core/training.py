@@ -20,7 +20,7 @@ from .bundle import load_bundle, save_bundle
 from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
 from .features import fit_slices
-from .heads import fit_linear_head, softmax, vote
+from .heads import fit_standardised_head, softmax, vote
 from .library import LibraryScan
 from .model import build_model
 from .registry import feature_cache_folder, resolve_model
@@ -130,10 +130,8 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     progress(0.4 + span, "fitting the genre head")
     x = np.concatenate([feats[i] for i in train_idx])
     ys = np.concatenate([[y[i]] * len(feats[i]) for i in train_idx])
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
-    w, b = fit_linear_head((x - mean) / std, ys, len(labels), l2=options.l2, should_stop=should_stop)
-    weight, bias = (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)
-    with torch.no_grad():  # the standardisation folded into the head
+    weight, bias = fit_standardised_head(x, ys, len(labels), options.l2, should_stop=should_stop)
+    with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
     history = History()
