@@ -52,7 +52,8 @@ class TrainPage(QWizardPage):
         super().__init__()
         self.setTitle("Train")
         self.setSubTitle("Quick trains a new genre layer on the bundled network's features (about a "
-                         "minute); thorough also fine-tunes the network (several minutes).")
+                         "minute); thorough also fine-tunes the network's later layers (several "
+                         "minutes; with a few dozen tracks per genre quick is usually as good).")
         self.name_edit = QLineEdit("my-genres")
         self.name_edit.textChanged.connect(self._validate_name)
         self.name_note = QLabel("")
