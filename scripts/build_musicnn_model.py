@@ -6,7 +6,7 @@
 The network is the pretrained MSD_musicnn, unchanged (its factorised front-end makes it
 fast enough to ship); only a linear genre head on its 200-d penultimate layer is learnt,
 per 2.5-s slice, exactly as the app will see slices. Steps:
-1. every track's slice features through the app's own code path (``model.features``);
+1. every track's slice features through the wizard's own code path (``slice_embeddings``);
 2. repeated grouped splits (GTZAN ids in fives and in tens): mean and spread;
 3. the shipped split (seed 0, the same validation tracks as genre_cnn_v1): the head is
    fitted on its training tracks only, so the bundle's validation numbers are honest;
@@ -27,23 +27,17 @@ import torch
 from build_bundled_model import LABELS, cell_weights, gtzan_group, subset_scores
 from genre_desktop.core.bundle import save_bundle
 from genre_desktop.core.evaluation import confusion_report
-from genre_desktop.core.features import FeatureConfig, fit_slices
+from genre_desktop.core.features import FeatureConfig
 from genre_desktop.core.heads import fit_standardised_head, softmax, vote
 from genre_desktop.core.model import MusicnnGenre
 from genre_desktop.core.musicnn import MSD_TAGS
 from genre_desktop.core.splits import grouped_stratified_split
 from genre_desktop.core.teacher import load_teacher
+from genre_desktop.core.training import slice_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "genre_musicnn_v2"
 log = logging.getLogger("build")
-
-
-@torch.inference_mode()
-def slice_features(model: MusicnnGenre, mel: np.ndarray) -> np.ndarray:
-    """(n_slices, 200) head inputs of a track's non-overlapping 2.5-s slices."""
-    slices, _ = fit_slices(np.asarray(mel, np.float32), FeatureConfig().slice_frames)
-    return model.features(torch.from_numpy(slices)).numpy()
 
 
 def fit_slice_head(feats, index, train, l2):
@@ -78,7 +72,9 @@ def main() -> None:
     model.backbone.load_state_dict(load_teacher().state_dict())
     model.eval()
     t0 = time.perf_counter()
-    feats = [slice_features(model, np.load(args.work / "tracks" / f"{it['name']}.npz")["mel"]) for it in index]
+    slice_frames = FeatureConfig().slice_frames
+    feats = [slice_embeddings(model, np.load(args.work / "tracks" / f"{it['name']}.npz")["mel"], slice_frames)
+             for it in index]
     n_slices = sum(len(f) for f in feats)
     log.info("features of %d slices in %.0f s", n_slices, time.perf_counter() - t0)
     genres = [it["genre"] for it in index]
