@@ -151,11 +151,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.n = int(fraction * 1000)
         bar.set_description_str(message[:40], refresh=True)
 
-    options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed)
+    options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed,
+                           reuse_known_genres=not args.ignore_known_genres)
     outcome = train_on_library(scan, args.name, options, base_model=args.base,
                                dest=user_models_folder() / args.name, progress=progress)
     bar.close()
     print(outcome.report.to_text())
+    if outcome.known_genres:
+        print(f"started from the base model's knowledge of: {', '.join(outcome.known_genres)}")
     print(f"saved {outcome.path}")
     return 0
 
@@ -246,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--base", help="model to start from (default: the bundled model)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ignore-known-genres", action="store_true",
+                   help="learn every genre from the library alone, even those the base model knows")
     p.set_defaults(func=cmd_train)
     return parser
 

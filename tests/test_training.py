@@ -90,3 +90,29 @@ def test_feature_cache_hits(tmp_path):
     np.testing.assert_allclose(first, again, atol=1e-2)
     cache.get(path, FeatureConfig(n_mels=64))  # another config, another entry
     assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
+    from genre_desktop.core.heads import fit_standardised_head
+    from genre_desktop.core.training import genre_key, known_genre_prior
+
+    assert genre_key("Hip-Hop") == genre_key("hip hop") == "hiphop"
+    base = load_bundle(tiny_model)
+    weight, bias, known = known_genre_prior(base.labels, base.model.head, ["Treble", "shoegaze"])
+    assert known == ["Treble"]
+    np.testing.assert_array_equal(weight[0], base.model.head.weight[base.labels.index("treble")].detach().numpy())
+    assert not weight[1].any() and bias[1] == 0
+    # the penalty pulls towards the prior: strongly regularised, the head stays there
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, weight.shape[1])).astype(np.float32), np.repeat([0, 1], 30)
+    w, _ = fit_standardised_head(x, y, 2, l2=1e4, prior=(weight, bias))
+    np.testing.assert_allclose(w, weight, atol=1e-3 * np.abs(weight).max())
+    w0, _ = fit_standardised_head(x, y, 2, l2=1e4)
+    assert np.abs(w0).max() < 1e-3 * np.abs(weight).max()
+    # the wizard reports and records what it reused, or nothing when told not to
+    scan = scan_labelled_folders(tiny_library)
+    outcome = train_on_library(scan, "known", TrainOptions(), base_model=str(tiny_model))
+    assert outcome.known_genres == ["bass", "noise", "treble"]
+    assert load_bundle(outcome.path).meta["provenance"]["known_genres"] == outcome.known_genres
+    fresh = train_on_library(scan, "fresh", TrainOptions(reuse_known_genres=False), base_model=str(tiny_model))
+    assert fresh.known_genres == [] and fresh.report.accuracy >= 0.8

@@ -28,6 +28,7 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
                     steps: int = 300, balanced: bool = True,
                     init: Optional[tuple[np.ndarray, np.ndarray]] = None,
                     sample_weight: Optional[np.ndarray] = None,
+                    prior: Optional[np.ndarray] = None,
                     should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression by full-batch L-BFGS.
 
@@ -38,6 +39,8 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
     l2 : weight decay on the weights (not the bias)
     balanced : weight samples inversely to their class frequency
     sample_weight : (n,) optional per-sample weights (replace ``balanced``)
+    prior : (n_classes, d) optional weights that the L2 penalty pulls towards (instead of
+        zero): ``l2 * ||weight - prior||^2``; a row of zeros is the plain penalty
 
     Returns
     -------
@@ -47,6 +50,7 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
     yt = torch.from_numpy(np.asarray(y, np.int64))
     w = torch.zeros(n_classes, xt.shape[1], requires_grad=True)
     b = torch.zeros(n_classes, requires_grad=True)
+    w0 = torch.zeros(n_classes, xt.shape[1]) if prior is None else torch.from_numpy(np.asarray(prior, np.float32))
     if init is not None:
         with torch.no_grad():
             w.copy_(torch.from_numpy(init[0]))
@@ -62,7 +66,7 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
 
     def closure():
         opt.zero_grad()
-        loss = (F.cross_entropy(xt @ w.T + b, yt, reduction="none") * sw).mean() + l2 * (w ** 2).sum()
+        loss = (F.cross_entropy(xt @ w.T + b, yt, reduction="none") * sw).mean() + l2 * ((w - w0) ** 2).sum()
         loss.backward()
         return loss
 
@@ -74,18 +78,26 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
 
 def fit_standardised_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float,
                           sample_weight: Optional[np.ndarray] = None,
+                          prior: Optional[tuple[np.ndarray, np.ndarray]] = None,
                           should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`fit_linear_head` on standardised features, folded back to act on raw ones.
 
     The L2 penalty then treats every feature dimension alike, whatever its scale.
+    ``prior = (weight (n_classes, d), bias (n_classes,))``, a head acting on the raw
+    features, is where the fit starts and what the penalty pulls towards (rows of zeros
+    for classes without prior knowledge).
 
     Returns
     -------
     weight : (n_classes, d) float32, bias : (n_classes,) float32, for ``x @ weight.T + bias``
     """
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    init = None
+    if prior is not None:  # the same head in standardised coordinates
+        w_raw, b_raw = (np.asarray(a, np.float64) for a in prior)
+        init = ((w_raw * std).astype(np.float32), (b_raw + w_raw @ mean).astype(np.float32))
     w, b = fit_linear_head((x - mean) / std, y, n_classes, l2=l2, sample_weight=sample_weight,
-                           should_stop=should_stop)
+                           init=init, prior=None if init is None else init[0], should_stop=should_stop)
     return (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)
 
 

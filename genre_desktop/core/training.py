@@ -1,13 +1,15 @@
 """Train a genre model on a person's own library (folders labelled by genre).
 
 ``quick`` keeps the bundled network's embedding frozen and fits a new linear genre head
-(new genres allowed); ``thorough`` starts from that head and fine-tunes the whole network
+(new genres allowed; a genre the base model knows starts from its head row, which the
+regularisation pulls towards, so that few tracks need not teach it from nothing); ``thorough`` starts from that head and fine-tunes the whole network
 on augmented slices. Validation is by track, stratified by genre, never slices of one
 track on both sides. Decoded features are cached per file.
 """
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,9 @@ class TrainOptions:
     seed: int = 0
     val_fraction: float = 0.25
     l2: float = 0.1  # on standardised features
+    # a genre the base model knows (same name, ignoring case, spaces and punctuation)
+    # starts from the base's head row, and the L2 penalty pulls it there rather than to zero
+    reuse_known_genres: bool = True
 
 
 @dataclass
@@ -63,6 +68,7 @@ class TrainOutcome:
     wrong: list[WrongTrack] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
     validated: bool = True  # False when the library was too small to hold tracks out
+    known_genres: list[str] = field(default_factory=list)  # started from the base model's head
 
 
 @torch.inference_mode()
@@ -70,6 +76,32 @@ def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """What the genre head sees for each of a track's slices, shape (n_slices, embedding)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
     return model.features(torch.from_numpy(slices)).numpy()
+
+
+def genre_key(name: str) -> str:
+    """``"Hip-Hop"``, ``"hip hop"`` and ``"hiphop"`` name one genre."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def known_genre_prior(base_labels: list[str], head: torch.nn.Linear,
+                      labels: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The base head's rows for the ``labels`` it knows, zeros for new ones.
+
+    Returns
+    -------
+    weight : (len(labels), d), bias : (len(labels),), known : the labels found in the base
+    """
+    index = {genre_key(g): i for i, g in enumerate(base_labels)}
+    weight = np.zeros((len(labels), head.in_features), np.float32)
+    bias = np.zeros(len(labels), np.float32)
+    known = []
+    for k, label in enumerate(labels):
+        i = index.get(genre_key(label))
+        if i is not None:
+            weight[k] = head.weight[i].detach().numpy()
+            bias[k] = float(head.bias[i].detach())
+            known.append(label)
+    return weight, bias, known
 
 
 def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = TrainOptions(),
@@ -130,7 +162,13 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     progress(0.4 + span, "fitting the genre head")
     x = np.concatenate([feats[i] for i in train_idx])
     ys = np.concatenate([[y[i]] * len(feats[i]) for i in train_idx])
-    weight, bias = fit_standardised_head(x, ys, len(labels), options.l2, should_stop=should_stop)
+    prior_w, prior_b, known = known_genre_prior(base.labels, base.model.head, labels)
+    if not options.reuse_known_genres:
+        known = []
+    if known:
+        log.info("genres the base model knows, starting from its head: %s", ", ".join(known))
+    weight, bias = fit_standardised_head(x, ys, len(labels), options.l2, should_stop=should_stop,
+                                         prior=(prior_w, prior_b) if known else None)
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
@@ -167,6 +205,7 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         "architecture": base.meta["architecture"], "labels": labels, "tags": base.tags,
         "features": cfg.to_dict(), "thresholds": base.thresholds,
         "provenance": {"base_model": base.name, "mode": options.mode,
+                       "known_genres": known,
                        "library": ", ".join(f"{g} {n}" for g, n in scan.counts().items()),
                        "validation": f"{len(val_idx)} tracks held out by track, stratified"
                        if validated else "none (library too small): accuracy is on training tracks"},
@@ -182,4 +221,4 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         dest = user_models_folder() / name
     path = save_bundle(dest, model, meta)
     progress(1.0, f"saved {name}")
-    return TrainOutcome(path, report, history, wrong, seconds, validated)
+    return TrainOutcome(path, report, history, wrong, seconds, validated, known)

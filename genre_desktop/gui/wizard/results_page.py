@@ -58,7 +58,9 @@ class ResultsPage(QWizardPage):
         note = "" if outcome.validated else " (no tracks could be held out: these are training tracks)"
         self.summary.setText(f"<b>{report.accuracy:.0%}</b> of {report.total} validation tracks right{note}; "
                              f"balanced accuracy {report.balanced_accuracy():.0%}. Saved as "
-                             f"<i>{outcome.path.name}</i> in {outcome.path.parent}.")
+                             f"<i>{outcome.path.name}</i> in {outcome.path.parent}."
+                             + (f" Genres the base model already knew ({', '.join(outcome.known_genres)}) "
+                                "started from what it knew." if outcome.known_genres else ""))
         recall = report.recall()
         self.recall.setRowCount(len(recall))
         for row, (genre, value) in enumerate(recall.items()):
