@@ -2,9 +2,10 @@
 
 ``quick`` keeps the bundled network's embedding frozen and fits a new linear genre head
 (new genres allowed; a genre the base model knows starts from its head row, which the
-regularisation pulls towards, so that few tracks need not teach it from nothing); ``thorough`` starts from that head and fine-tunes the whole network
-on augmented slices. Validation is by track, stratified by genre, never slices of one
-track on both sides. Decoded features are cached per file.
+regularisation pulls towards, so that few tracks need not teach it from nothing);
+``thorough`` starts from that head and fine-tunes the whole network on augmented slices.
+Validation is by track, stratified by genre, never slices of one track on both sides.
+Decoded features are cached per file.
 """
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
 
 
 def genre_key(name: str) -> str:
-    """``"Hip-Hop"``, ``"hip hop"`` and ``"hiphop"`` name one genre."""
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+    """``"Hip-Hop"``, ``"hip hop"`` and ``"hiphop"`` name one genre (any script's letters count)."""
+    return re.sub(r"[\W_]", "", name.casefold())
 
 
 def known_genre_prior(base_labels: list[str], head: torch.nn.Linear,
@@ -162,9 +163,8 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     progress(0.4 + span, "fitting the genre head")
     x = np.concatenate([feats[i] for i in train_idx])
     ys = np.concatenate([[y[i]] * len(feats[i]) for i in train_idx])
-    prior_w, prior_b, known = known_genre_prior(base.labels, base.model.head, labels)
-    if not options.reuse_known_genres:
-        known = []
+    prior_w, prior_b, known = (known_genre_prior(base.labels, base.model.head, labels)
+                               if options.reuse_known_genres else (None, None, []))
     if known:
         log.info("genres the base model knows, starting from its head: %s", ", ".join(known))
     weight, bias = fit_standardised_head(x, ys, len(labels), options.l2, should_stop=should_stop,
