@@ -83,3 +83,12 @@ def test_one_genre_blocks_training(qtbot, wizard, tmp_path, tiny_library):
     check = to_check_page(qtbot, wizard, lib)
     assert not check.isComplete()
     assert "Cannot train" in check.warnings.text()
+
+
+def test_check_page_says_which_genres_the_base_model_knows(qtbot, wizard, tmp_path, tiny_library):
+    lib = tmp_path / "mixed"
+    shutil.copytree(tiny_library / "bass", lib / "Bass")
+    shutil.copytree(tiny_library / "treble", lib / "shoegaze")
+    check = to_check_page(qtbot, wizard, lib)
+    rows = {check.table.item(r, 0).text(): check.table.item(r, 3).text() for r in range(check.table.rowCount())}
+    assert rows["Bass"] == "knows it" and rows["shoegaze"] == "new genre"

@@ -3,7 +3,8 @@
 ``quick`` keeps the bundled network's embedding frozen and fits a new linear genre head
 (new genres allowed; a genre the base model knows starts from its head row, which the
 regularisation pulls towards, so that few tracks need not teach it from nothing);
-``thorough`` starts from that head and fine-tunes the whole network on augmented slices.
+``thorough`` starts from that head and fine-tunes the network on augmented slices (all of
+it, or for MSD_musicnn all but its frozen front-end).
 Validation is by track, stratified by genre, never slices of one track on both sides.
 Decoded features are cached per file.
 """
@@ -84,6 +85,12 @@ def genre_key(name: str) -> str:
     return re.sub(r"[\W_]", "", name.casefold())
 
 
+def match_known_genres(base_labels: list[str], labels: list[str]) -> dict[str, int]:
+    """``{label: index in base_labels}`` for the ``labels`` the base model knows."""
+    index = {genre_key(g): i for i, g in enumerate(base_labels)}
+    return {label: index[genre_key(label)] for label in labels if genre_key(label) in index}
+
+
 def known_genre_prior(base_labels: list[str], head: torch.nn.Linear,
                       labels: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The base head's rows for the ``labels`` it knows, zeros for new ones.
@@ -92,17 +99,14 @@ def known_genre_prior(base_labels: list[str], head: torch.nn.Linear,
     -------
     weight : (len(labels), d), bias : (len(labels),), known : the labels found in the base
     """
-    index = {genre_key(g): i for i, g in enumerate(base_labels)}
+    matches = match_known_genres(base_labels, labels)
     weight = np.zeros((len(labels), head.in_features), np.float32)
     bias = np.zeros(len(labels), np.float32)
-    known = []
     for k, label in enumerate(labels):
-        i = index.get(genre_key(label))
-        if i is not None:
-            weight[k] = head.weight[i].detach().numpy()
-            bias[k] = float(head.bias[i].detach())
-            known.append(label)
-    return weight, bias, known
+        if label in matches:
+            weight[k] = head.weight[matches[label]].detach().numpy()
+            bias[k] = float(head.bias[matches[label]].detach())
+    return weight, bias, list(matches)
 
 
 def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = TrainOptions(),

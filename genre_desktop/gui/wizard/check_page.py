@@ -1,15 +1,21 @@
 """Wizard page 2: scan the chosen folders in a worker; show counts, problems, warnings."""
 from __future__ import annotations
 
+import logging
 import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QProgressBar, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWizardPage)
 
+from ...core.bundle import BundleError, read_meta
 from ...core.library import scan_labelled_folders
+from ...core.registry import resolve_model
 from ...core.tasks import Cancelled
+from ...core.training import match_known_genres
 from ..workers import start_in_thread
+
+log = logging.getLogger(__name__)
 
 
 class ScanWorker(QObject):
@@ -45,9 +51,12 @@ class CheckPage(QWizardPage):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.message = QLabel("")
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Genre", "Tracks", "Minutes"])
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Genre", "Tracks", "Minutes", "Base model"])
+        self.table.horizontalHeaderItem(3).setToolTip(
+            "A genre the base model already knows starts from what it knows; a new one is learnt from your tracks alone")
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
@@ -99,9 +108,11 @@ class CheckPage(QWizardPage):
         self.wizard().scan = scan
         self.progress.setValue(1000)
         counts, minutes = scan.counts(), scan.durations()
+        known = self._known_genres(list(counts))
         self.table.setRowCount(len(counts))
         for row, (genre, n) in enumerate(counts.items()):
-            for col, text in enumerate((genre, str(n), f"{minutes[genre] / 60:.1f}")):
+            base = "" if known is None else ("knows it" if genre in known else "new genre")
+            for col, text in enumerate((genre, str(n), f"{minutes[genre] / 60:.1f}", base)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         total = sum(scan.durations().values()) / 60
         self.message.setText(f"{len(scan.tracks)} tracks in {len(counts)} genres, {total:.0f} minutes of music")
@@ -114,6 +125,15 @@ class CheckPage(QWizardPage):
         self.warnings.setText("\n".join(lines))
         self.completeChanged.emit()
         self.scan_finished.emit(scan)
+
+    def _known_genres(self, genres: list[str]):
+        """The genres the base model already knows (None when its labels cannot be read)."""
+        try:
+            labels = read_meta(resolve_model(self.wizard().base_model))["labels"]
+        except (BundleError, OSError, KeyError) as exc:
+            log.warning("cannot read the base model's labels: %s", exc)
+            return None
+        return set(match_known_genres(labels, genres))
 
     def isComplete(self) -> bool:  # noqa: N802
         return self.scan is not None and self.scan.blocking_problem() is None
