@@ -90,7 +90,7 @@ def main() -> None:
                                            base_model=args.model,
                                            dest=Path(tmp) / "models" / f"m{shots}{rep}", cache=cache)
                 times.append(time.perf_counter() - t0)
-                if shots == args.shots[0] and rep == 0:
+                if shots == args.shots[0] and rep == 0 and args.mode == "quick":  # thorough: training dominates
                     t1 = time.perf_counter()
                     train_on_library(LibraryScan(train), "bench-again", TrainOptions(mode=args.mode, val_fraction=0.0,
                                                                                  reuse_known_genres=reuse),
