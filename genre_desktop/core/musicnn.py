@@ -71,7 +71,6 @@ class _FactorisedConvMax:
             scales.append(scale)
             shifts.append(bn.bias.detach() - bn.running_mean * scale)
             biases.append(conv.bias.detach())
-        self.mixes = mixes  # per conv (rank, C_k), unsigned: for TrainableFrontend
         mix = torch.block_diag(*mixes)  # (total rank, C)
         scale = torch.cat(scales)
         self.scale, self.shift = scale[None, None, :], torch.cat(shifts)[None, None, :]
@@ -85,76 +84,16 @@ class _FactorisedConvMax:
         self.mix = torch.zeros(mix.shape[0], -(-self.channels // 32) * 32)
         self.mix[:, :self.channels] = mix * self.sign[0]
 
-    def basis_rows(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
-        """(B, 1, T, F) -> every basis filter's output, (B*T*F', rank), and (B, T, F')."""
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, T, F) -> (B, C, T)."""
         basis_out = torch.cat([F.conv2d(F.pad(x, (0, 0, *padding)), basis, stride=stride)
                                for basis, padding, stride in self.convs], dim=1)  # (B, rank, T, F')
         b, r, t, f = basis_out.shape
-        return basis_out.permute(0, 2, 3, 1).reshape(b * t * f, r), (b, t, f)  # one plain matmul
-
-    def mix_and_reduce(self, rows: torch.Tensor, grid: tuple[int, int, int], mix: torch.Tensor,
-                       bias: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """Channel outputs from basis outputs: (B*T*F', rank) -> (B, C, T)."""
-        b, t, f = grid
-        y = torch.mm(rows, mix).view(b, t, f, -1)  # (B, T, F', width)
+        rows = basis_out.permute(0, 2, 3, 1).reshape(b * t * f, r)  # one plain matmul, no bmm
+        y = torch.mm(rows, self.mix).view(b, t, f, -1)  # (B, T, F', width)
         extreme = y.amax(dim=2)[..., :self.channels] * self.sign  # max or min over frequency
-        out = F.relu(extreme + bias) * self.scale + shift
+        out = F.relu(extreme + self.bias) * self.scale + self.shift
         return out.transpose(1, 2)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, T, F) -> (B, C, T)."""
-        rows, grid = self.basis_rows(x)
-        return self.mix_and_reduce(rows, grid, self.mix, self.bias, self.shift)
-
-
-class TrainableFrontend(nn.Module):
-    """MSD_musicnn's front-end in factorised form, with trainable filters.
-
-    Each filter is trained as its coefficients over the fixed basis filters of
-    :class:`_FactorisedConvMax` (it stays in the span of the pretrained filters), with its
-    conv bias and its batch norm's shift; batch-norm scales stay fixed, so the max/min trick
-    holds. ~9x faster to train than the plain convolutions. :meth:`fold_into` writes the
-    result back into a :class:`MusiCNN`'s ordinary weights.
-    """
-
-    def __init__(self, backbone: "MusiCNN"):
-        super().__init__()
-        self.fast = backbone.factorised_frontend()
-        self.mixes = nn.ParameterList([nn.Parameter(m.clone()) for part in self.fast for m in part.mixes])
-        self.biases = nn.ParameterList([nn.Parameter(part.bias.clone()) for part in self.fast])
-        self.shifts = nn.ParameterList([nn.Parameter(part.shift.clone()) for part in self.fast])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Input-normalised mel (B, 1, T, F) -> (B, 561, T)."""
-        outs, k = [], 0
-        for part, bias, shift in zip(self.fast, self.biases, self.shifts):
-            mixes = list(self.mixes[k:k + len(part.mixes)])
-            k += len(part.mixes)
-            mix = torch.block_diag(*mixes) * part.sign[0]
-            mix = F.pad(mix, (0, part.mix.shape[1] - mix.shape[1]))
-            with torch.no_grad():
-                rows, grid = part.basis_rows(x)
-            outs.append(part.mix_and_reduce(rows, grid, mix, bias, shift))
-        return torch.cat(outs, dim=1)
-
-    @torch.no_grad()
-    def fold_into(self, backbone: "MusiCNN") -> None:
-        """Set ``backbone``'s front-end convolutions and batch-norm shifts to these filters."""
-        pairs = backbone.frontend_pairs()
-        k = 0
-        for part, bias, shift in zip(self.fast, self.biases, self.shifts):
-            start = 0
-            for basis, _, _ in part.convs:
-                conv, bn = pairs[k]
-                mix = self.mixes[k]
-                conv.weight.copy_((mix.T @ basis.flatten(1)).view_as(conv.weight))
-                channels = slice(start, start + conv.out_channels)
-                conv.bias.copy_(bias[0, 0, channels])
-                scale = part.scale[0, 0, channels]
-                bn.bias.copy_(shift[0, 0, channels] + bn.running_mean * scale)
-                start += conv.out_channels
-                k += 1
-        backbone._fast = None
 
 
 def _time_padding(k: int) -> tuple[int, int]:
@@ -211,7 +150,7 @@ class MusiCNN(nn.Module):
         rounding, ~3x faster, ``FAST_CHUNK`` slices at a time so that the (frames,
         frequency, channels) intermediate stays in cache.
         """
-        x = self.normalise_input(mel)  # (B, 1, T, F)
+        x = self.input_bn(mel.transpose(1, 2).unsqueeze(1))  # (B, 1, T, F) like TF's NHWC
         if self._fast_path_applies():
             return torch.cat([self._fast_frontend(x[i:i + FAST_CHUNK])
                               for i in range(0, len(x), FAST_CHUNK)], dim=0)
@@ -235,33 +174,17 @@ class MusiCNN(nn.Module):
             return False
         return not torch.is_grad_enabled() or not self.timbral_74.weight.requires_grad
 
-    def frontend_pairs(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
-        """The front-end's (convolution, batch norm) pairs, in output-channel order."""
-        return [(self.timbral_74, self.timbral_74_bn), (self.timbral_77, self.timbral_77_bn),
-                *zip(self.temporal, self.temporal_bn)]
-
-    @torch.no_grad()
-    def factorised_frontend(self) -> list[_FactorisedConvMax]:
-        """The front-end as new factorised parts (timbral 7x38, timbral 7x67, temporal)."""
-        return [_FactorisedConvMax([(self.timbral_74, self.timbral_74_bn, (3, 3))]),
+    def _fast_frontend(self, x: torch.Tensor) -> torch.Tensor:
+        if self._fast is None:
+            self._fast = [
+                _FactorisedConvMax([(self.timbral_74, self.timbral_74_bn, (3, 3))]),
                 _FactorisedConvMax([(self.timbral_77, self.timbral_77_bn, (3, 3))]),
                 _FactorisedConvMax([(conv, bn, _time_padding(conv.kernel_size[0]))
                                     for conv, bn in zip(self.temporal, self.temporal_bn)])]
-
-    def _fast_frontend(self, x: torch.Tensor) -> torch.Tensor:
-        if self._fast is None:
-            self._fast = self.factorised_frontend()
         return torch.cat([part(x) for part in self._fast], dim=1)
 
-    def normalise_input(self, mel: torch.Tensor) -> torch.Tensor:
-        """(batch, n_mels, frames) -> (batch, 1, frames, n_mels), input batch norm applied."""
-        return self.input_bn(mel.transpose(1, 2).unsqueeze(1))  # like TF's NHWC
-
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.backend(self.frontend(mel))
-
-    def backend(self, front: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Front-end output (batch, 561, frames) -> ``(tag_logits, penultimate)``."""
+        front = self.frontend(mel)
         layers = [front]
         h = self.mid_bn[0](F.relu(self.mid[0](front)))
         layers.append(h)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QHBoxLayout, QLabel, Q
 
 from ...core.registry import user_models_folder
 from ...core.tasks import Cancelled
-from ...core.training import TrainOptions, thorough_epochs, train_on_library
+from ...core.training import TrainOptions, train_on_library
 from ..workers import start_in_thread
 
 NAME_PATTERN = re.compile(r"^[\w][\w .-]{0,63}$")
@@ -113,8 +113,6 @@ class TrainPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802
         self.outcome = None
-        if not self.thorough.isChecked():  # the base model's default, unless chosen already
-            self.epochs.setValue(thorough_epochs(self.wizard().base_model))
         self.progress.setValue(0)
         self.status.setText("")
         self._validate_name(self.name_edit.text())
