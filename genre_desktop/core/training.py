@@ -157,7 +157,7 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     # 4. the new head on frozen features (every track's computed once; quick mode also
     # validates from them, so the network runs over each track only once)
     eval_idx = val_idx if validated else train_idx
-    needed = list(train_idx) + ([] if options.mode == "thorough" else [i for i in val_idx])
+    needed = list(train_idx) + ([] if options.mode == "thorough" else list(val_idx))
     feats: dict[int, np.ndarray] = {}
     span = 0.1 if options.mode == "thorough" else 0.5  # the bulk of quick mode's time
     for n, i in enumerate(needed):
