@@ -30,7 +30,7 @@ def _files(paths: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
         if not path.exists():
             errors.append((raw, "no such file or folder"))
             continue
-        found = list(iter_audio_files([path]))
+        found = list(iter_audio_files([path], on_error=lambda f, r: errors.append((str(f), r))))
         if path.is_dir() and not found:
             errors.append((raw, "folder holds no audio files"))
         files.extend(found)
@@ -89,8 +89,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .core.evaluation import confusion_report
     from .core.library import scan_labelled_folders
 
+    folder = _existing_folder(args.folder)
     classifier = _load(args.model)
-    scan = scan_labelled_folders(Path(args.folder))
+    scan = scan_labelled_folders(folder)
+    if not scan.tracks:
+        raise UserError(f"{folder} holds no readable audio in genre sub-folders "
+                        "(expected FOLDER/<genre>/<files>)")
     truth, pred, errors = [], [], []
     for track in tqdm(scan.tracks, unit="file", file=sys.stderr, disable=not args.progress):
         try:
@@ -101,6 +105,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         truth.append(track.genre)
         pred.append(result.genre or "(silence)")
     errors += [(str(p), r) for p, r in scan.unreadable]
+    if not truth:
+        raise UserError("no track of this folder could be classified")
     report = confusion_report(truth, pred, classifier.labels)
     if args.json:
         print(json.dumps({**report.to_json(), "errors": [{"path": p, "error": r} for p, r in errors]}))
@@ -121,20 +127,68 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(bundle.describe())
     print("\ninstalled models:")
-    for entry in list_models():
-        marker = "*" if entry.path.resolve() == bundle.path.resolve() else " "
-        print(f" {marker} {entry.name}\t{'bundled' if entry.bundled else 'yours'}\t{entry.path}")
+    _print_models(list_models(include_broken=True, include_backups=True), bundle.path)
     return 0
+
+
+def _print_models(entries, active: Optional[Path] = None) -> None:
+    for entry in entries:
+        marker = "*" if active is not None and entry.path.resolve() == active.resolve() else " "
+        kind = "bundled" if entry.bundled else (f"backup of {entry.backup_of}" if entry.backup_of else "yours")
+        state = f"\tBROKEN: {entry.error}" if entry.error else ""
+        print(f" {marker} {entry.name}\t{kind}\t{entry.path}{state}")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List, restore, rename and delete the models a person trained."""
+    from .core import registry
+
+    if args.action == "list":
+        entries = registry.list_models(include_broken=True, include_backups=True)
+        if args.json:
+            for e in entries:
+                print(json.dumps({"name": e.name, "path": str(e.path), "bundled": e.bundled,
+                                  "backup_of": e.backup_of, "error": e.error}))
+        else:
+            _print_models(entries)
+        return 0
+    if not args.names:
+        raise UserError(f"'models {args.action}' needs a model name")
+    name = args.names[0]
+    if args.action == "restore":
+        path = registry.restore_backup(name)
+        print(f"restored the backup of {name!r}: {path} (the model it replaced is now the backup)")
+    elif args.action == "delete":
+        registry.delete_user_model(name, backup=args.backup)
+        print(f"deleted {'the backup of ' if args.backup else ''}{name!r}")
+    elif args.action == "rename":
+        if len(args.names) != 2:
+            raise UserError("'models rename' needs the old and the new name")
+        print(f"renamed to {registry.rename_user_model(name, args.names[1])}")
+    return 0
+
+
+class UserError(Exception):
+    """Bad input from the person at the keyboard: printed as one line, exit code 2."""
+
+
+def _existing_folder(raw: str) -> Path:
+    folder = Path(raw).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"{raw}: {'not a folder' if folder.exists() else 'no such folder'}")
+    return folder
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .core.library import scan_labelled_folders
-    from .core.registry import user_models_folder
+    from .core.registry import user_model_path
     from .core.training import TrainOptions, train_on_library
 
-    scan = scan_labelled_folders(Path(args.folder))
+    dest = user_model_path(args.name)  # the one name rule: refused before any work
+    folder = _existing_folder(args.folder)
+    scan = scan_labelled_folders(folder)
     for path, reason in scan.unreadable:
         log.warning("skipped %s: %s", path, reason)
     for warning in scan.warnings():
@@ -153,9 +207,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed,
                            reuse_known_genres=not args.ignore_known_genres)
-    outcome = train_on_library(scan, args.name, options, base_model=args.base,
-                               dest=user_models_folder() / args.name, progress=progress)
-    bar.close()
+    try:
+        outcome = train_on_library(scan, dest.name, options, base_model=args.base, dest=dest,
+                                   progress=progress)
+    finally:
+        bar.close()
+    for path, reason in outcome.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     print(outcome.report.to_text())
     if outcome.known_genres:
         print(f"started from the base model's knowledge of: {', '.join(outcome.known_genres)}")
@@ -242,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.set_defaults(func=cmd_listen)
 
+    p = sub.add_parser("models", help="list your models (broken ones and backups too); restore, rename, delete")
+    p.add_argument("action", nargs="?", default="list", choices=("list", "restore", "rename", "delete"))
+    p.add_argument("names", nargs="*", help="the model (for rename: old and new name)")
+    p.add_argument("--backup", action="store_true", help="with delete: delete the model's backup")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
     p = sub.add_parser("train", help="train a model on a folder with one sub-folder per genre")
     p.add_argument("folder")
     p.add_argument("--name", required=True, help="name of the new model")
@@ -259,13 +324,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print, never crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     from .core.bundle import BundleError
 
     try:
         return args.func(args)
-    except BundleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (BundleError, UserError, ValueError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # full disk, read-only folder, vanished file: say which, in one line
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -274,6 +346,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a bug: one line for the person, the traceback with -v
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
+              "run with -v for details", file=sys.stderr)
+        return 3
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":

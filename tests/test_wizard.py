@@ -92,3 +92,31 @@ def test_check_page_says_which_genres_the_base_model_knows(qtbot, wizard, tmp_pa
     check = to_check_page(qtbot, wizard, lib)
     rows = {check.table.item(r, 0).text(): check.table.item(r, 3).text() for r in range(check.table.rowCount())}
     assert rows["Bass"] == "knows it" and rows["shoegaze"] == "new genre"
+
+
+@pytest.mark.parametrize("existed", [True, False])
+def test_keep_the_old_one_is_honoured(qtbot, wizard, library, tiny_model, existed):
+    """'Keep the old one' puts back the model the training replaced (the new one becomes the
+    restorable backup); with no model of that name before, the button discards the new one."""
+    from genre_desktop.core.bundle import load_bundle, read_meta, save_bundle
+
+    dest = user_models_folder() / "mine"
+    if existed:
+        bundle = load_bundle(tiny_model)
+        save_bundle(dest, bundle.model, {**bundle.meta, "name": "mine", "version": "old"})
+    to_check_page(qtbot, wizard, library)
+    wizard.next()
+    train = wizard.train_page
+    train.name_edit.setText("mine")
+    with qtbot.waitSignal(train.training_finished, timeout=120000):
+        train.start_button.click()
+    wizard.next()
+    results = wizard.results_page
+    assert results.keep_button.text() == ("Keep the old one" if existed else "Discard this model")
+    results.keep_button.click()
+    assert wizard.result() == QWizard.Accepted
+    if existed:
+        assert read_meta(dest)["version"] == "old"
+        assert read_meta(dest.with_name("mine.previous"))["version"] == "1"  # the new one, restorable
+    else:
+        assert not dest.exists()

@@ -53,12 +53,34 @@ def ffmpeg_available() -> bool:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise AudioDecodeError("file not found")
-    if path.is_dir():
-        raise AudioDecodeError("is a folder, not an audio file")
-    if path.stat().st_size == 0:
+    """Raise :class:`AudioDecodeError` unless ``path`` is a non-empty file this process can read."""
+    try:
+        if path.is_dir():
+            raise AudioDecodeError("is a folder, not an audio file")
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise AudioDecodeError("file not found") from None
+    except PermissionError:
+        raise AudioDecodeError("permission denied: this file cannot be read") from None
+    except OSError as exc:
+        raise AudioDecodeError(f"cannot open this file ({exc.strerror or type(exc).__name__})") from None
+    if size == 0:
         raise AudioDecodeError("empty file (0 bytes)")
+
+
+def _sf_path(path: Path):
+    """The path as libsndfile wants it: bytes on POSIX, so that names which are not valid
+    UTF-8 (old Latin-1 folders) open instead of raising UnicodeEncodeError."""
+    return os.fsencode(path) if os.name == "posix" else str(path)
+
+
+def check_finite(block: np.ndarray) -> np.ndarray:
+    """Refuse audio holding NaN or infinite samples (a broken float file), with one line."""
+    if not np.isfinite(block).all():
+        raise AudioDecodeError("the audio holds NaN or infinite samples (a damaged float file)")
+    return block
 
 
 def audio_info(path: os.PathLike | str) -> AudioInfo:
@@ -66,7 +88,7 @@ def audio_info(path: os.PathLike | str) -> AudioInfo:
     path = Path(path)
     _check_file(path)
     try:
-        info = sf.info(str(path))
+        info = sf.info(_sf_path(path))
         return AudioInfo(int(info.samplerate), int(info.channels), float(info.duration), info.format)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if path.suffix.lower() in NATIVE_EXTENSIONS:
@@ -82,6 +104,8 @@ def audio_info(path: os.PathLike | str) -> AudioInfo:
 def _describe_libsndfile_error(path: Path, exc: Exception) -> str:
     ext = path.suffix.lower().lstrip(".") or "audio"
     detail = str(exc).split(":")[-1].strip() or type(exc).__name__
+    if "possibly a pipe" in detail or "not a regular file" in detail:
+        detail = "its contents are not audio libsndfile knows"  # libsndfile's words for garbage
     return f"not a readable {ext} file ({detail})"
 
 
@@ -121,7 +145,7 @@ def iter_audio_blocks(path: os.PathLike | str, sample_rate: int,
     path = Path(path)
     _check_file(path)
     try:
-        sf_file = sf.SoundFile(str(path))
+        sf_file = sf.SoundFile(_sf_path(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if path.suffix.lower() in NATIVE_EXTENSIONS:
             raise AudioDecodeError(_describe_libsndfile_error(path, exc)) from None
@@ -143,7 +167,7 @@ def iter_audio_blocks(path: os.PathLike | str, sample_rate: int,
             if data.shape[0] == 0:
                 break
             decoded_any = True
-            out = resampler.push(_to_mono(data))
+            out = resampler.push(check_finite(_to_mono(data)))
             if out.size:
                 yield out
         tail = resampler.finish()

@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .architectures import check_architecture
 from .features import FeatureConfig
+from .safe_files import fault_point, name_lock, new_partial, replace_folder
 
 if TYPE_CHECKING:
     import torch
@@ -72,8 +74,96 @@ class ModelBundle:
         return "\n".join(lines)
 
 
+MAX_META_BYTES = 4 << 20  # a model.json larger than this is not a model's
+_TASKS = ("genre", "tagging")
+_FEATURE_RANGES = {"sample_rate": (4000, 192000), "n_fft": (64, 16384), "hop_length": (16, 16384),
+                   "n_mels": (8, 512), "slice_frames": (8, 100000)}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _names(value: Any, what: str, minimum: int) -> None:
+    if (not isinstance(value, list) or len(value) < minimum or len(value) > 10000
+            or not all(isinstance(x, str) and x.strip() and not _has_control(x) for x in value)
+            or len(set(value)) != len(value)):
+        raise BundleError(f"{what} must be a list of {'at least two ' if minimum >= 2 else ''}"
+                          "distinct names without control characters")
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text)
+
+
+def validate_meta(meta: Any) -> dict:
+    """Check a parsed ``model.json`` against the bundle schema; returns it unchanged.
+
+    Every field the app reads is checked for its type and range, so that a wrong but
+    parseable file is refused here with a one-line reason instead of failing later.
+
+    Raises
+    ------
+    BundleError
+    """
+    if not isinstance(meta, dict):
+        raise BundleError(f"{META} must hold an object")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"unsupported bundle format {meta.get('format_version')!r}")
+    task = meta.get("task", "genre")
+    if task not in _TASKS:
+        raise BundleError(f"unknown task {task!r}")
+    for key in ("name", "created"):
+        if key in meta and (not isinstance(meta[key], str) or _has_control(meta[key])):
+            raise BundleError(f"{key} must be a line of text")
+    if "version" in meta and not (isinstance(meta["version"], str) or _is_number(meta["version"])):
+        raise BundleError("version must be text or a number")
+    _names(meta.get("labels"), "labels", 2)
+    if "tags" in meta:
+        _names(meta["tags"], "tags", 0)
+    arch = meta.get("architecture")
+    if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
+        raise BundleError("architecture is missing")
+    features = meta.get("features", {})
+    if not isinstance(features, dict):
+        raise BundleError("bad feature settings: must be an object")
+    try:
+        config = FeatureConfig.from_dict(features)
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f"bad feature settings: {exc}") from None
+    for key, (low, high) in _FEATURE_RANGES.items():
+        if not low <= getattr(config, key) <= high:
+            raise BundleError(f"bad feature settings: {key} {getattr(config, key)} is outside {low}..{high}")
+    if config.hop_length > config.n_fft:
+        raise BundleError("bad feature settings: hop_length exceeds n_fft")
+    if task == "genre":
+        try:
+            check_architecture(arch, config.n_mels)
+        except ValueError as exc:
+            raise BundleError(f"bad architecture: {exc}") from None
+    thresholds = meta.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise BundleError("thresholds must be an object")
+    for key, value in thresholds.items():
+        if not _is_number(value):
+            raise BundleError(f"threshold {key!r} must be a number, not {value!r}")
+        if key in DEFAULT_THRESHOLDS and not 0.0 <= value <= 1.0:
+            raise BundleError(f"threshold {key!r} must lie between 0 and 1")
+    for key in ("metrics", "provenance"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise BundleError(f"{key} must be an object")
+    return meta
+
+
 def read_meta(path: os.PathLike | str) -> dict:
-    """Read and check ``model.json`` of a bundle folder without loading weights."""
+    """Read and check ``model.json`` of a bundle folder without loading weights.
+
+    Raises
+    ------
+    BundleError
+        Whatever the folder holds: missing, unreadable, not JSON, too deep or too large,
+        or not the bundle schema.
+    """
     folder = Path(path)
     meta_path = folder / META
     if not folder.is_dir():
@@ -81,28 +171,29 @@ def read_meta(path: os.PathLike | str) -> dict:
     if not meta_path.is_file():
         raise BundleError(f"{folder} is not a model bundle (no {META})")
     try:
+        if meta_path.stat().st_size > MAX_META_BYTES:
+            raise BundleError(f"{META} is too large to be a model description")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise BundleError(f"{META} is nested too deeply to be a model description") from None
+    except PermissionError:
+        raise BundleError(f"{META} cannot be read (permission denied)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{META} is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise BundleError(f"{META} must hold an object")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"unsupported bundle format {meta.get('format_version')!r}")
-    labels = meta.get("labels")
-    if (not isinstance(labels, list) or len(labels) < 2
-            or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
-        raise BundleError("labels must be a list of at least two distinct names")
-    if not isinstance(meta.get("architecture"), dict):
-        raise BundleError("architecture is missing")
-    try:
-        FeatureConfig.from_dict(meta.get("features", {}))
-    except (TypeError, ValueError) as exc:
-        raise BundleError(f"bad feature settings: {exc}") from None
-    return meta
+        raise BundleError(f"{META} is not valid JSON ({str(exc).splitlines()[0]})") from None
+    return validate_meta(meta)
 
 
 def load_bundle(path: os.PathLike | str) -> ModelBundle:
-    """Load a bundle folder into a :class:`ModelBundle` (model in eval mode)."""
+    """Load a bundle folder into a :class:`ModelBundle` (model in eval mode).
+
+    The network is built, its weights checked for shape and finiteness, and one silent
+    slice is run through it, so a bundle that loads is a bundle that classifies.
+
+    Raises
+    ------
+    BundleError
+        With a one-line reason, whatever is wrong with the folder.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -117,8 +208,8 @@ def load_bundle(path: os.PathLike | str) -> ModelBundle:
     features = FeatureConfig.from_dict(meta["features"])
     try:
         model = build_model(meta["architecture"], len(labels), len(tags))
-    except (TypeError, ValueError) as exc:
-        raise BundleError(f"bad architecture: {exc}") from None
+    except Exception as exc:  # any parameter a hostile file holds: one line, never a traceback
+        raise BundleError(f"bad architecture: {type(exc).__name__}: {exc}") from None
     try:
         state = load_file(str(folder / WEIGHTS))
     except FileNotFoundError:
@@ -134,37 +225,74 @@ def load_bundle(path: os.PathLike | str) -> ModelBundle:
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise BundleError(f"weights do not fit the architecture ({first})") from None
+    check_finite_weights(state)
     model.eval()
+    _probe(model, features, len(labels), len(tags))
     return ModelBundle(folder, meta, model, labels, features, tags)
 
 
-def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: dict) -> Path:
-    """Write a bundle atomically: a cancelled or crashed save leaves any old one intact.
+def check_finite_weights(state: dict) -> None:
+    """Raise :class:`BundleError` when any tensor of a state dict holds NaN or inf."""
+    import torch
 
-    The bundle is written to a temporary sibling folder and then swapped in; a previous
-    bundle of the same name is kept as ``<name>.previous`` (one backup).
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise BundleError(f"the weights hold NaN or infinite values ({key}): the model is broken")
+
+
+def _probe(model, features: FeatureConfig, n_labels: int, n_tags: int) -> None:
+    """Run one silent slice through ``model``: its features must fit the network."""
+    import torch
+
+    try:
+        with torch.inference_mode():
+            logits, tag_logits, _ = model(torch.zeros(1, features.n_mels, features.slice_frames))
+    except Exception as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise BundleError(f"the network does not accept its features ({features.n_mels} mel bands, "
+                          f"{features.slice_frames} frames): {first}") from None
+    if tuple(logits.shape) != (1, n_labels) or (n_tags and (tag_logits is None
+                                                           or tuple(tag_logits.shape) != (1, n_tags))):
+        raise BundleError("the network's outputs do not match its labels and tags")
+    if not bool(torch.isfinite(logits).all()):
+        raise BundleError("the network gives NaN or infinite outputs: the model is broken")
+
+
+def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: dict) -> Path:
+    """Write a bundle crash-safely: a cancelled, killed or failed save leaves any old one intact.
+
+    The bundle is written to a hidden ``.partial`` sibling, fsynced, loaded back (never
+    install what would not load; never weights with NaN), and swapped in under a lock on
+    its name by :func:`safe_files.replace_folder`, which keeps the previous bundle of the
+    same name as ``<name>.previous`` (one backup, listed and restorable). Two processes
+    saving one name take turns.
+
+    Raises
+    ------
+    BundleError
+        The bundle would not load (the old one is untouched).
+    OSError
+        The disk is full or read-only (the old one is untouched).
     """
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format_version": FORMAT_VERSION, "task": "genre",
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **meta}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
-    try:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS))
-        (tmp / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        load_bundle(tmp)  # never install something that would not load
-        backup = folder.with_name(folder.name + ".previous")
-        if folder.exists():
-            if backup.exists():
-                shutil.rmtree(backup)
-            os.replace(folder, backup)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    check_finite_weights(state)
+    with name_lock(folder.parent, folder.name):
+        tmp = new_partial(folder)
+        try:
+            save_file(state, str(tmp / WEIGHTS))
+            fault_point("save:weights-written")
+            (tmp / META).write_text(json.dumps(meta, indent=2, allow_nan=False), encoding="utf-8")
+            load_bundle(tmp)
+            fault_point("save:verified")
+            replace_folder(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return folder
 
 

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .audio_io import AudioDecodeError, audio_info, iter_audio_blocks
+from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks
 from .bundle import ModelBundle
 from .features import SILENCE_LEVEL, StreamingLogMel, fit_slices, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
@@ -139,7 +139,7 @@ class Classifier:
 
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> TrackResult:
         """Classify mono audio at the model's sample rate, shape (n_samples,)."""
-        mel = log_mel(np.asarray(audio, np.float32), self.config)
+        mel = log_mel(check_finite(np.asarray(audio, np.float32)), self.config)
         slices, starts = fit_slices(mel, self.config.slice_frames)
         silent = slices.reshape(len(slices), -1).max(axis=1) < SILENCE_LEVEL
         probs, tags = self.predict_slices(slices)

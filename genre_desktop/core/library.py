@@ -7,24 +7,36 @@ import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from .audio_io import AUDIO_EXTENSIONS, AudioDecodeError, audio_info
+from .names import clean_label
 from .tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
 log = logging.getLogger(__name__)
 
 
-def iter_audio_files(paths: Iterable[os.PathLike | str]) -> Iterator[Path]:
+def iter_audio_files(paths: Iterable[os.PathLike | str],
+                     on_error: Optional[Callable[[Path, str], None]] = None) -> Iterator[Path]:
     """Expand files and folders (recursively, sorted) into audio file paths.
 
     Files given explicitly are yielded whatever their extension, so that a wrong file
     gets a clear decode error; inside folders only audio extensions are picked up.
+    ``on_error(folder, reason)`` hears of each sub-folder that cannot be read (by default
+    it is logged as a warning); the walk goes on.
     """
+    def unreadable(exc: OSError) -> None:
+        folder = Path(exc.filename) if exc.filename else Path("?")
+        reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        if on_error is not None:
+            on_error(folder, f"folder cannot be read ({reason})")
+        else:
+            log.warning("skipped the folder %s: %s", folder, reason)
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
+            for root, dirs, files in os.walk(path, onerror=unreadable):
                 dirs.sort()
                 for name in sorted(files):
                     if Path(name).suffix.lower() in AUDIO_EXTENSIONS and not name.startswith("."):
@@ -113,6 +125,11 @@ def _fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
+def genre_folders(root: Path) -> dict[str, list[Path]]:
+    """``{folder name: [folder]}`` for the visible sub-folders of ``root`` (one per genre)."""
+    return {d.name: [d] for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+
+
 def scan_labelled_folders(folders: dict[str, list[Path]] | Path,
                           progress: ProgressCallback = no_progress,
                           should_stop: Optional[StopCallback] = None) -> LibraryScan:
@@ -133,11 +150,16 @@ def scan_labelled_folders(folders: dict[str, list[Path]] | Path,
         root = Path(folders)
         if not root.is_dir():
             raise FileNotFoundError(f"not a folder: {root}")
-        folders = {d.name: [d] for d in sorted(root.iterdir())
-                   if d.is_dir() and not d.name.startswith(".")}
-    candidates = [(genre, path) for genre, dirs in folders.items()
-                  for path in iter_audio_files(dirs)]
+        folders = genre_folders(root)
     scan = LibraryScan()
+    candidates = []
+    for genre, dirs in folders.items():
+        label = clean_label(genre)
+        if not label:
+            scan.unreadable.append((dirs[0] if dirs else Path(genre), "a genre folder needs a name"))
+            continue
+        candidates += [(label, path) for path in
+                       iter_audio_files(dirs, on_error=lambda f, r: scan.unreadable.append((f, r)))]
     seen: dict[str, tuple[Path, str]] = {}
     for i, (genre, path) in enumerate(candidates):
         check_stop(should_stop)

@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .architectures import ARCHITECTURES, check_architecture  # noqa: F401  (re-exported)
 from .musicnn import MusiCNN
-
-ARCHITECTURES = ("musicnn_genre", "genre_cnn")
 
 
 class GenreCNN(nn.Module):
@@ -123,8 +122,23 @@ class MusicnnGenre(nn.Module):
         return self.head(self.dropout(emb)), (tag_logits if self.n_tags else None), emb
 
 
+#: slices per forward pass outside the app's classifier: memory stays flat however long a track is
+SLICE_BATCH = 64
+
+
+@torch.inference_mode()
+def in_batches(fn, slices) -> torch.Tensor:
+    """``fn`` (slices -> per-slice outputs) over (n, n_mels, frames) slices, ``SLICE_BATCH``
+    at a time, without gradients; returns the outputs concatenated, shape (n, ...)."""
+    import numpy as np
+
+    return torch.cat([fn(torch.from_numpy(np.ascontiguousarray(slices[i:i + SLICE_BATCH], np.float32)))
+                      for i in range(0, len(slices), SLICE_BATCH)])
+
+
 def build_model(architecture: dict, n_labels: int, n_tags: int = 0) -> nn.Module:
-    """Instantiate a network from a bundle's ``architecture`` entry."""
+    """Instantiate a network from a bundle's ``architecture`` entry (checked first)."""
+    check_architecture(architecture)
     name = architecture.get("name")
     params = dict(architecture.get("params", {}))
     if name == "genre_cnn":

@@ -13,7 +13,9 @@ def grouped_stratified_split(genres: Sequence[str], groups: Sequence[str], val_f
 
     Each genre with at least two groups puts about ``val_fraction`` of its tracks (whole
     groups, chosen at random) in validation, at least one group; a genre with one group
-    (or one track) stays in training.
+    (or one track) stays in training. A group is never held out when that would leave the
+    genre with fewer training tracks than validation tracks (on a tiny library one group
+    of five ids could otherwise hold out most of it).
 
     Returns
     -------
@@ -33,11 +35,14 @@ def grouped_stratified_split(genres: Sequence[str], groups: Sequence[str], val_f
         total = sum(len(v) for v in group_items.values())
         target = max(1, round(val_fraction * total))
         taken = 0
-        for name in names[:-1]:  # always leave at least one group for training
+        for name in names:
             if taken >= target:
                 break
+            size = len(group_items[name])
+            if taken + size > total / 2 or taken + size >= total:  # keep most of it for training
+                continue
             val.extend(group_items[name])
-            taken += len(group_items[name])
+            taken += size
     val_arr = np.array(sorted(val), int)
     train_arr = np.setdiff1d(np.arange(len(genres)), val_arr)
     return train_arr, val_arr

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .augment import random_crops, random_gain, spec_augment
 from .features import fit_slices
 from .heads import vote
-from .model import GenreCNN
+from .model import GenreCNN, in_batches
 from .musicnn import PATCH_FRAMES
 from .tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
@@ -79,7 +79,7 @@ def nearest_patch(starts: np.ndarray, crop_start: int, crop_frames: int) -> int:
 def track_probs(model: torch.nn.Module, mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """Voted genre distribution of one track, as the app computes it, shape (n_labels,)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
-    logits = model(torch.from_numpy(slices))[0]
+    logits = in_batches(lambda batch: model(batch)[0], slices)
     return vote(torch.softmax(logits, dim=1).numpy())
 
 

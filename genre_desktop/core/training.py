@@ -20,14 +20,16 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from .audio_io import AudioDecodeError
 from .bundle import load_bundle, save_bundle
 from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
 from .features import fit_slices
 from .heads import fit_standardised_head, softmax, vote
 from .library import LibraryScan
-from .model import build_model
+from .model import build_model, in_batches
 from .registry import feature_cache_folder, resolve_model
+from .safe_files import check_writable, fault_point
 from .splits import grouped_stratified_split
 from .student import History, StudentOptions, TrackData, track_probs, train_student
 from .tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
@@ -71,13 +73,14 @@ class TrainOutcome:
     seconds: dict = field(default_factory=dict)
     validated: bool = True  # False when the library was too small to hold tracks out
     known_genres: list[str] = field(default_factory=list)  # started from the base model's head
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # files that failed after the scan
+    replaced: bool = False  # a model of this name existed: it is now the backup
 
 
-@torch.inference_mode()
 def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """What the genre head sees for each of a track's slices, shape (n_slices, embedding)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
-    return model.features(torch.from_numpy(slices)).numpy()
+    return in_batches(model.features, slices).numpy()
 
 
 def genre_key(name: str) -> str:
@@ -117,29 +120,58 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
                      on_epoch: Optional[Callable[[History], None]] = None) -> TrainOutcome:
     """Train, validate and save a new bundle; returns where it went and how it did.
 
+    A file that vanished, changed into something unreadable or holds NaN audio since the
+    scan is skipped with a warning (``TrainOutcome.skipped``).
+
     Raises
     ------
     ValueError
-        When the library cannot train (fewer than two genres).
+        When the library cannot train (fewer than two genres with readable tracks), or
+        the model name is not valid.
+    OSError
+        When the models folder cannot be written to (checked before any work).
     Cancelled
         ``should_stop()`` returned True; nothing is written.
+    BundleError
+        The base model cannot be loaded, or training produced a model that would not load
+        (non-finite weights): nothing is written.
     """
     problem = scan.blocking_problem()
     if problem:
         raise ValueError(problem)
+    if dest is None:
+        from .registry import user_model_path
+
+        dest = user_model_path(name)  # validates the name: it becomes a folder
+    unwritable = check_writable(dest.parent, "models folder")
+    if unwritable:
+        raise PermissionError(unwritable)
     t0 = time.perf_counter()
     base = load_bundle(resolve_model(base_model))
     cfg = base.features
     cache = cache or FeatureCache(feature_cache_folder())
-    labels = scan.genres
-    y = np.array([labels.index(t.genre) for t in scan.tracks])
-    # 1. features (cached per file)
+    # 1. features (cached per file); a file that fails now is skipped, as the scan would
     decode_progress = scaled(progress, 0.0, 0.4)
-    mels = []
+    tracks, mels, skipped = [], [], []
     for i, track in enumerate(scan.tracks):
         check_stop(should_stop)
         decode_progress(i / len(scan.tracks), f"reading {track.path.name}")
-        mels.append(cache.get(track.path, cfg))
+        try:
+            mels.append(cache.get(track.path, cfg))
+        except (AudioDecodeError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, AudioDecodeError) else (exc.strerror or str(exc))
+            log.warning("skipped %s: %s", track.path, reason)
+            skipped.append((track.path, reason))
+            continue
+        tracks.append(track)
+        fault_point("train:decoding")
+    if skipped:
+        scan = LibraryScan(tracks, scan.unreadable + skipped, scan.duplicates)
+        problem = scan.blocking_problem()
+        if problem:
+            raise ValueError(f"{problem} ({len(skipped)} file(s) could not be read any more)")
+    labels = scan.genres
+    y = np.array([labels.index(t.genre) for t in scan.tracks])
     t_features = time.perf_counter() - t0
     # 2. split by track
     if options.val_fraction > 0:
@@ -165,6 +197,7 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         progress(0.4 + span * n / len(needed), f"listening to {scan.tracks[i].path.name}")
         feats[i] = slice_embeddings(model, mels[i], cfg.slice_frames)
     progress(0.4 + span, "fitting the genre head")
+    fault_point("train:fitting")
     x = np.concatenate([feats[i] for i in train_idx])
     ys = np.concatenate([[y[i]] * len(feats[i]) for i in train_idx])
     prior_w, prior_b, known = (known_genre_prior(base.labels, base.model.head, labels)
@@ -219,10 +252,8 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
                     "validation_tracks": int(len(val_idx)), "seconds": round(seconds["total"], 1)},
     }
     check_stop(should_stop)
-    if dest is None:
-        from .registry import user_models_folder
-
-        dest = user_models_folder() / name
+    fault_point("train:before-save")
+    replaced = dest.exists()
     path = save_bundle(dest, model, meta)
     progress(1.0, f"saved {name}")
-    return TrainOutcome(path, report, history, wrong, seconds, validated, known)
+    return TrainOutcome(path, report, history, wrong, seconds, validated, known, skipped, replaced)

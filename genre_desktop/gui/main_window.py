@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Genre Desktop")
         self.setAcceptDrops(True)
         self.bundle = None  # core.bundle.ModelBundle, once loaded
+        self.model_notice = ""  # why the window fell back to the bundled model, if it did
         self.playback = PlaybackController(self)
         self.player = self.playback.player
         self.play_button = self.playback.button
@@ -153,8 +154,14 @@ class MainWindow(QMainWindow):
         self.model_menu.addSeparator()
         group = QActionGroup(self)
         current = self.bundle.path.resolve() if self.bundle else None
-        for entry in list_models():
+        self.model_menu.setToolTipsVisible(True)
+        for entry in list_models(include_broken=True):
             label = entry.name + ("  (bundled)" if entry.bundled else "")
+            if entry.error:  # listed, so a person sees it is there and why it cannot be used
+                act = self.model_menu.addAction(f"{label}  (broken)")
+                act.setEnabled(False)
+                act.setToolTip(f"Cannot be used: {entry.error}. Delete it in Manage my models.")
+                continue
             act = self.model_menu.addAction(label)
             act.setCheckable(True)
             act.setChecked(current is not None and entry.path.resolve() == current)
@@ -172,7 +179,7 @@ class MainWindow(QMainWindow):
         except BundleError as exc:
             if name_or_path:  # a remembered model was deleted: fall back to the default
                 return self.switch_model(None, remember)
-            self._on_model_failed(str(exc))
+            self._on_model_failed("", str(exc))
             return
         if remember:
             self.settings.setValue("model/name", str(folder))
@@ -188,11 +195,29 @@ class MainWindow(QMainWindow):
         # collector's sight, so a full collection never stalls the GUI for ~100 ms
         gc.freeze()
         self.plots.config = bundle.features
-        self.statusBar().showMessage(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres", 8000)
+        notice = f" \u2014 {self.model_notice}" if self.model_notice else ""
+        self.statusBar().showMessage(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres{notice}", 15000)
         self.refresh_model_menu()
         self.model_ready.emit(bundle)
 
-    def _on_model_failed(self, message: str) -> None:
+    def _on_model_failed(self, folder: str, message: str) -> None:
+        """A model did not load: fall back to the bundled default, saying so; if that fails
+        too, say there is no model (queued tracks wait)."""
+        from ..core.bundle import BundleError
+
+        try:
+            default = resolve_model(None)
+        except BundleError:
+            default = None
+        if default is not None and folder and Path(folder).resolve() != default.resolve():
+            name = Path(folder).name
+            log.warning("model %s failed to load (%s); using %s", folder, message, default.name)
+            self.settings.setValue("model/name", "")
+            self.model_notice = f"The model “{name}” could not be loaded ({message}); " \
+                                f"using the bundled model {default.name} instead."
+            self.verdict.show_message("Using the bundled model", self.model_notice)
+            self.switch_model(None, remember=False)
+            return
         self.statusBar().showMessage(f"No model: {message}")
         self.verdict.show_message("No genre model", message)
 

@@ -29,7 +29,7 @@ class AnalysisWorker(QObject):
     """Loads a model and analyses queued files, one at a time."""
 
     model_loaded = Signal(object)  # core.bundle.ModelBundle
-    model_failed = Signal(str)
+    model_failed = Signal(str, str)  # folder, reason
     started = Signal(str)  # path
     progress = Signal(str, float)  # path, fraction
     finished = Signal(str, object)  # path, TrackResult
@@ -67,7 +67,11 @@ class AnalysisWorker(QObject):
         try:
             bundle = load_bundle(folder)
         except BundleError as exc:
-            self.model_failed.emit(str(exc))
+            self.model_failed.emit(folder, str(exc))
+            return
+        except Exception as exc:  # whatever a model folder holds, the window must go on
+            log.exception("loading the model %s failed", folder)
+            self.model_failed.emit(folder, f"{type(exc).__name__}: {exc}")
             return
         self._classifier = Classifier(bundle, batch_size=GUI_BATCH_SIZE)
         self.model_loaded.emit(bundle)

@@ -35,7 +35,7 @@ class ResultsPage(QWizardPage):
         self.use_button = QPushButton("Use this model now")
         self.use_button.clicked.connect(self._use)
         self.keep_button = QPushButton("Keep the old one")
-        self.keep_button.clicked.connect(lambda: self.wizard().accept())
+        self.keep_button.clicked.connect(self._keep_old)
         self.again_button = QPushButton("Train again")
         self.again_button.clicked.connect(lambda: self.wizard().back())
         buttons = QHBoxLayout()
@@ -67,6 +67,10 @@ class ResultsPage(QWizardPage):
             self.recall.setItem(row, 0, QTableWidgetItem(genre))
             self.recall.setItem(row, 1, QTableWidgetItem(f"{value:.0%}"))
         self._draw_matrix(report)
+        self.keep_button.setText("Keep the old one" if outcome.replaced else "Discard this model")
+        self.keep_button.setToolTip("Put back the model this training replaced (the new one is kept as "
+                                    "its backup, restorable in Manage my models)" if outcome.replaced
+                                    else "Delete the model just trained")
         self.wrong.clear()
         for w in outcome.wrong:
             item = QListWidgetItem(f"{w.path.name}: labelled {w.truth}, heard as {w.predicted} ({w.confidence:.0%})")
@@ -101,6 +105,23 @@ class ResultsPage(QWizardPage):
         path = item.data(256)
         if path:
             self.wizard().open_track.emit(path)
+
+    def _keep_old(self) -> None:
+        """Honour the choice: the model of this name from before training is the model again
+        (the new one stays restorable as its backup); with no model before, the new one goes."""
+        from ...core.bundle import BundleError
+        from ...core.registry import delete_user_model, restore_backup
+
+        outcome = self.wizard().outcome
+        try:
+            if outcome.replaced:
+                restore_backup(outcome.path.name)
+            else:
+                delete_user_model(outcome.path.name)
+        except (BundleError, OSError) as exc:
+            self.summary.setText(f"Could not put the old model back: {exc}")
+            return
+        self.wizard().accept()
 
     def _use(self) -> None:
         self.wizard().use_model.emit(str(self.wizard().outcome.path))

@@ -1,7 +1,6 @@
 """Wizard page 3: name, mode, train in a worker with progress, ETA, live curves, Cancel."""
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -10,12 +9,12 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWizardPage)
 
-from ...core.registry import user_models_folder
+from ...core.bundle import BundleError
+from ...core.registry import user_model_path
 from ...core.tasks import Cancelled
 from ...core.training import TrainOptions, train_on_library
 from ..workers import start_in_thread
 
-NAME_PATTERN = re.compile(r"^[\w][\w .-]{0,63}$")
 
 
 class TrainWorker(QObject):
@@ -118,12 +117,14 @@ class TrainPage(QWizardPage):
         self._validate_name(self.name_edit.text())
 
     def _validate_name(self, text: str) -> None:
-        if not NAME_PATTERN.match(text.strip()):
-            self.name_note.setText("Use letters, digits, spaces, dots or dashes.")
+        try:
+            folder = user_model_path(text)
+        except BundleError as exc:
+            self.name_note.setText(str(exc)[:1].upper() + str(exc)[1:] + ".")
             self.start_button.setEnabled(False)
         else:
-            just_saved = self.outcome is not None and self.outcome.path.name == text.strip()
-            exists = (user_models_folder() / text.strip()).exists() and not just_saved
+            just_saved = self.outcome is not None and self.outcome.path.name == folder.name
+            exists = folder.exists() and not just_saved
             self.name_note.setText("A model of this name exists: it will be replaced (the old one is kept "
                                    "as a backup)." if exists else "")
             self.start_button.setEnabled(self.worker is None)

@@ -1,0 +1,64 @@
+"""The one rule for names a person types that become paths or labels.
+
+A model name becomes a folder under the user's models folder, so it is checked here, and
+only here, before the CLI, the wizard or the Manage dialog touch the disk with it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: suffixes the model store uses for its own folders; a model may not end in one
+RESERVED_SUFFIXES = (".previous", ".partial", ".trash", ".swap", ".lock", ".tmp")
+MAX_NAME_LENGTH = 64
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                     *(f"lpt{i}" for i in range(10))}
+_ALLOWED = re.compile(r"^[\w][\w .()+-]*$")
+
+
+class InvalidName(ValueError):
+    """A name cannot be used; ``str(error)`` says why, in one line."""
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch).startswith("C") for ch in text)
+
+
+def validate_model_name(name: object) -> str:
+    """Return ``name`` stripped of surrounding spaces, or raise :class:`InvalidName`.
+
+    Refused: empty names, path separators, ``.``/``..`` and names starting with a dot,
+    control characters, reserved suffixes (``.previous``, ``.partial``, ...), names longer
+    than 64 characters, and device names Windows reserves. Letters of any script, digits,
+    spaces and ``_ - . ( ) +`` are fine.
+    """
+    if not isinstance(name, str):
+        raise InvalidName("a model name must be text")
+    stripped = name.strip()
+    if not stripped:
+        raise InvalidName("a model name cannot be empty")
+    if _has_control(stripped):
+        raise InvalidName("a model name cannot hold control characters (new lines, tabs, ...)")
+    if "/" in stripped or "\\" in stripped or "\0" in stripped:
+        raise InvalidName(f"a model name cannot hold '/' or '\\' ({stripped!r})")
+    if stripped.startswith("."):
+        raise InvalidName(f"a model name cannot start with a dot ({stripped!r})")
+    if len(stripped) > MAX_NAME_LENGTH:
+        raise InvalidName(f"a model name can have at most {MAX_NAME_LENGTH} characters")
+    lowered = stripped.casefold()
+    for suffix in RESERVED_SUFFIXES:
+        if lowered.endswith(suffix):
+            raise InvalidName(f"a model name cannot end in {suffix!r}: the app uses it for backups")
+    if lowered.split(".")[0] in _WINDOWS_RESERVED:
+        raise InvalidName(f"a model name cannot be {stripped!r}: Windows reserves it for a device")
+    if not _ALLOWED.match(stripped):
+        raise InvalidName("use letters, digits, spaces and _ - . ( ) + in a model name")
+    return stripped
+
+
+def clean_label(text: str) -> str:
+    """A genre label fit to print and store: control characters become spaces, runs of
+    white space collapse, undecodable bytes of a file name (lone surrogates) become U+FFFD."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    return " ".join(text.split())

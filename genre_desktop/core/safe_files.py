@@ -1,0 +1,264 @@
+"""Crash-safe writes: atomic files, and folders swapped in with one visible backup.
+
+Every write that a person's data depends on goes through here:
+
+- :func:`atomic_write_text` / :func:`atomic_write_bytes`: a temporary sibling, fsync,
+  rename, fsync of the folder;
+- :func:`replace_folder`: installs a fully written folder (a model bundle) under its name,
+  keeping what was there as ``<name>.previous``. The steps are recorded in a journal
+  (``.<name>.swap``) before the first rename and are idempotent, so a kill at any point is
+  finished on the next start by :func:`recover_folder`; only one process at a time works
+  on a name (:func:`name_lock`).
+
+``GENRE_DESKTOP_FAULT=<point>`` makes :func:`fault_point` kill the process at that point
+(the fault-injection tests use it; nothing else sets it).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+from typing import Iterator, Optional
+
+log = logging.getLogger(__name__)
+
+BACKUP_SUFFIX = ".previous"
+PARTIAL_SUFFIX = ".partial"
+JOURNAL_SUFFIX = ".swap"
+TRASH_SUFFIX = ".trash"
+LOCK_SUFFIX = ".lock"
+FAULT_ENV = "GENRE_DESKTOP_FAULT"
+
+
+class LockTimeout(OSError):
+    """Another process holds the lock on a name for too long."""
+
+
+def fault_point(name: str) -> None:
+    """Kill this process here (SIGKILL: no clean-up runs) when ``GENRE_DESKTOP_FAULT`` names it."""
+    if os.environ.get(FAULT_ENV) == name:
+        log.warning("fault injection: killing the process at %s", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fsync_folder(folder: os.PathLike | str) -> None:
+    """Make a folder's entries (renames, new files) durable, where the platform allows."""
+    try:
+        fd = os.open(str(folder), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file whole."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_folder(path.parent)
+
+
+def atomic_write_text(path: os.PathLike | str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def fsync_tree(folder: Path) -> None:
+    """fsync every file in ``folder`` and the folder itself."""
+    for child in folder.iterdir():
+        if child.is_file():
+            with open(child, "rb") as f:
+                os.fsync(f.fileno())
+    fsync_folder(folder)
+
+
+@contextlib.contextmanager
+def name_lock(folder: Path, name: str, timeout: float = 600.0) -> Iterator[None]:
+    """Hold the lock of ``name`` in ``folder`` (one process at a time per model name).
+
+    Raises
+    ------
+    LockTimeout
+        When another process keeps it for longer than ``timeout`` seconds.
+    """
+    from filelock import FileLock, Timeout
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / f".{name}{LOCK_SUFFIX}"), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockTimeout(f"another process is still saving {name!r}; try again when it is done") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _is_locked(folder: Path, name: str) -> bool:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder / f".{name}{LOCK_SUFFIX}"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    except OSError:  # a read-only folder: nobody can be writing there
+        return False
+    lock.release()
+    return False
+
+
+def new_partial(dest: Path) -> Path:
+    """A fresh hidden folder beside ``dest`` to write its replacement into."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent))
+
+
+def _journal(dest: Path) -> Path:
+    return dest.parent / f".{dest.name}{JOURNAL_SUFFIX}"
+
+
+def replace_folder(new: Path, dest: Path) -> None:
+    """Install the folder ``new`` (made by :func:`new_partial`) as ``dest``.
+
+    What was at ``dest`` becomes ``dest.previous`` (replacing an older backup). Call it
+    holding :func:`name_lock` for ``dest.name``. A kill at any point leaves a journal that
+    :func:`recover_folder` completes: afterwards ``dest`` is the new folder, and the old one
+    is its backup.
+    """
+    if new.parent != dest.parent or not new.name.startswith(f".{dest.name}.") \
+            or not new.name.endswith(PARTIAL_SUFFIX):
+        raise ValueError(f"{new} is not a partial folder of {dest}")
+    fsync_tree(new)
+    fault_point("swap:before-journal")
+    atomic_write_text(_journal(dest), json.dumps({"new": new.name, "dest": dest.name}))
+    fault_point("swap:after-journal")
+    _apply_journal(dest.parent, _journal(dest))
+
+
+def _apply_journal(folder: Path, journal: Path) -> None:
+    """Carry out (or finish) the swap a journal records; each step may already be done."""
+    try:
+        record = json.loads(journal.read_text(encoding="utf-8"))
+        dest_name, new_name = record["dest"], record["new"]
+        if not (isinstance(dest_name, str) and isinstance(new_name, str)):
+            raise TypeError("names must be text")
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+        log.warning("dropping an unreadable swap journal %s (%s)", journal, exc)
+        journal.unlink(missing_ok=True)
+        return
+    expected = journal.name[1:-len(JOURNAL_SUFFIX)]
+    if (dest_name != expected or "/" in new_name or os.sep in new_name
+            or not new_name.startswith(f".{dest_name}.") or not new_name.endswith(PARTIAL_SUFFIX)):
+        log.warning("dropping a swap journal that names other folders: %s", journal)
+        journal.unlink(missing_ok=True)
+        return
+    dest, new = folder / dest_name, folder / new_name
+    backup = folder / (dest_name + BACKUP_SUFFIX)
+    trash = folder / f".{dest_name}{TRASH_SUFFIX}"
+    if new.is_dir():
+        if dest.exists():
+            if backup.exists():
+                if trash.exists():
+                    shutil.rmtree(trash)
+                os.replace(backup, trash)
+                fault_point("swap:old-backup-moved")
+            os.replace(dest, backup)
+            fault_point("swap:current-moved")
+        os.replace(new, dest)
+        fsync_folder(folder)
+        fault_point("swap:new-installed")
+    journal.unlink(missing_ok=True)
+    fsync_folder(folder)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def remove_folder(dest: Path) -> None:
+    """Delete ``dest`` so that a kill leaves it either whole or gone (never half-deleted)."""
+    trash = dest.parent / f".{dest.name}{TRASH_SUFFIX}"
+    if trash.exists():
+        shutil.rmtree(trash)
+    os.replace(dest, trash)
+    fsync_folder(dest.parent)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _owner(hidden: str, suffix: str) -> Optional[str]:
+    """``".name.abc123.partial"`` -> ``"name"``; ``".name.swap"`` -> ``"name"``."""
+    if not hidden.startswith(".") or not hidden.endswith(suffix):
+        return None
+    core = hidden[1:-len(suffix)]
+    if suffix == PARTIAL_SUFFIX:
+        core = core.rpartition(".")[0]
+    return core or None
+
+
+def needs_recovery(folder: Path) -> bool:
+    """True when ``folder`` holds leftovers of an interrupted save or delete."""
+    try:
+        return any(p.name.startswith(".") and p.name.endswith((JOURNAL_SUFFIX, PARTIAL_SUFFIX, TRASH_SUFFIX))
+                   for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def recover_folder(folder: Path) -> list[str]:
+    """Finish half-done swaps and remove leftovers of dead writers in ``folder``.
+
+    Names whose lock is held (a save in progress in another process) are left alone.
+    Returns one line per action, for the log.
+    """
+    done: list[str] = []
+    try:
+        children = sorted(folder.iterdir())
+    except OSError:
+        return done
+    for child in children:
+        name = _owner(child.name, JOURNAL_SUFFIX)
+        if name and child.is_file() and not _is_locked(folder, name):
+            try:
+                with name_lock(folder, name, timeout=5):
+                    _apply_journal(folder, child)
+                done.append(f"finished an interrupted save of {name!r}")
+            except OSError as exc:
+                log.warning("could not finish the interrupted save of %r: %s", name, exc)
+    for child in children:
+        for suffix in (PARTIAL_SUFFIX, TRASH_SUFFIX):
+            name = _owner(child.name, suffix)
+            if (name and child.is_dir() and child.exists() and not _journal(folder / name).exists()
+                    and not _is_locked(folder, name)):
+                shutil.rmtree(child, ignore_errors=True)
+                done.append(f"removed {child.name}, left by an interrupted save or delete")
+    for line in done:
+        log.info("%s (in %s)", line, folder)
+    return done
+
+
+def check_writable(folder: Path, what: str) -> Optional[str]:
+    """None when files can be created in ``folder`` (made if missing), else a one-line reason."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write to the {what} ({folder}): {exc.strerror or exc}"
+    return None
