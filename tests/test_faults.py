@@ -561,3 +561,18 @@ def _permission_case(tiny_model, tmp_path):
     assert rows["ok.wav"]["genre"] == "bass"
     assert "permission denied" in rows["secret.wav"]["error"]
     assert "permission denied" in rows["locked"]["error"]
+
+
+def test_window_starts_with_a_hostile_models_folder(qtbot, tiny_model):
+    """A 200k-bracket model.json once aborted the window at start; now it is a broken entry."""
+    from genre_desktop.gui.main_window import MainWindow
+    from genre_desktop.gui.settings import app_settings
+
+    make_broken(tiny_model, user_models_folder() / "deep", None)
+    (user_models_folder() / ".deep.x1.partial").mkdir()  # and a dead writer's leftover
+    window = MainWindow(app_settings())
+    qtbot.addWidget(window)
+    labels = [a.text() for a in window.model_menu.actions()]
+    assert "deep  (broken)" in labels
+    assert not leftovers(user_models_folder())
+    window.close()
