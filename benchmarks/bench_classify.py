@@ -22,11 +22,11 @@ import soundfile as sf
 import soxr
 import torch
 
-from genre_desktop.core.audio_io import iter_audio_blocks
-from genre_desktop.core.bundle import load_bundle
-from genre_desktop.core.feature_cache import file_log_mel
-from genre_desktop.core.inference import Classifier
-from genre_desktop.core.registry import resolve_model
+from genre_desktop.core.engine.audio_io import iter_audio_blocks
+from genre_desktop.core.engine.bundle import load_bundle
+from genre_desktop.core.training.feature_cache import file_log_mel
+from genre_desktop.core.engine.inference import Classifier
+from genre_desktop.core.engine.registry import resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

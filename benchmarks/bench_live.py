@@ -25,11 +25,11 @@ import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app and `listen` set it
 
-from genre_desktop.core.audio_io import load_audio  # noqa: E402
-from genre_desktop.core.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.inference import Classifier
-from genre_desktop.core.live import LiveAnalyzer
-from genre_desktop.core.registry import resolve_model
+from genre_desktop.core.engine.audio_io import load_audio  # noqa: E402
+from genre_desktop.core.engine.bundle import load_bundle  # noqa: E402
+from genre_desktop.core.engine.inference import Classifier
+from genre_desktop.core.engine.live import LiveAnalyzer
+from genre_desktop.core.engine.registry import resolve_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

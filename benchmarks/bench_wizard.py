@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_desktop.core.bundle import load_bundle
-from genre_desktop.core.evaluation import confusion_report
-from genre_desktop.core.feature_cache import FeatureCache
-from genre_desktop.core.library import LibraryScan, scan_labelled_folders
-from genre_desktop.core.registry import resolve_model
-from genre_desktop.core.student import track_probs
-from genre_desktop.core.training import TrainOptions, train_on_library
+from genre_desktop.core.engine.bundle import load_bundle
+from genre_desktop.core.training.evaluation import confusion_report
+from genre_desktop.core.training.feature_cache import FeatureCache
+from genre_desktop.core.training.library_scan import LibraryScan, scan_labelled_folders
+from genre_desktop.core.engine.registry import resolve_model
+from genre_desktop.core.training.fine_tune import track_probs
+from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
 ROOT = Path(__file__).resolve().parents[1]
 EMOTIFY = ROOT.parent / "shared" / "data" / "emotify"

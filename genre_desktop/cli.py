@@ -12,16 +12,16 @@ log = logging.getLogger("genre_desktop.cli")
 
 
 def _load(model: Optional[str]):
-    from .core.bundle import load_bundle
-    from .core.inference import Classifier
-    from .core.registry import resolve_model
+    from .core.engine.bundle import load_bundle
+    from .core.engine.inference import Classifier
+    from .core.engine.registry import resolve_model
 
     return Classifier(load_bundle(resolve_model(model)))
 
 
 def _files(paths: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand paths; a missing path or a folder without audio is an error entry."""
-    from .core.library import iter_audio_files
+    from .core.engine.files import iter_audio_files
 
     files: list[Path] = []
     errors: list[tuple[str, str]] = []
@@ -40,7 +40,7 @@ def _files(paths: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
 def cmd_classify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .core.audio_io import AudioDecodeError
+    from .core.engine.audio_io import AudioDecodeError
 
     classifier = _load(args.model)
     files, errors = _files(args.paths)
@@ -85,9 +85,9 @@ def _emit_error(args: argparse.Namespace, path: str, reason: str, bar=None) -> N
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .core.audio_io import AudioDecodeError
-    from .core.evaluation import confusion_report
-    from .core.library import scan_labelled_folders
+    from .core.engine.audio_io import AudioDecodeError
+    from .core.training.evaluation import confusion_report
+    from .core.training.library_scan import scan_labelled_folders
 
     folder = _existing_folder(args.folder)
     classifier = _load(args.model)
@@ -118,8 +118,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .core.bundle import load_bundle
-    from .core.registry import list_models, resolve_model
+    from .core.engine.bundle import load_bundle
+    from .core.engine.registry import list_models, resolve_model
 
     bundle = load_bundle(resolve_model(args.model))
     if args.json:
@@ -141,7 +141,7 @@ def _print_models(entries, active: Optional[Path] = None) -> None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List, restore, rename and delete the models a person trained."""
-    from .core import registry
+    from .core.engine import registry
 
     if args.action == "list":
         entries = registry.list_models(include_broken=True, include_backups=True)
@@ -182,9 +182,9 @@ def _existing_folder(raw: str) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .core.library import scan_labelled_folders
-    from .core.registry import user_model_path
-    from .core.training import TrainOptions, train_on_library
+    from .core.training.library_scan import scan_labelled_folders
+    from .core.engine.registry import user_model_path
+    from .core.training.train_on_library import TrainOptions, train_on_library
 
     dest = user_model_path(args.name)  # the one name rule: refused before any work
     folder = _existing_folder(args.folder)
@@ -224,7 +224,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_listen(args: argparse.Namespace) -> int:
     import time
 
-    from .core.live import LiveError, LiveSession, input_devices
+    from .core.engine.live import LiveError, LiveSession, input_devices
 
     if args.list_devices:
         for index, name in input_devices():
@@ -327,7 +327,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print, never crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    from .core.bundle import BundleError
+    from .core.engine.bundle import BundleError
 
     try:
         return args.func(args)

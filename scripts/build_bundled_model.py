@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.core.bundle import save_bundle
-from genre_desktop.core.evaluation import confusion_report
-from genre_desktop.core.features import FeatureConfig
-from genre_desktop.core.heads import fit_linear_head, softmax
-from genre_desktop.core.musicnn import MSD_TAGS
-from genre_desktop.core.splits import grouped_stratified_split
-from genre_desktop.core.student import StudentOptions, TrackData, evaluate_tracks, train_student
+from genre_desktop.core.engine.bundle import save_bundle
+from genre_desktop.core.training.evaluation import confusion_report
+from genre_desktop.core.engine.features import FeatureConfig
+from genre_desktop.core.engine.verdict import softmax
+from genre_desktop.core.training.heads import fit_linear_head
+from genre_desktop.core.engine.musicnn import MSD_TAGS
+from genre_desktop.core.training.splits import grouped_stratified_split
+from genre_desktop.core.training.fine_tune import StudentOptions, TrackData, evaluate_tracks, train_student
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["blues", "classical", "country", "disco", "electronic", "hiphop", "jazz", "metal",

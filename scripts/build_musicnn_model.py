@@ -25,15 +25,16 @@ import numpy as np
 import torch
 
 from build_bundled_model import LABELS, cell_weights, gtzan_group, subset_scores
-from genre_desktop.core.bundle import save_bundle
-from genre_desktop.core.evaluation import confusion_report
-from genre_desktop.core.features import FeatureConfig
-from genre_desktop.core.heads import fit_standardised_head, softmax, vote
-from genre_desktop.core.model import MusicnnGenre
-from genre_desktop.core.musicnn import MSD_TAGS
-from genre_desktop.core.splits import grouped_stratified_split
-from genre_desktop.core.teacher import load_teacher
-from genre_desktop.core.training import slice_embeddings
+from genre_desktop.core.engine.bundle import save_bundle
+from genre_desktop.core.training.evaluation import confusion_report
+from genre_desktop.core.engine.features import FeatureConfig
+from genre_desktop.core.engine.verdict import softmax, vote
+from genre_desktop.core.training.heads import fit_standardised_head
+from genre_desktop.core.engine.model import MusicnnGenre
+from genre_desktop.core.engine.musicnn import MSD_TAGS
+from genre_desktop.core.training.splits import grouped_stratified_split
+from genre_desktop.recipes.teacher import load_teacher
+from genre_desktop.core.training.train_on_library import slice_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "genre_musicnn_v2"

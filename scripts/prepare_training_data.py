@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.core.feature_cache import file_log_mel
-from genre_desktop.core.features import FeatureConfig
-from genre_desktop.core.library import scan_labelled_folders
-from genre_desktop.core.teacher import load_teacher, teacher_outputs
+from genre_desktop.core.training.feature_cache import file_log_mel
+from genre_desktop.core.engine.features import FeatureConfig
+from genre_desktop.core.training.library_scan import scan_labelled_folders
+from genre_desktop.recipes.teacher import load_teacher, teacher_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("prepare")

@@ -57,9 +57,9 @@ def tiny_library(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A small genre bundle trained by the suite itself on synthesised audio."""
-    from genre_desktop.core.bundle import save_bundle
-    from genre_desktop.core.features import FeatureConfig, log_mel
-    from genre_desktop.core.student import StudentOptions, TrackData, evaluate_tracks, train_student
+    from genre_desktop.core.engine.bundle import save_bundle
+    from genre_desktop.core.engine.features import FeatureConfig, log_mel
+    from genre_desktop.core.training.fine_tune import StudentOptions, TrackData, evaluate_tracks, train_student
 
     cfg = FeatureConfig()
     tracks = [TrackData(log_mel(synth(genre, 8.0, seed=100 + 7 * i + g), cfg), g)
@@ -80,16 +80,16 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_classifier(tiny_model):
-    from genre_desktop.core.bundle import load_bundle
-    from genre_desktop.core.inference import Classifier
+    from genre_desktop.core.engine.bundle import load_bundle
+    from genre_desktop.core.engine.inference import Classifier
 
     return Classifier(load_bundle(tiny_model))
 
 
 @pytest.fixture(scope="session")
 def bundled_model_path() -> Path:
-    from genre_desktop.core.bundle import BundleError
-    from genre_desktop.core.registry import resolve_model
+    from genre_desktop.core.engine.bundle import BundleError
+    from genre_desktop.core.engine.registry import resolve_model
 
     try:
         return resolve_model(None)

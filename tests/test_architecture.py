@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_core_imports_no_qt():
-    modules = [f"genre_desktop.core.{m.name}" for m in pkgutil.iter_modules(genre_desktop.core.__path__)]
+    modules = [m.name for m in pkgutil.walk_packages(genre_desktop.core.__path__, "genre_desktop.core.")]
     code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
             + "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]\n"
             + "assert not bad, bad\n")
@@ -28,7 +28,7 @@ def test_import_linter_contract():
 
 
 def test_nothing_runs_at_import():
-    code = ("import time; t = time.perf_counter(); import genre_desktop.cli, genre_desktop.core.inference; "
+    code = ("import time; t = time.perf_counter(); import genre_desktop.cli, genre_desktop.core.engine.inference; "
             "import sys; assert 'librosa' not in sys.modules, 'librosa imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core import audio_io
-from genre_desktop.core.audio_io import AudioDecodeError, audio_info, iter_audio_blocks, load_audio
+from genre_desktop.core.engine import audio_io
+from genre_desktop.core.engine.audio_io import AudioDecodeError, audio_info, iter_audio_blocks, load_audio
 
 
 def dominant_hz(x: np.ndarray, sr: int) -> float:

@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from genre_desktop.core.bundle import BundleError, load_bundle, read_meta, save_bundle
+from genre_desktop.core.engine.bundle import BundleError, load_bundle, read_meta, save_bundle
 
 
 def copy(src, dst):

@@ -22,8 +22,8 @@ import soundfile as sf
 
 from conftest import synth, write
 from genre_desktop import cli
-from genre_desktop.core.bundle import BundleError, load_bundle, read_meta, save_bundle
-from genre_desktop.core.registry import list_models, resolve_model, user_models_folder
+from genre_desktop.core.engine.bundle import BundleError, load_bundle, read_meta, save_bundle
+from genre_desktop.core.engine.registry import list_models, resolve_model, user_models_folder
 
 LEFTOVER_SUFFIXES = (".partial", ".swap", ".trash")
 
@@ -76,7 +76,7 @@ def test_cli_train_refuses_hostile_names(name, user_model, tiny_library, tiny_mo
 
 
 def test_every_rename_and_delete_path_uses_the_same_rule(user_model):
-    from genre_desktop.core.registry import delete_user_model, rename_user_model
+    from genre_desktop.core.engine.registry import delete_user_model, rename_user_model
 
     for bad in ("../evil", "", "x.previous"):
         with pytest.raises(BundleError, match="model name"):
@@ -105,7 +105,7 @@ def test_wizard_name_check_is_the_same_rule(qtbot):
 # ------------------------------------------------------------------ kills while training and saving
 SAVE_SCRIPT = """
 import sys
-from genre_desktop.core.bundle import load_bundle, save_bundle
+from genre_desktop.core.engine.bundle import load_bundle, save_bundle
 bundle = load_bundle(sys.argv[1])
 for i in range(int(sys.argv[3])):
     save_bundle(sys.argv[2], bundle.model, {**bundle.meta, "name": "mine", "version": sys.argv[4]})
@@ -197,9 +197,9 @@ def test_full_disk_during_cli_train_is_one_line(user_model, tiny_library, tiny_m
 
 
 def test_full_disk_for_the_cache_still_trains(tiny_library, tiny_model, monkeypatch):
-    from genre_desktop.core import feature_cache
-    from genre_desktop.core.training import train_on_library
-    from genre_desktop.core.library import scan_labelled_folders
+    from genre_desktop.core.training import feature_cache
+    from genre_desktop.core.training.train_on_library import train_on_library
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -331,7 +331,7 @@ def test_manage_dialog_lists_broken_models_and_backups(qtbot, user_model, tiny_m
 
 # ------------------------------------------------------------------ hostile cache entries
 def _cache_entry(tmp_path, tiny_model):
-    from genre_desktop.core.feature_cache import FeatureCache
+    from genre_desktop.core.training.feature_cache import FeatureCache
 
     cfg = load_bundle(tiny_model).features
     track = write(tmp_path / "t.wav", synth("bass", 3.0), 16000)
@@ -362,7 +362,7 @@ def test_bad_cache_entries_are_dropped_and_recomputed(damage, tmp_path, tiny_mod
 
 
 def test_stale_tmp_files_are_swept(tmp_path):
-    from genre_desktop.core.feature_cache import FeatureCache
+    from genre_desktop.core.training.feature_cache import FeatureCache
 
     folder = tmp_path / "cache"
     folder.mkdir()
@@ -408,8 +408,8 @@ def test_non_finite_audio_is_refused_per_file(value, tiny_model, tmp_path, capsy
 
 
 def test_nan_files_in_training_are_skipped(tiny_library, tiny_model, tmp_path):
-    from genre_desktop.core.library import scan_labelled_folders
-    from genre_desktop.core.training import train_on_library
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.train_on_library import train_on_library
 
     lib = tmp_path / "lib"
     shutil.copytree(tiny_library, lib)
@@ -425,8 +425,8 @@ def test_nan_files_in_training_are_skipped(tiny_library, tiny_model, tmp_path):
 
 
 def test_non_utf8_names_classify_and_train(tiny_model, tmp_path, capsys):
-    from genre_desktop.core.library import scan_labelled_folders
-    from genre_desktop.core.training import train_on_library
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.train_on_library import train_on_library
 
     root = os.fsencode(tmp_path / "lib")
     for genre, kind in ((b"r\xe9gg\xe6", "bass"), (b"treble", "treble")):
@@ -444,7 +444,7 @@ def test_non_utf8_names_classify_and_train(tiny_model, tmp_path, capsys):
 
 
 def test_labels_with_control_characters_are_cleaned(tmp_path):
-    from genre_desktop.core.library import scan_labelled_folders
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
 
     for seed, genre in enumerate(("rock\nroll", "jazz\t")):
         write(tmp_path / genre / "a.wav", synth("bass", 3.0, seed=seed), 16000)
@@ -454,8 +454,8 @@ def test_labels_with_control_characters_are_cleaned(tmp_path):
 # ------------------------------------------------------------------ files that change under training
 @pytest.mark.parametrize("change", ["vanishes", "becomes garbage"])
 def test_file_changing_after_the_scan_is_skipped(change, tiny_library, tiny_model, tmp_path):
-    from genre_desktop.core.library import scan_labelled_folders
-    from genre_desktop.core.training import train_on_library
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.train_on_library import train_on_library
 
     lib = tmp_path / "lib"
     shutil.copytree(tiny_library, lib)
@@ -471,8 +471,8 @@ def test_file_changing_after_the_scan_is_skipped(change, tiny_library, tiny_mode
 
 
 def test_long_tracks_go_through_the_network_in_batches(tiny_model):
-    from genre_desktop.core import training
-    from genre_desktop.core.model import SLICE_BATCH
+    from genre_desktop.core.training import train_on_library as training
+    from genre_desktop.core.engine.model import SLICE_BATCH
 
     bundle = load_bundle(tiny_model)
     sizes = []
@@ -500,7 +500,7 @@ def test_unwritable_data_folder_fails_before_training(tiny_library, tiny_model, 
     blocker.write_text("x")
     monkeypatch.setenv("GENRE_DESKTOP_DATA", str(blocker))
     calls = []
-    from genre_desktop.core import training
+    from genre_desktop.core.training import train_on_library as training
 
     monkeypatch.setattr(training, "load_bundle", lambda *a: calls.append(a))
     rc = cli.main(["train", str(tiny_library), "--name", "x", "--base", str(tiny_model)])
@@ -509,8 +509,8 @@ def test_unwritable_data_folder_fails_before_training(tiny_library, tiny_model, 
 
 
 def test_tiny_gtzan_named_library_keeps_most_tracks_for_training(tmp_path, tiny_model):
-    from genre_desktop.core.library import scan_labelled_folders
-    from genre_desktop.core.training import train_on_library
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.train_on_library import train_on_library
 
     for g, genre in enumerate(("bass", "treble", "noise")):
         for i in range(6):

@@ -2,7 +2,8 @@ import librosa
 import numpy as np
 import pytest
 
-from genre_desktop.core.features import FeatureConfig, StreamingLogMel, fit_slices, log_mel
+from genre_desktop.core.engine.features import FeatureConfig, StreamingLogMel, log_mel
+from genre_desktop.core.engine.verdict import fit_slices
 
 
 def test_log_mel_matches_librosa():

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core.inference import Classifier
-from genre_desktop.core.tasks import Cancelled
+from genre_desktop.core.engine.inference import Classifier
+from genre_desktop.core.engine.tasks import Cancelled
 
 
 @pytest.mark.parametrize("genre", ["bass", "treble", "noise"])
@@ -67,7 +67,7 @@ def test_progress_and_spectrogram(tiny_classifier, tmp_path):
 
 
 def test_batch_size_does_not_change_results(tiny_model, tmp_path):
-    from genre_desktop.core.bundle import load_bundle
+    from genre_desktop.core.engine.bundle import load_bundle
 
     bundle = load_bundle(tiny_model)
     audio = synth("treble", 20.0, seed=3)

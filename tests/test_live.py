@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synth
-from genre_desktop.core.live import LiveAnalyzer, RingBuffer
+from genre_desktop.core.engine.live import LiveAnalyzer, RingBuffer
 
 
 def test_ring_buffer_wraps_and_counts_losses():
@@ -74,7 +74,7 @@ def test_long_listening_without_growth_or_drops(tiny_classifier):
 def test_no_input_device_is_a_clear_error(monkeypatch):
     import sounddevice as sd
 
-    from genre_desktop.core.live import CaptureStream, LiveError
+    from genre_desktop.core.engine.live import CaptureStream, LiveError
 
     def no_device(*args, **kwargs):
         raise sd.PortAudioError("Error querying device -1")
@@ -86,7 +86,7 @@ def test_no_input_device_is_a_clear_error(monkeypatch):
 
 def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch):
     """An input that goes silent at the driver level (unplugged) ends the session with a reason."""
-    from genre_desktop.core.live import LiveError, LiveSession
+    from genre_desktop.core.engine.live import LiveError, LiveSession
 
     class DeadStream:
         active = True
@@ -99,7 +99,7 @@ def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch
         def read(self):
             return np.zeros(0, np.float32)
 
-    monkeypatch.setattr("genre_desktop.core.live.CaptureStream", lambda device: FakeCapture())
+    monkeypatch.setattr("genre_desktop.core.engine.live.CaptureStream", lambda device: FakeCapture())
     session = LiveSession(tiny_classifier)
     with pytest.raises(LiveError, match="stopped delivering audio"):
         session.poll()

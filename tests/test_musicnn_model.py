@@ -6,13 +6,14 @@ import pytest
 import torch
 from conftest import TINY_LABELS, synth
 
-from genre_desktop.core.bundle import load_bundle, save_bundle
-from genre_desktop.core.features import FeatureConfig, fit_slices, log_mel
-from genre_desktop.core.library import scan_labelled_folders
-from genre_desktop.core.model import MusicnnGenre, build_model
-from genre_desktop.core.musicnn import MSD_TAGS, MusiCNN
-from genre_desktop.core.teacher import load_teacher
-from genre_desktop.core.training import TrainOptions, train_on_library
+from genre_desktop.core.engine.bundle import load_bundle, save_bundle
+from genre_desktop.core.engine.features import FeatureConfig, log_mel
+from genre_desktop.core.engine.verdict import fit_slices
+from genre_desktop.core.training.library_scan import scan_labelled_folders
+from genre_desktop.core.engine.model import MusicnnGenre, build_model
+from genre_desktop.core.engine.musicnn import MSD_TAGS, MusiCNN
+from genre_desktop.recipes.teacher import load_teacher
+from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
 
 def music_like_slices(n: int = 3) -> torch.Tensor:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.core.teacher import load_teacher
+from genre_desktop.recipes.teacher import load_teacher
 
 
 def test_port_matches_tensorflow():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core.playback import PlaybackError, Player
+from genre_desktop.core.engine.playback import PlaybackError, Player
 
 
 def test_player_plays_and_seeks(virtual_mic):

@@ -12,14 +12,14 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from ..core.features import FeatureConfig, mel_band_frequencies
-from ..core.live import LiveError, LivePrediction, LiveSession, input_devices
-from ..core.registry import user_data_folder
+from ..core.engine.features import FeatureConfig, mel_band_frequencies
+from ..core.engine.live import LiveError, LivePrediction, LiveSession, input_devices
+from ..core.engine.registry import user_data_folder
 from .track_view import HzAxis, genre_color, headline_label
 from .workers import start_in_thread
 
 if TYPE_CHECKING:
-    from ..core.inference import Classifier
+    from ..core.engine.inference import Classifier
 
 log = logging.getLogger(__name__)
 SPECTROGRAM_SECONDS = 10.0

@@ -12,9 +12,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from ..core.audio_io import is_audio_path
-from ..core.library import iter_audio_files
-from ..core.registry import list_models, resolve_model
+from ..core.engine.audio_io import is_audio_path
+from ..core.engine.files import iter_audio_files
+from ..core.engine.registry import list_models, resolve_model
 from .live_view import LivePanel
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
             self.model_menu.addAction("(no models installed)").setEnabled(False)
 
     def switch_model(self, name_or_path: Optional[str], remember: bool = True) -> None:
-        from ..core.bundle import BundleError
+        from ..core.engine.bundle import BundleError
 
         try:
             folder = resolve_model(name_or_path)
@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
         self._load_model.emit(str(folder))
 
     def _on_model_loaded(self, bundle) -> None:  # core.bundle.ModelBundle
-        from ..core.inference import Classifier
+        from ..core.engine.inference import Classifier
 
         self.bundle = bundle
         self.live.set_classifier(Classifier(bundle))
@@ -203,7 +203,7 @@ class MainWindow(QMainWindow):
     def _on_model_failed(self, folder: str, message: str) -> None:
         """A model did not load: fall back to the bundled default, saying so; if that fails
         too, say there is no model (queued tracks wait)."""
-        from ..core.bundle import BundleError
+        from ..core.engine.bundle import BundleError
 
         try:
             default = resolve_model(None)

@@ -6,7 +6,7 @@ from typing import Optional
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QPushButton
 
-from ..core.playback import PlaybackError, Player
+from ..core.engine.playback import PlaybackError, Player
 from .workers import PreviewWorker, start_in_thread
 
 PLAY, PAUSE, LOADING = "\u25b6  Play", "\u23f8  Pause", "Loading\u2026"

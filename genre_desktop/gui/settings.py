@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from ..core.registry import user_data_folder
+from ..core.engine.registry import user_data_folder
 
 
 def app_settings() -> QSettings:

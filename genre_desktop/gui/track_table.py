@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QBrush, QColor
 
 if TYPE_CHECKING:
-    from ..core.inference import TrackResult
+    from ..core.engine.inference import TrackResult
 
 COLUMNS = ("Track", "Genre", "Confidence", "Status")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..core.audio_io import AudioDecodeError
-from ..core.bundle import BundleError, load_bundle
-from ..core.tasks import Cancelled
+from ..core.engine.audio_io import AudioDecodeError
+from ..core.engine.bundle import BundleError, load_bundle
+from ..core.engine.tasks import Cancelled
 
 log = logging.getLogger(__name__)
 DISPLAY_COLUMNS = 4000  # spectrogram columns kept for display
@@ -62,7 +62,7 @@ class AnalysisWorker(QObject):
     @Slot(str)
     def load_model(self, folder: str) -> None:
         # torch is first imported here, in this worker thread, while the window is already up
-        from ..core.inference import Classifier
+        from ..core.engine.inference import Classifier
 
         try:
             bundle = load_bundle(folder)
@@ -122,7 +122,7 @@ class PreviewWorker(QObject):
 
     @Slot(str)
     def decode(self, path: str) -> None:
-        from ..core.playback import preview_audio
+        from ..core.engine.playback import preview_audio
 
         try:
             self.ready.emit(path, preview_audio(Path(path)), 22050)

@@ -8,11 +8,11 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QProgressBar, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWizardPage)
 
-from ...core.bundle import BundleError, read_meta
-from ...core.library import scan_labelled_folders
-from ...core.registry import resolve_model
-from ...core.tasks import Cancelled
-from ...core.training import match_known_genres
+from ...core.engine.bundle import BundleError, read_meta
+from ...core.training.library_scan import scan_labelled_folders
+from ...core.engine.registry import resolve_model
+from ...core.engine.tasks import Cancelled
+from ...core.training.train_on_library import match_known_genres
 from ..workers import start_in_thread
 
 log = logging.getLogger(__name__)

@@ -109,8 +109,8 @@ class ResultsPage(QWizardPage):
     def _keep_old(self) -> None:
         """Honour the choice: the model of this name from before training is the model again
         (the new one stays restorable as its backup); with no model before, the new one goes."""
-        from ...core.bundle import BundleError
-        from ...core.registry import delete_user_model, restore_backup
+        from ...core.engine.bundle import BundleError
+        from ...core.engine.registry import delete_user_model, restore_backup
 
         outcome = self.wizard().outcome
         try:

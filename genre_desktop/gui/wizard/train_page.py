@@ -9,10 +9,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWizardPage)
 
-from ...core.bundle import BundleError
-from ...core.registry import user_model_path
-from ...core.tasks import Cancelled
-from ...core.training import TrainOptions, train_on_library
+from ...core.engine.bundle import BundleError
+from ...core.engine.registry import user_model_path
+from ...core.engine.tasks import Cancelled
+from ...core.training.train_on_library import TrainOptions, train_on_library
 from ..workers import start_in_thread
 
 

@@ -1,8 +1,10 @@
-"""Augmentations of log-mel batches (torch, in place-free): crops, gain, SpecAugment, mixup."""
+"""Augmentations of log-mel batches (torch, in place-free): crops, gain, SpecAugment."""
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from ..engine.verdict import loop_to_length
 
 
 def random_crops(mel: np.ndarray, n: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -10,10 +12,9 @@ def random_crops(mel: np.ndarray, n: int, length: int, rng: np.random.Generator)
 
     Returns crops (n, n_mels, length) float32 and their first frames (n,).
     """
+    if mel.shape[1] < length:
+        mel = loop_to_length(mel, length)
     n_frames = mel.shape[1]
-    if n_frames < length:
-        mel = np.tile(mel, (1, -(-length // n_frames)))
-        n_frames = mel.shape[1]
     starts = rng.integers(0, n_frames - length + 1, size=n)
     return np.stack([mel[:, s:s + length] for s in starts]).astype(np.float32), starts
 

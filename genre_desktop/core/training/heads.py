@@ -1,4 +1,4 @@
-"""Linear (softmax) heads on fixed embeddings, and the track-level vote."""
+"""Linear (softmax) heads fitted on fixed embeddings (the vote is ``engine.verdict.vote``)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -7,14 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tasks import StopCallback, check_stop
-
-
-def vote(slice_probs: np.ndarray) -> np.ndarray:
-    """Track distribution from slice probabilities (n_slices, n_labels): mean log-prob, renormalised."""
-    log_p = np.log(np.clip(slice_probs, 1e-8, 1.0)).mean(axis=0)
-    p = np.exp(log_p - log_p.max())
-    return p / p.sum()
+from ..engine.tasks import StopCallback, check_stop
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -99,10 +92,3 @@ def fit_standardised_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: floa
     w, b = fit_linear_head((x - mean) / std, y, n_classes, l2=l2, sample_weight=sample_weight,
                            init=init, prior=None if init is None else init[0], should_stop=should_stop)
     return (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)

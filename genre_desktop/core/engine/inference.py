@@ -13,8 +13,9 @@ import torch
 
 from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks
 from .bundle import ModelBundle
-from .features import SILENCE_LEVEL, StreamingLogMel, fit_slices, log_mel
+from .features import StreamingLogMel, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
+from .verdict import StreamingSlicer, fit_slices, silent_slices, vote
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class Classifier:
         """Classify mono audio at the model's sample rate, shape (n_samples,)."""
         mel = log_mel(check_finite(np.asarray(audio, np.float32)), self.config)
         slices, starts = fit_slices(mel, self.config.slice_frames)
-        silent = slices.reshape(len(slices), -1).max(axis=1) < SILENCE_LEVEL
+        silent = silent_slices(slices)
         probs, tags = self.predict_slices(slices)
         return self.verdict(path, len(audio) / self.config.sample_rate, starts, probs, silent, tags)
 
@@ -165,21 +166,21 @@ class Classifier:
         cfg = self.config
         info = audio_info(path)
         stream = StreamingLogMel(cfg)
-        pending = np.zeros((cfg.n_mels, 0), np.float32)
-        last_full: Optional[np.ndarray] = None
+        slicer = StreamingSlicer(cfg.n_mels, cfg.slice_frames)
         probs_parts, tag_parts, starts, silent = [], [], [], []
         kept = _PooledFrames(cfg.n_mels, 1 if not spectrogram_columns else
                              max(1, math.ceil((info.duration * cfg.frames_per_second + 1) / spectrogram_columns)))
-        frame = 0  # first frame of ``pending``
         decoded = 0
 
-        def classify(slices: np.ndarray, first_frames: list[int]) -> None:
+        def classify(slices: np.ndarray, first_frames: np.ndarray) -> None:
+            if not len(slices):
+                return
             p, t = self.predict_slices(slices)
             probs_parts.append(p)
             if t is not None:
                 tag_parts.append(t)
             starts.extend(first_frames)
-            silent.extend(slices.reshape(len(slices), -1).max(axis=1) < SILENCE_LEVEL)
+            silent.extend(silent_slices(slices))
 
         for block in iter_audio_blocks(path, cfg.sample_rate):
             if should_stop is not None and should_stop():
@@ -188,29 +189,16 @@ class Classifier:
             frames = stream.push(block)
             if keep_spectrogram:
                 kept.add(frames)
-            pending = np.concatenate([pending, frames], axis=1)
-            n_full = pending.shape[1] // cfg.slice_frames
-            if n_full:
-                used = n_full * cfg.slice_frames
-                slices = pending[:, :used].reshape(cfg.n_mels, n_full, cfg.slice_frames).transpose(1, 0, 2)
-                classify(slices, [frame + i * cfg.slice_frames for i in range(n_full)])
-                last_full = slices[-1]
-                pending, frame = pending[:, used:], frame + used
+            classify(*slicer.push(frames))
             if info.duration > 0:
                 progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
         tail = stream.finish()
         if keep_spectrogram:
             kept.add(tail)
-        pending = np.concatenate([pending, tail], axis=1)
-        total_frames = frame + pending.shape[1]
         if decoded == 0:
             raise AudioDecodeError("no audio in this file")
-        if last_full is None:  # shorter than one slice: loop it
-            slices, _ = fit_slices(pending, cfg.slice_frames)
-            classify(slices, [0])
-        elif pending.shape[1] >= cfg.slice_frames // 2:
-            joined = np.concatenate([last_full, pending], axis=1)[:, -cfg.slice_frames:]
-            classify(joined[None], [total_frames - cfg.slice_frames])
+        classify(*slicer.push(tail))
+        classify(*slicer.finish())
         probs = np.concatenate(probs_parts)
         tags = np.concatenate(tag_parts) if tag_parts else None
         result = self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts),
@@ -223,7 +211,7 @@ class Classifier:
                 silent: np.ndarray, tag_probs: Optional[np.ndarray] = None) -> TrackResult:
         """Vote slice probabilities (n_slices, n_labels) into a :class:`TrackResult`.
 
-        The vote is the mean of log-probabilities over audible slices, renormalised.
+        The vote is :func:`verdict.vote` over the audible slices.
         """
         cfg = self.config
         labels = self.labels
@@ -239,9 +227,7 @@ class Classifier:
             return TrackResult(genre=None, confidence=0.0, uncertain=True,
                                probs=np.zeros(len(labels), np.float32), agreement=0.0,
                                reason="no audible signal (silence)", **base)
-        log_p = np.log(np.clip(probs[audible], 1e-8, 1.0)).mean(axis=0)
-        track = np.exp(log_p - log_p.max())
-        track /= track.sum()
+        track = vote(probs, audible)
         best = int(np.argmax(track))
         agreement = float((probs[audible].argmax(axis=1) == best).mean())
         thresholds = self.bundle.thresholds

@@ -17,11 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from .augment import random_crops, random_gain, spec_augment
-from .features import fit_slices
-from .heads import vote
-from .model import GenreCNN, in_batches
-from .musicnn import PATCH_FRAMES
-from .tasks import ProgressCallback, StopCallback, check_stop, no_progress
+from ..engine.verdict import fit_slices, silent_slices, vote
+from ..engine.model import GenreCNN, in_batches
+from ..engine.musicnn import PATCH_FRAMES
+from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def track_probs(model: torch.nn.Module, mel: np.ndarray, slice_frames: int) -> n
     """Voted genre distribution of one track, as the app computes it, shape (n_labels,)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
     logits = in_batches(lambda batch: model(batch)[0], slices)
-    return vote(torch.softmax(logits, dim=1).numpy())
+    return vote(torch.softmax(logits, dim=1).numpy(), audible=~silent_slices(slices))
 
 
 def evaluate_tracks(model: torch.nn.Module, tracks: list[TrackData], slice_frames: int) -> tuple[float, np.ndarray]:

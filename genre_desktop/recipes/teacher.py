@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from .musicnn import PATCH_FRAMES, MusiCNN
+from ..core.engine.musicnn import PATCH_FRAMES, MusiCNN
+from ..core.engine.verdict import loop_to_length
 
 
 def load_teacher() -> MusiCNN:
@@ -28,9 +29,8 @@ def patch_starts(n_frames: int, hop_frames: int, patch_frames: int = PATCH_FRAME
 
 def crop(mel: np.ndarray, start: int, length: int) -> np.ndarray:
     """``mel[:, start:start+length]``, looping a too-short spectrogram to fill ``length``."""
-    n = mel.shape[1]
-    if n < length:
-        mel = np.tile(mel, (1, -(-length // n)))
+    if mel.shape[1] < length:
+        mel = loop_to_length(mel, length)
     return mel[:, start:start + length]
 
 

@@ -153,38 +153,6 @@ def log_mel(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return np.concatenate([head, stream.finish()], axis=1)
 
 
-def fit_slices(mel: np.ndarray, slice_frames: int) -> np.ndarray:
-    """Cut a log-mel spectrogram into non-overlapping slices.
-
-    A trailing remainder of at least half a slice becomes one more slice that ends at
-    the track's end (overlapping its neighbour); a track shorter than one slice is
-    repeated (looped) until it fills one, which suits music better than silence.
-
-    Parameters
-    ----------
-    mel : numpy.ndarray, shape (n_mels, n_frames)
-    slice_frames : int
-
-    Returns
-    -------
-    slices : numpy.ndarray, shape (n_slices, n_mels, slice_frames)
-    starts : numpy.ndarray, shape (n_slices,), int
-        First frame of each slice.
-    """
-    n_mels, n_frames = mel.shape
-    if n_frames == 0:
-        return np.zeros((0, n_mels, slice_frames), np.float32), np.zeros(0, int)
-    if n_frames < slice_frames:
-        reps = -(-slice_frames // n_frames)
-        return np.tile(mel, (1, reps))[None, :, :slice_frames], np.zeros(1, int)
-    starts = list(range(0, n_frames - slice_frames + 1, slice_frames))
-    if n_frames - (starts[-1] + slice_frames) >= slice_frames // 2:
-        starts.append(n_frames - slice_frames)
-    starts_arr = np.asarray(starts, int)
-    slices = np.stack([mel[:, s: s + slice_frames] for s in starts_arr])
-    return slices, starts_arr
-
-
 def mel_band_frequencies(config: FeatureConfig) -> np.ndarray:
     """Centre frequency in Hz of each mel band, shape (n_mels,)."""
     import librosa

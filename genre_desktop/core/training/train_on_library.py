@@ -20,19 +20,19 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .audio_io import AudioDecodeError
-from .bundle import load_bundle, save_bundle
+from ..engine.audio_io import AudioDecodeError
+from ..engine.bundle import load_bundle, save_bundle
 from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
-from .features import fit_slices
-from .heads import fit_standardised_head, softmax, vote
-from .library import LibraryScan
-from .model import build_model, in_batches
-from .registry import feature_cache_folder, resolve_model
-from .safe_files import check_writable, fault_point
+from ..engine.verdict import fit_slices, silent_slices, softmax, vote
+from .heads import fit_standardised_head
+from .library_scan import LibraryScan
+from ..engine.model import build_model, in_batches
+from ..engine.registry import feature_cache_folder, resolve_model
+from ..engine.safe_files import check_writable, fault_point
 from .splits import grouped_stratified_split
-from .student import History, StudentOptions, TrackData, track_probs, train_student
-from .tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
+from .fine_tune import History, StudentOptions, TrackData, track_probs, train_student
+from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """What the genre head sees for each of a track's slices, shape (n_slices, embedding)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
     return in_batches(model.features, slices).numpy()
+
+
+def audible_slices(mel: np.ndarray, slice_frames: int) -> np.ndarray:
+    """(n_slices,) bool: which of a track's slices count in the vote (the app's rule)."""
+    return ~silent_slices(fit_slices(np.asarray(mel, np.float32), slice_frames)[0])
 
 
 def genre_key(name: str) -> str:
@@ -140,7 +145,7 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     if problem:
         raise ValueError(problem)
     if dest is None:
-        from .registry import user_model_path
+        from ..engine.registry import user_model_path
 
         dest = user_model_path(name)  # validates the name: it becomes a folder
     unwritable = check_writable(dest.parent, "models folder")
@@ -229,7 +234,7 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         if options.mode == "thorough":
             probs = track_probs(model, mels[i], cfg.slice_frames)
         else:
-            probs = vote(softmax(feats[i] @ weight.T + bias))
+            probs = vote(softmax(feats[i] @ weight.T + bias), audible_slices(mels[i], cfg.slice_frames))
         k = int(np.argmax(probs))
         truth.append(labels[y[i]])
         predicted.append(labels[k])

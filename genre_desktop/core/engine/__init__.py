@@ -1,0 +1,1 @@
+"""What the app runs: decode, features, bundles, registry, networks, verdicts, live, playback."""

@@ -1,0 +1,122 @@
+"""The one verdict path: how a track is cut into slices and how slices vote.
+
+The classifier, the live analyser, the wizard's validation, the recipes and the benchmarks
+all use these functions, so that an accuracy measured anywhere is the app's accuracy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .features import SILENCE_LEVEL
+
+
+def silent_slices(slices: np.ndarray) -> np.ndarray:
+    """(n_slices,) bool: slices (n_slices, n_mels, frames) whose loudest bin is below
+    ``SILENCE_LEVEL``; they show as silence and take no part in the vote."""
+    return slices.reshape(len(slices), -1).max(axis=1) < SILENCE_LEVEL if len(slices) else np.zeros(0, bool)
+
+
+def loop_to_length(mel: np.ndarray, length: int) -> np.ndarray:
+    """Repeat a too-short spectrogram (n_mels, n_frames) until it has ``length`` frames.
+
+    Looping suits music better than padding with silence. Returns (n_mels, length); a
+    spectrogram already that long is cut to ``length``.
+    """
+    n_frames = mel.shape[1]
+    if n_frames == 0:
+        raise ValueError("cannot loop an empty spectrogram")
+    if n_frames < length:
+        mel = np.tile(mel, (1, -(-length // n_frames)))
+    return mel[:, :length]
+
+
+class StreamingSlicer:
+    """Cuts log-mel frames that arrive in chunks into the slices a track is voted from.
+
+    The one slicing rule: consecutive non-overlapping slices of ``slice_frames``; a
+    trailing remainder of at least half a slice becomes one more slice that ends at the
+    track's end (overlapping its neighbour); a track shorter than one slice is looped
+    (:func:`loop_to_length`) to fill one. Whatever the chunking, ``push`` every chunk and
+    then ``finish`` give the slices of :func:`fit_slices` over the whole spectrogram.
+    """
+
+    def __init__(self, n_mels: int, slice_frames: int):
+        self.slice_frames = slice_frames
+        self._pending = np.zeros((n_mels, 0), np.float32)
+        self._first = 0  # track frame of ``_pending[:, 0]``
+        self._last_full: np.ndarray | None = None
+
+    def push(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add frames (n_mels, n); return the slices they completed, (k, n_mels, slice_frames),
+        and their first frames (k,)."""
+        pending = np.concatenate([self._pending, frames], axis=1) if self._pending.shape[1] else frames
+        n_mels, sf = pending.shape[0], self.slice_frames
+        n_full = pending.shape[1] // sf
+        starts = self._first + sf * np.arange(n_full)
+        slices = np.ascontiguousarray(pending[:, :n_full * sf].reshape(n_mels, n_full, sf).transpose(1, 0, 2))
+        if n_full:
+            self._last_full = slices[-1]
+        self._pending, self._first = pending[:, n_full * sf:], self._first + n_full * sf
+        return slices, starts
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last slice, if the tail makes one (or the looped track, if it was short)."""
+        n_mels, sf = self._pending.shape[0], self.slice_frames
+        tail = self._pending
+        if self._last_full is None:
+            if tail.shape[1] == 0:
+                return np.zeros((0, n_mels, sf), np.float32), np.zeros(0, int)
+            return loop_to_length(tail, sf)[None], np.zeros(1, int)
+        if tail.shape[1] >= sf // 2:
+            joined = np.concatenate([self._last_full, tail], axis=1)[:, -sf:]
+            return joined[None], np.array([self._first + tail.shape[1] - sf])
+        return np.zeros((0, n_mels, sf), np.float32), np.zeros(0, int)
+
+
+def fit_slices(mel: np.ndarray, slice_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a whole log-mel spectrogram into slices by the :class:`StreamingSlicer` rule.
+
+    Parameters
+    ----------
+    mel : numpy.ndarray, shape (n_mels, n_frames)
+    slice_frames : int
+
+    Returns
+    -------
+    slices : numpy.ndarray, shape (n_slices, n_mels, slice_frames)
+    starts : numpy.ndarray, shape (n_slices,), int
+        First frame of each slice.
+    """
+    slicer = StreamingSlicer(mel.shape[0], slice_frames)
+    head, head_starts = slicer.push(mel)
+    tail, tail_starts = slicer.finish()
+    return np.concatenate([head, tail]), np.concatenate([head_starts, tail_starts]).astype(int)
+
+
+def vote(slice_probs: np.ndarray, audible: np.ndarray | None = None) -> np.ndarray:
+    """Track distribution from slice probabilities: mean log-probability, renormalised.
+
+    Parameters
+    ----------
+    slice_probs : (n_slices, n_labels)
+    audible : (n_slices,) bool, optional
+        Slices to count; silent slices are left out of the vote (as the app does). When no
+        slice is audible, every slice counts.
+
+    Returns
+    -------
+    (n_labels,) float, summing to 1
+    """
+    if audible is not None and np.any(audible):
+        slice_probs = slice_probs[np.asarray(audible, bool)]
+    log_p = np.log(np.clip(slice_probs, 1e-8, 1.0)).mean(axis=0)
+    p = np.exp(log_p - log_p.max())
+    return p / p.sum()
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of (..., n_labels) logits."""
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)

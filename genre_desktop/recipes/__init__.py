@@ -1,0 +1,1 @@
+"""What only rebuilds the bundled models (the teacher pass of distillation); scripts/ import it."""
