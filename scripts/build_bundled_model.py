@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,32 +29,10 @@ from genre_desktop.core.training.heads import fit_linear_head
 from genre_desktop.core.engine.musicnn import MSD_TAGS
 from genre_desktop.core.training.splits import grouped_stratified_split
 from genre_desktop.core.training.fine_tune import StudentOptions, TrackData, evaluate_tracks, train_student
+from genre_desktop.recipes.dataset import LABELS, cell_weights, gtzan_group, load_tracks, subset_scores
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ["blues", "classical", "country", "disco", "electronic", "hiphop", "jazz", "metal",
-          "pop", "reggae", "rock"]
 log = logging.getLogger("build")
-
-
-def load_tracks(work: Path) -> tuple[list[dict], list[dict]]:
-    index = json.loads((work / "index.json").read_text())
-    arrays = [dict(np.load(work / "tracks" / f"{item['name']}.npz")) for item in index]
-    return index, arrays
-
-
-def gtzan_group(item: dict, size: int) -> str:
-    """Split group: GTZAN ids in blocks of ``size`` (an artist proxy), else the track."""
-    prefix, _, number = Path(item["path"]).stem.rpartition(".")
-    if item["dataset"] == "gtzan" and size:
-        return f"gtzan/{item['genre']}/{int(number) // size}"
-    return item["path"]
-
-
-def cell_weights(index, idx) -> np.ndarray:
-    """Per-track weights giving each (data set, genre) cell the same total weight."""
-    cells = [f"{index[i]['dataset']}/{index[i]['genre']}" for i in idx]
-    counts = Counter(cells)
-    return np.array([1.0 / counts[c] for c in cells])
 
 
 def teacher_track_accuracy(index, arrays, train, val, l2=0.1):
@@ -78,19 +55,6 @@ def patch_head(index, arrays, train, l2=0.1):
     mean, std = x.mean(0), x.std(0) + 1e-6
     w, b = fit_linear_head((x - mean) / std, y, len(LABELS), l2=l2, sample_weight=sw)
     return w, b, mean, std
-
-
-def subset_scores(index, idx, preds) -> dict:
-    """Accuracy on GTZAN tracks, Emotify classical/pop/rock tracks, Emotify electronic."""
-    out = {}
-    truth = np.array([LABELS.index(index[i]["genre"]) for i in idx])
-    for name, pick in (("gtzan", lambda it: it["dataset"] == "gtzan"),
-                       ("emotify_cpr", lambda it: it["dataset"] == "emotify" and it["genre"] != "electronic"),
-                       ("emotify_electronic", lambda it: it["dataset"] == "emotify" and it["genre"] == "electronic")):
-        mask = np.array([pick(index[i]) for i in idx])
-        if mask.any():
-            out[name] = float((preds[mask] == truth[mask]).mean())
-    return out
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from build_bundled_model import LABELS, cell_weights, gtzan_group, subset_scores
 from genre_desktop.core.engine.bundle import save_bundle
 from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.engine.features import FeatureConfig
@@ -33,6 +32,7 @@ from genre_desktop.core.training.heads import fit_standardised_head
 from genre_desktop.core.engine.model import MusicnnGenre
 from genre_desktop.core.engine.musicnn import MSD_TAGS
 from genre_desktop.core.training.splits import grouped_stratified_split
+from genre_desktop.recipes.dataset import LABELS, cell_weights, gtzan_group, subset_scores
 from genre_desktop.recipes.teacher import load_teacher
 from genre_desktop.core.training.train_on_library import slice_embeddings
 

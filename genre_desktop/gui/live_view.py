@@ -16,7 +16,7 @@ from ..core.engine.features import FeatureConfig, mel_band_frequencies
 from ..core.engine.live import LiveError, LivePrediction, LiveSession, input_devices
 from ..core.engine.registry import user_data_folder
 from .track_view import HzAxis, genre_color, headline_label
-from .workers import start_in_thread
+from .tasks import start_service
 
 if TYPE_CHECKING:
     from ..core.engine.inference import Classifier
@@ -97,7 +97,7 @@ class LivePanel(QWidget):
         self.predictions: list[LivePrediction] = []
         self._build()
         self.worker = LiveWorker()
-        self.thread = start_in_thread(self.worker, "live")
+        self._live_thread = start_service(self.worker, "live")
         self._start.connect(self.worker.start)
         self._stop.connect(self.worker.stop)
         self.worker.update.connect(self._on_update)
@@ -275,5 +275,5 @@ class LivePanel(QWidget):
 
     def shutdown(self) -> None:
         self._stop.emit()
-        self.thread.quit()
-        self.thread.wait(3000)
+        self._live_thread.quit()
+        self._live_thread.wait(3000)

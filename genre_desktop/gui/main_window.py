@@ -19,7 +19,7 @@ from .live_view import LivePanel
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
 from .playback_controls import PlaybackController
-from .workers import AnalysisWorker, start_in_thread
+from .analysis import AnalysisQueue
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 10
@@ -31,8 +31,6 @@ class MainWindow(QMainWindow):
     verdict_ready = Signal(str, object)  # path, TrackResult (after the table is updated)
     track_failed = Signal(str, str)
     model_ready = Signal(object)  # ModelBundle
-    _load_model = Signal(str)
-    _process = Signal()
 
     def __init__(self, settings: Optional[QSettings] = None):
         super().__init__()
@@ -46,13 +44,9 @@ class MainWindow(QMainWindow):
         self.play_button = self.playback.button
         self._build_widgets()
         self._build_menus()
-        self.worker = AnalysisWorker()
-        self.thread = start_in_thread(self.worker, "analysis")
-        self._load_model.connect(self.worker.load_model)
-        self._process.connect(self.worker.process)
+        self.worker = AnalysisQueue(self)  # each model load and analysis runs in a Task of its own
         self.worker.model_loaded.connect(self._on_model_loaded)
         self.worker.model_failed.connect(self._on_model_failed)
-        # worker signals go to bound methods of this window, so Qt queues them to the GUI thread
         self.worker.started.connect(self._on_started)
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._on_finished)
@@ -184,13 +178,18 @@ class MainWindow(QMainWindow):
         if remember:
             self.settings.setValue("model/name", str(folder))
         self.statusBar().showMessage(f"Loading model {folder.name}\u2026")
-        self._load_model.emit(str(folder))
+        self.worker.load_model(str(folder))
 
     def _on_model_loaded(self, bundle) -> None:  # core.bundle.ModelBundle
+        import copy
+        import dataclasses
+
         from ..core.engine.inference import Classifier
 
         self.bundle = bundle
-        self.live.set_classifier(Classifier(bundle))
+        # the live thread gets its own copy of the network: one nn.Module is never run
+        # from two threads at once (the analysis tasks use the original)
+        self.live.set_classifier(Classifier(dataclasses.replace(bundle, model=copy.deepcopy(bundle.model))))
         # torch, librosa & co. are imported by now: move their objects out of the cyclic
         # collector's sight, so a full collection never stalls the GUI for ~100 ms
         gc.freeze()
@@ -249,7 +248,7 @@ class MainWindow(QMainWindow):
             self.worker.enqueue(added)
             self.cancel_button.setEnabled(True)
             self.progress.setVisible(True)
-            self._process.emit()
+            self.worker.process()
             if self.table.currentIndex().row() < 0:
                 self.select_path(added[0])
         return len(added)
@@ -414,11 +413,9 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop playback and the worker threads (idempotent)."""
-        self.worker.cancel_all()
+        self.worker.shutdown()
         self.playback.shutdown()
         self.live.shutdown()
-        self.thread.quit()
-        self.thread.wait(3000)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QPushButton
 
 from ..core.engine.playback import PlaybackError, Player
-from .workers import PreviewWorker, start_in_thread
+from .tasks import Task
 
 PLAY, PAUSE, LOADING = "\u25b6  Play", "\u23f8  Pause", "Loading\u2026"
 
@@ -21,7 +21,6 @@ class PlaybackController(QObject):
 
     position = Signal(float)
     message = Signal(str)
-    _decode = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -30,11 +29,7 @@ class PlaybackController(QObject):
         self.button.setEnabled(False)
         self._path: Optional[str] = None  # the track loaded in the player
         self._wanted: Optional[str] = None  # the track to play once decoded
-        self.preview = PreviewWorker()
-        self._decode.connect(self.preview.decode)
-        self.preview.ready.connect(self._on_ready)
-        self.preview.failed.connect(self._on_failed)
-        self.thread = start_in_thread(self.preview, "preview")
+        self._decoding: Optional[Task] = None
         self.timer = QTimer(self)
         self.timer.setInterval(33)
         self.timer.timeout.connect(self._tick)
@@ -51,7 +46,7 @@ class PlaybackController(QObject):
         self._wanted = path
         if self._path != path:
             self.button.setText(LOADING)
-            self._decode.emit(path)
+            self._decode(path)
             return
         self._start()
 
@@ -66,8 +61,18 @@ class PlaybackController(QObject):
 
     def shutdown(self) -> None:
         self.stop()
-        self.thread.quit()
-        self.thread.wait(3000)
+        if self._decoding is not None:
+            self._decoding.wait(3000)
+
+    def _decode(self, path: str) -> None:
+        from ..core.engine.playback import preview_audio
+
+        task = Task(preview_audio, path, name="preview", contract=False, parent=self)
+        task.finished.connect(lambda audio: self._on_ready(path, audio, 22050))
+        task.errored.connect(lambda reason: self._on_failed(path, reason))
+        task.done.connect(lambda: setattr(self, "_decoding", None))
+        task.done.connect(task.deleteLater)
+        self._decoding = task.start()
 
     def _on_ready(self, path: str, audio, rate: int) -> None:
         self.player.load(audio, rate)

@@ -17,6 +17,12 @@ from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progre
 log = logging.getLogger(__name__)
 
 
+def gtzan_number(stem: str) -> Optional[int]:
+    """The id of a GTZAN-style name (``"blues.00012"`` -> 12), or None for other names."""
+    prefix, _, number = stem.rpartition(".")
+    return int(number) if prefix and number.isdigit() and len(number) == 5 else None
+
+
 @dataclass(frozen=True)
 class LabelledTrack:
     """One track of a labelled library."""
@@ -32,10 +38,9 @@ class LabelledTrack:
         GTZAN names files ``genre.NNNNN``; neighbouring ids often share an artist, so ids
         are grouped by fives. Other files are their own group.
         """
-        stem = self.path.stem
-        prefix, _, number = stem.rpartition(".")
-        if prefix and number.isdigit() and len(number) == 5:
-            return f"{self.genre}/{prefix}.{int(number) // 5}"
+        number = gtzan_number(self.path.stem)
+        if number is not None:
+            return f"{self.genre}/{self.path.stem.rpartition('.')[0]}.{number // 5}"
         return f"{self.genre}/{self.path}"
 
 

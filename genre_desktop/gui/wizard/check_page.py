@@ -2,43 +2,18 @@
 from __future__ import annotations
 
 import logging
-import threading
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QProgressBar, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWizardPage)
 
 from ...core.engine.bundle import BundleError, read_meta
 from ...core.training.library_scan import scan_labelled_folders
 from ...core.engine.registry import resolve_model
-from ...core.engine.tasks import Cancelled
 from ...core.training.train_on_library import match_known_genres
-from ..workers import start_in_thread
+from ..tasks import Task
 
 log = logging.getLogger(__name__)
-
-
-class ScanWorker(QObject):
-    progress = Signal(float, str)
-    done = Signal(object)  # LibraryScan
-    failed = Signal(str)
-
-    def __init__(self, folders):
-        super().__init__()
-        self.folders = folders
-        self.stop_event = threading.Event()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            scan = scan_labelled_folders(self.folders, lambda f, m: self.progress.emit(f, m),
-                                         self.stop_event.is_set)
-        except Cancelled:
-            return
-        except Exception as exc:  # an unreadable folder, permissions...
-            self.failed.emit(str(exc))
-            return
-        self.done.emit(scan)
 
 
 class CheckPage(QWizardPage):
@@ -71,8 +46,7 @@ class CheckPage(QWizardPage):
         layout.addWidget(QLabel("Skipped files:"))
         layout.addWidget(self.problems)
         self.scan = None
-        self.thread = None
-        self.worker = None
+        self.task = None  # the running scan
 
     def initializePage(self) -> None:  # noqa: N802
         self.cancel()
@@ -81,12 +55,11 @@ class CheckPage(QWizardPage):
         self.problems.clear()
         self.warnings.setText("")
         self.message.setText("Scanning\u2026")
-        self.worker = ScanWorker(self.wizard().choose_page.folders())
-        # bound methods, so Qt queues the worker's signals to the GUI thread
-        self.worker.progress.connect(self._on_progress)
-        self.worker.done.connect(self._show)
-        self.worker.failed.connect(self._on_failed)
-        self.thread = start_in_thread(self.worker, "library scan", run=self.worker.run)
+        task = Task(scan_labelled_folders, self.wizard().choose_page.folders(), name="library scan", parent=self)
+        task.progress.connect(self._on_progress)
+        task.finished.connect(self._show)
+        task.errored.connect(self._on_failed)
+        self.task = task.start()
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
@@ -96,12 +69,10 @@ class CheckPage(QWizardPage):
         self.message.setText(f"Cannot scan: {message}")
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.stop_event.set()
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait(5000)
-            self.thread = None
+        if self.task is not None:
+            self.task.cancel()
+            self.task.wait(5000)
+            self.task = None
 
     def _show(self, scan) -> None:
         self.scan = scan

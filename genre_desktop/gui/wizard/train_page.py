@@ -1,51 +1,23 @@
 """Wizard page 3: name, mode, train in a worker with progress, ETA, live curves, Cancel."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWizardPage)
 
 from ...core.engine.bundle import BundleError
 from ...core.engine.registry import user_model_path
-from ...core.engine.tasks import Cancelled
 from ...core.training.train_on_library import TrainOptions, train_on_library
-from ..workers import start_in_thread
+from ..tasks import Task
 
-
-
-class TrainWorker(QObject):
-    progress = Signal(float, str)
-    epoch = Signal(list, list)  # train losses, validation accuracies so far
-    done = Signal(object)  # TrainOutcome
-    failed = Signal(str)
-    cancelled = Signal()
-
-    def __init__(self, scan, name: str, options: TrainOptions, base_model):
-        super().__init__()
-        self.scan, self.name, self.options, self.base_model = scan, name, options, base_model
-        self.stop_event = threading.Event()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            outcome = train_on_library(
-                self.scan, self.name, self.options, base_model=self.base_model,
-                progress=lambda f, m: self.progress.emit(f, m), should_stop=self.stop_event.is_set,
-                on_epoch=lambda h: self.epoch.emit(list(h.train_loss), list(h.val_accuracy)))
-        except Cancelled:
-            self.cancelled.emit()
-        except Exception as exc:  # report, never crash the wizard
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-        else:
-            self.done.emit(outcome)
 
 
 class TrainPage(QWizardPage):
     training_finished = Signal(object)
+    _epoch = Signal(list, list)  # train losses, validation accuracies so far (from the worker)
 
     def __init__(self):
         super().__init__()
@@ -105,8 +77,8 @@ class TrainPage(QWizardPage):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(plots, 1)
-        self.thread = None
-        self.worker = None
+        self.worker = None  # the running training Task
+        self._epoch.connect(self._on_epoch)
         self.outcome = None
         self._started_at = 0.0
 
@@ -133,22 +105,23 @@ class TrainPage(QWizardPage):
         wizard = self.wizard()
         options = TrainOptions(mode="thorough" if self.thorough.isChecked() else "quick",
                                epochs=self.epochs.value())
-        self.worker = TrainWorker(wizard.scan, self.name_edit.text().strip(), options, wizard.base_model)
+        self.worker = Task(train_on_library, wizard.scan, self.name_edit.text().strip(), options,
+                           base_model=wizard.base_model, name="training", parent=self,
+                           on_epoch=lambda h: self._epoch.emit(list(h.train_loss), list(h.val_accuracy)))
         self.worker.progress.connect(self._on_progress)
-        self.worker.epoch.connect(self._on_epoch)
-        self.worker.done.connect(self._on_done)
-        self.worker.failed.connect(self._on_failed)
+        self.worker.finished.connect(self._on_done)
+        self.worker.errored.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
         self.loss_curve.setData([], [])
         self.acc_curve.setData([], [])
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._started_at = time.monotonic()
-        self.thread = start_in_thread(self.worker, "training", run=self.worker.run)
+        self.worker.start()
 
     def cancel(self) -> None:
         if self.worker is not None:
-            self.worker.stop_event.set()
+            self.worker.cancel()
             self.status.setText("Stopping\u2026")
 
     def _on_progress(self, fraction: float, message: str) -> None:
@@ -182,10 +155,8 @@ class TrainPage(QWizardPage):
     def _finish(self, message: str) -> None:
         self.status.setText(message)
         self.cancel_button.setEnabled(False)
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait(5000)
-        self.thread = None
+        if self.worker is not None:
+            self.worker.wait(5000)
         self.worker = None
         self._validate_name(self.name_edit.text())
 
