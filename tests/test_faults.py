@@ -296,7 +296,7 @@ def test_gui_falls_back_from_a_broken_remembered_model(qtbot, tiny_model):
 
     broken = make_broken(tiny_model, user_models_folder() / "broken", lambda m: m["features"].update(n_mels=128))
     settings = app_settings()
-    settings.setValue("model/name", str(broken))
+    settings.set("model/name", str(broken))
     window = MainWindow(settings)
     qtbot.addWidget(window)
     try:

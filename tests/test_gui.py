@@ -88,7 +88,7 @@ def test_switch_model_and_persist(qtbot, window, tiny_model, tmp_path):
     with qtbot.waitSignal(window.model_ready, timeout=20000) as blocker:
         window.switch_model(str(other))
     assert blocker.args[0].name == "other"
-    assert window.settings.value("model/name") == str(other)
+    assert window.settings.get("model/name") == str(other)
 
 
 def test_uncertain_state_is_explicit(qtbot, window, tmp_path):

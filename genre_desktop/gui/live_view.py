@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -20,6 +20,7 @@ from .tasks import start_service
 
 if TYPE_CHECKING:
     from ..core.engine.inference import Classifier
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 SPECTROGRAM_SECONDS = 10.0
@@ -88,7 +89,7 @@ class LivePanel(QWidget):
     _start = Signal(object, object, float, bool)
     _stop = Signal()
 
-    def __init__(self, settings: QSettings, parent=None):
+    def __init__(self, settings: "Settings", parent=None):
         super().__init__(parent)
         self.settings = settings
         self.classifier: Optional["Classifier"] = None
@@ -116,7 +117,7 @@ class LivePanel(QWidget):
         self.listen_button.setCheckable(True)
         self.listen_button.clicked.connect(self.toggle)
         self.record_box = QCheckBox("Save recording")
-        self.record_box.setChecked(self.settings.value("live/record", False, type=bool))
+        self.record_box.setChecked(self.settings.get("live/record"))
         self.level = QProgressBar()
         self.level.setRange(-60, 0)
         self.level.setValue(-60)
@@ -169,7 +170,7 @@ class LivePanel(QWidget):
 
     # ---------------------------------------------------------------- devices
     def refresh_devices(self) -> None:
-        remembered = self.settings.value("live/device", "")
+        remembered = self.settings.get("live/device")
         self.device_box.clear()
         self.device_box.addItem("System default input", None)
         for index, name in input_devices():
@@ -194,9 +195,9 @@ class LivePanel(QWidget):
             self._on_error("the genre model is still loading")
             return
         device = self.device_box.currentData()
-        self.settings.setValue("live/device", device or "")
-        self.settings.setValue("live/record", self.record_box.isChecked())
-        hop = float(self.settings.value("live/hop_seconds", 1.0))
+        self.settings.set("live/device", device or "")
+        self.settings.set("live/record", self.record_box.isChecked())
+        hop = self.settings.get("live/hop_seconds")
         self.listen_button.setEnabled(False)
         self.status.setText("Starting\u2026")
         self._start.emit(self.classifier, device, hop, self.record_box.isChecked())

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
@@ -16,6 +16,7 @@ from ..core.engine.audio_io import is_audio_path
 from ..core.engine.files import iter_audio_files
 from ..core.engine.registry import list_models, resolve_model
 from .live_view import LivePanel
+from .settings import Settings, app_settings
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
 from .playback_controls import PlaybackController
@@ -32,9 +33,9 @@ class MainWindow(QMainWindow):
     track_failed = Signal(str, str)
     model_ready = Signal(object)  # ModelBundle
 
-    def __init__(self, settings: Optional[QSettings] = None):
+    def __init__(self, settings: Optional[Settings] = None):
         super().__init__()
-        self.settings = settings or QSettings()
+        self.settings = settings or app_settings()
         self.setWindowTitle("Genre Desktop")
         self.setAcceptDrops(True)
         self.bundle = None  # core.bundle.ModelBundle, once loaded
@@ -55,7 +56,7 @@ class MainWindow(QMainWindow):
         self.worker.idle.connect(self._on_idle)
         self.playback.position.connect(self.plots.set_cursor)
         self.playback.message.connect(self._show_playback_message)
-        geometry = self.settings.value("window/geometry")
+        geometry = self.settings.get("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
@@ -139,7 +140,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- models
     def start(self) -> None:
         """Load the chosen model in the background (call once the window is shown)."""
-        self.switch_model(self.settings.value("model/name", "") or None, remember=False)
+        self.switch_model(self.settings.get("model/name") or None, remember=False)
 
     def refresh_model_menu(self) -> None:
         self.model_menu.clear()
@@ -176,7 +177,9 @@ class MainWindow(QMainWindow):
             self._on_model_failed("", str(exc))
             return
         if remember:
-            self.settings.setValue("model/name", str(folder))
+            installed = [e.name for e in list_models() if e.path.resolve() == folder.resolve()]
+            # an installed model is remembered by name (it survives a reinstall elsewhere)
+            self.settings.set("model/name", installed[0] if installed else str(folder))
         self.statusBar().showMessage(f"Loading model {folder.name}\u2026")
         self.worker.load_model(str(folder))
 
@@ -211,7 +214,7 @@ class MainWindow(QMainWindow):
         if default is not None and folder and Path(folder).resolve() != default.resolve():
             name = Path(folder).name
             log.warning("model %s failed to load (%s); using %s", folder, message, default.name)
-            self.settings.setValue("model/name", "")
+            self.settings.set("model/name", "")
             self.model_notice = f"The model “{name}” could not be loaded ({message}); " \
                                 f"using the bundled model {default.name} instead."
             self.verdict.show_message("Using the bundled model", self.model_notice)
@@ -254,29 +257,29 @@ class MainWindow(QMainWindow):
         return len(added)
 
     def open_files(self) -> None:
-        start = str(self.settings.value("paths/last_folder", str(Path.home())))
+        start = self.settings.get("paths/last_folder") or str(Path.home())
         files, _ = QFileDialog.getOpenFileNames(
             self, "Open music", start, "Audio (*.mp3 *.flac *.ogg *.opus *.wav *.m4a *.aac *.aiff *.wma);;All files (*)")
         if files:
-            self.settings.setValue("paths/last_folder", str(Path(files[0]).parent))
+            self.settings.set("paths/last_folder", str(Path(files[0]).parent))
             self.open_paths(files)
 
     def open_folder(self) -> None:
-        start = str(self.settings.value("paths/last_folder", str(Path.home())))
+        start = self.settings.get("paths/last_folder") or str(Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of music", start)
         if folder:
-            self.settings.setValue("paths/last_folder", folder)
+            self.settings.set("paths/last_folder", folder)
             self.open_paths([folder])
 
     def _remember_recent(self, paths: list[str]) -> None:
-        recent = [p for p in self.settings.value("paths/recent", []) or [] if p not in paths]
-        self.settings.setValue("paths/recent", (list(paths) + recent)[:MAX_RECENT])
+        recent = [p for p in self.settings.get("paths/recent") if p not in paths]
+        self.settings.set("paths/recent", (list(paths) + recent)[:MAX_RECENT])
         self._refresh_recent()
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
-        recent = self.settings.value("paths/recent", []) or []
-        for p in recent if isinstance(recent, list) else [recent]:
+        recent = self.settings.get("paths/recent")
+        for p in recent:
             self.recent_menu.addAction(p, lambda p=p: self.open_paths([p]))
         self.recent_menu.setEnabled(bool(recent))
 
@@ -394,7 +397,7 @@ class MainWindow(QMainWindow):
         self.refresh_model_menu()
 
     def export_results(self) -> None:
-        start = str(Path(str(self.settings.value("paths/last_folder", str(Path.home())))) / "genres.csv")
+        start = str(Path(self.settings.get("paths/last_folder") or Path.home()) / "genres.csv")
         target, _ = QFileDialog.getSaveFileName(self, "Export results", start, "CSV (*.csv);;JSON (*.json)")
         if target:
             n = self.table_model.export(Path(target))
@@ -418,6 +421,6 @@ class MainWindow(QMainWindow):
         self.live.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.set("window/geometry", self.saveGeometry())
         self.shutdown()
         super().closeEvent(event)

@@ -1,12 +1,86 @@
-"""QSettings stored as an INI file in the user data folder (``GENRE_DESKTOP_DATA`` for tests)."""
+"""The window's settings, each declared once: key, type, default and what it is for.
+
+Stored as an INI file in the user config folder (``core.engine.registry.user_config_folder``;
+under ``GENRE_DESKTOP_DATA`` for tests). A value that a hand-edited or older file holds in
+the wrong type reads as the default; writing a key that is not declared here is a bug and
+raises ``KeyError``.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+import logging
+import shutil
+from dataclasses import dataclass
+from typing import Any
 
-from ..core.engine.registry import user_data_folder
+from PySide6.QtCore import QByteArray, QSettings
+
+from ..core.engine.registry import user_config_folder, user_data_folder
+
+log = logging.getLogger(__name__)
+FILE_NAME = "settings.ini"
 
 
-def app_settings() -> QSettings:
-    path = user_data_folder() / "settings.ini"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return QSettings(str(path), QSettings.IniFormat)
+@dataclass(frozen=True)
+class Option:
+    key: str
+    type: type
+    default: Any
+    doc: str
+
+
+OPTIONS: dict[str, Option] = {o.key: o for o in (
+    Option("window/geometry", QByteArray, None, "the main window's size and place"),
+    Option("model/name", str, "", "the chosen model: an installed model's name, or a folder "
+                                  "chosen by path; empty for the bundled default"),
+    Option("paths/last_folder", str, "", "where the last file dialog was"),
+    Option("paths/recent", list, [], "recently opened files and folders, newest first"),
+    Option("live/device", str, "", "the input device to listen to (empty: the system's)"),
+    Option("live/record", bool, False, "keep a WAV of each listening session"),
+    Option("live/hop_seconds", float, 1.0, "seconds between live predictions"),
+)}
+
+
+class Settings:
+    """Typed access to the declared :data:`OPTIONS` over a QSettings store."""
+
+    def __init__(self, store: QSettings):
+        self.store = store
+
+    def get(self, key: str) -> Any:
+        option = OPTIONS[key]
+        raw = self.store.value(key, option.default)
+        if raw is None or option.type is QByteArray:
+            return raw if raw is None or isinstance(raw, QByteArray) else option.default
+        try:
+            if option.type is bool:
+                return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("true", "1", "yes")
+            if option.type is list:
+                return [str(x) for x in raw] if isinstance(raw, (list, tuple)) else [str(raw)]
+            return option.type(raw)
+        except (TypeError, ValueError):
+            log.warning("setting %s holds %r, not a %s: using %r", key, raw, option.type.__name__, option.default)
+            return option.default
+
+    def set(self, key: str, value: Any) -> None:
+        option = OPTIONS[key]
+        if value is not None and not isinstance(value, option.type):
+            value = option.type(value)
+        self.store.setValue(key, value)
+
+    def sync(self) -> None:
+        self.store.sync()
+
+
+def app_settings() -> Settings:
+    """The app's settings file (created on first write). A settings file left in the data
+    folder by older versions is moved to the config folder once."""
+    folder = user_config_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FILE_NAME
+    old = user_data_folder() / FILE_NAME
+    if not path.exists() and old.is_file() and old != path:
+        try:
+            shutil.move(str(old), str(path))
+        except OSError as exc:
+            log.warning("could not move the old settings file %s: %s", old, exc)
+    return Settings(QSettings(str(path), QSettings.IniFormat))

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from platformdirs import user_cache_dir, user_data_dir
+from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
 from .bundle import META, BundleError, read_meta
 from .names import InvalidName, validate_model_name
@@ -31,6 +31,12 @@ def user_data_folder() -> Path:
     """The user's data folder (models they trained, feature cache)."""
     override = os.environ.get(DATA_ENV)
     return Path(override) if override else Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def user_config_folder() -> Path:
+    """The user's config folder (settings); ``GENRE_DESKTOP_DATA``/config under tests."""
+    override = os.environ.get(DATA_ENV)
+    return Path(override) / "config" if override else Path(user_config_dir(APP_NAME, appauthor=False))
 
 
 def user_models_folder() -> Path:
