@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.core.engine.bundle import save_bundle
+from genre_desktop.core.engine.bundle import BundleMeta, save_bundle
 from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.engine.features import FeatureConfig
 from genre_desktop.core.engine.verdict import softmax
@@ -122,13 +122,12 @@ def main() -> None:
     results["student_confusion"] = report.to_json()
     log.info("student: %s\n%s", results["student_split"], report.to_text())
 
-    meta = {
-        "name": "genre_cnn_v1", "version": "1.0.0",
-        "architecture": {"name": "genre_cnn", "params": {"channels": list(options.channels)}},
-        "labels": LABELS, "tags": MSD_TAGS,
-        "features": FeatureConfig(slice_frames=options.slice_frames).to_dict(),
-        "thresholds": {"min_confidence": 0.45, "min_agreement": 0.5},
-        "provenance": {
+    meta = BundleMeta(
+        name="genre_cnn_v1", version="1.0.0",
+        architecture={"name": "genre_cnn", "params": {"channels": list(options.channels)}},
+        labels=LABELS, tags=MSD_TAGS, features=FeatureConfig(slice_frames=options.slice_frames),
+        thresholds={"min_confidence": 0.45, "min_agreement": 0.5},
+        provenance={
             "recipe": "scripts/prepare_training_data.py + scripts/build_bundled_model.py "
                       f"--seed {args.seed} --epochs {args.epochs}",
             "teacher": "MSD_musicnn (musicnn 0.1.0, ISC licence) + linear genre head",
@@ -136,14 +135,14 @@ def main() -> None:
             "validation": f"{len(va)} tracks held out, grouped by artist proxy (GTZAN ids in fives)",
             "validation_tracks": [index[i]["path"] for i in va],
         },
-        "metrics": {
+        metrics={
             "validation_track_accuracy": float(acc),
             "gtzan_validation_accuracy": results["student_split"].get("gtzan"),
             "emotify_cpr_validation_accuracy": results["student_split"].get("emotify_cpr"),
             "emotify_electronic_validation_accuracy": results["student_split"].get("emotify_electronic"),
             "best_epoch": hist.best_epoch,
         },
-    }
+    )
     save_bundle(args.out, student, meta)
     log.info("saved %s", args.out)
     (args.work / "results.json").write_text(json.dumps(results, indent=1, default=float))

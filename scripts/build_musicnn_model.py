@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.core.engine.bundle import save_bundle
+from genre_desktop.core.engine.bundle import BundleMeta, save_bundle
 from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.engine.features import FeatureConfig
 from genre_desktop.core.engine.verdict import softmax, vote
@@ -100,13 +100,12 @@ def main() -> None:
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
-    meta = {
-        "name": NAME, "version": "2.0.0",
-        "architecture": {"name": "musicnn_genre", "params": params},
-        "labels": LABELS, "tags": MSD_TAGS,
-        "features": FeatureConfig().to_dict(),
-        "thresholds": {"min_confidence": 0.45, "min_agreement": 0.5},
-        "provenance": {
+    meta = BundleMeta(
+        name=NAME, version="2.0.0",
+        architecture={"name": "musicnn_genre", "params": params},
+        labels=LABELS, tags=MSD_TAGS, features=FeatureConfig(),
+        thresholds={"min_confidence": 0.45, "min_agreement": 0.5},
+        provenance={
             "recipe": f"scripts/prepare_training_data.py + scripts/build_musicnn_model.py --seed {args.seed} --l2 {args.l2}",
             "backbone": "MSD_musicnn (musicnn 0.1.0, ISC licence, Pons & Serra 2019), unchanged weights",
             "head": "logistic regression per 2.5-s slice on the 200-d penultimate layer, each (data set, genre) cell weighted equally",
@@ -114,7 +113,7 @@ def main() -> None:
             "validation": f"{len(va)} tracks held out, grouped by artist proxy (GTZAN ids in fives)",
             "validation_tracks": [index[i]["path"] for i in va],
         },
-        "metrics": {
+        metrics={
             "validation_track_accuracy": report.accuracy,
             "gtzan_validation_accuracy": results["split"].get("gtzan"),
             "emotify_cpr_validation_accuracy": results["split"].get("emotify_cpr"),
@@ -124,7 +123,7 @@ def main() -> None:
             "emotify_cpr_repeated_splits": [float(np.mean(results["repeated_groups5"]["emotify_cpr"])),
                                             float(np.std(results["repeated_groups5"]["emotify_cpr"]))],
         },
-    }
+    )
     save_bundle(args.out, model, meta)
     previous = args.out.with_name(args.out.name + ".previous")
     for doc in ("REPORT.md", "confusion.png"):  # hand-written report: keep it with the bundle

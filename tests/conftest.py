@@ -57,7 +57,7 @@ def tiny_library(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A small genre bundle trained by the suite itself on synthesised audio."""
-    from genre_desktop.core.engine.bundle import save_bundle
+    from genre_desktop.core.engine.bundle import BundleMeta, save_bundle
     from genre_desktop.core.engine.features import FeatureConfig, log_mel
     from genre_desktop.core.training.fine_tune import StudentOptions, TrackData, evaluate_tracks, train_student
 
@@ -69,12 +69,12 @@ def tiny_model(tmp_path_factory) -> Path:
     acc, _ = evaluate_tracks(model, tracks, cfg.slice_frames)
     assert acc == 1.0, "the tiny model must learn its synthetic genres"
     folder = tmp_path_factory.mktemp("models") / "tiny"
-    meta = {"name": "tiny", "version": "0.0.1",
-            "architecture": {"name": "genre_cnn", "params": {"channels": [8, 16, 16, 16]}},
-            "labels": TINY_LABELS, "features": cfg.to_dict(),
-            "thresholds": {"min_confidence": 0.5, "min_agreement": 0.5},
-            "provenance": {"data": "synthesised by tests/conftest.py"},
-            "metrics": {"validation_track_accuracy": acc}}
+    meta = BundleMeta(name="tiny", version="0.0.1",
+                      architecture={"name": "genre_cnn", "params": {"channels": [8, 16, 16, 16]}},
+                      labels=TINY_LABELS, features=cfg,
+                      thresholds={"min_confidence": 0.5, "min_agreement": 0.5},
+                      provenance={"data": "synthesised by tests/conftest.py"},
+                      metrics={"validation_track_accuracy": acc})
     return save_bundle(folder, model, meta)
 
 

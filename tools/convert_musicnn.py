@@ -107,6 +107,8 @@ def main() -> None:
     from safetensors.torch import save_file
 
     sys.path.insert(0, str(ROOT))
+    from genre_desktop.core.engine.bundle_meta import BundleMeta
+    from genre_desktop.core.engine.features import FeatureConfig
     from genre_desktop.core.engine.musicnn import MSD_TAGS, MusiCNN, tf_to_torch_state
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -120,19 +122,14 @@ def main() -> None:
         model.load_state_dict(state, strict=True)
         args.out.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in state.items()}, str(args.out / "weights.safetensors"))
-        meta = {
-            "format_version": 1, "name": "msd_musicnn", "task": "tagging",
-            "architecture": {"name": "musicnn", "params": {}},
-            "labels": MSD_TAGS,
-            "features": {"sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 96,
-                         "fmin": 0.0, "fmax": 8000.0, "compression": "log10_1p_10000",
-                         "slice_frames": 187},
-            "provenance": {"source": "musicnn 0.1.0 wheel (PyPI), MSD_musicnn checkpoint",
-                           "licence": "ISC, (c) Jordi Pons and Xavier Serra",
-                           "paper": "Pons & Serra, musicnn: pre-trained convolutional neural "
-                                    "networks for music audio tagging, ISMIR LBD 2019"},
-        }
-        (args.out / "model.json").write_text(json.dumps(meta, indent=2))
+        meta = BundleMeta(
+            name="msd_musicnn", task="tagging", architecture={"name": "musicnn", "params": {}},
+            labels=MSD_TAGS, thresholds={}, features=FeatureConfig(slice_frames=187),
+            provenance={"source": "musicnn 0.1.0 wheel (PyPI), MSD_musicnn checkpoint",
+                        "licence": "ISC, (c) Jordi Pons and Xavier Serra",
+                        "paper": "Pons & Serra, musicnn: pre-trained convolutional neural "
+                                 "networks for music audio tagging, ISMIR LBD 2019"})
+        (args.out / "model.json").write_text(json.dumps(meta.to_dict(), indent=2))
         log.info("wrote %s", args.out)
         if args.reference:
             patches = synth_patches()

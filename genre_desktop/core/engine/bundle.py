@@ -6,17 +6,16 @@ metadata is malformed, or whose labels do not match its weights, is refused with
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
-import math
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from .architectures import check_architecture
+from .bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, META, BundleError,  # noqa: F401
+                          BundleMeta, validate_meta)
 from .features import FeatureConfig
 from .safe_files import fault_point, name_lock, new_partial, replace_folder
 
@@ -28,15 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
-META = "model.json"
-DEFAULT_THRESHOLDS = {"min_confidence": 0.45, "min_agreement": 0.5}
-
-
-class BundleError(Exception):
-    """A model bundle cannot be used; the message says why, in one line."""
-
 
 @dataclass
 class ModelBundle:
@@ -72,87 +63,6 @@ class ModelBundle:
                   and all(isinstance(v, float) for v in value)):
                 lines.append(f"{key}: {value[0]:.3f} ± {value[1]:.3f}")
         return "\n".join(lines)
-
-
-MAX_META_BYTES = 4 << 20  # a model.json larger than this is not a model's
-_TASKS = ("genre", "tagging")
-_FEATURE_RANGES = {"sample_rate": (4000, 192000), "n_fft": (64, 16384), "hop_length": (16, 16384),
-                   "n_mels": (8, 512), "slice_frames": (8, 100000)}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _names(value: Any, what: str, minimum: int) -> None:
-    if (not isinstance(value, list) or len(value) < minimum or len(value) > 10000
-            or not all(isinstance(x, str) and x.strip() and not _has_control(x) for x in value)
-            or len(set(value)) != len(value)):
-        raise BundleError(f"{what} must be a list of {'at least two ' if minimum >= 2 else ''}"
-                          "distinct names without control characters")
-
-
-def _has_control(text: str) -> bool:
-    return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text)
-
-
-def validate_meta(meta: Any) -> dict:
-    """Check a parsed ``model.json`` against the bundle schema; returns it unchanged.
-
-    Every field the app reads is checked for its type and range, so that a wrong but
-    parseable file is refused here with a one-line reason instead of failing later.
-
-    Raises
-    ------
-    BundleError
-    """
-    if not isinstance(meta, dict):
-        raise BundleError(f"{META} must hold an object")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"unsupported bundle format {meta.get('format_version')!r}")
-    task = meta.get("task", "genre")
-    if task not in _TASKS:
-        raise BundleError(f"unknown task {task!r}")
-    for key in ("name", "created"):
-        if key in meta and (not isinstance(meta[key], str) or _has_control(meta[key])):
-            raise BundleError(f"{key} must be a line of text")
-    if "version" in meta and not (isinstance(meta["version"], str) or _is_number(meta["version"])):
-        raise BundleError("version must be text or a number")
-    _names(meta.get("labels"), "labels", 2)
-    if "tags" in meta:
-        _names(meta["tags"], "tags", 0)
-    arch = meta.get("architecture")
-    if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
-        raise BundleError("architecture is missing")
-    features = meta.get("features", {})
-    if not isinstance(features, dict):
-        raise BundleError("bad feature settings: must be an object")
-    try:
-        config = FeatureConfig.from_dict(features)
-    except (TypeError, ValueError) as exc:
-        raise BundleError(f"bad feature settings: {exc}") from None
-    for key, (low, high) in _FEATURE_RANGES.items():
-        if not low <= getattr(config, key) <= high:
-            raise BundleError(f"bad feature settings: {key} {getattr(config, key)} is outside {low}..{high}")
-    if config.hop_length > config.n_fft:
-        raise BundleError("bad feature settings: hop_length exceeds n_fft")
-    if task == "genre":
-        try:
-            check_architecture(arch, config.n_mels)
-        except ValueError as exc:
-            raise BundleError(f"bad architecture: {exc}") from None
-    thresholds = meta.get("thresholds", {})
-    if not isinstance(thresholds, dict):
-        raise BundleError("thresholds must be an object")
-    for key, value in thresholds.items():
-        if not _is_number(value):
-            raise BundleError(f"threshold {key!r} must be a number, not {value!r}")
-        if key in DEFAULT_THRESHOLDS and not 0.0 <= value <= 1.0:
-            raise BundleError(f"threshold {key!r} must lie between 0 and 1")
-    for key in ("metrics", "provenance"):
-        if not isinstance(meta.get(key, {}), dict):
-            raise BundleError(f"{key} must be an object")
-    return meta
 
 
 def read_meta(path: os.PathLike | str) -> dict:
@@ -258,10 +168,11 @@ def _probe(model, features: FeatureConfig, n_labels: int, n_tags: int) -> None:
         raise BundleError("the network gives NaN or infinite outputs: the model is broken")
 
 
-def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: dict) -> Path:
+def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: BundleMeta | dict) -> Path:
     """Write a bundle crash-safely: a cancelled, killed or failed save leaves any old one intact.
 
-    The bundle is written to a hidden ``.partial`` sibling, fsynced, loaded back (never
+    ``meta`` is a :class:`BundleMeta` (or a dict of its fields, checked the same way); its
+    ``created`` time is set now. The bundle is written to a hidden ``.partial`` sibling, fsynced, loaded back (never
     install what would not load; never weights with NaN), and swapped in under a lock on
     its name by :func:`safe_files.replace_folder`, which keeps the previous bundle of the
     same name as ``<name>.previous`` (one backup, listed and restorable). Two processes
@@ -277,8 +188,9 @@ def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: dict)
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    meta = {"format_version": FORMAT_VERSION, "task": "genre",
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **meta}
+    if not isinstance(meta, BundleMeta):
+        meta = BundleMeta.from_dict({"format_version": FORMAT_VERSION, **meta})
+    meta = meta.stamped().to_dict()
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     check_finite_weights(state)
     with name_lock(folder.parent, folder.name):

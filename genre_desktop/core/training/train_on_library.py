@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..engine.audio_io import AudioDecodeError
-from ..engine.bundle import load_bundle, save_bundle
+from ..engine.bundle import BundleMeta, load_bundle, save_bundle
 from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
 from ..engine.verdict import fit_slices, silent_slices, softmax, vote
@@ -242,20 +242,17 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
             wrong.append(WrongTrack(scan.tracks[i].path, labels[y[i]], labels[k], float(probs[k])))
     report = confusion_report(truth, predicted, labels)
     seconds = {"features": t_features, "total": time.perf_counter() - t0}
-    meta = {
-        "name": name, "version": "1",
-        "architecture": base.meta["architecture"], "labels": labels, "tags": base.tags,
-        "features": cfg.to_dict(), "thresholds": base.thresholds,
-        "provenance": {"base_model": base.name, "mode": options.mode,
-                       "known_genres": known,
-                       "library": ", ".join(f"{g} {n}" for g, n in scan.counts().items()),
-                       "validation": f"{len(val_idx)} tracks held out by track, stratified"
-                       if validated else "none (library too small): accuracy is on training tracks"},
-        "metrics": {"validation_track_accuracy": report.accuracy,
-                    "balanced_accuracy": report.balanced_accuracy(),
-                    "recall": report.recall(), "train_tracks": int(len(train_idx)),
-                    "validation_tracks": int(len(val_idx)), "seconds": round(seconds["total"], 1)},
-    }
+    meta = BundleMeta(
+        name=name, version="1", architecture=base.meta["architecture"], labels=labels, tags=base.tags,
+        features=cfg, thresholds=base.thresholds,
+        provenance={"base_model": base.name, "mode": options.mode, "known_genres": known,
+                    "library": ", ".join(f"{g} {n}" for g, n in scan.counts().items()),
+                    "validation": f"{len(val_idx)} tracks held out by track, stratified"
+                    if validated else "none (library too small): accuracy is on training tracks"},
+        metrics={"validation_track_accuracy": report.accuracy,
+                 "balanced_accuracy": report.balanced_accuracy(),
+                 "recall": report.recall(), "train_tracks": int(len(train_idx)),
+                 "validation_tracks": int(len(val_idx)), "seconds": round(seconds["total"], 1)})
     check_stop(should_stop)
     fault_point("train:before-save")
     replaced = dest.exists()

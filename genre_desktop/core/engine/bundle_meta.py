@@ -1,0 +1,146 @@
+"""What a bundle's ``model.json`` holds: the schema, checked at load, and :class:`BundleMeta`,
+the one typed way to write it (training, the recipes, the converter and the tests alike)."""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .architectures import check_architecture
+from .features import FeatureConfig
+
+FORMAT_VERSION = 1
+META = "model.json"
+DEFAULT_THRESHOLDS = {"min_confidence": 0.45, "min_agreement": 0.5}
+
+
+class BundleError(Exception):
+    """A model bundle cannot be used; the message says why, in one line."""
+
+
+MAX_META_BYTES = 4 << 20  # a model.json larger than this is not a model's
+_TASKS = ("genre", "tagging")
+_FEATURE_RANGES = {"sample_rate": (4000, 192000), "n_fft": (64, 16384), "hop_length": (16, 16384),
+                   "n_mels": (8, 512), "slice_frames": (8, 100000)}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _names(value: Any, what: str, minimum: int) -> None:
+    if (not isinstance(value, list) or len(value) < minimum or len(value) > 10000
+            or not all(isinstance(x, str) and x.strip() and not _has_control(x) for x in value)
+            or len(set(value)) != len(value)):
+        raise BundleError(f"{what} must be a list of {'at least two ' if minimum >= 2 else ''}"
+                          "distinct names without control characters")
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text)
+
+
+def validate_meta(meta: Any) -> dict:
+    """Check a parsed ``model.json`` against the bundle schema; returns it unchanged.
+
+    Every field the app reads is checked for its type and range, so that a wrong but
+    parseable file is refused here with a one-line reason instead of failing later.
+
+    Raises
+    ------
+    BundleError
+    """
+    if not isinstance(meta, dict):
+        raise BundleError(f"{META} must hold an object")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"unsupported bundle format {meta.get('format_version')!r}")
+    task = meta.get("task", "genre")
+    if task not in _TASKS:
+        raise BundleError(f"unknown task {task!r}")
+    for key in ("name", "created"):
+        if key in meta and (not isinstance(meta[key], str) or _has_control(meta[key])):
+            raise BundleError(f"{key} must be a line of text")
+    if "version" in meta and not (isinstance(meta["version"], str) or _is_number(meta["version"])):
+        raise BundleError("version must be text or a number")
+    _names(meta.get("labels"), "labels", 2)
+    if "tags" in meta:
+        _names(meta["tags"], "tags", 0)
+    arch = meta.get("architecture")
+    if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
+        raise BundleError("architecture is missing")
+    features = meta.get("features", {})
+    if not isinstance(features, dict):
+        raise BundleError("bad feature settings: must be an object")
+    try:
+        config = FeatureConfig.from_dict(features)
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f"bad feature settings: {exc}") from None
+    for key, (low, high) in _FEATURE_RANGES.items():
+        if not low <= getattr(config, key) <= high:
+            raise BundleError(f"bad feature settings: {key} {getattr(config, key)} is outside {low}..{high}")
+    if config.hop_length > config.n_fft:
+        raise BundleError("bad feature settings: hop_length exceeds n_fft")
+    if task == "genre":
+        try:
+            check_architecture(arch, config.n_mels)
+        except ValueError as exc:
+            raise BundleError(f"bad architecture: {exc}") from None
+    thresholds = meta.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise BundleError("thresholds must be an object")
+    for key, value in thresholds.items():
+        if not _is_number(value):
+            raise BundleError(f"threshold {key!r} must be a number, not {value!r}")
+        if key in DEFAULT_THRESHOLDS and not 0.0 <= value <= 1.0:
+            raise BundleError(f"threshold {key!r} must lie between 0 and 1")
+    for key in ("metrics", "provenance"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise BundleError(f"{key} must be an object")
+    return meta
+
+
+@dataclass(frozen=True)
+class BundleMeta:
+    """The metadata of a bundle, typed. ``to_dict()`` is what ``model.json`` holds."""
+
+    name: str
+    architecture: dict
+    labels: list
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    version: str = "1"
+    tags: list = field(default_factory=list)
+    thresholds: dict = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    provenance: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    task: str = "genre"
+    created: str = ""
+    extra: dict = field(default_factory=dict)  # fields this version does not know, kept as they are
+
+    def stamped(self) -> "BundleMeta":
+        """The same metadata, created now (UTC)."""
+        return replace(self, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    def to_dict(self) -> dict:
+        """The ``model.json`` object, checked against the schema (raises BundleError)."""
+        out = {"format_version": FORMAT_VERSION, "task": self.task, "created": self.created,
+               "name": self.name, "version": str(self.version), "architecture": self.architecture,
+               "labels": list(self.labels), "tags": list(self.tags), "features": self.features.to_dict(),
+               "thresholds": dict(self.thresholds), "provenance": dict(self.provenance),
+               "metrics": dict(self.metrics), **self.extra}
+        if not out["created"]:
+            del out["created"]
+        return validate_meta(out)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BundleMeta":
+        """Check ``data`` against the schema and type it (raises BundleError)."""
+        meta = validate_meta(dict(data))
+        known = {"format_version", "task", "created", "name", "version", "architecture", "labels",
+                 "tags", "features", "thresholds", "provenance", "metrics"}
+        return cls(name=str(meta.get("name", "")), architecture=meta["architecture"], labels=list(meta["labels"]),
+                   features=FeatureConfig.from_dict(meta.get("features", {})), version=str(meta.get("version", "1")),
+                   tags=list(meta.get("tags", [])), thresholds=dict(meta.get("thresholds", DEFAULT_THRESHOLDS)),
+                   provenance=dict(meta.get("provenance", {})), metrics=dict(meta.get("metrics", {})),
+                   task=meta.get("task", "genre"), created=str(meta.get("created", "")),
+                   extra={k: v for k, v in meta.items() if k not in known})
