@@ -19,31 +19,15 @@ def _load(model: Optional[str]):
     return Classifier(load_bundle(resolve_model(model)))
 
 
-def _files(paths: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand paths; a missing path or a folder without audio is an error entry."""
-    from .core.engine.files import iter_audio_files
-
-    files: list[Path] = []
-    errors: list[tuple[str, str]] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            errors.append((raw, "no such file or folder"))
-            continue
-        found = list(iter_audio_files([path], on_error=lambda f, r: errors.append((str(f), r))))
-        if path.is_dir() and not found:
-            errors.append((raw, "folder holds no audio files"))
-        files.extend(found)
-    return files, errors
-
-
 def cmd_classify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .core.engine.audio_io import AudioDecodeError
 
+    from .core.engine.files import expand_paths
+
     classifier = _load(args.model)
-    files, errors = _files(args.paths)
+    files, errors = expand_paths(args.paths)
     failed = 0
     for path, reason in errors:
         failed += 1

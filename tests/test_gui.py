@@ -66,7 +66,7 @@ def test_unsupported_drop_is_polite(qtbot, window, tmp_path):
     drop(window, [pdf, empty])
     assert not window.table_model.rows
     message = window.statusBar().currentMessage()
-    assert "paper.pdf is not an audio file" in message and "holds no audio" in message
+    assert "paper.pdf: not an audio file (.pdf)" in message and "holds no audio" in message
 
 
 def test_cancel_a_long_analysis(qtbot, window, tmp_path):

@@ -12,8 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from ..core.engine.audio_io import is_audio_path
-from ..core.engine.files import iter_audio_files
+from ..core.engine.files import expand_paths
 from ..core.engine.registry import list_models, resolve_model
 from .live_view import LivePanel
 from .settings import Settings, app_settings
@@ -41,7 +40,6 @@ class MainWindow(QMainWindow):
         self.bundle = None  # core.bundle.ModelBundle, once loaded
         self.model_notice = ""  # why the window fell back to the bundled model, if it did
         self.playback = PlaybackController(self)
-        self.player = self.playback.player
         self.play_button = self.playback.button
         self._build_widgets()
         self._build_menus()
@@ -226,20 +224,9 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- opening
     def open_paths(self, paths: list[str]) -> int:
         """Queue files and folders for analysis; returns how many files were added."""
-        files, rejected = [], []
-        for raw in paths:
-            p = Path(raw)
-            if p.is_dir():
-                found = [str(f) for f in iter_audio_files([p])]
-                files.extend(found)
-                if not found:
-                    rejected.append(f"{p.name}/ holds no audio files")
-            elif p.is_file() and is_audio_path(p):
-                files.append(str(p))
-            elif p.exists():
-                rejected.append(f"{p.name} is not an audio file")
-            else:
-                rejected.append(f"{p.name} does not exist")
+        found, problems = expand_paths(paths)
+        files = [str(f) for f in found]
+        rejected = [f"{Path(p).name}: {reason}" for p, reason in problems]
         added = [f for f in files if self.table_model.add(f)]
         if rejected:
             msg = "; ".join(rejected[:3]) + (f" (and {len(rejected) - 3} more)" if len(rejected) > 3 else "")
@@ -412,7 +399,8 @@ class MainWindow(QMainWindow):
 
         QMessageBox.about(self, "About Genre Desktop",
                           f"Genre Desktop {__version__}\nTells the genre of music, slice by slice.\n\n"
-                          "Bundled model distilled from MSD_musicnn (ISC, Pons & Serra).")
+                          "The bundled model is MSD_musicnn (ISC licence, Pons & Serra) with a genre head\n"
+                          "trained on GTZAN and Emotify.")
 
     def shutdown(self) -> None:
         """Stop playback and the worker threads (idempotent)."""

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from .audio_io import AUDIO_EXTENSIONS
+from .audio_io import AUDIO_EXTENSIONS, AudioDecodeError, audio_info, is_audio_path
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +38,41 @@ def iter_audio_files(paths: Iterable[os.PathLike | str],
                         yield Path(root) / name
         else:
             yield path
+
+
+def expand_paths(paths: Iterable[os.PathLike | str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """What a person named (dropped, opened, typed) as audio files, and why the rest is not.
+
+    The one rule for the window and the command line: a folder gives its audio files
+    (recursively, sorted); a file with an audio extension is taken as it is (a damaged one
+    gets its decode error later); a file with another extension is taken only if its header
+    reads as audio.
+
+    Returns
+    -------
+    files : list of Path, in the order named
+    problems : list of (path as named, one-line reason)
+    """
+    files: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = list(iter_audio_files([path], on_error=lambda f, r: problems.append((str(f), r))))
+            if not found:
+                problems.append((str(raw), "folder holds no audio files"))
+            files.extend(found)
+        elif not path.exists():
+            problems.append((str(raw), "no such file or folder"))
+        elif is_audio_path(path) or _reads_as_audio(path):
+            files.append(path)
+        else:
+            problems.append((str(raw), f"not an audio file ({path.suffix.lower() or 'no extension'})"))
+    return files, problems
+
+
+def _reads_as_audio(path: Path) -> bool:
+    try:
+        return audio_info(path).duration > 0
+    except (AudioDecodeError, OSError):
+        return False

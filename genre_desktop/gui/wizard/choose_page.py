@@ -6,6 +6,8 @@ from pathlib import Path
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
+from ...core.training.library_scan import genre_folders
+
 
 class ChoosePage(QWizardPage):
     def __init__(self):
@@ -49,8 +51,7 @@ class ChoosePage(QWizardPage):
     def _root_changed(self, text: str) -> None:
         root = Path(text)
         if root.is_dir():
-            self.set_folders({d.name: d for d in sorted(root.iterdir())
-                              if d.is_dir() and not d.name.startswith(".")})
+            self.set_folders({name: dirs[0] for name, dirs in genre_folders(root).items()})
         self.completeChanged.emit()
 
     def _add_folder(self) -> None:
