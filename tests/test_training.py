@@ -116,3 +116,34 @@ def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
     assert load_bundle(outcome.path).meta["provenance"]["known_genres"] == outcome.known_genres
     fresh = train_on_library(scan, "fresh", TrainOptions(reuse_known_genres=False), base_model=str(tiny_model))
     assert fresh.known_genres == [] and fresh.report.accuracy >= 0.8
+
+
+@pytest.mark.parametrize("mode", ["quick", "thorough"])
+def test_wizard_accuracy_is_what_evaluate_gives(tiny_library, tiny_model, tmp_path, mode):
+    """The wizard's validation goes through the app's verdict path: the saved model, run by
+    `genre-desktop-cli evaluate` on the same held-out tracks, gets the same confusion matrix."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    lib = tmp_path / "lib"
+    shutil.copytree(tiny_library, lib)
+    for i in range(3):  # mislabelled tracks, so that the matrix has errors to agree on
+        write(lib / "bass" / f"really_treble_{i}.wav", synth("treble", 4.0, seed=300 + i), 16000)
+        write(lib / "noise" / f"really_bass_{i}.wav", synth("bass", 4.0, seed=400 + i), 16000)
+    scan = scan_labelled_folders(lib)
+    outcome = train_on_library(scan, f"same-{mode}", TrainOptions(mode=mode, epochs=2, seed=3, val_fraction=0.5),
+                               base_model=str(tiny_model))
+    assert outcome.report.accuracy < 1.0  # some mislabelled tracks were held out
+    held_out = tmp_path / "held_out"
+    for path in outcome.validation_paths:
+        (held_out / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, held_out / path.parent.name / path.name)
+    proc = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "evaluate", "--json", "--model",
+                           str(outcome.path), str(held_out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["tracks"] == outcome.report.total == len(outcome.validation_paths)
+    assert report["accuracy"] == pytest.approx(outcome.report.accuracy)
+    assert report["confusion"] == outcome.report.to_json()["confusion"]

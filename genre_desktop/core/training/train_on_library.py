@@ -75,6 +75,7 @@ class TrainOutcome:
     known_genres: list[str] = field(default_factory=list)  # started from the base model's head
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # files that failed after the scan
     replaced: bool = False  # a model of this name existed: it is now the backup
+    validation_paths: list[Path] = field(default_factory=list)  # the tracks the report is about
 
 
 def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
@@ -258,4 +259,5 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     replaced = dest.exists()
     path = save_bundle(dest, model, meta)
     progress(1.0, f"saved {name}")
-    return TrainOutcome(path, report, history, wrong, seconds, validated, known, skipped, replaced)
+    return TrainOutcome(path, report, history, wrong, seconds, validated, known, skipped, replaced,
+                        [scan.tracks[i].path for i in eval_idx])
