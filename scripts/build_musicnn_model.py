@@ -33,7 +33,7 @@ from genre_desktop.core.engine.model import MusicnnGenre
 from genre_desktop.core.engine.musicnn import MSD_TAGS
 from genre_desktop.core.training.splits import grouped_stratified_split
 from genre_desktop.recipes.dataset import LABELS, cell_weights, gtzan_group, subset_scores
-from genre_desktop.recipes.teacher import load_teacher
+from genre_desktop.recipes.backbone import load_msd_musicnn
 from genre_desktop.core.training.train_on_library import slice_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def main() -> None:
     index = json.loads((args.work / "index.json").read_text())
     params = {"freq_stride": 1, "temporal_freq_stride": args.temporal_freq_stride}
     model = MusicnnGenre(len(LABELS), **params)
-    model.backbone.load_state_dict(load_teacher().state_dict())
+    model.backbone.load_state_dict(load_msd_musicnn().state_dict())
     model.eval()
     t0 = time.perf_counter()
     slice_frames = FeatureConfig().slice_frames

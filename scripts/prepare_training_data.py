@@ -1,9 +1,9 @@
-"""Stage 1 of the bundled-model recipe: log-mels and teacher outputs for every track.
+"""Stage 1 of the bundled-model recipe: the log-mel of every track.
 
     python scripts/prepare_training_data.py [--data ../shared/data] [--work build/training]
 
 Writes ``WORK/dataset.npz``-style files: one ``.npz`` per track under ``WORK/tracks/``
-(mel float16, teacher patch starts, embeddings, tags) and ``WORK/index.json``.
+(mel float16) and ``WORK/index.json``.
 Re-running skips tracks already done.
 """
 from __future__ import annotations
@@ -20,7 +20,6 @@ import torch
 from genre_desktop.core.training.feature_cache import file_log_mel
 from genre_desktop.core.engine.features import FeatureConfig
 from genre_desktop.core.training.library_scan import scan_labelled_folders
-from genre_desktop.recipes.teacher import load_teacher, teacher_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("prepare")
@@ -34,7 +33,6 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.manual_seed(0)
     config = FeatureConfig()
-    teacher = load_teacher()
     out_dir = args.work / "tracks"
     out_dir.mkdir(parents=True, exist_ok=True)
     index = []
@@ -48,8 +46,7 @@ def main() -> None:
             target = out_dir / f"{name}.npz"
             if not target.exists():
                 mel = file_log_mel(track.path, config)
-                starts, emb, tags = teacher_outputs(teacher, mel)
-                np.savez(target, mel=mel.astype(np.float16), starts=starts, emb=emb, tags=tags)
+                np.savez(target, mel=mel.astype(np.float16))
             index.append({"name": name, "dataset": dataset, "genre": track.genre,
                           "group": f"{dataset}:{track.split_group}",
                           "path": str(track.path.relative_to(args.data)),

@@ -1,8 +1,6 @@
 """Render the bundled model's validation confusion matrix to PNG (offscreen Qt).
 
     python scripts/render_confusion.py                      # models/genre_musicnn_v2/confusion.png
-    python scripts/render_confusion.py --results build/training/results.json --key student_confusion \
-        --name genre_cnn_v1                                   # the older distilled CNN
 """
 from __future__ import annotations
 

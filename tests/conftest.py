@@ -59,13 +59,13 @@ def tiny_model(tmp_path_factory) -> Path:
     """A small genre bundle trained by the suite itself on synthesised audio."""
     from genre_desktop.core.engine.bundle import BundleMeta, save_bundle
     from genre_desktop.core.engine.features import FeatureConfig, log_mel
-    from genre_desktop.core.training.fine_tune import StudentOptions, TrackData, evaluate_tracks, train_student
+    from genre_desktop.core.training.fine_tune import FineTuneOptions, TrackData, evaluate_tracks, train_network
 
     cfg = FeatureConfig()
     tracks = [TrackData(log_mel(synth(genre, 8.0, seed=100 + 7 * i + g), cfg), g)
               for g, genre in enumerate(TINY_LABELS) for i in range(4)]
-    options = StudentOptions(epochs=12, batch_size=12, channels=(8, 16, 16, 16), lr=1e-2, seed=0)
-    model, _ = train_student(tracks, [], len(TINY_LABELS), 0, options)
+    options = FineTuneOptions(epochs=12, batch_size=12, channels=(8, 16, 16, 16), lr=1e-2, seed=0)
+    model, _ = train_network(tracks, [], len(TINY_LABELS), 0, options)
     acc, _ = evaluate_tracks(model, tracks, cfg.slice_frames)
     assert acc == 1.0, "the tiny model must learn its synthetic genres"
     folder = tmp_path_factory.mktemp("models") / "tiny"

@@ -12,7 +12,7 @@ from genre_desktop.core.engine.verdict import fit_slices
 from genre_desktop.core.training.library_scan import scan_labelled_folders
 from genre_desktop.core.engine.model import MusicnnGenre, build_model
 from genre_desktop.core.engine.musicnn import MSD_TAGS, MusiCNN
-from genre_desktop.recipes.teacher import load_teacher
+from genre_desktop.recipes.backbone import load_msd_musicnn
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
 
@@ -34,7 +34,7 @@ def reference_outputs(model: MusiCNN, x: torch.Tensor) -> tuple[torch.Tensor, to
 
 @pytest.mark.parametrize("freq_stride", [1, 2])
 def test_factorised_front_end_gives_the_same_outputs(freq_stride):
-    teacher = load_teacher()
+    teacher = load_msd_musicnn()
     model = MusiCNN(freq_stride=freq_stride)
     model.load_state_dict(teacher.state_dict())
     model.eval()
@@ -55,7 +55,7 @@ def test_factorised_front_end_gives_the_same_outputs(freq_stride):
 def musicnn_bundle(folder, labels=TINY_LABELS):
     """A musicnn_genre bundle with the real backbone and an untrained head."""
     model = MusicnnGenre(len(labels))
-    model.backbone.load_state_dict(load_teacher().state_dict())
+    model.backbone.load_state_dict(load_msd_musicnn().state_dict())
     meta = {"name": folder.name, "version": "test",
             "architecture": {"name": "musicnn_genre", "params": {"freq_stride": 1}},
             "labels": list(labels), "tags": MSD_TAGS, "features": FeatureConfig().to_dict(),

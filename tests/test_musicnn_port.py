@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.recipes.teacher import load_teacher
+from genre_desktop.recipes.backbone import load_msd_musicnn
 
 
 def test_port_matches_tensorflow():
     ref = np.load(Path(__file__).parent / "data" / "musicnn_reference.npz")
-    teacher = load_teacher()
+    teacher = load_msd_musicnn()
     with torch.inference_mode():
         logits, emb = teacher(torch.from_numpy(ref["patches"]))
     tags = torch.sigmoid(logits).numpy()

@@ -1,1 +1,1 @@
-"""What only rebuilds the bundled models (the teacher pass of distillation); scripts/ import it."""
+"""What only rebuilds the bundled models (``scripts/build_musicnn_model.py`` imports it; the app never does)."""

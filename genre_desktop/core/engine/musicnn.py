@@ -1,4 +1,4 @@
-"""A PyTorch port of MSD_musicnn (Pons & Serra, 2019), used as the teacher/backbone.
+"""A PyTorch port of MSD_musicnn (Pons & Serra, 2019), the backbone of the bundled genre model.
 
 The original is TensorFlow 1 code in the ``musicnn`` wheel (ISC licence). This port
 matches it layer for layer; ``tools/convert_musicnn.py`` turns the wheel's checkpoint

@@ -1,8 +1,8 @@
-"""Train the slice CNN: from labels alone, or distilled from the MSD_musicnn teacher.
+"""Train or fine-tune a slice network on random 2.5-s crops labelled with their track's genre.
 
-Targets for a random 2.5-s crop: its track's genre (cross-entropy), and where a teacher
-ran over the track, the teacher patch nearest the crop gives an embedding to regress,
-tag probabilities, and genre probabilities from the teacher's linear head (distillation).
+The wizard's thorough mode fine-tunes the base network this way (for MSD_musicnn all but
+its frozen front-end); the tests train a tiny CNN from scratch with it. Crops are drawn
+class-balanced, with gain and SpecAugment; validation is by track, through the app's vote.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from .augment import random_crops, random_gain, spec_augment
 from ..engine.verdict import fit_slices, silent_slices, vote
 from ..engine.model import GenreCNN, in_batches
-from ..engine.musicnn import PATCH_FRAMES
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
 log = logging.getLogger(__name__)
@@ -27,28 +26,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrackData:
-    """One training track: its log-mel, label and optional teacher outputs per patch."""
+    """One training track: its log-mel and label."""
 
     mel: np.ndarray  # (n_mels, n_frames), float16 or float32
     label: int
-    teacher_starts: Optional[np.ndarray] = None  # (n_patches,)
-    teacher_emb: Optional[np.ndarray] = None  # (n_patches, d), standardised
-    teacher_tags: Optional[np.ndarray] = None  # (n_patches, n_tags) probabilities
-    teacher_probs: Optional[np.ndarray] = None  # (n_patches, n_labels) from the teacher head
 
 
 @dataclass
-class StudentOptions:
+class FineTuneOptions:
     epochs: int = 20
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
-    w_label: float = 1.0
-    w_embed: float = 1.0
-    w_tags: float = 1.0
-    w_kd: float = 1.0
-    kd_temperature: float = 2.0
     gain_db: float = 6.0
     spec_augment: bool = True
     patience: int = 6
@@ -68,13 +58,6 @@ class History:
     best_epoch: int = -1
 
 
-def nearest_patch(starts: np.ndarray, crop_start: int, crop_frames: int) -> int:
-    """Index of the teacher patch whose centre is closest to the crop's centre."""
-    centre = crop_start + crop_frames / 2
-    return int(np.argmin(np.abs(starts + PATCH_FRAMES / 2 - centre)))
-
-
-@torch.inference_mode()
 def track_probs(model: torch.nn.Module, mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """Voted genre distribution of one track, as the app computes it, shape (n_labels,)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
@@ -90,8 +73,8 @@ def evaluate_tracks(model: torch.nn.Module, tracks: list[TrackData], slice_frame
     return float((preds == labels).mean()) if len(tracks) else 0.0, preds
 
 
-def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n_tags: int,
-                  options: StudentOptions, model: Optional[GenreCNN] = None,
+def train_network(train: list[TrackData], val: list[TrackData], n_labels: int, n_tags: int,
+                  options: FineTuneOptions, model: Optional[GenreCNN] = None,
                   track_weights: Optional[np.ndarray] = None,
                   progress: ProgressCallback = no_progress,
                   should_stop: Optional[StopCallback] = None,
@@ -107,7 +90,6 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
     gen = torch.Generator().manual_seed(options.seed)
-    has_teacher = train[0].teacher_emb is not None
     if model is None:
         n_mels = train[0].mel.shape[0]
         model = GenreCNN(n_labels, n_mels=n_mels, channels=options.channels, n_tags=n_tags)
@@ -130,23 +112,15 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
         for step in range(steps):
             check_stop(should_stop)
             picks = rng.choice(len(train), size=options.batch_size, p=track_weight)
-            batch, targets = _make_batch([train[i] for i in picks], options, rng, has_teacher)
+            batch = _make_batch([train[i] for i in picks], options, rng)
             x = torch.from_numpy(batch)
             if options.gain_db:
                 x = random_gain(x, options.gain_db, gen)
             if options.spec_augment:
                 x = spec_augment(x, gen)
-            logits, tag_logits, emb = model(x)
+            logits = model(x)[0]
             y = torch.from_numpy(labels[picks])
-            loss = options.w_label * F.cross_entropy(logits, y, label_smoothing=options.label_smoothing)
-            if has_teacher:
-                loss = loss + options.w_embed * F.mse_loss(emb, targets["emb"])
-                if tag_logits is not None and options.w_tags:
-                    loss = loss + options.w_tags * F.binary_cross_entropy_with_logits(tag_logits, targets["tags"])
-                if options.w_kd and targets.get("probs") is not None:
-                    temp = options.kd_temperature
-                    loss = loss + options.w_kd * temp * temp * F.kl_div(
-                        F.log_softmax(logits / temp, dim=1), targets["probs"], reduction="batchmean")
+            loss = F.cross_entropy(logits, y, label_smoothing=options.label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -179,24 +153,6 @@ def train_student(train: list[TrackData], val: list[TrackData], n_labels: int, n
     return model, history
 
 
-def _make_batch(tracks: list[TrackData], options: StudentOptions, rng: np.random.Generator,
-                has_teacher: bool) -> tuple[np.ndarray, dict]:
-    crops, embs, tags, probs = [], [], [], []
-    for t in tracks:
-        crop, start = random_crops(t.mel, 1, options.slice_frames, rng)
-        crops.append(crop[0])
-        if has_teacher:
-            j = nearest_patch(t.teacher_starts, int(start[0]) % max(t.mel.shape[1], 1), options.slice_frames)
-            embs.append(t.teacher_emb[j])
-            if t.teacher_tags is not None:
-                tags.append(t.teacher_tags[j])
-            if t.teacher_probs is not None:
-                probs.append(t.teacher_probs[j])
-    targets: dict = {}
-    if has_teacher:
-        targets["emb"] = torch.from_numpy(np.stack(embs).astype(np.float32))
-        if tags:
-            targets["tags"] = torch.from_numpy(np.stack(tags).astype(np.float32))
-        if probs:
-            targets["probs"] = torch.from_numpy(np.stack(probs).astype(np.float32))
-    return np.stack(crops), targets
+def _make_batch(tracks: list[TrackData], options: "FineTuneOptions", rng: np.random.Generator) -> np.ndarray:
+    """One random crop of each track, shape (len(tracks), n_mels, slice_frames)."""
+    return np.stack([random_crops(t.mel, 1, options.slice_frames, rng)[0][0] for t in tracks])

@@ -31,7 +31,7 @@ from ..engine.model import build_model, in_batches
 from ..engine.registry import feature_cache_folder, resolve_model
 from ..engine.safe_files import check_writable, fault_point
 from .splits import grouped_stratified_split
-from .fine_tune import History, StudentOptions, TrackData, track_probs, train_student
+from .fine_tune import History, FineTuneOptions, TrackData, track_probs, train_network
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
 
 log = logging.getLogger(__name__)
@@ -221,9 +221,9 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         train = [TrackData(mels[i], int(y[i])) for i in train_idx]
         val = [TrackData(mels[i], int(y[i])) for i in val_idx]
         lr = options.lr or FINE_TUNE_LR.get(base.meta["architecture"]["name"], 1e-3)
-        student_options = StudentOptions(epochs=epochs, lr=lr, seed=options.seed, patience=epochs,
+        fine_tune_options = FineTuneOptions(epochs=epochs, lr=lr, seed=options.seed, patience=epochs,
                                          slice_frames=cfg.slice_frames, batch_size=32)
-        model, history = train_student(train, val, len(labels), len(base.tags), student_options,
+        model, history = train_network(train, val, len(labels), len(base.tags), fine_tune_options,
                                        model=model, progress=scaled(progress, 0.5, 0.95),
                                        should_stop=should_stop, on_epoch=on_epoch)
     check_stop(should_stop)
