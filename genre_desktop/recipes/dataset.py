@@ -5,7 +5,6 @@ the v1 and v2 recipes read them through these helpers (never through each other)
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,12 +14,6 @@ from ..core.training.library_scan import gtzan_number
 
 LABELS = ["blues", "classical", "country", "disco", "electronic", "hiphop", "jazz", "metal",
           "pop", "reggae", "rock"]
-
-
-def load_tracks(work: Path) -> tuple[list[dict], list[dict]]:
-    index = json.loads((work / "index.json").read_text())
-    arrays = [dict(np.load(work / "tracks" / f"{item['name']}.npz")) for item in index]
-    return index, arrays
 
 
 def gtzan_group(item: dict, size: int) -> str:
