@@ -74,3 +74,34 @@ def test_save_is_atomic_and_keeps_a_backup(tiny_model, tmp_path):
         save_bundle(dest, bundle.model, {**bundle.meta, "labels": ["x", "y"], "version": "3"})
     assert read_meta(dest)["version"] == "2"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_quick_models_reference_the_bundled_backbone(bundled_model_path, tiny_library, tmp_path):
+    """A quick-mode model stores its head, not a second copy of the 3 MB backbone, and
+    classifies exactly as a full copy does; a reference no bundled model matches is broken."""
+    import numpy as np
+
+    from conftest import synth
+    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.registry import list_models
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.train_on_library import train_on_library
+
+    outcome = train_on_library(scan_labelled_folders(tiny_library), "slim", base_model=str(bundled_model_path))
+    slim = load_bundle(outcome.path)
+    meta = read_meta(outcome.path)
+    assert meta["base_weights"]["model"] == "genre_musicnn_v2" and meta["base_weights"]["tensors"] > 50
+    own_bytes = (outcome.path / "weights.safetensors").stat().st_size
+    assert own_bytes < 0.1 * (bundled_model_path / "weights.safetensors").stat().st_size
+    full = save_bundle(tmp_path / "full", slim.model, meta)  # no base given: a full copy
+    assert "base_weights" not in read_meta(full)
+    audio = synth("bass", 6.0)
+    a = Classifier(slim).classify_audio(audio)
+    b = Classifier(load_bundle(full)).classify_audio(audio)
+    assert np.array_equal(a.probs, b.probs)
+    # a reference that no bundled model satisfies: listed as broken, with the reason
+    meta["base_weights"]["sha256"] = "0" * 64
+    (outcome.path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="train it again"):
+        load_bundle(outcome.path)
+    assert {e.name for e in list_models(include_broken=True)} >= {"slim"}

@@ -18,6 +18,8 @@ from .bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, ME
                           BundleMeta, validate_meta)
 from .features import FeatureConfig
 from .safe_files import fault_point, name_lock, new_partial, replace_folder
+from .shared_weights import REF_KEY, shared_state
+from .shared_weights import resolve as resolve_shared
 
 if TYPE_CHECKING:
     import torch
@@ -126,6 +128,9 @@ def load_bundle(path: os.PathLike | str) -> ModelBundle:
         raise BundleError(f"weights missing ({WEIGHTS})") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise BundleError(f"weights unreadable ({exc})") from None
+    if REF_KEY in meta:  # tensors shared with a bundled model are referenced, not copied
+        missing = [k for k in model.state_dict() if k not in state]
+        state.update(resolve_shared(meta[REF_KEY], missing))
     head = state.get("head.weight")
     if head is None or head.shape[0] != len(labels):
         found = "none" if head is None else head.shape[0]
@@ -168,11 +173,14 @@ def _probe(model, features: FeatureConfig, n_labels: int, n_tags: int) -> None:
         raise BundleError("the network gives NaN or infinite outputs: the model is broken")
 
 
-def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: BundleMeta | dict) -> Path:
+def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: BundleMeta | dict,
+                base: Optional[ModelBundle] = None) -> Path:
     """Write a bundle crash-safely: a cancelled, killed or failed save leaves any old one intact.
 
     ``meta`` is a :class:`BundleMeta` (or a dict of its fields, checked the same way); its
-    ``created`` time is set now. The bundle is written to a hidden ``.partial`` sibling, fsynced, loaded back (never
+    ``created`` time is set now. With ``base`` (the bundled model it was trained from), the
+    tensors left as they were in ``base`` are referenced instead of copied
+    (:mod:`.shared_weights`). The bundle is written to a hidden ``.partial`` sibling, fsynced, loaded back (never
     install what would not load; never weights with NaN), and swapped in under a lock on
     its name by :func:`safe_files.replace_folder`, which keeps the previous bundle of the
     same name as ``<name>.previous`` (one backup, listed and restorable). Two processes
@@ -190,9 +198,13 @@ def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: Bundl
     folder = Path(folder)
     if not isinstance(meta, BundleMeta):
         meta = BundleMeta.from_dict({"format_version": FORMAT_VERSION, **meta})
+    check_finite_weights(model.state_dict())
+    state, ref = shared_state(model, base)
     meta = meta.stamped().to_dict()
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    check_finite_weights(state)
+    if ref is not None:
+        meta[REF_KEY] = ref
+    else:
+        meta.pop(REF_KEY, None)
     with name_lock(folder.parent, folder.name):
         tmp = new_partial(folder)
         try:

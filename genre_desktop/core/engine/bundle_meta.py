@@ -97,6 +97,10 @@ def validate_meta(meta: Any) -> dict:
     for key in ("metrics", "provenance"):
         if not isinstance(meta.get(key, {}), dict):
             raise BundleError(f"{key} must be an object")
+    if "base_weights" in meta:
+        from .shared_weights import check_reference
+
+        check_reference(meta["base_weights"])
     return meta
 
 

@@ -257,7 +257,7 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     check_stop(should_stop)
     fault_point("train:before-save")
     replaced = dest.exists()
-    path = save_bundle(dest, model, meta)
+    path = save_bundle(dest, model, meta, base=base)  # weights left as in the base are referenced
     progress(1.0, f"saved {name}")
     return TrainOutcome(path, report, history, wrong, seconds, validated, known, skipped, replaced,
                         [scan.tracks[i].path for i in eval_idx])
