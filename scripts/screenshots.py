@@ -5,7 +5,8 @@
 Writes docs/main_window.png (a track analysed), docs/track_list.png (several tracks),
 docs/uncertain.png (a track the model is not sure about), docs/live.png (real audio
 played into a PulseAudio virtual microphone) and docs/wizard_*.png (each wizard page,
-training thoroughly on 8 Emotify tracks per genre).
+training thoroughly on 8 Emotify tracks per genre) and docs/manage_models.png (a model, its
+backup and a broken model folder).
 """
 from __future__ import annotations
 
@@ -86,7 +87,35 @@ def main() -> None:
     w.grab().save(str(ROOT / "docs" / "uncertain.png"))
     live_screenshot(w, wait, settle, tmp)
     wizard_screenshots(w, wait, settle, tmp)
+    manage_models_screenshot(w, settle)
     w.close()
+
+
+def manage_models_screenshot(w, settle) -> None:
+    """The Manage dialog with a model, its backup, another model and a broken folder."""
+    import shutil
+
+    from genre_desktop.core.engine.bundle import save_bundle
+    from genre_desktop.core.engine.registry import user_models_folder
+    from genre_desktop.gui.manage_models import ManageModelsDialog
+
+    bundle = w.bundle
+    for version, acc in (("1", 0.8), ("2", 0.85)):
+        save_bundle(user_models_folder() / "My vinyl", bundle.model,
+                    {**bundle.meta, "name": "My vinyl", "version": version,
+                     "metrics": {"validation_track_accuracy": acc}}, base=bundle)
+    save_bundle(user_models_folder() / "DJ set", bundle.model,
+                {**bundle.meta, "name": "DJ set", "metrics": {"validation_track_accuracy": 0.9}}, base=bundle)
+    broken = user_models_folder() / "old experiment"
+    shutil.copytree(user_models_folder() / "DJ set", broken)
+    (broken / "model.json").write_text("[" * 100000)
+    dialog = ManageModelsDialog(w)
+    dialog.show()
+    dialog.list.setCurrentRow(next(i for i in range(dialog.list.count())
+                                   if "(backup)" in dialog.list.item(i).text()))
+    settle()
+    dialog.grab().save(str(ROOT / "docs" / "manage_models.png"))
+    dialog.close()
 
 
 def live_screenshot(w, wait, settle, tmp: Path) -> None:

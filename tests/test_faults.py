@@ -320,7 +320,7 @@ def test_manage_dialog_lists_broken_models_and_backups(qtbot, user_model, tiny_m
     qtbot.addWidget(dialog)
     texts = [dialog.list.item(i).text() for i in range(dialog.list.count())]
     assert any("broken: model.json is not valid JSON" in t for t in texts)
-    assert any("backup of \u201cmine\u201d" in t for t in texts)
+    assert any("mine (backup)" in t and "backup of \u201cmine\u201d" in t for t in texts)
     for i in range(dialog.list.count()):
         if "backup of" in dialog.list.item(i).text():
             dialog.list.setCurrentRow(i)

@@ -17,13 +17,13 @@ ENTRY_ROLE = Qt.UserRole
 
 def describe_entry(entry: ModelEntry) -> str:
     """One line for the list: name, and what state it is in."""
+    headline = bundle_metrics_line(entry.meta) if entry.usable else None
     if entry.backup_of:
-        state = f"backup of \u201c{entry.backup_of}\u201d"
-        state += f" (broken: {entry.error})" if entry.error else ""
-        return f"{entry.backup_of}  \u2014 {state}"
+        state = f"backup of \u201c{entry.backup_of}\u201d (the model it replaced)"
+        state += f", broken: {entry.error}" if entry.error else (f", {headline}" if headline else "")
+        return f"{entry.backup_of} (backup)  \u2014 {state}"
     if entry.error:
         return f"{entry.name}  \u2014 broken: {entry.error}"
-    headline = bundle_metrics_line(entry.meta)
     return entry.name + (f"  \u2014 {headline}" if headline else "")
 
 
@@ -32,6 +32,7 @@ class ManageModelsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("My models")
         self.list = QListWidget()
+        self.list.setWordWrap(True)
         self.list.currentItemChanged.connect(self._update_buttons)
         self.rename_button = QPushButton("Rename\u2026")
         self.rename_button.clicked.connect(self.rename)
@@ -63,7 +64,7 @@ class ManageModelsDialog(QDialog):
                 continue
             item = QListWidgetItem(describe_entry(entry))
             item.setData(ENTRY_ROLE, entry)
-            item.setToolTip(str(entry.path))
+            item.setToolTip(f"{entry.path}\n{entry.error}" if entry.error else str(entry.path))
             self.list.addItem(item)
         if not self.list.count():
             self.list.addItem("You have not trained a model yet (Model \u203a Train on my library).")
