@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.core.engine.bundle import BundleMeta, save_bundle
+from genre_desktop.core.engine.bundle import BundleMeta, load_bundle, save_bundle
+from genre_desktop.core.engine.calibration import apply_temperature, expected_calibration_error
+from genre_desktop.core.engine.openset import fit_openset
+from genre_desktop.core.training.honesty import cross_validated_temperature, track_embeddings
 from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.engine.features import FeatureConfig
 from genre_desktop.core.engine.verdict import softmax, vote
@@ -34,7 +37,7 @@ from genre_desktop.core.engine.musicnn import MSD_TAGS
 from genre_desktop.core.training.splits import grouped_stratified_split
 from genre_desktop.recipes.dataset import LABELS, cell_weights, gtzan_group, subset_scores
 from genre_desktop.recipes.backbone import load_msd_musicnn
-from genre_desktop.core.training.train_on_library import slice_embeddings
+from genre_desktop.core.training.train_on_library import audible_slices, slice_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "genre_musicnn_v2"
@@ -58,6 +61,42 @@ def predict(feats, idx, weight, bias) -> np.ndarray:
     return np.array([int(np.argmax(vote(softmax(feats[i] @ weight.T + bias)))) for i in idx])
 
 
+def honesty(index, feats, tr, va, l2, weight, bias, slice_frames):
+    """Open-set statistics (music at large fitted here: these tracks are it) and a temperature
+    from held-out folds of the training tracks; ECE on the validation tracks before/after."""
+    mels = [np.load(ROOT / "build" / "training" / "tracks" / f"{it['name']}.npz")["mel"] for it in index]
+    audible = [audible_slices(m, slice_frames) for m in mels]
+    y = np.array([LABELS.index(it["genre"]) for it in index])
+    emb = track_embeddings([feats[i] for i in tr], [audible[i] for i in tr])
+    openset = fit_openset(emb, y[tr], fit_music=True)
+    tr_list = list(tr)
+    calibration = cross_validated_temperature([feats[i] for i in tr], [audible[i] for i in tr], y[tr],
+                                              len(LABELS), l2, fit_head=lambda pos: fit_slice_head(
+                                                  feats, index, [tr_list[p] for p in pos], l2))
+    probs = np.array([vote(softmax(feats[i] @ weight.T + bias), audible[i]) for i in va])
+    correct = probs.argmax(axis=1) == y[va]
+    calibration["validation_ece_before"] = expected_calibration_error(probs.max(axis=1), correct)
+    calibration["validation_ece_after"] = expected_calibration_error(
+        apply_temperature(probs, calibration["temperature"]).max(axis=1), correct)
+    log.info("open set: %s; calibration: %s", openset.meta(), calibration)
+    return openset, calibration
+
+
+def add_honesty(args, index, feats, tr, va) -> None:
+    """Give the existing bundle (weights untouched) its open-set statistics and temperature."""
+    bundle = load_bundle(args.out)
+    head = bundle.model.head
+    openset, calibration = honesty(index, feats, tr, va, args.l2, head.weight.detach().numpy(),
+                                   head.bias.detach().numpy(), bundle.features.slice_frames)
+    meta = {**bundle.meta, "openset": openset.meta(), "calibration": calibration}
+    save_bundle(args.out, bundle.model, meta, openset=openset)
+    previous = args.out.with_name(args.out.name + ".previous")
+    for doc in ("REPORT.md", "confusion.png"):
+        if (previous / doc).is_file() and not (args.out / doc).exists():
+            shutil.copy2(previous / doc, args.out / doc)
+    log.info("added open-set statistics and calibration to %s", args.out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "training")
@@ -65,6 +104,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--l2", type=float, default=0.03)
     parser.add_argument("--temporal-freq-stride", type=int, default=1)
+    parser.add_argument("--honesty-only", action="store_true",
+                        help="keep the bundle's weights; (re)compute only its open-set statistics and temperature")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     index = json.loads((args.work / "index.json").read_text())
@@ -90,6 +131,8 @@ def main() -> None:
             k: f"{np.mean(v):.3f} +- {np.std(v):.3f}" for k, v in results[f"repeated_groups{size}"].items()})
 
     tr, va = grouped_stratified_split(genres, [gtzan_group(it, 5) for it in index], 0.25, seed=args.seed)
+    if args.honesty_only:
+        return add_honesty(args, index, feats, tr, va)
     weight, bias = fit_slice_head(feats, index, tr, args.l2)
     preds = predict(feats, va, weight, bias)
     results["split"] = subset_scores(index, va, preds)
@@ -100,8 +143,9 @@ def main() -> None:
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
+    openset, calibration = honesty(index, feats, tr, va, args.l2, weight, bias, slice_frames)
     meta = BundleMeta(
-        name=NAME, version="2.0.0",
+        name=NAME, version="2.0.0", extra={"openset": openset.meta(), "calibration": calibration},
         architecture={"name": "musicnn_genre", "params": params},
         labels=LABELS, tags=MSD_TAGS, features=FeatureConfig(),
         thresholds={"min_confidence": 0.45, "min_agreement": 0.5},
@@ -124,7 +168,7 @@ def main() -> None:
                                             float(np.std(results["repeated_groups5"]["emotify_cpr"]))],
         },
     )
-    save_bundle(args.out, model, meta)
+    save_bundle(args.out, model, meta, openset=openset)
     previous = args.out.with_name(args.out.name + ".previous")
     for doc in ("REPORT.md", "confusion.png"):  # hand-written report: keep it with the bundle
         if (previous / doc).is_file() and not (args.out / doc).exists():

@@ -18,6 +18,7 @@ from .bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, ME
                           BundleMeta, validate_meta)
 from .features import FeatureConfig
 from .safe_files import fault_point, name_lock, new_partial, replace_folder
+from .openset import OpenSet, load_openset
 from .shared_weights import REF_KEY, shared_state
 from .shared_weights import resolve as resolve_shared
 
@@ -41,6 +42,13 @@ class ModelBundle:
     labels: list[str]
     features: FeatureConfig
     tags: list[str] = field(default_factory=list)
+    openset: Any = None  # openset.OpenSet, when the bundle carries its statistics
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature of track confidences (1.0: none fitted)."""
+        value = self.meta.get("calibration", {}).get("temperature", 1.0)
+        return float(value) if isinstance(value, (int, float)) and 0.05 <= value <= 50 else 1.0
 
     @property
     def name(self) -> str:
@@ -143,7 +151,7 @@ def load_bundle(path: os.PathLike | str) -> ModelBundle:
     check_finite_weights(state)
     model.eval()
     _probe(model, features, len(labels), len(tags))
-    return ModelBundle(folder, meta, model, labels, features, tags)
+    return ModelBundle(folder, meta, model, labels, features, tags, load_openset(folder, meta))
 
 
 def check_finite_weights(state: dict) -> None:
@@ -174,13 +182,14 @@ def _probe(model, features: FeatureConfig, n_labels: int, n_tags: int) -> None:
 
 
 def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: BundleMeta | dict,
-                base: Optional[ModelBundle] = None) -> Path:
+                base: Optional[ModelBundle] = None, openset: Optional[OpenSet] = None) -> Path:
     """Write a bundle crash-safely: a cancelled, killed or failed save leaves any old one intact.
 
     ``meta`` is a :class:`BundleMeta` (or a dict of its fields, checked the same way); its
     ``created`` time is set now. With ``base`` (the bundled model it was trained from), the
     tensors left as they were in ``base`` are referenced instead of copied
-    (:mod:`.shared_weights`). The bundle is written to a hidden ``.partial`` sibling, fsynced, loaded back (never
+    (:mod:`.shared_weights`). ``openset`` statistics are written to ``openset.safetensors``
+    (their thresholds are ``meta``'s ``openset`` entry). The bundle is written to a hidden ``.partial`` sibling, fsynced, loaded back (never
     install what would not load; never weights with NaN), and swapped in under a lock on
     its name by :func:`safe_files.replace_folder`, which keeps the previous bundle of the
     same name as ``<name>.previous`` (one backup, listed and restorable). Two processes
@@ -205,10 +214,14 @@ def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: Bundl
         meta[REF_KEY] = ref
     else:
         meta.pop(REF_KEY, None)
+    if openset is None:  # thresholds without their statistics would not load
+        meta.pop("openset", None)
     with name_lock(folder.parent, folder.name):
         tmp = new_partial(folder)
         try:
             save_file(state, str(tmp / WEIGHTS))
+            if openset is not None:
+                openset.save(tmp)
             fault_point("save:weights-written")
             (tmp / META).write_text(json.dumps(meta, indent=2, allow_nan=False), encoding="utf-8")
             load_bundle(tmp)

@@ -97,6 +97,12 @@ def validate_meta(meta: Any) -> dict:
     for key in ("metrics", "provenance"):
         if not isinstance(meta.get(key, {}), dict):
             raise BundleError(f"{key} must be an object")
+    for key in ("openset", "calibration"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise BundleError(f"{key} must be an object")
+        for name, value in meta.get(key, {}).items():
+            if name != "rule" and not _is_number(value):
+                raise BundleError(f"{key} {name!r} must be a number, not {value!r}")
     if "base_weights" in meta:
         from .shared_weights import check_reference
 

@@ -15,6 +15,7 @@ from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blo
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
+from .calibration import apply_temperature
 from .verdict import StreamingSlicer, fit_slices, silent_slices, vote
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,22 @@ class SliceResult:
     silent: bool = False
 
 
+VERDICTS = ("genre", "unsure", "unknown", "not_music", "silence")
+VERDICT_WORDS = {"genre": "", "unsure": "Not sure", "unknown": "None of this model's genres",
+                 "not_music": "Not music", "silence": "No music heard"}
+
+
 @dataclass
 class TrackResult:
     """A track's verdict.
 
-    ``genre`` is None only when nothing audible was found; ``uncertain`` flags a verdict
-    whose confidence or slice agreement is below the model's thresholds.
+    ``verdict`` is one of :data:`VERDICTS`: ``"genre"`` (a confident genre), ``"unsure"``
+    (between known genres: low confidence or slices that disagree), ``"unknown"`` (music
+    unlike any of the model's genres), ``"not_music"`` (speech, noise, tones, room sound)
+    or ``"silence"``. ``genre`` is the verdict's genre for "genre" and "unsure" and None
+    otherwise; ``closest`` is the most likely label whatever the verdict; ``uncertain`` is
+    True for every verdict but "genre", and ``reason`` says why in words. ``confidence``
+    is calibrated (the bundle's temperature).
     """
 
     path: str
@@ -52,6 +63,10 @@ class TrackResult:
     slices: list[SliceResult] = field(default_factory=list)
     tags: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""  # why uncertain, in words
+    verdict: str = "genre"
+    closest: Optional[str] = None
+    genre_distance: Optional[float] = None  # open-set scores, when the model has them
+    music_distance: Optional[float] = None
     spectrogram: Optional[np.ndarray] = None  # (n_mels, n_columns), when asked for
     frames_per_second: float = 0.0
     spectrogram_factor: int = 1  # frames per spectrogram column (>1 once downsampled)
@@ -63,8 +78,8 @@ class TrackResult:
     def to_json(self, top_k: int = 3) -> dict:
         """The JSON-lines record of the CLI."""
         return {
-            "path": self.path, "genre": self.genre, "confidence": round(self.confidence, 4),
-            "uncertain": self.uncertain, "reason": self.reason or None,
+            "path": self.path, "genre": self.genre, "verdict": self.verdict, "closest": self.closest,
+            "confidence": round(self.confidence, 4), "uncertain": self.uncertain, "reason": self.reason or None,
             "duration": round(self.duration, 2), "agreement": round(self.agreement, 4),
             "top": [[label, round(p, 4)] for label, p in self.top(top_k)],
             "tags": [[t, round(p, 3)] for t, p in self.tags],
@@ -115,8 +130,8 @@ class Classifier:
         return self.bundle.labels
 
     @torch.inference_mode()
-    def predict_slices(self, slices: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
-        """Class and tag probabilities of slices.
+    def predict_slices(self, slices: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray]:
+        """Class and tag probabilities of slices, and what the genre head saw.
 
         Parameters
         ----------
@@ -126,25 +141,28 @@ class Classifier:
         -------
         probs : (n, n_labels) float32
         tag_probs : (n, n_tags) float32, or None when the model has no tags
+        embeddings : (n, d) float32, the head's input (``model.features``)
         """
-        probs, tags = [], []
+        probs, tags, embs = [], [], []
         for i in range(0, len(slices), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(slices[i:i + self.batch_size], np.float32))
-            logits, tag_logits, _ = self.bundle.model(batch)
+            logits, tag_logits, emb = self.bundle.model(batch)
             probs.append(torch.softmax(logits, dim=1).numpy())
+            embs.append(emb.numpy())
             if tag_logits is not None:
                 tags.append(torch.sigmoid(tag_logits).numpy())
         n_labels = len(self.labels)
         probs_arr = np.concatenate(probs) if probs else np.zeros((0, n_labels), np.float32)
-        return probs_arr, (np.concatenate(tags) if tags else None)
+        emb_arr = np.concatenate(embs) if embs else np.zeros((0, 0), np.float32)
+        return probs_arr, (np.concatenate(tags) if tags else None), emb_arr
 
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> TrackResult:
         """Classify mono audio at the model's sample rate, shape (n_samples,)."""
         mel = log_mel(check_finite(np.asarray(audio, np.float32)), self.config)
         slices, starts = fit_slices(mel, self.config.slice_frames)
         silent = silent_slices(slices)
-        probs, tags = self.predict_slices(slices)
-        return self.verdict(path, len(audio) / self.config.sample_rate, starts, probs, silent, tags)
+        probs, tags, embs = self.predict_slices(slices)
+        return self.verdict(path, len(audio) / self.config.sample_rate, starts, probs, silent, tags, embs)
 
     def classify_file(self, path: os.PathLike | str, progress: ProgressCallback = no_progress,
                       should_stop: Optional[StopCallback] = None,
@@ -167,7 +185,7 @@ class Classifier:
         info = audio_info(path)
         stream = StreamingLogMel(cfg)
         slicer = StreamingSlicer(cfg.n_mels, cfg.slice_frames)
-        probs_parts, tag_parts, starts, silent = [], [], [], []
+        probs_parts, tag_parts, emb_parts, starts, silent = [], [], [], [], []
         kept = _PooledFrames(cfg.n_mels, 1 if not spectrogram_columns else
                              max(1, math.ceil((info.duration * cfg.frames_per_second + 1) / spectrogram_columns)))
         decoded = 0
@@ -175,8 +193,9 @@ class Classifier:
         def classify(slices: np.ndarray, first_frames: np.ndarray) -> None:
             if not len(slices):
                 return
-            p, t = self.predict_slices(slices)
+            p, t, e = self.predict_slices(slices)
             probs_parts.append(p)
+            emb_parts.append(e)
             if t is not None:
                 tag_parts.append(t)
             starts.extend(first_frames)
@@ -202,16 +221,19 @@ class Classifier:
         probs = np.concatenate(probs_parts)
         tags = np.concatenate(tag_parts) if tag_parts else None
         result = self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts),
-                              probs, np.asarray(silent), tags)
+                              probs, np.asarray(silent), tags, np.concatenate(emb_parts))
         if keep_spectrogram:
             result.spectrogram, result.spectrogram_factor = kept.finish(), kept.factor
         return result
 
     def verdict(self, path: str, duration: float, starts: np.ndarray, probs: np.ndarray,
-                silent: np.ndarray, tag_probs: Optional[np.ndarray] = None) -> TrackResult:
+                silent: np.ndarray, tag_probs: Optional[np.ndarray] = None,
+                embeddings: Optional[np.ndarray] = None) -> TrackResult:
         """Vote slice probabilities (n_slices, n_labels) into a :class:`TrackResult`.
 
-        The vote is :func:`verdict.vote` over the audible slices.
+        The vote is :func:`verdict.vote` over the audible slices, calibrated by the bundle's
+        temperature; the open-set test (:mod:`.openset`) reads the mean embedding (n, d) of
+        the audible slices.
         """
         cfg = self.config
         labels = self.labels
@@ -226,8 +248,8 @@ class Classifier:
         if not audible.any():
             return TrackResult(genre=None, confidence=0.0, uncertain=True,
                                probs=np.zeros(len(labels), np.float32), agreement=0.0,
-                               reason="no audible signal (silence)", **base)
-        track = vote(probs, audible)
+                               reason="no audible signal (silence)", verdict="silence", **base)
+        track = apply_temperature(vote(probs, audible), self.bundle.temperature)
         best = int(np.argmax(track))
         agreement = float((probs[audible].argmax(axis=1) == best).mean())
         thresholds = self.bundle.thresholds
@@ -241,6 +263,15 @@ class Classifier:
             mean_tags = tag_probs[audible].mean(axis=0)
             order = np.argsort(mean_tags)[::-1][:5]
             tags = [(self.bundle.tags[i], float(mean_tags[i])) for i in order if mean_tags[i] >= MIN_TAG_PROB]
-        return TrackResult(genre=labels[best], confidence=float(track[best]), uncertain=bool(reasons),
+        verdict, genre = ("unsure" if reasons else "genre"), labels[best]
+        distances: dict = {}
+        if self.bundle.openset is not None and embeddings is not None and len(embeddings):
+            outlier, to_genres, to_music = self.bundle.openset.judge(embeddings[audible].mean(axis=0))
+            distances = {"genre_distance": to_genres, "music_distance": to_music}
+            if outlier is not None:
+                verdict, genre = outlier, None
+                reasons = ["sounds like speech, noise or tones, not music" if outlier == "not_music" else
+                           f"music unlike any of this model's {len(labels)} genres (closest: {labels[best]})"]
+        return TrackResult(genre=genre, confidence=float(track[best]), uncertain=verdict != "genre",
                            probs=track.astype(np.float32), agreement=agreement, tags=tags,
-                           reason="; ".join(reasons), **base)
+                           reason="; ".join(reasons), verdict=verdict, closest=labels[best], **distances, **base)

@@ -93,9 +93,11 @@ class LivePrediction:
     smoothed_confidence: float
     level_dbfs: float
     latency_ms: float = 0.0  # window end (audio received) to prediction ready
+    verdict: str = "genre"  # as TrackResult.verdict, over the last few windows ("unsure" is not used live)
 
     def to_json(self) -> dict:
-        return {"time": round(self.time, 2), "genre": self.genre, "confidence": round(self.confidence, 3),
+        return {"time": round(self.time, 2), "genre": self.genre, "verdict": self.verdict,
+                "confidence": round(self.confidence, 3),
                 "smoothed_genre": self.smoothed_genre, "smoothed_confidence": round(self.smoothed_confidence, 3),
                 "level_dbfs": round(self.level_dbfs, 1)}
 
@@ -155,6 +157,7 @@ class LiveAnalyzer:
         self.next_prediction = cfg.slice_frames
         self.recent_audio = np.zeros(int(cfg.slice_seconds * cfg.sample_rate), np.float32)
         self.history: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
+        self.emb_history: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
 
     def feed(self, samples: np.ndarray, received_at: Optional[float] = None) -> LiveUpdate:
         """Add mono samples at the model's rate; returns new columns and due predictions."""
@@ -178,13 +181,21 @@ class LiveAnalyzer:
         level = dbfs(self.recent_audio)
         t = self.frames_total / self.config.frames_per_second
         quiet = level < QUIET_DBFS or float(self.window.max()) < SILENCE_LEVEL
-        probs, _ = self.classifier.predict_slices(self.window[None])
+        probs, _, emb = self.classifier.predict_slices(self.window[None])
         p = probs[0]
+        verdict = "silence"
         if quiet:
             genre, conf = None, 0.0
+            self.emb_history.clear()
         else:
             genre, conf = labels[int(np.argmax(p))], float(p.max())
             self.history.append(p)
+            self.emb_history.append(emb[0])
+            verdict = "genre"
+            openset = self.classifier.bundle.openset
+            if openset is not None:  # over the last few windows: closer to what a track's mean sees
+                outlier, _, _ = openset.judge(np.mean(self.emb_history, axis=0))
+                verdict = outlier or verdict
         if self.history and not quiet:
             mean = np.mean(self.history, axis=0)
             smoothed, sconf = labels[int(np.argmax(mean))], float(mean.max())
@@ -193,7 +204,7 @@ class LiveAnalyzer:
             if quiet:
                 self.history.clear()
         latency = (time.perf_counter() - received_at) * 1000 if received_at else 0.0
-        return LivePrediction(t, p, genre, conf, smoothed, sconf, level, latency)
+        return LivePrediction(t, p, genre, conf, smoothed, sconf, level, latency, verdict)
 
 
 class CaptureStream:

@@ -65,7 +65,7 @@ class GenreCNN(nn.Module):
         emb = self.embedding(mel)
         act = F.relu(emb)
         tags = self.tag_head(act) if self.tag_head is not None else None
-        return self.head(act), tags, emb
+        return self.head(act), tags, act
 
 
 class MusicnnGenre(nn.Module):

@@ -21,18 +21,20 @@ import numpy as np
 import torch
 
 from ..engine.audio_io import AudioDecodeError
-from ..engine.bundle import BundleMeta, load_bundle, save_bundle
-from .evaluation import ConfusionReport, confusion_report
-from .feature_cache import FeatureCache
-from ..engine.verdict import fit_slices, silent_slices, softmax, vote
-from .heads import fit_standardised_head
-from .library_scan import LibraryScan
+from ..engine.bundle import BundleMeta, ModelBundle, load_bundle, save_bundle
+from ..engine.inference import VERDICTS, Classifier
 from ..engine.model import build_model, in_batches
 from ..engine.registry import feature_cache_folder, resolve_model
 from ..engine.safe_files import check_writable, fault_point
-from .splits import grouped_stratified_split
-from .fine_tune import History, FineTuneOptions, TrackData, track_probs, train_network
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
+from ..engine.verdict import fit_slices, silent_slices, softmax
+from .evaluation import ConfusionReport, confusion_report
+from .feature_cache import FeatureCache
+from .fine_tune import FineTuneOptions, History, TrackData, train_network
+from .heads import fit_standardised_head
+from .honesty import cross_validated_temperature, model_openset, track_embeddings
+from .library_scan import LibraryScan
+from .splits import grouped_stratified_split
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class WrongTrack:
     truth: str
     predicted: str
     confidence: float
+    verdict: str = "genre"
 
 
 @dataclass
@@ -76,6 +79,8 @@ class TrainOutcome:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # files that failed after the scan
     replaced: bool = False  # a model of this name existed: it is now the backup
     validation_paths: list[Path] = field(default_factory=list)  # the tracks the report is about
+    verdicts: dict = field(default_factory=dict)  # validation tracks per verdict ("genre", "unsure", ...)
+    calibration: dict = field(default_factory=dict)  # temperature, ECE before/after (held-out training folds)
 
 
 def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
@@ -227,25 +232,43 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
                                        model=model, progress=scaled(progress, 0.5, 0.95),
                                        should_stop=should_stop, on_epoch=on_epoch)
     check_stop(should_stop)
-    # 5. validate by track
+    # 5. honest answers, from the training tracks only: open-set statistics, a temperature
+    progress(0.93, "learning what your genres sound like")
+    if options.mode == "thorough":  # fine-tuning moved the embedding: look again
+        feats = {i: slice_embeddings(model, mels[i], cfg.slice_frames) for i in set(train_idx) | set(eval_idx)}
+    audible = {i: audible_slices(mels[i], cfg.slice_frames) for i in feats}
+    train_emb = track_embeddings([feats[i] for i in train_idx], [audible[i] for i in train_idx])
+    openset = model_openset(train_emb, y[train_idx], base.openset, backbone_changed=options.mode == "thorough")
+    calibration = cross_validated_temperature([feats[i] for i in train_idx], [audible[i] for i in train_idx],
+                                              y[train_idx], len(labels), options.l2,
+                                              prior=(prior_w, prior_b) if known else None)
+    # 6. validate by track, through the app's own verdict path (the in-memory bundle)
     progress(0.95, "validating")
-    truth, predicted, wrong = [], [], []
+    meta_draft = {"thresholds": base.thresholds, "calibration": calibration}
+    bundle = ModelBundle(dest, meta_draft, model, labels, cfg, base.tags, openset)
+    classifier = Classifier(bundle)
+    weight_now = model.head.weight.detach().numpy()
+    bias_now = model.head.bias.detach().numpy()
+    truth, predicted, wrong, verdicts = [], [], [], []
     for i in eval_idx:
         check_stop(should_stop)
-        if options.mode == "thorough":
-            probs = track_probs(model, mels[i], cfg.slice_frames)
-        else:
-            probs = vote(softmax(feats[i] @ weight.T + bias), audible_slices(mels[i], cfg.slice_frames))
-        k = int(np.argmax(probs))
+        slice_probs = softmax(feats[i] @ weight_now.T + bias_now)
+        result = classifier.verdict(str(scan.tracks[i].path), scan.tracks[i].duration,
+                                    np.zeros(len(slice_probs), int), slice_probs, ~audible[i],
+                                    embeddings=feats[i])
         truth.append(labels[y[i]])
-        predicted.append(labels[k])
-        if k != y[i]:
-            wrong.append(WrongTrack(scan.tracks[i].path, labels[y[i]], labels[k], float(probs[k])))
+        predicted.append(result.closest or "(silence)")
+        verdicts.append(result.verdict)
+        if result.closest != labels[y[i]]:
+            wrong.append(WrongTrack(scan.tracks[i].path, labels[y[i]], result.closest or "(silence)",
+                                    result.confidence, result.verdict))
     report = confusion_report(truth, predicted, labels)
+    verdict_counts = {v: verdicts.count(v) for v in VERDICTS if v in verdicts}
     seconds = {"features": t_features, "total": time.perf_counter() - t0}
     meta = BundleMeta(
         name=name, version="1", architecture=base.meta["architecture"], labels=labels, tags=base.tags,
-        features=cfg, thresholds=base.thresholds,
+        features=cfg, thresholds=base.thresholds, extra={"calibration": calibration,
+                                                         "openset": openset.meta()},
         provenance={"base_model": base.name, "mode": options.mode, "known_genres": known,
                     "library": ", ".join(f"{g} {n}" for g, n in scan.counts().items()),
                     "validation": f"{len(val_idx)} tracks held out by track, stratified"
@@ -253,11 +276,12 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
         metrics={"validation_track_accuracy": report.accuracy,
                  "balanced_accuracy": report.balanced_accuracy(),
                  "recall": report.recall(), "train_tracks": int(len(train_idx)),
-                 "validation_tracks": int(len(val_idx)), "seconds": round(seconds["total"], 1)})
+                 "validation_tracks": int(len(val_idx)), "seconds": round(seconds["total"], 1),
+                 "validation_verdicts": verdict_counts})
     check_stop(should_stop)
     fault_point("train:before-save")
     replaced = dest.exists()
-    path = save_bundle(dest, model, meta, base=base)  # weights left as in the base are referenced
+    path = save_bundle(dest, model, meta, base=base, openset=openset)  # weights left as in the base are referenced
     progress(1.0, f"saved {name}")
     return TrainOutcome(path, report, history, wrong, seconds, validated, known, skipped, replaced,
-                        [scan.tracks[i].path for i in eval_idx])
+                        [scan.tracks[i].path for i in eval_idx], verdict_counts, calibration)
