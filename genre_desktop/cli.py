@@ -67,9 +67,12 @@ def _emit_error(args: argparse.Namespace, path: str, reason: str, bar=None) -> N
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
     from tqdm import tqdm
 
     from .core.engine.audio_io import AudioDecodeError
+    from .core.engine.names import match_label
     from .core.training.evaluation import confusion_report
     from .core.training.library_scan import scan_labelled_folders
 
@@ -79,23 +82,40 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not scan.tracks:
         raise UserError(f"{folder} holds no readable audio in genre sub-folders "
                         "(expected FOLDER/<genre>/<files>)")
-    truth, pred, errors = [], [], []
-    for track in tqdm(scan.tracks, unit="file", file=sys.stderr, disable=not args.progress):
+    labels = classifier.labels
+    matched = {g: match_label(g, labels) for g in scan.genres}
+    unmatched = {g: n for g, n in scan.counts().items() if matched[g] is None}
+    for genre, n in unmatched.items():
+        print(f"note: the folder '{genre}' ({n} tracks) matches none of this model's genres "
+              f"({', '.join(labels)}): it is left out of the accuracy", file=sys.stderr)
+    tracks = [t for t in scan.tracks if matched[t.genre] is not None]
+    if not tracks:
+        raise UserError("no genre folder matches a genre of this model")
+    truth, pred, verdicts, errors = [], [], Counter(), []
+    for track in tqdm(tracks, unit="file", file=sys.stderr, disable=not args.progress):
         try:
             result = classifier.classify_file(track.path)
         except (AudioDecodeError, OSError) as exc:
             errors.append((str(track.path), str(exc)))
             continue
-        truth.append(track.genre)
-        pred.append(result.genre or "(silence)")
+        truth.append(matched[track.genre])
+        pred.append(result.closest if result.verdict != "silence" else "(silence)")
+        verdicts[result.verdict] += 1
     errors += [(str(p), r) for p, r in scan.unreadable]
     if not truth:
         raise UserError("no track of this folder could be classified")
-    report = confusion_report(truth, pred, classifier.labels)
+    report = confusion_report(truth, pred, labels)
     if args.json:
-        print(json.dumps({**report.to_json(), "errors": [{"path": p, "error": r} for p, r in errors]}))
+        print(json.dumps({**report.to_json(), "verdicts": dict(verdicts),
+                          "folders": {g: m for g, m in matched.items()},
+                          "unmatched_folders": unmatched,
+                          "errors": [{"path": p, "error": r} for p, r in errors]}))
     else:
         print(report.to_text())
+        print("\nverdicts: " + ", ".join(f"{v} {n}" for v, n in verdicts.most_common()))
+        renamed = {g: m for g, m in matched.items() if m is not None and m != g}
+        if renamed:
+            print("folders read as: " + ", ".join(f"{g} = {m}" for g, m in renamed.items()))
         for path, reason in errors:
             print(f"{path}\terror: {reason}")
     return 1 if errors else 0
@@ -168,7 +188,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .core.training.library_scan import scan_labelled_folders
     from .core.engine.registry import user_model_path
-    from .core.training.train_on_library import TrainOptions, train_on_library
+    from .core.training.train_on_library import TrainOptions, train_on_library, trust_warnings
 
     dest = user_model_path(args.name)  # the one name rule: refused before any work
     folder = _existing_folder(args.folder)
@@ -199,6 +219,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     for path, reason in outcome.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(outcome.report.to_text())
+    print("verdicts on the validation tracks: " + ", ".join(f"{v} {n}" for v, n in outcome.verdicts.items()))
+    cal = outcome.calibration
+    print(f"calibration: temperature {cal.get('temperature', 1.0):.2f}, expected calibration error "
+          f"{cal.get('ece_before', 0):.3f} -> {cal.get('ece_after', 0):.3f} (held-out training folds)")
+    for warning in trust_warnings(outcome):
+        print(f"warning: {warning}", file=sys.stderr)
     if outcome.known_genres:
         print(f"started from the base model's knowledge of: {', '.join(outcome.known_genres)}")
     print(f"saved {outcome.path}")

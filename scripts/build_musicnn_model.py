@@ -26,8 +26,8 @@ import torch
 
 from genre_desktop.core.engine.bundle import BundleMeta, load_bundle, save_bundle
 from genre_desktop.core.engine.calibration import apply_temperature, expected_calibration_error
-from genre_desktop.core.engine.openset import fit_openset
-from genre_desktop.core.training.honesty import cross_validated_temperature, track_embeddings
+from genre_desktop.core.engine.openset import BUNDLED_UNKNOWN_QUANTILE, fit_openset
+from genre_desktop.core.training.honesty import audible_only, cross_validated_temperature
 from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.engine.features import FeatureConfig
 from genre_desktop.core.engine.verdict import softmax, vote
@@ -67,8 +67,8 @@ def honesty(index, feats, tr, va, l2, weight, bias, slice_frames):
     mels = [np.load(ROOT / "build" / "training" / "tracks" / f"{it['name']}.npz")["mel"] for it in index]
     audible = [audible_slices(m, slice_frames) for m in mels]
     y = np.array([LABELS.index(it["genre"]) for it in index])
-    emb = track_embeddings([feats[i] for i in tr], [audible[i] for i in tr])
-    openset = fit_openset(emb, y[tr], fit_music=True)
+    openset = fit_openset(audible_only([feats[i] for i in tr], [audible[i] for i in tr]), y[tr], fit_music=True,
+                          unknown_quantile=BUNDLED_UNKNOWN_QUANTILE)
     tr_list = list(tr)
     calibration = cross_validated_temperature([feats[i] for i in tr], [audible[i] for i in tr], y[tr],
                                               len(LABELS), l2, fit_head=lambda pos: fit_slice_head(

@@ -94,7 +94,8 @@ def test_feature_cache_hits(tmp_path):
 
 def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
     from genre_desktop.core.training.heads import fit_standardised_head
-    from genre_desktop.core.training.train_on_library import genre_key, known_genre_prior
+    from genre_desktop.core.engine.names import genre_key
+    from genre_desktop.core.training.train_on_library import known_genre_prior
 
     assert genre_key("Hip-Hop") == genre_key("hip hop") == "hiphop"
     base = load_bundle(tiny_model)

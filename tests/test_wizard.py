@@ -120,3 +120,16 @@ def test_keep_the_old_one_is_honoured(qtbot, wizard, library, tiny_model, existe
         assert read_meta(dest.with_name("mine.previous"))["version"] == "1"  # the new one, restorable
     else:
         assert not dest.exists()
+
+
+def test_results_page_warns_when_the_estimate_cannot_be_trusted(qtbot, wizard, library):
+    """18 tracks leave 3-4 validation tracks: the page says the number is an anecdote, and
+    shows the verdicts the validation tracks got."""
+    to_check_page(qtbot, wizard, library)
+    wizard.next()
+    with qtbot.waitSignal(wizard.train_page.training_finished, timeout=120000):
+        wizard.train_page.start_button.click()
+    wizard.next()
+    text = wizard.results_page.summary.text()
+    assert "rests on only" in text and "Verdicts on them:" in text
+    assert wizard.results_page.use_button.text() == "Use it anyway"

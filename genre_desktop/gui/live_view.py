@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgr
 from ..core.engine.features import FeatureConfig, mel_band_frequencies
 from ..core.engine.live import LiveError, LivePrediction, LiveSession, input_devices
 from ..core.engine.registry import user_data_folder
-from .track_view import HzAxis, genre_color, headline_label
+from .track_view import VERDICT_COLORS, VERDICT_TITLES, HzAxis, genre_color, headline_label
 from .tasks import start_service
 
 if TYPE_CHECKING:
@@ -243,6 +243,12 @@ class LivePanel(QWidget):
             self.genre.setText("No music heard")
             self.genre.setStyleSheet("color: #757575;")
             self.detail.setText(f"Input level {p.level_dbfs:.0f} dBFS: turn the music up or move closer.")
+        elif p.verdict in ("not_music", "unknown"):
+            self.genre.setText(VERDICT_TITLES[p.verdict])
+            self.genre.setStyleSheet(f"color: {VERDICT_COLORS[p.verdict]};")
+            self.detail.setText(("Speech, noise or tones, not music" if p.verdict == "not_music" else
+                                 f"Music, but unlike this model's genres (closest: {p.smoothed_genre})")
+                                + f"  ({p.time:.0f} s)")
         else:
             color = genre_color(labels, p.smoothed_genre).name()
             self.genre.setText(p.smoothed_genre.capitalize())
@@ -253,7 +259,8 @@ class LivePanel(QWidget):
         recent = self.predictions[-STRIP_LENGTH:]
         offset = STRIP_LENGTH - len(recent)
         self.strip.setOpts(x0=[offset + i for i in range(len(recent))], width=[0.95] * len(recent),
-                           y0=0, height=1, brushes=[pg.mkBrush(genre_color(labels, q.genre)) for q in recent])
+                           y0=0, height=1, brushes=[pg.mkBrush(VERDICT_COLORS.get(q.verdict) or
+                                                               genre_color(labels, q.genre)) for q in recent])
         self.prediction_shown.emit(p)
 
     def _on_error(self, message: str) -> None:

@@ -28,8 +28,9 @@ class TrackRow:
     def genre_text(self) -> str:
         if self.result is None:
             return ""
-        if self.result.genre is None:
-            return "no music heard"
+        words = {"silence": "no music heard", "not_music": "not music", "unknown": "none of its genres"}
+        if self.result.verdict in words:
+            return words[self.result.verdict]
         return f"{self.result.genre}?" if self.result.uncertain else self.result.genre
 
     @property
@@ -39,14 +40,15 @@ class TrackRow:
         if self.status == "error":
             return f"error: {self.error}"
         if self.status == "done" and self.result is not None and self.result.uncertain:
-            return "no music heard" if self.result.genre is None else "not sure"
+            return {"silence": "no music heard", "not_music": "not music",
+                    "unknown": "unknown genre"}.get(self.result.verdict, "not sure")
         return self.status
 
     @property
     def detail_text(self) -> str:
         """The full status, for tooltips."""
         if self.status == "done" and self.result is not None and self.result.uncertain:
-            return f"not sure: {self.result.reason}"
+            return f"{self.status_text}: {self.result.reason}"
         return self.status_text
 
 
@@ -133,11 +135,11 @@ class TrackTableModel(QAbstractTableModel):
         else:
             with target.open("w", newline="") as f:
                 writer = csv.writer(f)
-                writer.writerow(["path", "genre", "confidence", "uncertain", "top3", "error"])
+                writer.writerow(["path", "genre", "verdict", "confidence", "uncertain", "top3", "error"])
                 for rec in records:
                     top = "; ".join(f"{g} {p:.2f}" for g, p in rec.get("top", []))
-                    writer.writerow([rec["path"], rec.get("genre") or "", rec.get("confidence", ""),
-                                     rec.get("uncertain", ""), top, rec.get("error", "")])
+                    writer.writerow([rec["path"], rec.get("genre") or "", rec.get("verdict", ""),
+                                     rec.get("confidence", ""), rec.get("uncertain", ""), top, rec.get("error", "")])
         return len(records)
 
 

@@ -79,8 +79,13 @@ class VerdictPanel(QFrame):
 
     def show_result(self, result: "TrackResult") -> None:
         minutes, seconds = divmod(int(round(result.duration)), 60)
-        if result.genre is None:
+        if result.verdict == "silence":
             self.show_message("No music heard", result.reason)
+            return
+        if result.verdict in ("not_music", "unknown"):
+            title = VERDICT_TITLES[result.verdict]
+            self.show_message(title, f"{result.reason}.  {minutes}:{seconds:02d} long")
+            self.genre.setStyleSheet(f"color: {VERDICT_COLORS[result.verdict]};")
             return
         color = genre_color(result.labels, result.genre)
         if result.uncertain:
@@ -100,6 +105,11 @@ class VerdictPanel(QFrame):
             bar.setFormat(f"{prob:.0%}")
             bar.setStyleSheet(f"QProgressBar::chunk {{ background: {genre_color(result.labels, label).name()}; }}")
         self.tags.setText("Sounds like: " + ", ".join(t for t, _ in result.tags) if result.tags else "")
+
+
+#: headline and colour of the verdicts that name no genre
+VERDICT_TITLES = {"not_music": "Not music", "unknown": "None of this model's genres", "silence": "No music heard"}
+VERDICT_COLORS = {"not_music": "#8d6e63", "unknown": "#5c6bc0", "silence": "#757575"}
 
 
 class HzAxis(pg.AxisItem):
@@ -184,8 +194,11 @@ class TrackPlots(QWidget):
             seconds_per_col = result.spectrogram_factor / result.frames_per_second
             self.image.setRect(0, 0, pooled.shape[1] * seconds_per_col, pooled.shape[0])
         slices = result.slices
+        outlier = result.verdict in ("not_music", "unknown")  # the track names no genre: neither do its cells
         if slices:
             palette = {g: genre_color(result.labels, g).getRgb()[:3] for g in {s.genre for s in slices}}
+            if outlier:
+                palette = {g: QColor(VERDICT_COLORS[result.verdict]).getRgb()[:3] for g in palette}
             rgb = np.array([[palette[s.genre] for s in slices]], np.uint8)  # (1, n_slices, 3)
             self.cells.setImage(rgb, autoLevels=False, levels=(0, 255))
             span = max(slices[-1].end, result.duration, 0.1)
@@ -200,8 +213,12 @@ class TrackPlots(QWidget):
         for s in slices:
             if s.genre and s.genre not in seen:
                 seen.append(s.genre)
-        self.legend.setText("&nbsp;&nbsp;".join(
-            f"<span style='color:{genre_color(result.labels, g).name()}'>\u25a0</span> {g}" for g in seen))
+        if outlier:
+            self.legend.setText(f"<span style='color:{VERDICT_COLORS[result.verdict]}'>\u25a0</span> "
+                                f"{VERDICT_TITLES[result.verdict].lower()} (every slice)")
+        else:
+            self.legend.setText("&nbsp;&nbsp;".join(
+                f"<span style='color:{genre_color(result.labels, g).name()}'>\u25a0</span> {g}" for g in seen))
         for c in self.cursors:
             c.setVisible(True)
             c.setValue(0)

@@ -65,8 +65,8 @@ class TrackResult:
     reason: str = ""  # why uncertain, in words
     verdict: str = "genre"
     closest: Optional[str] = None
-    genre_distance: Optional[float] = None  # open-set scores, when the model has them
-    music_distance: Optional[float] = None
+    genre_distance: Optional[float] = None  # open-set scores as multiples of their thresholds
+    music_distance: Optional[float] = None  # (above 1: unknown genre / not music)
     spectrogram: Optional[np.ndarray] = None  # (n_mels, n_columns), when asked for
     frames_per_second: float = 0.0
     spectrogram_factor: int = 1  # frames per spectrogram column (>1 once downsampled)
@@ -266,7 +266,8 @@ class Classifier:
         verdict, genre = ("unsure" if reasons else "genre"), labels[best]
         distances: dict = {}
         if self.bundle.openset is not None and embeddings is not None and len(embeddings):
-            outlier, to_genres, to_music = self.bundle.openset.judge(embeddings[audible].mean(axis=0))
+            outlier, to_genres, to_music = self.bundle.openset.judge(embeddings[audible].mean(axis=0),
+                                                                     int(audible.sum()))
             distances = {"genre_distance": to_genres, "music_distance": to_music}
             if outlier is not None:
                 verdict, genre = outlier, None

@@ -194,7 +194,7 @@ class LiveAnalyzer:
             verdict = "genre"
             openset = self.classifier.bundle.openset
             if openset is not None:  # over the last few windows: closer to what a track's mean sees
-                outlier, _, _ = openset.judge(np.mean(self.emb_history, axis=0))
+                outlier, _, _ = openset.judge(np.mean(self.emb_history, axis=0), len(self.emb_history))
                 verdict = outlier or verdict
         if self.history and not quiet:
             mean = np.mean(self.history, axis=0)

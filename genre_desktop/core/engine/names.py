@@ -62,3 +62,29 @@ def clean_label(text: str) -> str:
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
     return " ".join(text.split())
+
+
+#: other names people give the genres the bundled model knows (keys as ``genre_key`` gives them)
+GENRE_ALIASES = {"electronica": "electronic", "electro": "electronic", "edm": "electronic",
+                 "rap": "hiphop", "heavymetal": "metal", "rocknroll": "rock", "rockandroll": "rock",
+                 "countrymusic": "country", "bebop": "jazz", "swing": "jazz", "classicalmusic": "classical"}
+
+
+def genre_key(name: str) -> str:
+    """``"Hip-Hop"``, ``"hip hop"`` and ``"hiphop"`` name one genre (any script's letters count)."""
+    return re.sub(r"[\W_]", "", name.casefold())
+
+
+def match_label(name: str, labels: list[str]) -> str | None:
+    """The label of ``labels`` that the genre name ``name`` means, or None.
+
+    Case, spaces, hyphens and punctuation are ignored; a few common aliases
+    (:data:`GENRE_ALIASES`: "Electronica" means "electronic") count when no label matches
+    exactly.
+    """
+    keys = {genre_key(label): label for label in labels}
+    key = genre_key(name)
+    if key in keys:
+        return keys[key]
+    alias = GENRE_ALIASES.get(key)
+    return keys.get(alias) if alias else None

@@ -1,8 +1,9 @@
 """What makes a trained model's answers honest: open-set statistics and a calibrated
 confidence, both learnt from the training tracks only (never the tracks reported).
 
-- :func:`track_embeddings`: a track's mean embedding over its audible slices (what the
-  open-set test reads at run time, ``engine.openset``);
+- :func:`model_openset`: the genres' statistics from the training tracks' audible slice
+  embeddings (what the open-set test reads at run time, ``engine.openset``), "music at
+  large" from the base model;
 - :func:`cross_validated_temperature`: the head is refitted on four fifths of the training
   tracks and predicts the fifth, five times; the temperature is fitted to those held-out
   track verdicts (``engine.calibration``), and their ECE is given before and after.
@@ -20,12 +21,6 @@ from ..engine.verdict import softmax, vote
 from .heads import fit_standardised_head
 
 log = logging.getLogger(__name__)
-
-
-def track_embeddings(feats: list[np.ndarray], audible: list[np.ndarray]) -> np.ndarray:
-    """(n_tracks, d): each track's mean slice embedding over its audible slices (all of
-    them when none is audible)."""
-    return np.array([f[a].mean(axis=0) if a.any() else f.mean(axis=0) for f, a in zip(feats, audible)])
 
 
 def cross_validated_temperature(feats: list[np.ndarray], audible: list[np.ndarray], y: np.ndarray,
@@ -68,11 +63,16 @@ def cross_validated_temperature(feats: list[np.ndarray], audible: list[np.ndarra
             "ece_after": expected_calibration_error(calibrated.max(axis=1), correct)}
 
 
-def model_openset(track_emb: np.ndarray, y: np.ndarray, base_openset: Optional[OpenSet],
+def audible_only(feats: list[np.ndarray], audible: list[np.ndarray]) -> list[np.ndarray]:
+    """Each track's audible slice embeddings (all of them when none is audible)."""
+    return [f[a] if a.any() else f for f, a in zip(feats, audible)]
+
+
+def model_openset(track_slices: list[np.ndarray], y: np.ndarray, base_openset: Optional[OpenSet],
                   backbone_changed: bool) -> OpenSet:
     """The genre statistics of a trained model; "music at large" comes from the base model
     (it shares the embedding) unless fine-tuning moved the embedding away from it."""
     music = None
     if base_openset is not None and base_openset.music is not None and not backbone_changed:
-        music = (base_openset.music, base_openset.not_music_threshold)
-    return fit_openset(track_emb, y, music=music, fit_music=False)
+        music = (base_openset.music, base_openset.not_music_thresholds)
+    return fit_openset(track_slices, y, music=music, fit_music=False)

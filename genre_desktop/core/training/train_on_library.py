@@ -11,7 +11,6 @@ Decoded features are cached per file.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..engine.audio_io import AudioDecodeError
 from ..engine.bundle import BundleMeta, ModelBundle, load_bundle, save_bundle
 from ..engine.inference import VERDICTS, Classifier
 from ..engine.model import build_model, in_batches
+from ..engine.names import match_label
 from ..engine.registry import feature_cache_folder, resolve_model
 from ..engine.safe_files import check_writable, fault_point
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
@@ -32,7 +32,7 @@ from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
 from .fine_tune import FineTuneOptions, History, TrackData, train_network
 from .heads import fit_standardised_head
-from .honesty import cross_validated_temperature, model_openset, track_embeddings
+from .honesty import audible_only, cross_validated_temperature, model_openset
 from .library_scan import LibraryScan
 from .splits import grouped_stratified_split
 
@@ -83,6 +83,23 @@ class TrainOutcome:
     calibration: dict = field(default_factory=dict)  # temperature, ECE before/after (held-out training folds)
 
 
+MIN_TRUSTED_VALIDATION = 10  # fewer held-out tracks than this: the accuracy is an anecdote
+
+
+def trust_warnings(outcome: "TrainOutcome") -> list[str]:
+    """What a person should know before relying on a trained model, one line each."""
+    report, n_labels = outcome.report, len(outcome.report.labels)
+    out = []
+    if not outcome.validated:
+        out.append("no tracks could be held out, so the accuracy is on training tracks: it says little")
+    elif report.total < MIN_TRUSTED_VALIDATION:
+        out.append(f"the accuracy rests on only {report.total} held-out tracks: add music to trust it")
+    if outcome.validated and report.accuracy <= 1.0 / max(n_labels, 1):
+        out.append(f"{report.accuracy:.0%} is no better than guessing among {n_labels} genres: "
+                   "this model should not be used")
+    return out
+
+
 def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """What the genre head sees for each of a track's slices, shape (n_slices, embedding)."""
     slices, _ = fit_slices(np.asarray(mel, np.float32), slice_frames)
@@ -94,15 +111,10 @@ def audible_slices(mel: np.ndarray, slice_frames: int) -> np.ndarray:
     return ~silent_slices(fit_slices(np.asarray(mel, np.float32), slice_frames)[0])
 
 
-def genre_key(name: str) -> str:
-    """``"Hip-Hop"``, ``"hip hop"`` and ``"hiphop"`` name one genre (any script's letters count)."""
-    return re.sub(r"[\W_]", "", name.casefold())
-
-
 def match_known_genres(base_labels: list[str], labels: list[str]) -> dict[str, int]:
     """``{label: index in base_labels}`` for the ``labels`` the base model knows."""
-    index = {genre_key(g): i for i, g in enumerate(base_labels)}
-    return {label: index[genre_key(label)] for label in labels if genre_key(label) in index}
+    return {label: base_labels.index(match) for label in labels
+            if (match := match_label(label, base_labels)) is not None}
 
 
 def known_genre_prior(base_labels: list[str], head: torch.nn.Linear,
@@ -237,8 +249,8 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     if options.mode == "thorough":  # fine-tuning moved the embedding: look again
         feats = {i: slice_embeddings(model, mels[i], cfg.slice_frames) for i in set(train_idx) | set(eval_idx)}
     audible = {i: audible_slices(mels[i], cfg.slice_frames) for i in feats}
-    train_emb = track_embeddings([feats[i] for i in train_idx], [audible[i] for i in train_idx])
-    openset = model_openset(train_emb, y[train_idx], base.openset, backbone_changed=options.mode == "thorough")
+    train_slices = audible_only([feats[i] for i in train_idx], [audible[i] for i in train_idx])
+    openset = model_openset(train_slices, y[train_idx], base.openset, backbone_changed=options.mode == "thorough")
     calibration = cross_validated_temperature([feats[i] for i in train_idx], [audible[i] for i in train_idx],
                                               y[train_idx], len(labels), options.l2,
                                               prior=(prior_w, prior_b) if known else None)

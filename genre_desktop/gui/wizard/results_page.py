@@ -56,16 +56,27 @@ class ResultsPage(QWizardPage):
         outcome = self.wizard().outcome
         report = outcome.report
         note = "" if outcome.validated else " (no tracks could be held out: these are training tracks)"
+        from ...core.training.train_on_library import trust_warnings
+
+        words = {"genre": "a genre", "unsure": "not sure", "unknown": "none of its genres",
+                 "not_music": "not music", "silence": "silence"}
+        verdicts = ", ".join(f"{words.get(v, v)} {n}" for v, n in outcome.verdicts.items())
+        warnings = trust_warnings(outcome)
         self.summary.setText(f"<b>{report.accuracy:.0%}</b> of {report.total} validation tracks right{note}; "
-                             f"balanced accuracy {report.balanced_accuracy():.0%}. Saved as "
-                             f"<i>{outcome.path.name}</i> in {outcome.path.parent}."
+                             f"balanced accuracy {report.balanced_accuracy():.0%}. Verdicts on them: {verdicts}. "
+                             f"Saved as <i>{outcome.path.name}</i> in {outcome.path.parent}."
                              + (f" Genres the base model already knew ({', '.join(outcome.known_genres)}) "
-                                "started from what it knew." if outcome.known_genres else ""))
+                                "started from what it knew." if outcome.known_genres else "")
+                             + "".join(f"<br><b style='color:#b71c1c'>\u26a0 {w}.</b>" for w in warnings))
+        if warnings:  # ask before the person relies on it: say so next to the buttons
+            self.use_button.setText("Use it anyway")
         recall = report.recall()
         self.recall.setRowCount(len(recall))
         for row, (genre, value) in enumerate(recall.items()):
             self.recall.setItem(row, 0, QTableWidgetItem(genre))
             self.recall.setItem(row, 1, QTableWidgetItem(f"{value:.0%}"))
+        if not warnings:
+            self.use_button.setText("Use this model now")
         self._draw_matrix(report)
         self.keep_button.setText("Keep the old one" if outcome.replaced else "Discard this model")
         self.keep_button.setToolTip("Put back the model this training replaced (the new one is kept as "
