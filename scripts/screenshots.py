@@ -3,7 +3,8 @@
     Xvfb :99 -screen 0 1400x900x24 & DISPLAY=:99 python scripts/screenshots.py
 
 Writes docs/main_window.png (a track analysed), docs/track_list.png (several tracks),
-docs/uncertain.png (a track the model is not sure about), docs/live.png (real audio
+docs/uncertain.png (a track the model is not sure about), docs/not_music.png (speech
+and noise beside music), docs/live.png (real audio
 played into a PulseAudio virtual microphone) and docs/wizard_*.png (each wizard page,
 training thoroughly on 8 Emotify tracks per genre) and docs/manage_models.png (a model, its
 backup and a broken model folder).
@@ -85,6 +86,7 @@ def main() -> None:
     w.select_path(str(medley))
     settle()
     w.grab().save(str(ROOT / "docs" / "uncertain.png"))
+    not_music_screenshot(w, wait, settle, tmp, tracks)
     live_screenshot(w, wait, settle, tmp)
     wizard_screenshots(w, wait, settle, tmp)
     manage_models_screenshot(w, settle)
@@ -116,6 +118,24 @@ def manage_models_screenshot(w, settle) -> None:
     settle()
     dialog.grab().save(str(ROOT / "docs" / "manage_models.png"))
     dialog.close()
+
+
+def not_music_screenshot(w, wait, settle, tmp: Path, tracks: list[str]) -> None:
+    """White noise and synthetic speech beside two real tracks: 'Not music'."""
+    import subprocess
+
+    w.clear_tracks()
+    noise = tmp / "white noise.wav"
+    sf.write(str(noise), (0.3 * np.random.default_rng(0).standard_normal(22050 * 12)).astype(np.float32), 22050)
+    speech = tmp / "evening news (speech).wav"
+    subprocess.run(["espeak-ng", "-w", str(speech), "Welcome to the evening news. Today we talk about "
+                    "the weather, the markets and a new library in town."], check=True)
+    files = [str(noise), str(speech), *tracks[:2]]
+    w.open_paths(files)
+    wait(w.verdict_ready, len(files))
+    w.select_path(str(speech))
+    settle()
+    w.grab().save(str(ROOT / "docs" / "not_music.png"))
 
 
 def live_screenshot(w, wait, settle, tmp: Path) -> None:

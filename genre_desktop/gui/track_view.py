@@ -84,7 +84,7 @@ class VerdictPanel(QFrame):
             return
         if result.verdict in ("not_music", "unknown"):
             title = VERDICT_TITLES[result.verdict]
-            self.show_message(title, f"{result.reason}.  {minutes}:{seconds:02d} long")
+            self.show_message(title, f"{result.reason[:1].upper()}{result.reason[1:]}.  {minutes}:{seconds:02d} long")
             self.genre.setStyleSheet(f"color: {VERDICT_COLORS[result.verdict]};")
             return
         color = genre_color(result.labels, result.genre)
