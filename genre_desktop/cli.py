@@ -240,9 +240,6 @@ def cmd_listen(args: argparse.Namespace) -> int:
         for index, name in input_devices():
             print(f"{index}\t{name}")
         return 0
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning between slices
     classifier = _load(args.model)
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     try:
@@ -331,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    import os
+
+    # before torch loads: its OpenMP threads otherwise busy-wait between the ~1,400 small
+    # parallel regions of a track, which on a machine that is doing other work costs many
+    # times the work itself (measured in benchmarks/bench_classify.py --busy)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
