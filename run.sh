@@ -16,6 +16,7 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
   libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0 libxcb-xkb1
   xvfb xauth pulseaudio pulseaudio-utils libasound2-plugins
+  espeak-ng sox
 )
 TORCH_PIN="torch==2.13.0"
 
