@@ -223,6 +223,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     cal = outcome.calibration
     print(f"calibration: temperature {cal.get('temperature', 1.0):.2f}, expected calibration error "
           f"{cal.get('ece_before', 0):.3f} -> {cal.get('ece_after', 0):.3f} (held-out training folds)")
+    if outcome.cross_validated:
+        cv = outcome.cross_validated
+        print(f"{cv['folds']}-fold cross-validation over all {cv['tracks']} tracks: "
+              f"{cv['mean']:.1%} \u00b1 {cv['spread']:.1%}")
     for warning in trust_warnings(outcome):
         print(f"warning: {warning}", file=sys.stderr)
     if outcome.known_genres:

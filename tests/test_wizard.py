@@ -132,4 +132,5 @@ def test_results_page_warns_when_the_estimate_cannot_be_trusted(qtbot, wizard, l
     wizard.next()
     text = wizard.results_page.summary.text()
     assert "rests on only" in text and "Verdicts on them:" in text
+    assert "Cross-validated over all 18 tracks (5 folds)" in text  # the steadier estimate, with its spread
     assert wizard.results_page.use_button.text() == "Use it anyway"

@@ -32,7 +32,7 @@ from .evaluation import ConfusionReport, confusion_report
 from .feature_cache import FeatureCache
 from .fine_tune import FineTuneOptions, History, TrackData, train_network
 from .heads import fit_standardised_head
-from .honesty import audible_only, cross_validated_temperature, model_openset
+from .honesty import audible_only, cross_validated_accuracy, cross_validated_temperature, model_openset
 from .library_scan import LibraryScan
 from .splits import grouped_stratified_split
 
@@ -81,9 +81,11 @@ class TrainOutcome:
     validation_paths: list[Path] = field(default_factory=list)  # the tracks the report is about
     verdicts: dict = field(default_factory=dict)  # validation tracks per verdict ("genre", "unsure", ...)
     calibration: dict = field(default_factory=dict)  # temperature, ECE before/after (held-out training folds)
+    cross_validated: Optional[dict] = None  # small libraries: k-fold accuracy over all tracks (mean, spread)
 
 
 MIN_TRUSTED_VALIDATION = 10  # fewer held-out tracks than this: the accuracy is an anecdote
+SMALL_LIBRARY = 200  # up to this many tracks, quick mode also cross-validates over all of them
 
 
 def trust_warnings(outcome: "TrainOutcome") -> list[str]:
@@ -93,9 +95,13 @@ def trust_warnings(outcome: "TrainOutcome") -> list[str]:
     if not outcome.validated:
         out.append("no tracks could be held out, so the accuracy is on training tracks: it says little")
     elif report.total < MIN_TRUSTED_VALIDATION:
-        out.append(f"the accuracy rests on only {report.total} held-out tracks: add music to trust it")
-    if outcome.validated and report.accuracy <= 1.0 / max(n_labels, 1):
-        out.append(f"{report.accuracy:.0%} is no better than guessing among {n_labels} genres: "
+        cv = outcome.cross_validated
+        steadier = (f" (cross-validated over all {cv['tracks']} tracks: {cv['mean']:.0%} \u00b1 {cv['spread']:.0%})"
+                    if cv else "")
+        out.append(f"the accuracy rests on only {report.total} held-out tracks{steadier}: add music to trust it")
+    best_estimate = outcome.cross_validated["mean"] if outcome.cross_validated else report.accuracy
+    if outcome.validated and best_estimate <= 1.0 / max(n_labels, 1):
+        out.append(f"{best_estimate:.0%} is no better than guessing among {n_labels} genres: "
                    "this model should not be used")
     return out
 
@@ -254,6 +260,13 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
     calibration = cross_validated_temperature([feats[i] for i in train_idx], [audible[i] for i in train_idx],
                                               y[train_idx], len(labels), options.l2,
                                               prior=(prior_w, prior_b) if known else None)
+    # a small library: k-fold cross-validation over all its tracks says more than one tiny split
+    cv_accuracy = None
+    if options.mode == "quick" and len(scan.tracks) <= SMALL_LIBRARY:
+        every = sorted(feats)
+        cv_accuracy = cross_validated_accuracy([feats[i] for i in every], [audible[i] for i in every],
+                                               y[every], len(labels), options.l2,
+                                               prior=(prior_w, prior_b) if known else None)
     # 6. validate by track, through the app's own verdict path (the in-memory bundle)
     progress(0.95, "validating")
     meta_draft = {"thresholds": base.thresholds, "calibration": calibration}
@@ -289,11 +302,13 @@ def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = Train
                  "balanced_accuracy": report.balanced_accuracy(),
                  "recall": report.recall(), "train_tracks": int(len(train_idx)),
                  "validation_tracks": int(len(val_idx)), "seconds": round(seconds["total"], 1),
-                 "validation_verdicts": verdict_counts})
+                 "validation_verdicts": verdict_counts,
+                 **({"cross_validated_accuracy": [cv_accuracy["mean"], cv_accuracy["spread"]]}
+                    if cv_accuracy else {})})
     check_stop(should_stop)
     fault_point("train:before-save")
     replaced = dest.exists()
     path = save_bundle(dest, model, meta, base=base, openset=openset)  # weights left as in the base are referenced
     progress(1.0, f"saved {name}")
     return TrainOutcome(path, report, history, wrong, seconds, validated, known, skipped, replaced,
-                        [scan.tracks[i].path for i in eval_idx], verdict_counts, calibration)
+                        [scan.tracks[i].path for i in eval_idx], verdict_counts, calibration, cv_accuracy)

@@ -64,7 +64,11 @@ class ResultsPage(QWizardPage):
         warnings = trust_warnings(outcome)
         self.summary.setText(f"<b>{report.accuracy:.0%}</b> of {report.total} validation tracks right{note}; "
                              f"balanced accuracy {report.balanced_accuracy():.0%}. Verdicts on them: {verdicts}. "
-                             f"Saved as <i>{outcome.path.name}</i> in {outcome.path.parent}."
+                             + (f"Cross-validated over all {outcome.cross_validated['tracks']} tracks "
+                                f"({outcome.cross_validated['folds']} folds): "
+                                f"<b>{outcome.cross_validated['mean']:.0%} \u00b1 "
+                                f"{outcome.cross_validated['spread']:.0%}</b>. " if outcome.cross_validated else "")
+                             + f"Saved as <i>{outcome.path.name}</i> in {outcome.path.parent}."
                              + (f" Genres the base model already knew ({', '.join(outcome.known_genres)}) "
                                 "started from what it knew." if outcome.known_genres else "")
                              + "".join(f"<br><b style='color:#b71c1c'>\u26a0 {w}.</b>" for w in warnings))
