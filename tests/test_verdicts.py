@@ -117,7 +117,7 @@ def test_window_shows_the_state(qtbot, kind, bundled_model_path, synth_genres_mo
     expected = {"not_music": "Not music", "unknown": "None of this model's genres"}[kind]
     qtbot.waitUntil(lambda: window.verdict.genre.text() == expected, timeout=5000)
     row = window.table_model.rows[0]
-    assert row.genre_text == {"not_music": "not music", "unknown": "none of its genres"}[kind]
+    assert row.genre_text == {"not_music": "not music", "unknown": "unknown"}[kind]
     assert expected.lower() in window.plots.legend.text().lower()
     window.close()
 

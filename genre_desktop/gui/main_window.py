@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.table)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([380, 800])
+        splitter.setSizes([440, 740])
         self.live = LivePanel(self.settings)
         self.live.recording_saved.connect(lambda path: self.open_paths([path]))
         self.tabs = QTabWidget()

@@ -28,7 +28,7 @@ class TrackRow:
     def genre_text(self) -> str:
         if self.result is None:
             return ""
-        words = {"silence": "no music heard", "not_music": "not music", "unknown": "none of its genres"}
+        words = {"silence": "no music heard", "not_music": "not music", "unknown": "unknown"}
         if self.result.verdict in words:
             return words[self.result.verdict]
         return f"{self.result.genre}?" if self.result.uncertain else self.result.genre
