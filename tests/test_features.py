@@ -43,3 +43,29 @@ def test_config_roundtrip_and_validation():
     with pytest.raises(ValueError):
         FeatureConfig.from_dict({**cfg.to_dict(), "fmax": 12000.0})
     assert abs(cfg.slice_seconds - 2.496) < 1e-9
+
+
+@pytest.mark.parametrize("cfg", [FeatureConfig(), FeatureConfig(sample_rate=22050, n_fft=1024, hop_length=512,
+                                                                n_mels=128, fmax=11025.0),
+                                 FeatureConfig(fmin=50.0, fmax=7000.0, n_mels=64)])
+def test_mel_filterbank_is_librosas_to_the_bit(cfg):
+    """The run-time filterbank is numpy's; librosa (a test dependency only) is the reference."""
+    from genre_desktop.core.engine.features import mel_band_frequencies, mel_filterbank
+
+    ref = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
+    assert np.array_equal(mel_filterbank(cfg), ref)
+    assert np.array_equal(mel_band_frequencies(cfg),
+                          librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax)[1:-1])
+
+
+def test_classifying_never_imports_librosa_or_scipy(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import synth, write
+
+    f = write(tmp_path / "x.wav", synth("bass", 3.0), 16000)
+    code = ("import sys; from genre_desktop import cli; cli.main(['classify', '--json', '--model', sys.argv[1], "
+            "sys.argv[2]]); bad = [m for m in ('librosa', 'scipy', 'numba') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code, str(tiny_model), str(f)], check=True, capture_output=True)

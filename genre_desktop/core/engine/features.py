@@ -69,16 +69,62 @@ class FeatureConfig:
 SILENCE_LEVEL = 0.1
 
 
+_F_SP = 200.0 / 3  # Hz per mel below 1 kHz (Slaney)
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(frequencies) -> np.ndarray:
+    """Slaney's mel scale (linear to 1 kHz, logarithmic above), as ``librosa.hz_to_mel``."""
+    f = np.asarray(frequencies, np.float64)
+    mels = f / _F_SP
+    log_t = f >= _MIN_LOG_HZ
+    mels = np.array(mels, ndmin=1)
+    mels[np.atleast_1d(log_t)] = _MIN_LOG_MEL + np.log(np.atleast_1d(f)[np.atleast_1d(log_t)] / _MIN_LOG_HZ) / _LOGSTEP
+    return mels.reshape(f.shape)
+
+
+def mel_to_hz(mels) -> np.ndarray:
+    """The inverse of :func:`hz_to_mel`, as ``librosa.mel_to_hz``."""
+    m = np.asarray(mels, np.float64)
+    freqs = np.array(_F_SP * m, ndmin=1)
+    log_t = np.atleast_1d(m >= _MIN_LOG_MEL)
+    freqs[log_t] = _MIN_LOG_HZ * np.exp(_LOGSTEP * (np.atleast_1d(m)[log_t] - _MIN_LOG_MEL))
+    return freqs.reshape(m.shape)
+
+
+def mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
+    """``n`` frequencies (Hz) evenly spaced on the mel scale from ``fmin`` to ``fmax``."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n))
+
+
+def mel_filterbank(config: FeatureConfig) -> np.ndarray:
+    """Slaney-normalised triangular mel filters, shape (n_mels, n_fft // 2 + 1), float32.
+
+    The same numbers as ``librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax)`` (checked by
+    ``tests/test_features.py``), computed the same way, without importing librosa at run time.
+    """
+    weights = np.zeros((config.n_mels, 1 + config.n_fft // 2), dtype=np.float32)
+    fftfreqs = np.fft.rfftfreq(n=config.n_fft, d=1.0 / config.sample_rate)
+    mel_f = mel_frequencies(config.n_mels + 2, config.fmin, config.fmax)
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    for i in range(config.n_mels):
+        lower = -ramps[i] / fdiff[i]
+        upper = ramps[i + 2] / fdiff[i + 1]
+        weights[i] = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:config.n_mels + 2] - mel_f[:config.n_mels]))[:, np.newaxis]
+    return weights
+
+
 @functools.lru_cache(maxsize=8)
 def _filterbank(config: FeatureConfig):
     """(mel basis (n_mels, n_fft // 2 + 1), Hann window) as torch tensors, built once."""
-    import librosa  # imported lazily: heavy, and only needed once per config
     import torch
 
-    mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
-                              fmin=config.fmin, fmax=config.fmax)
     window = torch.hann_window(config.n_fft, periodic=True, dtype=torch.float32)
-    return torch.from_numpy(mel.astype(np.float32)), window
+    return torch.from_numpy(mel_filterbank(config)), window
 
 
 def _frames_to_logmel(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -155,7 +201,4 @@ def log_mel(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
 
 def mel_band_frequencies(config: FeatureConfig) -> np.ndarray:
     """Centre frequency in Hz of each mel band, shape (n_mels,)."""
-    import librosa
-
-    return librosa.mel_frequencies(config.n_mels + 2, fmin=config.fmin, fmax=config.fmax)[1:-1]
-
+    return mel_frequencies(config.n_mels + 2, config.fmin, config.fmax)[1:-1]
