@@ -172,6 +172,16 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 class UserError(Exception):
     """Bad input from the person at the keyboard: printed as one line, exit code 2."""
 
@@ -286,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--model", help="model name or folder (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
-    p.add_argument("--top", type=int, default=3, help="how many genres to list")
+    p.add_argument("--top", type=_positive_int, default=3, help="how many genres to list (1 or more)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=cmd_classify)
 

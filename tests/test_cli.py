@@ -137,3 +137,9 @@ def test_no_model_installed_is_said_plainly(monkeypatch, tmp_path, capsys):
     rc = cli.main(["classify", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and "no genre model is installed" in err
+
+
+def test_top_must_be_positive(tiny_model, tmp_path):
+    f = write(tmp_path / "x.wav", synth("bass", 2.0), 16000)
+    proc = run_cli("classify", "--top", "-1", "--model", tiny_model, f)
+    assert proc.returncode == 2 and "must be 1 or more" in proc.stderr and "Traceback" not in proc.stderr

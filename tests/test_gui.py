@@ -118,3 +118,40 @@ def test_space_toggles_playback(qtbot, window, tmp_path, monkeypatch):
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key_Space)
     assert calls == [1]
+
+
+def test_a_cancelled_file_can_be_analysed_again(qtbot, window, tmp_path):
+    long = write(tmp_path / "long.wav", synth("bass", 600.0), 16000)
+    window.open_paths([str(long)])
+    qtbot.waitUntil(lambda: window.table_model.rows[0].status == "analysing", timeout=10000)
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: window.table_model.rows[0].status == "cancelled", timeout=5000)
+    window.select_path(str(long))
+    assert "open the file again" in window.verdict.genre.text()
+    short = write(tmp_path / "long.wav", synth("bass", 5.0), 16000)  # the same file, now short
+    with qtbot.waitSignal(window.verdict_ready, timeout=30000):
+        assert window.open_paths([str(short)]) == 1
+    assert window.table_model.rows[0].status == "done" and len(window.table_model.rows) == 1
+
+
+def test_open_recent_keeps_absolute_paths_and_is_not_flooded(qtbot, window, tmp_path, monkeypatch):
+    folder = tmp_path / "album"
+    files = [write(folder / f"t{i}.wav", synth("bass", 1.0, seed=i), 16000) for i in range(6)]
+    monkeypatch.chdir(tmp_path)
+    window.open_paths(["album/t0.wav"])
+    assert window.settings.get("paths/recent")[0] == str(files[0])
+    window.open_paths([str(f) for f in files])
+    recent = window.settings.get("paths/recent")
+    assert recent[0] == str(folder) and len(recent) == 2
+
+
+def test_csv_export_says_no_music_for_silence(qtbot, window, tmp_path):
+    silence = write(tmp_path / "silence.wav", np.zeros(16000 * 8, np.float32), 16000)
+    with qtbot.waitSignal(window.verdict_ready, timeout=30000):
+        window.open_paths([str(silence)])
+    target = tmp_path / "out.csv"
+    window.table_model.export(target)
+    import csv
+
+    row = list(csv.DictReader(target.open()))[0]
+    assert row["genre"] == "no music heard" and row["verdict"] == "silence" and row["top3"] == ""

@@ -259,8 +259,17 @@ class MainWindow(QMainWindow):
             self.open_paths([folder])
 
     def _remember_recent(self, paths: list[str]) -> None:
-        recent = [p for p in self.settings.get("paths/recent") if p not in paths]
-        self.settings.set("paths/recent", (list(paths) + recent)[:MAX_RECENT])
+        """Remember what was opened as absolute paths; many files at once are remembered as
+        the folder that holds them, so one drop of 91 files does not push everything out."""
+        absolute = [str(Path(p).expanduser().absolute()) for p in paths]
+        if len(absolute) > 3:
+            import os
+
+            absolute = [os.path.commonpath(absolute)] if len({Path(p).anchor for p in absolute}) == 1 else absolute[:1]
+            if Path(absolute[0]).is_file():
+                absolute = [str(Path(absolute[0]).parent)]
+        recent = [p for p in self.settings.get("paths/recent") if p not in absolute]
+        self.settings.set("paths/recent", (absolute + recent)[:MAX_RECENT])
         self._refresh_recent()
 
     def _refresh_recent(self) -> None:
@@ -288,9 +297,15 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- analysis
     def _on_started(self, path: str) -> None:
         self.table_model.update(path, status="analysing", progress=0.0)
+        self._refresh_if_selected(path)
 
     def _on_cancelled(self, path: str) -> None:
         self.table_model.update(path, status="cancelled")
+        self._refresh_if_selected(path)
+
+    def _refresh_if_selected(self, path: str) -> None:
+        if self._selected_path() == path:
+            self._show_row(path)
 
     def _show_playback_message(self, message: str) -> None:
         self.statusBar().showMessage(message, 10000)
@@ -302,14 +317,12 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, path: str, result) -> None:
         self.table_model.update(path, status="done", result=result)
-        if self._selected_path() == path:
-            self._show_row(path)
+        self._refresh_if_selected(path)
         self.verdict_ready.emit(path, result)
 
     def _on_failed(self, path: str, reason: str) -> None:
         self.table_model.update(path, status="error", error=reason)
-        if self._selected_path() == path:
-            self._show_row(path)
+        self._refresh_if_selected(path)
         self.track_failed.emit(path, reason)
 
     def _on_idle(self) -> None:
@@ -321,6 +334,7 @@ class MainWindow(QMainWindow):
     def cancel_analysis(self) -> None:
         for path in self.worker.cancel_all():
             self.table_model.update(path, status="cancelled")
+            self._refresh_if_selected(path)
 
     def clear_tracks(self) -> None:
         self.cancel_analysis()
@@ -359,8 +373,9 @@ class MainWindow(QMainWindow):
         else:
             self.plots.clear()
             self.play_button.setEnabled(False)
-            title = {"error": "Could not read this file", "cancelled": "Analysis cancelled"}.get(
-                row.status, "Listening\u2026")
+            title = {"error": "Could not read this file",
+                     "cancelled": "Analysis cancelled (open the file again to analyse it)"}.get(
+                row.status, "Analysing\u2026" if row.status == "analysing" else "Waiting to be analysed\u2026")
             self.verdict.show_message(title, row.error or Path(path).name)
 
     def toggle_playback(self) -> None:

@@ -93,8 +93,13 @@ class TrackTableModel(QAbstractTableModel):
         return None
 
     def add(self, path: str) -> bool:
-        """Add a row; False when the file is already listed."""
+        """Add a row, or queue a cancelled or failed one again; False when the file is
+        already listed and analysed (or being analysed)."""
         if path in self._index:
+            row = self.rows[self._index[path]]
+            if row.status in ("cancelled", "error"):
+                self.update(path, status="queued", error="", progress=0.0)
+                return True
             return False
         self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows))
         self._index[path] = len(self.rows)
@@ -138,7 +143,11 @@ class TrackTableModel(QAbstractTableModel):
                 writer.writerow(["path", "genre", "verdict", "confidence", "uncertain", "top3", "error"])
                 for rec in records:
                     top = "; ".join(f"{g} {p:.2f}" for g, p in rec.get("top", []))
-                    writer.writerow([rec["path"], rec.get("genre") or "", rec.get("verdict", ""),
+                    genre = rec.get("genre") or {"silence": "no music heard", "not_music": "not music",
+                                                 "unknown": "unknown genre"}.get(rec.get("verdict"), "")
+                    if rec.get("verdict") == "silence":
+                        top = ""  # "rock 0.00; ..." says nothing about silence
+                    writer.writerow([rec["path"], genre, rec.get("verdict", ""),
                                      rec.get("confidence", ""), rec.get("uncertain", ""), top, rec.get("error", "")])
         return len(records)
 
