@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from ..core.engine.files import expand_paths
 from ..core.engine.registry import list_models, resolve_model
 from .live_view import LivePanel
+from .recent import RecentMenu
 from .settings import Settings, app_settings
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
@@ -22,7 +23,6 @@ from .playback_controls import PlaybackController
 from .analysis import AnalysisQueue
 
 log = logging.getLogger(__name__)
-MAX_RECENT = 10
 
 
 class MainWindow(QMainWindow):
@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         act = file_menu.addAction("&Open files\u2026", self.open_files)
         act.setShortcut(QKeySequence.Open)
         file_menu.addAction("Open &folder\u2026", self.open_folder)
-        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent = RecentMenu(file_menu.addMenu("Open &recent"), self.settings, self.open_paths)
         file_menu.addSeparator()
         file_menu.addAction("&Export results\u2026", self.export_results)
         file_menu.addAction("&Clear list", self.clear_tracks)
@@ -132,7 +132,6 @@ class MainWindow(QMainWindow):
         self.play_action.setShortcut(QKeySequence(Qt.Key_Space))
         self.play_action.triggered.connect(self.toggle_playback)
         self.addAction(self.play_action)
-        self._refresh_recent()
         self.refresh_model_menu()
 
     # ---------------------------------------------------------------- models
@@ -234,7 +233,7 @@ class MainWindow(QMainWindow):
             if not added and not self.table_model.rows:
                 self.verdict.show_message("Nothing to analyse", msg)
         if added:
-            self._remember_recent(paths)
+            self.recent.remember(paths)
             self.worker.enqueue(added)
             self.cancel_button.setEnabled(True)
             self.progress.setVisible(True)
@@ -257,27 +256,6 @@ class MainWindow(QMainWindow):
         if folder:
             self.settings.set("paths/last_folder", folder)
             self.open_paths([folder])
-
-    def _remember_recent(self, paths: list[str]) -> None:
-        """Remember what was opened as absolute paths; many files at once are remembered as
-        the folder that holds them, so one drop of 91 files does not push everything out."""
-        absolute = [str(Path(p).expanduser().absolute()) for p in paths]
-        if len(absolute) > 3:
-            import os
-
-            absolute = [os.path.commonpath(absolute)] if len({Path(p).anchor for p in absolute}) == 1 else absolute[:1]
-            if Path(absolute[0]).is_file():
-                absolute = [str(Path(absolute[0]).parent)]
-        recent = [p for p in self.settings.get("paths/recent") if p not in absolute]
-        self.settings.set("paths/recent", (absolute + recent)[:MAX_RECENT])
-        self._refresh_recent()
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self.settings.get("paths/recent")
-        for p in recent:
-            self.recent_menu.addAction(p, lambda p=p: self.open_paths([p]))
-        self.recent_menu.setEnabled(bool(recent))
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
