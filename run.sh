@@ -16,7 +16,7 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
   libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0 libxcb-xkb1
   xvfb xauth pulseaudio pulseaudio-utils libasound2-plugins
-  espeak-ng sox
+  espeak-ng sox desktop-file-utils
 )
 TORCH_PIN="torch==2.13.0"
 
@@ -52,7 +52,11 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
-setup() { ensure_apt; ensure_venv; }
+ensure_desktop_entry() {  # the menu entry and icon, for this user only; never fatal
+  .venv/bin/genre-desktop-cli desktop-install >/dev/null 2>&1 || say "could not add the desktop menu entry (skipped)"
+}
+
+setup() { ensure_apt; ensure_venv; ensure_desktop_entry; }
 
 cmd="${1:-app}"; shift || true
 case "$cmd" in

@@ -143,6 +143,14 @@ def _print_models(entries, active: Optional[Path] = None) -> None:
         print(f" {marker} {entry.name}\t{kind}\t{entry.path}{state}")
 
 
+def cmd_desktop_install(args: argparse.Namespace) -> int:
+    from .desktop_entry import install
+
+    written = install(args.data_home)
+    print(f"installed the menu entry {written[0]} and {len(written) - 1} icon files")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     """List, restore, rename and delete the models a person trained."""
     from .core.engine import registry
@@ -320,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("desktop-install", help="add Genre Desktop to your desktop's menu and 'Open with' (this user only)")
+    p.add_argument("--data-home", type=Path, default=None, help="instead of $XDG_DATA_HOME (~/.local/share)")
+    p.set_defaults(func=cmd_desktop_install)
 
     p = sub.add_parser("models", help="list your models (broken ones and backups too); restore, rename, delete")
     p.add_argument("action", nargs="?", default="list", choices=("list", "restore", "rename", "delete"))

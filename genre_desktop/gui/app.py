@@ -22,6 +22,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Genre Desktop")
     app.setOrganizationName("genre-desktop")
+    app.setDesktopFileName("genre-desktop")  # ties the window to its menu entry and icon
+    from PySide6.QtGui import QIcon
+
+    from ..desktop_entry import icon_path
+
+    app.setWindowIcon(QIcon(str(icon_path())))
     window = MainWindow(app_settings())
     app.aboutToQuit.connect(window.shutdown)
     window.show()
