@@ -155,3 +155,33 @@ def test_csv_export_says_no_music_for_silence(qtbot, window, tmp_path):
 
     row = list(csv.DictReader(target.open()))[0]
     assert row["genre"] == "no music heard" and row["verdict"] == "silence" and row["top3"] == ""
+
+
+def test_track_menu_and_right_click(qtbot, window, tmp_path, monkeypatch):
+    """Delete removes the row, Ctrl+R analyses it again, the path can be copied and revealed;
+    right-click offers the same actions."""
+    from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+    a = write(tmp_path / "a.wav", synth("bass", 4.0), 16000)
+    b = write(tmp_path / "b.wav", synth("treble", 4.0), 16000)
+    with qtbot.waitSignals([window.verdict_ready, window.verdict_ready], timeout=30000):
+        window.open_paths([str(a), str(b)])
+    actions = window.track_actions
+    assert actions.remove.shortcut().toString() == "Del" and actions.reanalyse.shortcut().toString() == "Ctrl+R"
+    window.select_path(str(a))
+    actions.copy_path.trigger()
+    assert QGuiApplication.clipboard().text() == str(a)
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    actions.reveal.trigger()
+    assert opened == [str(tmp_path)]
+    with qtbot.waitSignal(window.verdict_ready, timeout=30000) as blocker:
+        actions.reanalyse.trigger()
+    assert blocker.args[0] == str(a)
+    row_pos = window.table.visualRect(window.proxy.mapFromSource(window.table_model.index(0, 0))).center()
+    menu = actions.show_context_menu(row_pos)
+    assert [act.text() for act in menu.actions()] == [act.text() for act in actions.all()]
+    menu.close()
+    window.select_path(str(b))
+    actions.remove.trigger()
+    assert [r.path for r in window.table_model.rows] == [str(a)]

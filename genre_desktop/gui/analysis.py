@@ -63,6 +63,13 @@ class AnalysisQueue(QObject):
             self._current.cancel()
         return dropped
 
+    def discard(self, paths: list[str]) -> None:
+        """Forget queued ``paths``, and stop the one being analysed if it is among them."""
+        drop = set(paths)
+        self._queue = deque(p for p in self._queue if p not in drop)
+        if self._current is not None and self._current_path in drop:
+            self._current.cancel()
+
     def load_model(self, folder: str) -> None:
         task = Task(_load_classifier, folder, name="model-loading", contract=False, parent=self)
         task.finished.connect(self._on_model_loaded)

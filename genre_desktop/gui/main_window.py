@@ -16,6 +16,7 @@ from ..core.engine.files import expand_paths
 from ..core.engine.registry import list_models, resolve_model
 from .live_view import LivePanel
 from .recent import RecentMenu
+from .track_actions import TrackActions
 from .settings import Settings, app_settings
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
@@ -116,14 +117,15 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         act = file_menu.addAction("&Open files\u2026", self.open_files)
         act.setShortcut(QKeySequence.Open)
-        file_menu.addAction("Open &folder\u2026", self.open_folder)
+        file_menu.addAction("Open &folder\u2026", self.open_folder).setShortcut(QKeySequence("Ctrl+Shift+O"))
         self.recent = RecentMenu(file_menu.addMenu("Open &recent"), self.settings, self.open_paths)
         file_menu.addSeparator()
-        file_menu.addAction("&Export results\u2026", self.export_results)
+        file_menu.addAction("&Export results\u2026", self.export_results).setShortcut(QKeySequence("Ctrl+E"))
         file_menu.addAction("&Clear list", self.clear_tracks)
         file_menu.addSeparator()
         act = file_menu.addAction("&Quit", self.close)
         act.setShortcut(QKeySequence.Quit)
+        self.track_actions = TrackActions(self)
         self.model_menu = self.menuBar().addMenu("&Model")
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About the &model\u2026", self.about_model)
@@ -313,6 +315,28 @@ class MainWindow(QMainWindow):
         for path in self.worker.cancel_all():
             self.table_model.update(path, status="cancelled")
             self._refresh_if_selected(path)
+
+    def reanalyse(self, paths: list[str]) -> None:
+        """Analyse listed tracks again (with the current model)."""
+        again = [p for p in paths if self.table_model.row_for(p) is not None]
+        for path in again:
+            self.table_model.update(path, status="queued", result=None, error="", progress=0.0)
+            self._refresh_if_selected(path)
+        self.worker.discard(again)
+        self.worker.enqueue(again)
+        self.cancel_button.setEnabled(True)
+        self.progress.setVisible(True)
+        self.worker.process()
+
+    def remove_tracks(self, paths: list[str]) -> None:
+        self.worker.discard(paths)
+        for path in paths:
+            if self._selected_path() == path:
+                self.playback.stop()
+            self.table_model.remove(path)
+        if not self.table_model.rows:
+            self.plots.clear()
+            self.verdict.show_message("Drop music here", "or use File \u203a Open (Ctrl+O)")
 
     def clear_tracks(self) -> None:
         self.cancel_analysis()

@@ -119,6 +119,17 @@ class TrackTableModel(QAbstractTableModel):
             setattr(self.rows[i], key, value)
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
+    def remove(self, path: str) -> bool:
+        """Drop a row; False when it is not listed."""
+        i = self._index.get(path)
+        if i is None:
+            return False
+        self.beginRemoveRows(QModelIndex(), i, i)
+        del self.rows[i]
+        self._index = {row.path: n for n, row in enumerate(self.rows)}
+        self.endRemoveRows()
+        return True
+
     def clear(self) -> None:
         self.beginResetModel()
         self.rows.clear()
