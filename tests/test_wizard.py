@@ -134,3 +134,22 @@ def test_results_page_warns_when_the_estimate_cannot_be_trusted(qtbot, wizard, l
     assert "rests on only" in text and "Verdicts on them:" in text
     assert "Cross-validated over all 18 tracks (5 folds)" in text  # the steadier estimate, with its spread
     assert wizard.results_page.use_button.text() == "Use it anyway"
+
+
+def test_wizard_starts_from_the_bundled_model_and_remembers_the_folder(qtbot, library, bundled_model_path):
+    from genre_desktop.gui.settings import app_settings
+
+    settings = app_settings()
+    first = TrainWizard(None, settings=settings)
+    qtbot.addWidget(first)
+    assert first.base_model == str(bundled_model_path)  # not whatever the window has loaded
+    assert "recommended" in first.choose_page.base_combo.currentText()
+    first.show()
+    first.choose_page.root_edit.setText(str(library))
+    assert first.choose_page.validatePage()
+    first.reject()
+    second = TrainWizard(None, settings=settings)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.choose_page.root_edit.text() == str(library.absolute())
+    second.reject()

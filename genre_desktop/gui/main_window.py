@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
     def open_wizard(self):
         from .wizard import TrainWizard
 
-        wizard = TrainWizard(str(self.bundle.path) if self.bundle else None, self)
+        wizard = TrainWizard(None, self, settings=self.settings)  # starts from the bundled model unless changed
         wizard.use_model.connect(self.switch_model)
         wizard.open_track.connect(lambda p: (self.tabs.setCurrentIndex(0), self.open_paths([p])))
         wizard.finished.connect(lambda _: self.refresh_model_menu())

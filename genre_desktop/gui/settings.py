@@ -37,6 +37,7 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("live/device", str, "", "the input device to listen to (empty: the system's)"),
     Option("live/record", bool, False, "keep a WAV of each listening session"),
     Option("live/hop_seconds", float, 1.0, "seconds between live predictions"),
+    Option("wizard/last_folder", str, "", "the library folder the training wizard last used"),
 )}
 
 

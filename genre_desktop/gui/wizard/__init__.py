@@ -18,21 +18,26 @@ class TrainWizard(QWizard):
     use_model = Signal(str)
     open_track = Signal(str)
 
-    def __init__(self, base_model: str | None = None, parent=None):
+    def __init__(self, base_model: str | None = None, parent=None, settings=None):
         super().__init__(parent)
         self.setWindowTitle("Train on my library")
         self.setWizardStyle(QWizard.ModernStyle)
         self.setOption(QWizard.NoBackButtonOnLastPage, True)
-        self.base_model = base_model
+        self.settings = settings  # gui.settings.Settings: remembers the library folder
         self.scan = None  # LibraryScan, set by the check page
         self.outcome = None  # TrainOutcome, set by the train page
-        self.choose_page = ChoosePage()
+        self.choose_page = ChoosePage(base_model, settings)
         self.check_page = CheckPage()
         self.train_page = TrainPage()
         self.results_page = ResultsPage()
         for page_id, page in enumerate((self.choose_page, self.check_page, self.train_page, self.results_page)):
             self.setPage(page_id, page)
         self.resize(900, 640)
+
+    @property
+    def base_model(self) -> str | None:
+        """The model training starts from: what the person picked on the first page."""
+        return self.choose_page.base_model()
 
     def reject(self) -> None:
         self.check_page.cancel()

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
 from ...core.training.library_scan import genre_folders
 
 
 class ChoosePage(QWizardPage):
-    def __init__(self):
+    def __init__(self, base_model: str | None = None, settings=None):
         super().__init__()
+        self.settings = settings
         self.setTitle("Choose your music")
         self.setSubTitle("Pick a folder whose sub-folders are genres (e.g. Music/shoegaze, Music/lo-fi), "
                          "or add folders one by one and name their genre. New genres are welcome.")
@@ -36,12 +37,54 @@ class ChoosePage(QWizardPage):
         buttons.addWidget(add)
         buttons.addWidget(remove)
         buttons.addStretch(1)
+        self.base_combo = QComboBox()
+        self.base_combo.setToolTip("Your genres are learnt on this model's features; genres it knows start "
+                                   "from what it knows. The bundled model is the best start.")
+        self._fill_bases(base_model)
+        base_row = QHBoxLayout()
+        base_row.addWidget(QLabel("Start from the model:"))
+        base_row.addWidget(self.base_combo, 1)
         layout = QVBoxLayout(self)
+        layout.addLayout(base_row)
         layout.addWidget(QLabel("Root folder:"))
         layout.addLayout(row)
         layout.addWidget(QLabel("Folders and their genres (edit a genre name by double-clicking it):"))
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+
+    def _fill_bases(self, preferred: str | None) -> None:
+        """Every usable genre model, the bundled default first and chosen unless ``preferred``."""
+        from ...core.engine.bundle import BundleError
+        from ...core.engine.registry import list_models, resolve_model
+
+        try:
+            default = resolve_model(None)
+        except BundleError:
+            default = None
+        entries = sorted(list_models(), key=lambda e: (default is None or e.path != default, not e.bundled, e.name))
+        for entry in entries:
+            suffix = " (bundled, recommended)" if default is not None and entry.path == default else (
+                " (bundled)" if entry.bundled else " (yours)")
+            self.base_combo.addItem(entry.name + suffix, str(entry.path))
+        if preferred:
+            index = self.base_combo.findData(str(preferred))
+            if index < 0:
+                self.base_combo.addItem(Path(preferred).name, str(preferred))
+                index = self.base_combo.count() - 1
+            self.base_combo.setCurrentIndex(index)
+
+    def base_model(self) -> str | None:
+        return self.base_combo.currentData() or None
+
+    def initializePage(self) -> None:  # noqa: N802
+        remembered = self.settings.get("wizard/last_folder") if self.settings is not None else ""
+        if remembered and not self.root_edit.text() and Path(remembered).is_dir():
+            self.root_edit.setText(remembered)
+
+    def validatePage(self) -> bool:  # noqa: N802
+        if self.settings is not None and Path(self.root_edit.text()).is_dir():
+            self.settings.set("wizard/last_folder", str(Path(self.root_edit.text()).absolute()))
+        return True
 
     def _browse_root(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A folder with one sub-folder per genre")

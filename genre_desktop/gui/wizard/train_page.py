@@ -15,6 +15,11 @@ from ..tasks import Task
 
 
 
+SUBTITLE = ("Starting from {base}. Quick trains a new genre layer on its network's features (about "
+            "a minute); thorough also fine-tunes the network's later layers (several minutes; with a "
+            "few dozen tracks per genre quick is usually as good).")
+
+
 class TrainPage(QWizardPage):
     training_finished = Signal(object)
     _epoch = Signal(list, list)  # train losses, validation accuracies so far (from the worker)
@@ -22,9 +27,7 @@ class TrainPage(QWizardPage):
     def __init__(self):
         super().__init__()
         self.setTitle("Train")
-        self.setSubTitle("Quick trains a new genre layer on the bundled network's features (about a "
-                         "minute); thorough also fine-tunes the network's later layers (several "
-                         "minutes; with a few dozen tracks per genre quick is usually as good).")
+        self.setSubTitle(SUBTITLE.format(base="the chosen model"))
         self.name_edit = QLineEdit("my-genres")
         self.name_edit.textChanged.connect(self._validate_name)
         self.name_note = QLabel("")
@@ -83,6 +86,8 @@ class TrainPage(QWizardPage):
         self._started_at = 0.0
 
     def initializePage(self) -> None:  # noqa: N802
+        base = self.wizard().choose_page.base_combo.currentText() or "the bundled model"
+        self.setSubTitle(SUBTITLE.format(base=base))
         self.outcome = None
         self.progress.setValue(0)
         self.status.setText("")
