@@ -65,6 +65,7 @@ def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary file would be, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -81,9 +82,12 @@ def atomic_write_text(path: os.PathLike | str, text: str) -> None:
 
 
 def fsync_tree(folder: Path) -> None:
-    """fsync every file in ``folder`` and the folder itself."""
+    """fsync every file in ``folder`` and the folder itself; files get the permissions of
+    ordinary files (some writers, such as safetensors, create them 0600)."""
+    mode = 0o666 & ~_umask()
     for child in folder.iterdir():
         if child.is_file():
+            os.chmod(child, mode)
             with open(child, "rb") as f:
                 os.fsync(f.fileno())
     fsync_folder(folder)
@@ -129,7 +133,21 @@ def _is_locked(folder: Path, name: str) -> bool:
 def new_partial(dest: Path) -> Path:
     """A fresh hidden folder beside ``dest`` to write its replacement into."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent))
+    folder = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=PARTIAL_SUFFIX, dir=dest.parent))
+    os.chmod(folder, 0o777 & ~_umask())  # as an ordinary folder would be, not mkdtemp's 0700
+    return folder
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (``os.umask`` would, for every thread);
+    0o022 where ``/proc`` cannot tell."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def _journal(dest: Path) -> Path:
