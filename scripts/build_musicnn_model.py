@@ -61,11 +61,9 @@ def predict(feats, idx, weight, bias) -> np.ndarray:
     return np.array([int(np.argmax(vote(softmax(feats[i] @ weight.T + bias)))) for i in idx])
 
 
-def honesty(index, feats, tr, va, l2, weight, bias, slice_frames):
+def honesty(index, feats, audible, tr, va, l2, weight, bias):
     """Open-set statistics (music at large fitted here: these tracks are it) and a temperature
     from held-out folds of the training tracks; ECE on the validation tracks before/after."""
-    mels = [np.load(ROOT / "build" / "training" / "tracks" / f"{it['name']}.npz")["mel"] for it in index]
-    audible = [audible_slices(m, slice_frames) for m in mels]
     y = np.array([LABELS.index(it["genre"]) for it in index])
     openset = fit_openset(audible_only([feats[i] for i in tr], [audible[i] for i in tr]), y[tr], fit_music=True,
                           unknown_quantile=BUNDLED_UNKNOWN_QUANTILE)
@@ -82,12 +80,12 @@ def honesty(index, feats, tr, va, l2, weight, bias, slice_frames):
     return openset, calibration
 
 
-def add_honesty(args, index, feats, tr, va) -> None:
+def add_honesty(args, index, feats, audible, tr, va) -> None:
     """Give the existing bundle (weights untouched) its open-set statistics and temperature."""
     bundle = load_bundle(args.out)
     head = bundle.model.head
-    openset, calibration = honesty(index, feats, tr, va, args.l2, head.weight.detach().numpy(),
-                                   head.bias.detach().numpy(), bundle.features.slice_frames)
+    openset, calibration = honesty(index, feats, audible, tr, va, args.l2, head.weight.detach().numpy(),
+                                   head.bias.detach().numpy())
     meta = {**bundle.meta, "openset": openset.meta(), "calibration": calibration}
     save_bundle(args.out, bundle.model, meta, openset=openset)
     previous = args.out.with_name(args.out.name + ".previous")
@@ -115,8 +113,11 @@ def main() -> None:
     model.eval()
     t0 = time.perf_counter()
     slice_frames = FeatureConfig().slice_frames
-    feats = [slice_embeddings(model, np.load(args.work / "tracks" / f"{it['name']}.npz")["mel"], slice_frames)
-             for it in index]
+    feats, audible = [], []  # each track's mel is read once, for its embeddings and its silent slices
+    for it in index:
+        mel = np.load(args.work / "tracks" / f"{it['name']}.npz")["mel"]
+        feats.append(slice_embeddings(model, mel, slice_frames))
+        audible.append(audible_slices(mel, slice_frames))
     n_slices = sum(len(f) for f in feats)
     log.info("features of %d slices in %.0f s", n_slices, time.perf_counter() - t0)
     genres = [it["genre"] for it in index]
@@ -132,7 +133,7 @@ def main() -> None:
 
     tr, va = grouped_stratified_split(genres, [gtzan_group(it, 5) for it in index], 0.25, seed=args.seed)
     if args.honesty_only:
-        return add_honesty(args, index, feats, tr, va)
+        return add_honesty(args, index, feats, audible, tr, va)
     weight, bias = fit_slice_head(feats, index, tr, args.l2)
     preds = predict(feats, va, weight, bias)
     results["split"] = subset_scores(index, va, preds)
@@ -143,7 +144,7 @@ def main() -> None:
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
-    openset, calibration = honesty(index, feats, tr, va, args.l2, weight, bias, slice_frames)
+    openset, calibration = honesty(index, feats, audible, tr, va, args.l2, weight, bias)
     meta = BundleMeta(
         name=NAME, version="2.0.0", extra={"openset": openset.meta(), "calibration": calibration},
         architecture={"name": "musicnn_genre", "params": params},

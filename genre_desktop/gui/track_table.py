@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 COLUMNS = ("Track", "Genre", "Confidence", "Status")
 
 
+#: the verdicts that name no genre, in words (status column, CSV export)
+VERDICT_WORDS = {"silence": "no music heard", "not_music": "not music", "unknown": "unknown genre"}
+#: the same in the narrow genre column
+GENRE_COLUMN_WORDS = {**VERDICT_WORDS, "unknown": "unknown"}
+
+
 @dataclass
 class TrackRow:
     path: str
@@ -28,9 +34,8 @@ class TrackRow:
     def genre_text(self) -> str:
         if self.result is None:
             return ""
-        words = {"silence": "no music heard", "not_music": "not music", "unknown": "unknown"}
-        if self.result.verdict in words:
-            return words[self.result.verdict]
+        if self.result.verdict in GENRE_COLUMN_WORDS:
+            return GENRE_COLUMN_WORDS[self.result.verdict]
         return f"{self.result.genre}?" if self.result.uncertain else self.result.genre
 
     @property
@@ -40,8 +45,7 @@ class TrackRow:
         if self.status == "error":
             return f"error: {self.error}"
         if self.status == "done" and self.result is not None and self.result.uncertain:
-            return {"silence": "no music heard", "not_music": "not music",
-                    "unknown": "unknown genre"}.get(self.result.verdict, "not sure")
+            return VERDICT_WORDS.get(self.result.verdict, "not sure")
         return self.status
 
     @property
@@ -154,8 +158,7 @@ class TrackTableModel(QAbstractTableModel):
                 writer.writerow(["path", "genre", "verdict", "confidence", "uncertain", "top3", "error"])
                 for rec in records:
                     top = "; ".join(f"{g} {p:.2f}" for g, p in rec.get("top", []))
-                    genre = rec.get("genre") or {"silence": "no music heard", "not_music": "not music",
-                                                 "unknown": "unknown genre"}.get(rec.get("verdict"), "")
+                    genre = rec.get("genre") or VERDICT_WORDS.get(rec.get("verdict"), "")
                     if rec.get("verdict") == "silence":
                         top = ""  # "rock 0.00; ..." says nothing about silence
                     writer.writerow([rec["path"], genre, rec.get("verdict", ""),

@@ -35,8 +35,6 @@ class SliceResult:
 
 
 VERDICTS = ("genre", "unsure", "unknown", "not_music", "silence")
-VERDICT_WORDS = {"genre": "", "unsure": "Not sure", "unknown": "None of this model's genres",
-                 "not_music": "Not music", "silence": "No music heard"}
 
 
 @dataclass
