@@ -350,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-known-genres", action="store_true",
                    help="learn every genre from the library alone, even those the base model knows")
     p.set_defaults(func=cmd_train)
+
+    from .cli_library import add_parser as add_library_parser
+
+    add_library_parser(sub, _positive_int)
     return parser
 
 

@@ -258,3 +258,55 @@ def load_audio(path: os.PathLike | str, sample_rate: int,
             break
     audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
     return audio[:limit] if limit is not None else audio
+
+
+def prefetched(blocks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """Decode ahead: the blocks of ``blocks`` come from a thread that stays up to ``depth``
+    blocks ahead of the consumer (libsndfile, ffmpeg and soxr release the GIL, so decoding
+    overlaps the network). Errors are raised where the block would have been; closing the
+    generator stops the thread."""
+    import queue
+    import threading
+
+    done = object()
+    ahead: "queue.Queue" = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        ahead.put(block, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item = done
+        except BaseException as exc:  # handed to the consumer
+            item = exc
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=produce, name="decode-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()

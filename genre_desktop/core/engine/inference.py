@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks
+from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks, prefetched
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
@@ -165,11 +165,15 @@ class Classifier:
     def classify_file(self, path: os.PathLike | str, progress: ProgressCallback = no_progress,
                       should_stop: Optional[StopCallback] = None,
                       keep_spectrogram: bool = False,
-                      spectrogram_columns: Optional[int] = None) -> TrackResult:
+                      spectrogram_columns: Optional[int] = None,
+                      audio_digest=None, prefetch: bool = False) -> TrackResult:
         """Decode and classify a file block by block (memory stays bounded for long files).
 
         With ``keep_spectrogram`` the result carries the log-mel spectrogram, mean-pooled in
         time as it is decoded to at most ``spectrogram_columns`` columns (None: every frame).
+        ``audio_digest`` (a :mod:`hashlib` object) is fed the decoded samples (float32 at the
+        model's rate): the library's fingerprint of a file's audio. With ``prefetch`` the
+        next block decodes in a thread while the network runs on this one.
 
         Raises
         ------
@@ -199,10 +203,13 @@ class Classifier:
             starts.extend(first_frames)
             silent.extend(silent_slices(slices))
 
-        for block in iter_audio_blocks(path, cfg.sample_rate):
+        blocks = iter_audio_blocks(path, cfg.sample_rate)
+        for block in (prefetched(blocks) if prefetch else blocks):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"cancelled: {path.name}")
             decoded += block.size
+            if audio_digest is not None:
+                audio_digest.update(block.tobytes())
             frames = stream.push(block)
             if keep_spectrogram:
                 kept.add(frames)

@@ -88,3 +88,17 @@ def match_label(name: str, labels: list[str]) -> str | None:
         return keys[key]
     alias = GENRE_ALIASES.get(key)
     return keys.get(alias) if alias else None
+
+
+#: how a label is spelled in a file's genre tag when title case would get it wrong
+_TAG_SPELLINGS = {"hiphop": "Hip-Hop", "rnb": "R&B", "edm": "EDM", "dnb": "Drum & Bass"}
+
+
+def tag_spelling(label: str) -> str:
+    """How a genre label is written into a file's tag: ``"hiphop"`` → ``"Hip-Hop"``,
+    ``"rock"`` → ``"Rock"``; a label with capitals of its own (a user's "Drum & Bass",
+    "IDM") is kept as it is."""
+    label = clean_label(label)
+    if label in _TAG_SPELLINGS:
+        return _TAG_SPELLINGS[label]
+    return label.title() if label == label.lower() else label

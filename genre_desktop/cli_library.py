@@ -1,0 +1,260 @@
+"""``genre-desktop-cli library ...``: scan a music library, review and write genre tags,
+undo them, export playlists and tables."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+
+class _Bar:
+    """The long-work contract's ``progress(fraction, message)`` as a tqdm bar."""
+
+    def __init__(self, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=1000, file=sys.stderr, disable=not enabled,
+                        bar_format="{l_bar}{bar}| {elapsed}")
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.bar.n = int(min(max(fraction, 0.0), 1.0) * 1000)
+        self.bar.set_description_str(message[:70], refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _model(args):
+    from .core.engine.registry import resolve_model
+    from .core.library.analyse import ModelRef
+
+    return ModelRef.of(resolve_model(args.model))
+
+
+def _db(args):
+    from .core.library.database import LibraryDatabase
+    from .core.library.writing import recover
+
+    db = LibraryDatabase(args.library)
+    if db.notice:
+        print(f"warning: {db.notice}", file=sys.stderr)
+    for line in recover(db):
+        print(f"recovered: {line}", file=sys.stderr)
+    return db
+
+
+def _rows(args, db, ref):
+    from .core.library.listing import filter_rows
+
+    rows = db.rows(ref.key)
+    if rows and not any(r.verdict or r.error for r in rows):
+        others = [f"{name} ({n} files)" for key, name, n in db.models() if key != ref.key]
+        if others:
+            print(f"note: no results of {ref.key} yet; the library has results of " + ", ".join(others),
+                  file=sys.stderr)
+    last = db.last_run(ref.key)
+    return filter_rows(rows, getattr(args, "filter", "all"), getattr(args, "genre", None),
+                       getattr(args, "search", "") or "", last["id"] if last is not None else None)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .core.library.batch import BatchOptions, scan_library
+
+    for raw in args.paths:
+        if not Path(raw).expanduser().exists():
+            raise ValueError(f"no such file or folder: {raw}")
+    ref = _model(args)
+    _db(args).close()  # settles interrupted work, and says so, before the scan
+    bar = _Bar(args.progress)
+    try:
+        summary = scan_library(args.paths, ref, args.library,
+                               BatchOptions(workers=args.workers, scheduler=args.scheduler,
+                                            reanalyse=args.reanalyse, retry_errors=args.retry_errors),
+                               progress=bar)
+    finally:
+        bar.close()
+    for folder, reason in summary.unreadable_folders:
+        print(f"skipped {folder}: {reason}", file=sys.stderr)
+    for path, reason in summary.failed:
+        print(f"{path}\terror: {reason}", file=sys.stderr)
+    rate = (summary.analysed + summary.moved) / summary.seconds * 60 if summary.seconds else 0
+    print(f"{summary.found:,} audio files: {summary.analysed:,} analysed, {summary.moved:,} moved (results kept), "
+          f"{summary.unchanged:,} unchanged, {len(summary.failed):,} failed, in {summary.seconds:.1f} s "
+          f"({rate:.0f} files/min) with {ref.name}")
+    return 1 if summary.failed else 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .core.library.listing import genre_counts
+
+    ref = _model(args)
+    with _db(args) as db:
+        rows = _rows(args, db, ref)
+    if args.json:
+        from .core.library.listing import track_record
+
+        for row in rows:
+            print(json.dumps(track_record(row)))
+        return 0
+    for row in rows:
+        verdict = row.error and f"error: {row.error}" or (
+            f"{row.genre} {row.confidence:.0%}" if row.verdict == "genre" else row.verdict or "not analysed")
+        print(f"{row.display}\t{row.name}\t{'; '.join(row.genre_tag) or '-'}\t{verdict}")
+    counts = genre_counts(rows)
+    print(f"{len(rows):,} tracks: " + ", ".join(f"{g} {n}" for g, n in counts.most_common()), file=sys.stderr)
+    return 0
+
+
+def _options(args):
+    from .core.library.writing import TagOptions
+
+    return TagOptions(top_k=args.top, separator=args.separator,
+                      verdicts=("genre", "unsure") if args.include_unsure else ("genre",),
+                      overwrite=args.overwrite)
+
+
+def cmd_write_tags(args: argparse.Namespace) -> int:
+    from .core.library.writing import apply, propose
+
+    ref = _model(args)
+    options = _options(args)
+    with _db(args) as db:
+        lines = propose(db, ref.key, options, args.paths or None)
+        for line in lines:
+            if line.action == "write" or args.verbose_review:
+                print(f"{line.path}\t{'; '.join(line.current) or '-'}\t->\t{'; '.join(line.proposed) or '-'}"
+                      f"\t{line.action}{': ' + line.why if line.why else ''}")
+        counts = Counter(line.action for line in lines)
+        print(", ".join(f"{n} {a}" for a, n in counts.most_common()) or "nothing in the library", file=sys.stderr)
+        if args.dry_run:
+            print("dry run: no file was changed", file=sys.stderr)
+            return 0
+        bar = _Bar(args.progress)
+        try:
+            summary = apply(db, lines, ref.key, options, progress=bar)
+        finally:
+            bar.close()
+    for path, reason in summary.failed:
+        print(f"{path}\terror: {reason}", file=sys.stderr)
+    print(f"batch {summary.batch_id}: {summary.written:,} files tagged, {len(summary.failed):,} failed "
+          f"(undo with: genre-desktop-cli library undo-tags {summary.batch_id})")
+    return 1 if summary.failed else 0
+
+
+def cmd_undo_tags(args: argparse.Namespace) -> int:
+    from .core.library.writing import undo
+
+    with _db(args) as db:
+        summary = undo(db, args.batch)
+    for path, reason in summary.failed:
+        print(f"{path}\tleft alone: {reason}", file=sys.stderr)
+    print(f"{summary.written:,} files put back, {len(summary.failed):,} left alone")
+    return 1 if summary.failed else 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with _db(args) as db:
+        batches = db.tag_batches()
+    for b in batches:
+        what = f"undo of batch {b['undo_of']}" if b["undo_of"] else json.loads(b["options"] or "{}")
+        state = f", undone by batch {b['undone_by']}" if b["undone_by"] else ""
+        print(f"batch {b['id']}\t{b['created_at']}\t{b['written'] or 0} written, {b['failed'] or 0} failed"
+              f"{state}\t{what}")
+    if not batches:
+        print("no tags written yet", file=sys.stderr)
+    return 0
+
+
+def cmd_playlists(args: argparse.Namespace) -> int:
+    from .core.library.listing import write_playlists
+
+    ref = _model(args)
+    with _db(args) as db:
+        rows = _rows(args, db, ref)
+    written = write_playlists(rows, args.folder, ref.name, include_unsure=args.include_unsure)
+    for path in written:
+        print(path)
+    if not written:
+        print("no track has a confident genre yet: scan first", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.library.listing import write_table
+
+    ref = _model(args)
+    with _db(args) as db:
+        rows = _rows(args, db, ref)
+    print(write_table(rows, args.file, ref.key, ref.name))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    with _db(args) as db:
+        removed = db.remove_files(args.paths)
+    print(f"{removed} files forgotten (the files themselves are untouched)")
+    return 0
+
+
+def add_parser(sub, positive_int) -> None:
+    """``library`` and its actions, on the CLI's sub-parsers."""
+    lib = sub.add_parser("library", help="scan a music library; review, write and undo genre tags; playlists")
+    lib.add_argument("--library", type=Path, default=None, help="the library database (default: the user's)")
+    actions = lib.add_subparsers(dest="action", required=True)
+
+    def action(name, func, help_text, model=True):
+        p = actions.add_parser(name, help=help_text)
+        if model:
+            p.add_argument("--model", help="model name or folder (default: the bundled model)")
+        p.set_defaults(func=func)
+        return p
+
+    def filters(p):
+        from .core.library.listing import FILTERS
+
+        p.add_argument("--filter", choices=sorted(FILTERS), default="all")
+        p.add_argument("--genre", help="only tracks of this genre (the model's label)")
+        p.add_argument("--search", help="words to find in path, artist, title, album or genre")
+
+    p = action("scan", cmd_scan, "analyse every audio file under folders (resumes; skips unchanged files)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--workers", type=int, default=0, help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", help="run on a Dask cluster: its scheduler address, tcp://HOST:PORT")
+    p.add_argument("--reanalyse", action="store_true", help="analyse even files analysed before")
+    p.add_argument("--retry-errors", action="store_true", help="try again files that failed before")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+
+    p = action("show", cmd_show, "list the library's tracks with their genre")
+    filters(p)
+    p.add_argument("--json", action="store_true")
+
+    p = action("write-tags", cmd_write_tags, "write genres into the files' tags (review with --dry-run)")
+    p.add_argument("paths", nargs="*", help="only these files (default: the whole library)")
+    p.add_argument("--dry-run", action="store_true", help="show what would be written; change nothing")
+    p.add_argument("--top", type=positive_int, default=1, help="write up to this many genres (default 1)")
+    p.add_argument("--separator", default=None,
+                   help="join several genres into one value with this text (default: separate values)")
+    p.add_argument("--include-unsure", action="store_true", help="also tag 'not sure' tracks with the best guess")
+    p.add_argument("--overwrite", action="store_true", help="replace a genre a file already has")
+    p.add_argument("--verbose-review", action="store_true", help="list every file, not only those to write")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+
+    p = action("undo-tags", cmd_undo_tags, "put back the genre tags a batch replaced (default: the last)",
+               model=False)
+    p.add_argument("batch", nargs="?", type=int, default=None)
+
+    action("history", cmd_history, "list the batches of tag writes", model=False)
+
+    p = action("playlists", cmd_playlists, "write one M3U playlist per genre into a folder")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--include-unsure", action="store_true")
+    filters(p)
+
+    p = action("export", cmd_export, "write the library as CSV or JSON (by extension)")
+    p.add_argument("file", type=Path)
+    filters(p)
+
+    p = action("forget", cmd_forget, "remove files from the library (not from the disk)", model=False)
+    p.add_argument("paths", nargs="+")

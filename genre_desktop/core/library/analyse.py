@@ -1,0 +1,184 @@
+"""What a library worker does with one file: read its tags, fingerprint and classify it.
+
+Runs in worker processes (local, spawned) or on Dask workers; returns plain, picklable
+records and never touches the database (the client alone writes it). torch is imported
+only once the thread policy is set (:func:`prepare_process`), so one worker process uses
+one thread for the network, waiting passively.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional
+
+from ..engine.audio_io import AudioDecodeError, iter_audio_blocks
+from .tags import TagError, read_tags
+
+log = logging.getLogger(__name__)
+
+TOP_K = 3
+_LOADED: dict = {}  # model key -> Classifier, one per worker process, loaded on first use
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model a batch runs, in a form a worker on another machine can load.
+
+    ``key`` names the exact files (name, version and a digest of their bytes): results are
+    stored per key, so two models, or two trainings under one name, never mix. ``files``
+    (name -> bytes) travels to workers that cannot see ``folder``.
+    """
+
+    key: str
+    name: str
+    folder: str
+    files: Optional[dict] = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, folder: os.PathLike | str) -> "ModelRef":
+        """The reference of a bundle folder (reads its files to digest them)."""
+        from ..engine.bundle import read_meta
+
+        folder = Path(folder)
+        meta = read_meta(folder)
+        digest = hashlib.sha256()
+        for path in _model_files(folder):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        name = str(meta.get("name", folder.name))
+        return cls(key=f"{name}@{meta.get('version', '?')}#{digest.hexdigest()[:12]}", name=name, folder=str(folder))
+
+    def portable(self) -> "ModelRef":
+        """The same reference carrying its files, for workers on other machines."""
+        folder = Path(self.folder)
+        files = {p.name: p.read_bytes() for p in _model_files(folder)}
+        return replace(self, files=files)
+
+
+def _model_files(folder: Path) -> list[Path]:
+    """What a model is made of (its metadata and tensors; not its report or pictures)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                  and (p.name == "model.json" or p.suffix == ".safetensors"))
+
+
+def prepare_process(threads: int = 1) -> None:
+    """Thread policy for a worker, before torch loads: passive waiting, ``threads`` threads."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _unpacked(ref: ModelRef) -> Path:
+    folder = Path(tempfile.gettempdir()) / "genre-desktop-models" / hashlib.sha256(ref.key.encode()).hexdigest()[:16]
+    if not (folder / "model.json").is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder.parent))
+        for name, data in (ref.files or {}).items():
+            (partial / Path(name).name).write_bytes(data)
+        try:
+            os.replace(partial, folder)
+        except OSError:  # another worker of this machine got there first
+            pass
+    return folder
+
+
+def classifier(ref: ModelRef):
+    """The worker's classifier for ``ref``, loaded once per process."""
+    found = _LOADED.get(ref.key)
+    if found is None:
+        from ..engine.bundle import load_bundle
+        from ..engine.inference import Classifier
+
+        folder = Path(ref.folder)
+        if ref.files is not None and not (folder / "model.json").is_file():
+            folder = _unpacked(ref)
+        found = _LOADED[ref.key] = Classifier(load_bundle(folder))
+    return found
+
+
+def init_worker(ref: ModelRef, threads: int = 1) -> None:
+    """Initializer of a local worker process: thread policy, then the model."""
+    logging.basicConfig(level=logging.WARNING)
+    prepare_process(threads)
+    classifier(ref)
+
+
+def result_record(result, top_k: int = TOP_K) -> dict:
+    """What the library keeps of a :class:`~genre_desktop.core.engine.inference.TrackResult`."""
+    return {"verdict": result.verdict, "genre": result.genre, "closest": result.closest,
+            "confidence": round(float(result.confidence), 4), "reason": result.reason or None,
+            "top": [[label, round(p, 4)] for label, p in result.top(top_k)],
+            "timeline": [[round(s.start, 2), s.genre, round(float(s.probs.max()), 3) if not s.silent else None]
+                         for s in result.slices],
+            "duration": round(float(result.duration), 3)}
+
+
+def fingerprint_of(digest, sample_rate: int) -> str:
+    return f"{sample_rate}:{digest.hexdigest()}"
+
+
+def audio_fingerprint(path: os.PathLike | str, sample_rate: int) -> str:
+    """The library's fingerprint of a file's audio: a digest of its decoded samples
+    (mono float32 at ``sample_rate``), the same whatever the tags or the file's name."""
+    digest = hashlib.blake2b(digest_size=16)
+    for block in iter_audio_blocks(path, sample_rate):
+        digest.update(block.tobytes())
+    return fingerprint_of(digest, sample_rate)
+
+
+def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
+    """Everything the library stores about one file.
+
+    With ``expect_fingerprint`` (the file may be one the library knew under another path),
+    the audio is fingerprinted first, and when it matches the record says ``moved`` and the
+    network does not run.
+
+    Returns
+    -------
+    dict
+        ``path``, ``size``, ``mtime_ns``, ``tags`` (artist, title, album, genre, or None),
+        ``fingerprint``, ``moved`` and ``result`` (a :func:`result_record`, or
+        ``{"error": reason}`` for a file that cannot be analysed).
+    """
+    record: dict = {"path": path, "moved": False, "fingerprint": None, "tags": None}
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        record["result"] = {"error": f"cannot be read ({exc.strerror or exc})"}
+        return record
+    record.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    try:
+        tags = read_tags(path)
+        record["tags"] = {"artist": tags.artist, "title": tags.title, "album": tags.album,
+                          "genre": tags.genre, "duration": tags.duration}
+    except TagError as exc:
+        log.info("%s: %s", path, exc)
+    model = classifier(ref)
+    rate = model.config.sample_rate
+    try:
+        if expect_fingerprint is not None and expect_fingerprint.startswith(f"{rate}:"):
+            record["fingerprint"] = audio_fingerprint(path, rate)
+            if record["fingerprint"] == expect_fingerprint:
+                record["moved"] = True
+                return record
+        digest = hashlib.blake2b(digest_size=16)
+        result = model.classify_file(path, audio_digest=digest, prefetch=True)
+        record["fingerprint"] = fingerprint_of(digest, rate)
+        record["result"] = result_record(result)
+    except AudioDecodeError as exc:
+        record["result"] = {"error": str(exc)}
+    except MemoryError:
+        record["result"] = {"error": "too large to analyse in this worker's memory"}
+    return record
+
+
+def analyse_on_worker(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
+    """:func:`analyse_path` for a Dask worker (sets the thread policy on first use)."""
+    if ref.key not in _LOADED:
+        prepare_process(1)
+    return analyse_path(path, ref, expect_fingerprint)

@@ -1,0 +1,274 @@
+"""Analyse a whole music library: every core locally, or a Dask cluster, resumable.
+
+:func:`scan_library` walks folder trees, skips files whose size and time are unchanged and
+that already have a result for this model, recognises moved files by their audio
+fingerprint, and sends the rest to workers: local processes (spawned, one network thread
+each, decoding ahead in a thread) or, given a scheduler address, the workers of a Dask
+cluster. The calling thread alone writes the database, one commit per finished file, so a
+crash, a kill or a shutdown loses at most the files in flight, and the next scan resumes
+where the last one stopped.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from ..engine.files import iter_audio_files
+from ..engine.safe_files import fault_point
+from ..engine.tasks import ProgressCallback, StopCallback, no_progress
+from .analyse import ModelRef, analyse_on_worker, analyse_path, init_worker
+from .database import LibraryDatabase
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2  # a file in flight when a worker process died is tried once more
+
+
+@dataclass
+class BatchOptions:
+    """How a scan runs.
+
+    ``workers``: local worker processes (0: one per core). ``scheduler``: a Dask scheduler
+    address (``tcp://HOST:PORT``) to run on instead. ``reanalyse``: analyse files even when
+    they have a result for this model. ``retry_errors``: try again files that failed before.
+    """
+
+    workers: int = 0
+    scheduler: Optional[str] = None
+    reanalyse: bool = False
+    retry_errors: bool = False
+
+
+@dataclass
+class Job:
+    path: str
+    size: int
+    mtime_ns: int
+    expect_fingerprint: Optional[str] = None
+    moved_from: Optional[int] = None  # the id of the file row it may be
+    attempts: int = 0
+
+
+@dataclass
+class BatchSummary:
+    """What a scan did. ``failed`` lists (path, reason)."""
+
+    found: int = 0
+    queued: int = 0
+    analysed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    failed: list = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+    run_id: Optional[int] = None
+    unreadable_folders: list = field(default_factory=list)
+
+    def counts(self) -> dict:
+        return {"found": self.found, "queued": self.queued, "analysed": self.analysed,
+                "unchanged": self.unchanged, "moved": self.moved, "failed": len(self.failed)}
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: BatchOptions,
+         summary: BatchSummary) -> list[Job]:
+    """The files that need work, in the order found."""
+    jobs = []
+    for path in paths:
+        summary.found += 1
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            summary.failed.append((str(path), f"cannot be read ({exc.strerror or exc})"))
+            continue
+        row = db.file(path)
+        if row is not None and row["size"] == stat.st_size and row["mtime_ns"] == stat.st_mtime_ns \
+                and not options.reanalyse and db.has_result(row["id"], ref.key, include_errors=not options.retry_errors):
+            summary.unchanged += 1
+            continue
+        job = Job(str(path.absolute()), stat.st_size, stat.st_mtime_ns)
+        if row is None:
+            for candidate in db.files_like(stat.st_size, stat.st_mtime_ns):
+                if candidate["fingerprint"]:
+                    job.expect_fingerprint, job.moved_from = candidate["fingerprint"], candidate["id"]
+                    break
+        jobs.append(job)
+    summary.queued = len(jobs)
+    return jobs
+
+
+class _LocalPool:
+    """Spawned worker processes, each with the model loaded once and one network thread."""
+
+    def __init__(self, ref: ModelRef, workers: int):
+        self.ref, self.workers = ref, workers
+        self._start()
+
+    def _start(self) -> None:
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=init_worker, initargs=(self.ref, 1))
+
+    def submit(self, job: Job):
+        return self.pool.submit(analyse_path, job.path, self.ref, job.expect_fingerprint)
+
+    def restart(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self._start()
+
+    def close(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+class _DaskPool:
+    """The workers of a Dask cluster; the model travels to them once (scattered)."""
+
+    def __init__(self, ref: ModelRef, address: str):
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - a dependency
+            raise RuntimeError("Dask is not installed (pip install distributed)") from None
+        try:
+            self.client = Client(address, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise OSError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+        self.workers = max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
+        self.ref = self.client.scatter(ref.portable(), broadcast=True)
+
+    def submit(self, job: Job):
+        return self.client.submit(analyse_on_worker, job.path, self.ref, job.expect_fingerprint, pure=False)
+
+    def restart(self) -> None:
+        pass  # the scheduler reschedules work of a lost worker itself
+
+    def close(self, cancel: bool) -> None:  # noqa: ARG002
+        self.client.close()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _commit(db: LibraryDatabase, job: Job, record: dict, ref: ModelRef, run_id: int,
+            summary: BatchSummary) -> None:
+    tags = record.get("tags") or {}
+    with db.transaction():
+        if record.get("moved") and job.moved_from is not None:
+            db.move_file(job.moved_from, job.path, record["size"], record["mtime_ns"])
+            summary.moved += 1
+            return
+        duration = (record.get("result") or {}).get("duration") or tags.get("duration")
+        file_id = db.upsert_file(job.path, size=record.get("size", job.size), mtime_ns=record.get("mtime_ns", job.mtime_ns),
+                                 fingerprint=record.get("fingerprint"), duration=duration,
+                                 artist=tags.get("artist"), title=tags.get("title"), album=tags.get("album"),
+                                 genre_tag=tags.get("genre") or [], changed_run=run_id)
+        db.save_result(file_id, ref.key, ref.name, record["result"], run_id)
+    fault_point("library-after-commit")
+    if record["result"].get("error"):
+        summary.failed.append((job.path, record["result"]["error"]))
+    else:
+        summary.analysed += 1
+
+
+def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Optional[os.PathLike | str] = None,
+                 options: Optional[BatchOptions] = None, progress: ProgressCallback = no_progress,
+                 should_stop: Optional[StopCallback] = None,
+                 should_pause: Optional[Callable[[], bool]] = None,
+                 on_record: Optional[Callable[[str], None]] = None) -> BatchSummary:
+    """Analyse every audio file under ``roots`` with the model ``ref`` into the library.
+
+    ``progress(fraction, message)`` hears the count, rate and time left; ``should_stop()``
+    ends the scan after the files in flight (their results are kept); while
+    ``should_pause()`` is True no new file starts. ``on_record(path)`` hears of each file
+    committed. Returns a :class:`BatchSummary` (``cancelled`` when stopped).
+    """
+    options = options or BatchOptions()
+    stop = should_stop or (lambda: False)
+    pause = should_pause or (lambda: False)
+    started = time.monotonic()
+    summary = BatchSummary()
+    roots = [str(Path(r).expanduser()) for r in roots]
+    with LibraryDatabase(db_path) as db:
+        progress(0.0, "Looking for audio files…")
+        found = iter_audio_files(roots, on_error=lambda f, r: summary.unreadable_folders.append((str(f), r)))
+        jobs = plan(db, found, ref, options, summary)
+        run_id = summary.run_id = db.start_run(ref.key, ref.name, roots)
+        state = "finished"
+        if jobs and not stop():
+            state = _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record)
+        summary.cancelled = state == "cancelled"
+        summary.seconds = time.monotonic() - started
+        db.finish_run(run_id, state, summary.counts())
+    progress(1.0, f"{summary.analysed + summary.moved:,} analysed, {summary.unchanged:,} unchanged,"
+                  f" {len(summary.failed):,} failed")
+    return summary
+
+
+def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record) -> str:
+    pool = (_DaskPool(ref, options.scheduler) if options.scheduler
+            else _LocalPool(ref, options.workers or min(default_workers(), len(jobs))))
+    window = 2 * pool.workers
+    pending = list(reversed(jobs))
+    in_flight: dict = {}
+    done, total, t0 = 0, len(jobs), time.monotonic()
+    state = "finished"
+    try:
+        while pending or in_flight:
+            if stop():
+                state = "cancelled"
+                pending.clear()
+            if not pause():
+                while pending and len(in_flight) < window:
+                    job = pending.pop()
+                    in_flight[pool.submit(job)] = job
+            finished = [f for f in in_flight if f.done()]
+            if not finished:
+                time.sleep(0.05)
+                continue
+            broken = False
+            for future in finished:
+                job = in_flight.pop(future)
+                try:
+                    record = future.result()
+                except BrokenProcessPool:  # a worker died (a crash, out of memory): try its files again
+                    job.attempts += 1
+                    if job.attempts < MAX_ATTEMPTS:
+                        pending.append(job)
+                        broken = True
+                        continue
+                    record = {"result": {"error": "its analysis stopped a worker process (a crash or out of memory)"}}
+                except Exception as exc:  # a worker's bug on one file: the file fails, the batch goes on
+                    log.warning("analysis of %s failed: %r", job.path, exc)
+                    record = {"result": {"error": f"analysis failed ({type(exc).__name__}: {exc})"}}
+                _commit(db, job, record, ref, run_id, summary)
+                done += 1
+                if on_record is not None:
+                    on_record(job.path)
+                rate = done / max(time.monotonic() - t0, 1e-6)
+                left = (total - done) / rate if rate > 0 else 0
+                progress(done / total, f"{done:,} of {total:,} files · {rate * 60:.0f} files/min · "
+                                       f"about {_duration(left)} left" + (" · paused" if pause() else ""))
+            if broken:
+                for future, job in list(in_flight.items()):
+                    pending.append(job)
+                    job.attempts += 1
+                in_flight.clear()
+                pool.restart()
+    finally:
+        pool.close(cancel=True)
+    return state

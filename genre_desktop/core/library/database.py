@@ -1,0 +1,340 @@
+"""The library database: every file the app has analysed, its results per model, and the
+journal of every genre tag it wrote (so any batch of writes can be undone).
+
+One SQLite file (standard library ``sqlite3``, WAL, ``synchronous=FULL``) in the user data
+folder; ``GENRE_DESKTOP_LIBRARY`` names another (tests, a second library). Paths are kept
+as the bytes the file system gave, so any file name works. A results row belongs to one
+(file, model key) pair: the model key changes whenever a model's files change, so answers
+of two models (or two trainings of one name) never mix.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..engine.registry import user_data_folder
+
+log = logging.getLogger(__name__)
+
+LIBRARY_ENV = "GENRE_DESKTOP_LIBRARY"
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path BLOB NOT NULL UNIQUE,
+    size INTEGER, mtime_ns INTEGER, fingerprint TEXT, duration REAL,
+    artist TEXT, title TEXT, album TEXT, genre_tag TEXT,
+    added_at TEXT, changed_run INTEGER
+);
+CREATE INDEX IF NOT EXISTS files_fingerprint ON files (fingerprint);
+CREATE TABLE IF NOT EXISTS results (
+    file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    model_key TEXT NOT NULL, model_name TEXT,
+    verdict TEXT, genre TEXT, closest TEXT, confidence REAL, reason TEXT,
+    top TEXT, timeline TEXT, error TEXT, analysed_at TEXT, run_id INTEGER,
+    PRIMARY KEY (file_id, model_key)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, model_key TEXT, model_name TEXT, roots TEXT,
+    started_at TEXT, finished_at TEXT, state TEXT, counts TEXT
+);
+CREATE TABLE IF NOT EXISTS tag_batches (
+    id INTEGER PRIMARY KEY, created_at TEXT, model_key TEXT, options TEXT,
+    undo_of INTEGER, undone_by INTEGER
+);
+CREATE TABLE IF NOT EXISTS tag_writes (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES tag_batches (id),
+    file_id INTEGER REFERENCES files (id) ON DELETE SET NULL,
+    path BLOB NOT NULL, previous TEXT, new TEXT,
+    state TEXT NOT NULL, message TEXT, at TEXT
+);
+CREATE INDEX IF NOT EXISTS tag_writes_batch ON tag_writes (batch_id);
+"""
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def library_path() -> Path:
+    """Where the library database lives."""
+    override = os.environ.get(LIBRARY_ENV)
+    return Path(override) if override else user_data_folder() / "library.sqlite3"
+
+
+def path_key(path: os.PathLike | str) -> bytes:
+    """The absolute path as stored (file-system bytes)."""
+    return os.fsencode(os.path.abspath(os.fspath(path)))
+
+
+def path_text(key: bytes) -> str:
+    """A stored path back as the ``str`` the file system APIs take."""
+    return os.fsdecode(key)
+
+
+def display_path(key: bytes) -> str:
+    """A stored path fit to show (undecodable bytes as U+FFFD)."""
+    return key.decode("utf-8", "replace")
+
+
+@dataclass
+class FileRow:
+    """One file of the library, with its result for one model (None fields when not yet)."""
+
+    id: int
+    path: str
+    size: Optional[int]
+    mtime_ns: Optional[int]
+    fingerprint: Optional[str]
+    duration: Optional[float]
+    artist: Optional[str]
+    title: Optional[str]
+    album: Optional[str]
+    genre_tag: list
+    changed_run: Optional[int]
+    verdict: Optional[str] = None
+    genre: Optional[str] = None
+    closest: Optional[str] = None
+    confidence: Optional[float] = None
+    reason: Optional[str] = None
+    top: Optional[list] = None
+    timeline: Optional[list] = None
+    error: Optional[str] = None
+    analysed_at: Optional[str] = None
+    run_id: Optional[int] = None
+
+    @property
+    def display(self) -> str:
+        return self.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+    @property
+    def name(self) -> str:
+        """Title and artist when the file is tagged, else the file name."""
+        if self.title:
+            return f"{self.artist} – {self.title}" if self.artist else self.title
+        return os.path.basename(self.display)
+
+
+class LibraryDatabase:
+    """A connection to the library database.
+
+    One object per thread (sqlite3 connections stay in their thread). Opening a file that
+    is not a database moves it aside (``NAME.damaged-TIME``) and starts an empty one, with
+    a warning: the app keeps running.
+    """
+
+    def __init__(self, path: os.PathLike | str | None = None):
+        self.path = Path(path) if path is not None else library_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.notice: Optional[str] = None
+        try:
+            self._conn = self._connect()
+        except sqlite3.DatabaseError as exc:
+            aside = self.path.with_name(f"{self.path.name}.damaged-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self.notice = f"the library database was damaged ({exc}); it was moved to {aside.name}"
+            log.warning(self.notice)
+            self._conn = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise sqlite3.DatabaseError(f"written by a newer version of the app (schema {version})")
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "LibraryDatabase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        """``with db.transaction():`` — one atomic commit."""
+        return _Transaction(self._conn)
+
+    # --- files
+    def file(self, path: os.PathLike | str) -> Optional[sqlite3.Row]:
+        return self._conn.execute("SELECT * FROM files WHERE path = ?", (path_key(path),)).fetchone()
+
+    def file_by_id(self, file_id: int) -> Optional[sqlite3.Row]:
+        return self._conn.execute("SELECT * FROM files WHERE id = ?", (file_id,)).fetchone()
+
+    def files_like(self, size: int, mtime_ns: int) -> list[sqlite3.Row]:
+        """Files of this size and time whose path is gone: candidates for a moved file."""
+        rows = self._conn.execute("SELECT * FROM files WHERE size = ? AND mtime_ns = ?", (size, mtime_ns))
+        return [row for row in rows if not os.path.exists(path_text(row["path"]))]
+
+    def upsert_file(self, path: os.PathLike | str, *, size: int, mtime_ns: int, fingerprint: Optional[str],
+                    duration: Optional[float], artist: Optional[str] = None, title: Optional[str] = None,
+                    album: Optional[str] = None, genre_tag: Iterable[str] = (),
+                    changed_run: Optional[int] = None) -> int:
+        """Insert or update a file's row; returns its id."""
+        values = dict(path=path_key(path), size=size, mtime_ns=mtime_ns, fingerprint=fingerprint,
+                      duration=duration, artist=artist, title=title, album=album,
+                      genre_tag=json.dumps(list(genre_tag)), changed_run=changed_run, added_at=now())
+        self._conn.execute(
+            "INSERT INTO files (path, size, mtime_ns, fingerprint, duration, artist, title, album, genre_tag,"
+            " changed_run, added_at) VALUES (:path, :size, :mtime_ns, :fingerprint, :duration, :artist, :title,"
+            " :album, :genre_tag, :changed_run, :added_at) ON CONFLICT (path) DO UPDATE SET size=:size,"
+            " mtime_ns=:mtime_ns, fingerprint=:fingerprint, duration=:duration, artist=:artist, title=:title,"
+            " album=:album, genre_tag=:genre_tag, changed_run=COALESCE(:changed_run, changed_run)", values)
+        return self._conn.execute("SELECT id FROM files WHERE path = ?", (values["path"],)).fetchone()[0]
+
+    def move_file(self, file_id: int, new_path: os.PathLike | str, size: int, mtime_ns: int) -> None:
+        """A file found under a new path (same audio): it keeps its results. Run it inside
+        a :meth:`transaction`."""
+        self._conn.execute("DELETE FROM files WHERE path = ? AND id != ?", (path_key(new_path), file_id))
+        self._conn.execute("UPDATE files SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
+                           (path_key(new_path), size, mtime_ns, file_id))
+
+    def update_after_write(self, file_id: int, size: int, mtime_ns: int, genre_tag: list[str]) -> None:
+        """After a tag write: the file changed on disk, its audio did not."""
+        self._conn.execute("UPDATE files SET size = ?, mtime_ns = ?, genre_tag = ? WHERE id = ?",
+                           (size, mtime_ns, json.dumps(genre_tag), file_id))
+
+    def remove_files(self, paths: Iterable[os.PathLike | str]) -> int:
+        """Forget files (their results go with them; the tag journal keeps its paths)."""
+        with self.transaction():
+            return sum(self._conn.execute("DELETE FROM files WHERE path = ?", (path_key(p),)).rowcount
+                       for p in paths)
+
+    # --- results
+    def save_result(self, file_id: int, model_key: str, model_name: str, record: dict,
+                    run_id: Optional[int] = None) -> None:
+        """Store one file's result for one model (a dict from :func:`batch.result_record`)."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO results (file_id, model_key, model_name, verdict, genre, closest, confidence,"
+            " reason, top, timeline, error, analysed_at, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (file_id, model_key, model_name, record.get("verdict"), record.get("genre"), record.get("closest"),
+             record.get("confidence"), record.get("reason"), json.dumps(record.get("top")),
+             json.dumps(record.get("timeline")), record.get("error"), now(), run_id))
+
+    def has_result(self, file_id: int, model_key: str, include_errors: bool = True) -> bool:
+        row = self._conn.execute("SELECT error FROM results WHERE file_id = ? AND model_key = ?",
+                                 (file_id, model_key)).fetchone()
+        return row is not None and (include_errors or row["error"] is None)
+
+    def rows(self, model_key: Optional[str]) -> list[FileRow]:
+        """Every file with its result for ``model_key`` (None fields where it has none)."""
+        cursor = self._conn.execute(
+            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.error,"
+            " r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id AND r.model_key = ?"
+            " ORDER BY f.path", (model_key or "",))
+        return [_row(row) for row in cursor]
+
+    def row(self, path: os.PathLike | str, model_key: Optional[str]) -> Optional[FileRow]:
+        cursor = self._conn.execute(
+            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.error,"
+            " r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id AND r.model_key = ?"
+            " WHERE f.path = ?", (model_key or "", path_key(path)))
+        found = cursor.fetchone()
+        return _row(found) if found is not None else None
+
+    def models(self) -> list[tuple[str, str, int]]:
+        """(model key, model name, files) of every model with results, most used first."""
+        return [tuple(r) for r in self._conn.execute(
+            "SELECT model_key, model_name, COUNT(*) AS n FROM results GROUP BY model_key ORDER BY n DESC")]
+
+    # --- runs
+    def start_run(self, model_key: str, model_name: str, roots: list[str]) -> int:
+        cursor = self._conn.execute("INSERT INTO runs (model_key, model_name, roots, started_at, state)"
+                                    " VALUES (?, ?, ?, ?, 'running')", (model_key, model_name, json.dumps(roots), now()))
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, state: str, counts: dict) -> None:
+        self._conn.execute("UPDATE runs SET finished_at = ?, state = ?, counts = ? WHERE id = ?",
+                           (now(), state, json.dumps(counts), run_id))
+
+    def last_run(self, model_key: Optional[str] = None) -> Optional[sqlite3.Row]:
+        if model_key is None:
+            return self._conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return self._conn.execute("SELECT * FROM runs WHERE model_key = ? ORDER BY id DESC LIMIT 1",
+                                  (model_key,)).fetchone()
+
+    # --- the tag journal
+    def start_tag_batch(self, model_key: Optional[str], options: dict, undo_of: Optional[int] = None) -> int:
+        cursor = self._conn.execute("INSERT INTO tag_batches (created_at, model_key, options, undo_of)"
+                                    " VALUES (?, ?, ?, ?)", (now(), model_key, json.dumps(options), undo_of))
+        return int(cursor.lastrowid)
+
+    def journal_write(self, batch_id: int, file_id: Optional[int], path: os.PathLike | str,
+                      previous: list[str], new: list[str]) -> int:
+        """Record a write before it happens (state ``pending``); returns the entry id."""
+        cursor = self._conn.execute(
+            "INSERT INTO tag_writes (batch_id, file_id, path, previous, new, state, at) VALUES (?,?,?,?,?,?,?)",
+            (batch_id, file_id, path_key(path), json.dumps(previous), json.dumps(new), "pending", now()))
+        return int(cursor.lastrowid)
+
+    def mark_write(self, entry_id: int, state: str, message: Optional[str] = None) -> None:
+        self._conn.execute("UPDATE tag_writes SET state = ?, message = ?, at = ? WHERE id = ?",
+                           (state, message, now(), entry_id))
+
+    def mark_undone(self, batch_id: int, by_batch: int) -> None:
+        self._conn.execute("UPDATE tag_batches SET undone_by = ? WHERE id = ?", (by_batch, batch_id))
+
+    def tag_batches(self) -> list[sqlite3.Row]:
+        """Every batch of writes, newest first, with its counts by state."""
+        return list(self._conn.execute(
+            "SELECT b.*, SUM(w.state = 'done') AS written, SUM(w.state = 'failed') AS failed,"
+            " COUNT(w.id) AS entries FROM tag_batches b LEFT JOIN tag_writes w ON w.batch_id = b.id"
+            " GROUP BY b.id ORDER BY b.id DESC"))
+
+    def tag_batch(self, batch_id: int) -> Optional[sqlite3.Row]:
+        return self._conn.execute("SELECT * FROM tag_batches WHERE id = ?", (batch_id,)).fetchone()
+
+    def journal(self, batch_id: int) -> list[sqlite3.Row]:
+        return list(self._conn.execute("SELECT * FROM tag_writes WHERE batch_id = ? ORDER BY id", (batch_id,)))
+
+    def pending_writes(self) -> list[sqlite3.Row]:
+        return list(self._conn.execute("SELECT * FROM tag_writes WHERE state = 'pending' ORDER BY id"))
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def __enter__(self):
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, kind, value, tb) -> None:
+        self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _loads(text: Optional[str]):
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _row(row: sqlite3.Row) -> FileRow:
+    return FileRow(id=row["id"], path=path_text(row["path"]), size=row["size"], mtime_ns=row["mtime_ns"],
+                   fingerprint=row["fingerprint"], duration=row["duration"], artist=row["artist"],
+                   title=row["title"], album=row["album"], genre_tag=_loads(row["genre_tag"]) or [],
+                   changed_run=row["changed_run"], verdict=row["verdict"], genre=row["genre"],
+                   closest=row["closest"], confidence=row["confidence"], reason=row["reason"],
+                   top=_loads(row["top"]), timeline=_loads(row["timeline"]), error=row["error"],
+                   analysed_at=row["analysed_at"], run_id=row["run_id"])

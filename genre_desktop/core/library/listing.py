@@ -1,0 +1,123 @@
+"""The library as people look at it: filters, per-genre counts, playlists and exports.
+
+One place for the rules the Library view and ``genre-desktop-cli library`` share.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..engine.names import tag_spelling
+from ..engine.safe_files import atomic_write_text
+from .database import FileRow
+
+#: the filters a person can pick, beside a genre
+FILTERS = {"all": "All tracks", "unsure": "Not sure", "untagged": "No genre tag",
+           "changed": "Changed in the last scan", "unanalysed": "Not analysed", "errors": "Could not be read"}
+
+
+def matches(row: FileRow, kind: str = "all", genre: Optional[str] = None, text: str = "",
+            last_run: Optional[int] = None) -> bool:
+    """Whether ``row`` passes a filter (one of :data:`FILTERS`), a genre and a search text."""
+    if genre is not None and row.genre != genre:
+        return False
+    if kind == "unsure" and row.verdict != "unsure":
+        return False
+    if kind == "untagged" and row.genre_tag:
+        return False
+    if kind == "changed" and (last_run is None or row.changed_run != last_run):
+        return False
+    if kind == "unanalysed" and (row.verdict is not None or row.error is not None):
+        return False
+    if kind == "errors" and row.error is None:
+        return False
+    if text:
+        words = text.casefold().split()
+        hay = " ".join(str(v) for v in (row.display, row.artist, row.title, row.album, row.genre,
+                                         *row.genre_tag) if v).casefold()
+        return all(w in hay for w in words)
+    return True
+
+
+def filter_rows(rows: Iterable[FileRow], kind: str = "all", genre: Optional[str] = None, text: str = "",
+                last_run: Optional[int] = None) -> list[FileRow]:
+    return [row for row in rows if matches(row, kind, genre, text, last_run)]
+
+
+def genre_counts(rows: Iterable[FileRow]) -> Counter:
+    """Tracks per confident genre, and per other verdict ("not sure", "not music", ...)."""
+    counts: Counter = Counter()
+    for row in rows:
+        if row.verdict == "genre" and row.genre:
+            counts[row.genre] += 1
+        elif row.verdict:
+            counts[f"({row.verdict})"] += 1
+        elif row.error:
+            counts["(error)"] += 1
+    return counts
+
+
+def _file_name(genre: str) -> str:
+    name = re.sub(r"[^\w &+().-]", "_", tag_spelling(genre)).strip(" .") or "genre"
+    return name[:64]
+
+
+def write_playlists(rows: Iterable[FileRow], folder: os.PathLike | str, model_name: str,
+                    include_unsure: bool = False) -> list[Path]:
+    """One extended M3U playlist (UTF-8, ``.m3u8``) per genre, of absolute paths.
+
+    Tracks with a confident verdict go in their genre's list (with ``include_unsure``,
+    best guesses too). Existing playlists of the same name are replaced atomically.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    by_genre: dict[str, list[FileRow]] = {}
+    for row in rows:
+        if row.genre and (row.verdict == "genre" or (include_unsure and row.verdict == "unsure")):
+            by_genre.setdefault(row.genre, []).append(row)
+    written = []
+    for genre, members in sorted(by_genre.items()):
+        lines = ["#EXTM3U", f"#PLAYLIST:{tag_spelling(genre)} ({model_name})"]
+        for row in members:
+            lines.append(f"#EXTINF:{int(round(row.duration or -1))},{row.name}")
+            lines.append(row.display)
+        path = folder / f"{_file_name(genre)}.m3u8"
+        atomic_write_text(path, "\n".join(lines) + "\n")
+        written.append(path)
+    return written
+
+
+COLUMNS = ("path", "artist", "title", "album", "genre_tag", "verdict", "genre", "confidence", "duration",
+           "closest", "reason", "error", "analysed_at")
+
+
+def track_record(row: FileRow) -> dict:
+    return {"path": row.display, "artist": row.artist, "title": row.title, "album": row.album,
+            "genre_tag": row.genre_tag, "verdict": row.verdict, "genre": row.genre,
+            "confidence": row.confidence, "duration": row.duration, "closest": row.closest,
+            "reason": row.reason, "error": row.error, "analysed_at": row.analysed_at, "top": row.top}
+
+
+def write_table(rows: Iterable[FileRow], path: os.PathLike | str, model_key: str, model_name: str) -> Path:
+    """The rows as CSV or JSON (by the file's extension), with the model recorded."""
+    path = Path(path)
+    records = [track_record(row) for row in rows]
+    if path.suffix.lower() == ".json":
+        text = json.dumps({"model": model_name, "model_key": model_key, "tracks": records}, indent=1)
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([*COLUMNS, "top", "model"])
+        for record in records:
+            writer.writerow([*("; ".join(record[c]) if c == "genre_tag" else
+                               ("" if record[c] is None else record[c]) for c in COLUMNS),
+                             "; ".join(f"{g} {p:.0%}" for g, p in record["top"] or []), model_key])
+        text = buffer.getvalue()
+    atomic_write_text(path, text)
+    return path

@@ -1,0 +1,227 @@
+"""Genre tags into a person's files: review first, journal every write, undo any batch.
+
+:func:`propose` says, for each file, what its genre tag is and what it would become (and
+why not, when it would not change). :func:`apply` writes the chosen proposals, each one
+journalled in the library database *before* the file is touched (with the previous value)
+and marked done after; :func:`undo` puts a batch's previous values back; :func:`recover`
+settles writes a crash interrupted. A file is written only through
+:func:`.tags.write_genre` (a verified copy renamed over it).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..engine.names import tag_spelling
+from ..engine.safe_files import fault_point
+from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
+from .database import LibraryDatabase, path_text
+from .tags import TagError, read_tags, temp_path, write_genre
+
+log = logging.getLogger(__name__)
+
+MIN_SHARE = 0.15  # a genre beyond the first is written only with at least this probability
+ACTIONS = ("write", "same", "keep", "skip", "stale", "missing")
+
+
+@dataclass
+class TagOptions:
+    """What to write.
+
+    ``top_k``: how many genres (the first always; the others only with ≥ 15 %).
+    ``separator``: None writes several genres as several values where the format allows
+    (ID3v2.4, Vorbis, MP4); a text (``"; "``) joins them into one value.
+    ``verdicts``: the verdicts that get a tag ("genre": confident only; add "unsure" for
+    best guesses). ``overwrite``: replace a genre the file already has.
+    """
+
+    top_k: int = 1
+    separator: Optional[str] = None
+    verdicts: tuple = ("genre",)
+    overwrite: bool = False
+
+
+@dataclass
+class Proposal:
+    """One file's review line. ``action`` is one of :data:`ACTIONS`."""
+
+    file_id: int
+    path: str
+    current: list
+    proposed: list
+    verdict: Optional[str]
+    confidence: Optional[float]
+    action: str
+    why: str = ""
+
+
+@dataclass
+class WriteSummary:
+    batch_id: Optional[int] = None
+    written: int = 0
+    unchanged: int = 0
+    failed: list = field(default_factory=list)  # (path, reason)
+    cancelled: bool = False
+
+
+def proposed_genres(top: list, options: TagOptions) -> list[str]:
+    """The genre values to write from a result's top list ``[[label, p], ...]``."""
+    chosen = [tag_spelling(label) for i, (label, p) in enumerate(top[:max(1, options.top_k)])
+              if i == 0 or p >= MIN_SHARE]
+    if options.separator is not None and len(chosen) > 1:
+        return [options.separator.join(chosen)]
+    return chosen
+
+
+def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
+            paths: Optional[Iterable[str]] = None) -> list[Proposal]:
+    """Review lines for every file of the library (or those of ``paths``)."""
+    wanted = {os.path.abspath(p) for p in paths} if paths is not None else None
+    out = []
+    for row in db.rows(model_key):
+        if wanted is not None and os.path.abspath(row.path) not in wanted:
+            continue
+        line = Proposal(row.id, row.path, list(row.genre_tag), [], row.verdict, row.confidence, "skip")
+        if row.verdict is None:
+            line.why = row.error or "not analysed by this model"
+        elif row.verdict not in options.verdicts:
+            line.why = {"unsure": "not sure", "unknown": "none of the model's genres", "not_music": "not music",
+                        "silence": "no music heard", "genre": "confident"}.get(row.verdict, row.verdict)
+        else:
+            line.proposed = proposed_genres(row.top or [[row.genre, 1.0]], options)
+            try:
+                stat = os.stat(row.path)
+            except OSError:
+                line.action, line.why = "missing", "the file is gone"
+                out.append(line)
+                continue
+            if (stat.st_size, stat.st_mtime_ns) != (row.size, row.mtime_ns):
+                line.action, line.why = "stale", "changed since it was analysed: scan again"
+            elif line.current == line.proposed:
+                line.action, line.why = "same", "already tagged so"
+            elif line.current and not options.overwrite:
+                line.action, line.why = "keep", "has a genre already (allow overwriting to replace it)"
+            else:
+                line.action = "write"
+        out.append(line)
+    return out
+
+
+def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path: str,
+               new: list[str], expect_current: Optional[list] = None) -> Optional[str]:
+    """Journal, write, mark; returns None when written, else the reason."""
+    try:
+        current = read_tags(path).genre
+    except TagError as exc:
+        return str(exc)
+    if expect_current is not None and current != expect_current:
+        return f"its genre changed since ({'; '.join(current) or 'none'}); left alone"
+    entry = db.journal_write(batch_id, file_id, path, current, new)
+    try:
+        write_genre(path, new)
+    except TagError as exc:
+        db.mark_write(entry, "failed", str(exc))
+        return str(exc)
+    fault_point("tag-after-rename")
+    stat = os.stat(path)
+    with db.transaction():
+        if file_id is not None:
+            db.update_after_write(file_id, stat.st_size, stat.st_mtime_ns, new)
+        db.mark_write(entry, "done")
+    return None
+
+
+def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optional[str], options: TagOptions,
+          progress: ProgressCallback = no_progress, should_stop: Optional[StopCallback] = None) -> WriteSummary:
+    """Write the proposals whose action is "write", as one undoable batch."""
+    todo = [p for p in proposals if p.action == "write"]
+    summary = WriteSummary(batch_id=db.start_tag_batch(model_key, asdict(options)))
+    for i, line in enumerate(todo):
+        if should_stop is not None and should_stop():
+            summary.cancelled = True
+            break
+        progress(i / max(len(todo), 1), f"Writing {i + 1:,} of {len(todo):,}: {Path(line.path).name}")
+        row = db.file_by_id(line.file_id)
+        try:
+            stat = os.stat(line.path)
+        except OSError as exc:
+            summary.failed.append((line.path, f"cannot be read ({exc.strerror or exc})"))
+            continue
+        if row is None or (stat.st_size, stat.st_mtime_ns) != (row["size"], row["mtime_ns"]):
+            summary.failed.append((line.path, "changed since it was analysed: scan again"))
+            continue
+        reason = _write_one(db, summary.batch_id, line.file_id, line.path, line.proposed,
+                            None if options.overwrite else line.current)
+        if reason is None:
+            summary.written += 1
+        else:
+            summary.failed.append((line.path, reason))
+    progress(1.0, f"{summary.written:,} files tagged, {len(summary.failed):,} failed")
+    return summary
+
+
+def undo(db: LibraryDatabase, batch_id: Optional[int] = None, progress: ProgressCallback = no_progress,
+         should_stop: Optional[StopCallback] = None) -> WriteSummary:
+    """Put back the genre tags a batch replaced (the newest batch not undone by default).
+
+    A file whose genre changed after the batch wrote it (by a person, another program or a
+    later batch) is left alone and reported.
+    """
+    if batch_id is None:
+        candidates = [b for b in db.tag_batches() if b["undone_by"] is None and b["undo_of"] is None and b["written"]]
+        if not candidates:
+            raise ValueError("no tag writes to undo")
+        batch_id = candidates[0]["id"]
+    batch = db.tag_batch(batch_id)
+    if batch is None:
+        raise ValueError(f"no batch of tag writes numbered {batch_id}")
+    if batch["undone_by"] is not None:
+        raise ValueError(f"batch {batch_id} was undone already (by batch {batch['undone_by']})")
+    entries = [e for e in db.journal(batch_id) if e["state"] == "done"]
+    summary = WriteSummary(batch_id=db.start_tag_batch(batch["model_key"], {"undo": batch_id}, undo_of=batch_id))
+    for i, entry in enumerate(reversed(entries)):
+        check_stop(should_stop)
+        row = db.file_by_id(entry["file_id"]) if entry["file_id"] is not None else None
+        path = path_text(row["path"]) if row is not None else path_text(entry["path"])
+        progress(i / max(len(entries), 1), f"Undoing {i + 1:,} of {len(entries):,}: {Path(path).name}")
+        previous, written = json.loads(entry["previous"]), json.loads(entry["new"])
+        reason = _write_one(db, summary.batch_id, entry["file_id"], path, previous, expect_current=written)
+        if reason is None:
+            summary.written += 1
+            db.mark_write(entry["id"], "undone")
+        else:
+            summary.failed.append((path, reason))
+    db.mark_undone(batch_id, summary.batch_id)
+    progress(1.0, f"{summary.written:,} files put back, {len(summary.failed):,} left alone")
+    return summary
+
+
+def recover(db: LibraryDatabase) -> list[str]:
+    """Settle writes a crash interrupted (at start-up): a journalled write is done when the
+    file holds the new genre, failed when it still holds the old one; stray hidden copies
+    go. Returns one line per settled write."""
+    lines = []
+    for entry in db.pending_writes():
+        path = Path(path_text(entry["path"]))
+        temp_path(path).unlink(missing_ok=True)
+        try:
+            genre = read_tags(path).genre
+        except (TagError, OSError) as exc:
+            db.mark_write(entry["id"], "failed", f"interrupted; cannot read it now ({exc})")
+            lines.append(f"{path}: interrupted, unreadable now")
+            continue
+        if genre == json.loads(entry["new"]):
+            stat = path.stat()
+            with db.transaction():
+                if entry["file_id"] is not None:
+                    db.update_after_write(entry["file_id"], stat.st_size, stat.st_mtime_ns, genre)
+                db.mark_write(entry["id"], "done", "finished after an interruption")
+            lines.append(f"{path}: the interrupted write had finished")
+        else:
+            db.mark_write(entry["id"], "failed", "interrupted before the file was replaced; it is as it was")
+            lines.append(f"{path}: the interrupted write had not happened; the file is as it was")
+    return lines
