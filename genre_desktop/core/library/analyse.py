@@ -101,9 +101,23 @@ def classifier(ref: ModelRef):
     return found
 
 
+def _end_with_parent(parent: int) -> None:
+    """A worker whose client died (killed, crashed) ends too, instead of lingering."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def init_worker(ref: ModelRef, threads: int = 1) -> None:
     """Initializer of a local worker process: thread policy, then the model."""
     logging.basicConfig(level=logging.WARNING)
+    _end_with_parent(os.getppid())
     prepare_process(threads)
     classifier(ref)
 

@@ -44,6 +44,7 @@ class BatchOptions:
     scheduler: Optional[str] = None
     reanalyse: bool = False
     retry_errors: bool = False
+    connect_timeout: float = 20.0  # seconds to reach a Dask scheduler
 
 
 @dataclass
@@ -135,13 +136,13 @@ class _LocalPool:
 class _DaskPool:
     """The workers of a Dask cluster; the model travels to them once (scattered)."""
 
-    def __init__(self, ref: ModelRef, address: str):
+    def __init__(self, ref: ModelRef, address: str, timeout: float):
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - a dependency
             raise RuntimeError("Dask is not installed (pip install distributed)") from None
         try:
-            self.client = Client(address, timeout="20s")
+            self.client = Client(address, timeout=f"{timeout}s")
         except (OSError, TimeoutError) as exc:
             raise OSError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
         self.workers = max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
@@ -220,7 +221,7 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
 
 
 def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record) -> str:
-    pool = (_DaskPool(ref, options.scheduler) if options.scheduler
+    pool = (_DaskPool(ref, options.scheduler, options.connect_timeout) if options.scheduler
             else _LocalPool(ref, options.workers or min(default_workers(), len(jobs))))
     window = 2 * pool.workers
     pending = list(reversed(jobs))
