@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from ..core.engine.files import expand_paths
 from ..core.engine.registry import list_models, resolve_model
+from .library_view import LibraryView
 from .live_view import LivePanel
 from .recent import RecentMenu
 from .track_actions import TrackActions
@@ -106,6 +107,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(splitter, "Tracks")
         self.tabs.addTab(self.live, "Listen live")
+        self.library = LibraryView(self.settings)
+        self.library.open_requested.connect(self._open_from_library)
+        self.library.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.tabs.addTab(self.library, "Library")
         self.setCentralWidget(self.tabs)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
@@ -122,6 +127,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction("&Export results\u2026", self.export_results).setShortcut(QKeySequence("Ctrl+E"))
         file_menu.addAction("&Clear list", self.clear_tracks)
+        file_menu.addAction("Add folder to &library…", lambda: (self.tabs.setCurrentWidget(self.library),
+                                                                   self.library.add_folder()))
         file_menu.addSeparator()
         act = file_menu.addAction("&Quit", self.close)
         act.setShortcut(QKeySequence.Quit)
@@ -199,6 +206,7 @@ class MainWindow(QMainWindow):
         notice = f" \u2014 {self.model_notice}" if self.model_notice else ""
         self.statusBar().showMessage(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres{notice}", 15000)
         self.refresh_model_menu()
+        self.library.set_model(str(bundle.path))
         self.model_ready.emit(bundle)
 
     def _on_model_failed(self, folder: str, message: str) -> None:
@@ -273,6 +281,7 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.tabs.setCurrentIndex(0)
         self.open_paths(paths)
+        self.select_path(paths[0])  # already in the list, or just added
 
     # ---------------------------------------------------------------- analysis
     def _on_started(self, path: str) -> None:
@@ -298,7 +307,13 @@ class MainWindow(QMainWindow):
     def _on_finished(self, path: str, result) -> None:
         self.table_model.update(path, status="done", result=result)
         self._refresh_if_selected(path)
+        self.library.remember(path, result)
         self.verdict_ready.emit(path, result)
+
+    def _open_from_library(self, paths: list[str]) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.open_paths(paths)
+        self.select_path(paths[0])  # already in the list, or just added
 
     def _on_failed(self, path: str, reason: str) -> None:
         self.table_model.update(path, status="error", error=reason)
@@ -424,6 +439,7 @@ class MainWindow(QMainWindow):
         self.worker.shutdown()
         self.playback.shutdown()
         self.live.shutdown()
+        self.library.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.set("window/geometry", self.saveGeometry())

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
+
+from ..core.engine.verdict import VERDICT_WORDS as ALL_VERDICT_WORDS
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -17,7 +19,7 @@ COLUMNS = ("Track", "Genre", "Confidence", "Status")
 
 
 #: the verdicts that name no genre, in words (status column, CSV export)
-VERDICT_WORDS = {"silence": "no music heard", "not_music": "not music", "unknown": "unknown genre"}
+VERDICT_WORDS = {k: ALL_VERDICT_WORDS[k] for k in ("silence", "not_music", "unknown")}
 #: the same in the narrow genre column
 GENRE_COLUMN_WORDS = {**VERDICT_WORDS, "unknown": "unknown"}
 

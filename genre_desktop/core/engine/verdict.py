@@ -120,3 +120,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+#: each verdict in words (``inference.VERDICTS``), for lists, reviews and exports
+VERDICT_WORDS = {"genre": "confident", "unsure": "not sure", "unknown": "unknown genre",
+                 "not_music": "not music", "silence": "no music heard"}

@@ -132,6 +132,29 @@ def result_record(result, top_k: int = TOP_K) -> dict:
             "duration": round(float(result.duration), 3)}
 
 
+def file_record(path: str, result=None, error: Optional[str] = None, fingerprint: Optional[str] = None) -> dict:
+    """The record of a file analysed elsewhere (the window's track list), as a worker gives it."""
+    record: dict = {"path": path, "moved": False, "fingerprint": fingerprint, "tags": None,
+                    "result": result_record(result) if result is not None else {"error": error or "not analysed"}}
+    try:
+        stat = os.stat(path)
+        record.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    except OSError:
+        record.update(size=None, mtime_ns=None)
+    record["tags"] = _tags_of(path)
+    return record
+
+
+def _tags_of(path: str) -> Optional[dict]:
+    try:
+        tags = read_tags(path)
+    except TagError as exc:
+        log.info("%s: %s", path, exc)
+        return None
+    return {"artist": tags.artist, "title": tags.title, "album": tags.album,
+            "genre": tags.genre, "duration": tags.duration}
+
+
 def fingerprint_of(digest, sample_rate: int) -> str:
     return f"{sample_rate}:{digest.hexdigest()}"
 
@@ -166,12 +189,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
         record["result"] = {"error": f"cannot be read ({exc.strerror or exc})"}
         return record
     record.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-    try:
-        tags = read_tags(path)
-        record["tags"] = {"artist": tags.artist, "title": tags.title, "album": tags.album,
-                          "genre": tags.genre, "duration": tags.duration}
-    except TagError as exc:
-        log.info("%s: %s", path, exc)
+    record["tags"] = _tags_of(path)
     model = classifier(ref)
     rate = model.config.sample_rate
     try:

@@ -165,22 +165,34 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def _commit(db: LibraryDatabase, job: Job, record: dict, ref: ModelRef, run_id: int,
-            summary: BatchSummary) -> None:
+def store_record(db: LibraryDatabase, record: dict, ref: ModelRef, run_id: Optional[int] = None,
+                 moved_from: Optional[int] = None) -> str:
+    """Commit one worker record (:func:`.analyse.analyse_path`): a moved file's row follows
+    it; any other file's row and its result for ``ref`` are written. Returns "moved",
+    "analysed" or "failed"."""
     tags = record.get("tags") or {}
     with db.transaction():
-        if record.get("moved") and job.moved_from is not None:
-            db.move_file(job.moved_from, job.path, record["size"], record["mtime_ns"])
-            summary.moved += 1
-            return
-        duration = (record.get("result") or {}).get("duration") or tags.get("duration")
-        file_id = db.upsert_file(job.path, size=record.get("size", job.size), mtime_ns=record.get("mtime_ns", job.mtime_ns),
-                                 fingerprint=record.get("fingerprint"), duration=duration,
+        if record.get("moved") and moved_from is not None:
+            db.move_file(moved_from, record["path"], record["size"], record["mtime_ns"])
+            return "moved"
+        result = record["result"]
+        file_id = db.upsert_file(record["path"], size=record.get("size"), mtime_ns=record.get("mtime_ns"),
+                                 fingerprint=record.get("fingerprint"),
+                                 duration=result.get("duration") or tags.get("duration"),
                                  artist=tags.get("artist"), title=tags.get("title"), album=tags.get("album"),
                                  genre_tag=tags.get("genre") or [], changed_run=run_id)
-        db.save_result(file_id, ref.key, ref.name, record["result"], run_id)
+        db.save_result(file_id, ref.key, ref.name, result, run_id)
     fault_point("library-after-commit")
-    if record["result"].get("error"):
+    return "failed" if result.get("error") else "analysed"
+
+
+def _commit(db: LibraryDatabase, job: Job, record: dict, ref: ModelRef, run_id: int,
+            summary: BatchSummary) -> None:
+    record = {"path": job.path, "size": job.size, "mtime_ns": job.mtime_ns, **record}
+    outcome = store_record(db, record, ref, run_id, job.moved_from)
+    if outcome == "moved":
+        summary.moved += 1
+    elif outcome == "failed":
         summary.failed.append((job.path, record["result"]["error"]))
     else:
         summary.analysed += 1

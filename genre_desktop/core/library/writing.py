@@ -18,6 +18,7 @@ from typing import Iterable, Optional
 
 from ..engine.names import tag_spelling
 from ..engine.safe_files import fault_point
+from ..engine.verdict import VERDICT_WORDS
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 from .database import LibraryDatabase, path_text
 from .tags import TagError, read_tags, temp_path, write_genre
@@ -89,8 +90,7 @@ def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
         if row.verdict is None:
             line.why = row.error or "not analysed by this model"
         elif row.verdict not in options.verdicts:
-            line.why = {"unsure": "not sure", "unknown": "none of the model's genres", "not_music": "not music",
-                        "silence": "no music heard", "genre": "confident"}.get(row.verdict, row.verdict)
+            line.why = VERDICT_WORDS.get(row.verdict, row.verdict)
         else:
             line.proposed = proposed_genres(row.top or [[row.genre, 1.0]], options)
             try:

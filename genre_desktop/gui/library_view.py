@@ -1,0 +1,353 @@
+"""The Library tab: every file the app has analysed, folders scanned on every core, genre
+tags reviewed, written and undone, playlists and tables exported.
+
+The scan, the writes and the undo run as :class:`~.tasks.Task` s, each with its own
+database connection; this widget reads the database in the GUI thread (a timer refreshes
+it while a scan runs) and never lets a worker touch a widget.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QMenu, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QTableView,
+                               QVBoxLayout, QWidget)
+
+from ..core.engine.verdict import VERDICT_WORDS
+from ..core.library.analyse import ModelRef, file_record
+from ..core.library.batch import BatchOptions, BatchSummary, scan_library, store_record
+from ..core.library.database import LibraryDatabase
+from ..core.library.listing import FILTERS, genre_counts, write_playlists, write_table
+from ..core.library.writing import propose
+from .library_table import LibraryFilter, LibraryTableModel
+from .settings import Settings
+from .tag_review import TagReviewDialog, options_from, undo_batch
+from .tasks import Task
+
+log = logging.getLogger(__name__)
+REFRESH_MS = 1500  # how often the table catches up with a running scan
+
+
+class LibraryView(QWidget):
+    """The Library tab. ``open_requested(paths)``: show these in the Tracks tab (full
+    timeline); ``message(text)``: a line for the status bar."""
+
+    open_requested = Signal(list)
+    message = Signal(str)
+
+    def __init__(self, settings: Settings, db_path: Optional[str] = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.db = LibraryDatabase(db_path)
+        self.ref: Optional[ModelRef] = None
+        self.scan: Optional[Task] = None
+        self.side_task: Optional[Task] = None  # an undo
+        self._paused = threading.Event()
+        self.last_summary: Optional[BatchSummary] = None
+        self._build()
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+
+    def _build(self) -> None:
+        self.add_button = QPushButton("Add folder\u2026")
+        self.add_button.setToolTip("Analyse every audio file under a folder (on every core) and remember them")
+        self.add_button.clicked.connect(self.add_folder)
+        self.rescan_button = QPushButton("Rescan")
+        self.rescan_button.setToolTip("Look again at the library's folders: new and changed files are analysed")
+        self.rescan_button.clicked.connect(self.rescan)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self.set_paused)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        top = QHBoxLayout()
+        for widget in (self.add_button, self.rescan_button, self.pause_button, self.cancel_button):
+            widget.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Fixed)
+            top.addWidget(widget)
+        top.addWidget(self.progress, 1)
+        top.addStretch(0)
+
+        self.kind = QComboBox()
+        for key, text in FILTERS.items():
+            self.kind.addItem(text, key)
+        self.genre = QComboBox()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search artist, title, album, genre or path")
+        self.search.setClearButtonEnabled(True)
+        self.counts = QLabel()
+        self.counts.setWordWrap(True)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Show:"))
+        filters.addWidget(self.kind)
+        filters.addWidget(self.genre)
+        filters.addWidget(self.search, 1)
+        self.kind.currentIndexChanged.connect(self.apply_filter)
+        self.genre.currentIndexChanged.connect(self.apply_filter)
+        self.search.textChanged.connect(self.apply_filter)
+
+        self.model = LibraryTableModel(self)
+        self.proxy = LibraryFilter(self.model, self)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for column, width in ((1, 150), (2, 140), (3, 110), (4, 110), (5, 130), (6, 80), (7, 70)):
+            header.setSectionResizeMode(column, QHeaderView.Interactive)
+            header.resizeSection(column, width)
+        self.table.doubleClicked.connect(lambda _index: self.open_selected())
+        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self.show_context_menu)
+
+        self.write_button = QPushButton("Write genre tags\u2026")
+        self.write_button.setToolTip("Review what each file's genre tag would become, then write (undoable)")
+        self.write_button.clicked.connect(lambda: self.review_tags())
+        self.undo_button = QPushButton("Undo last write")
+        self.undo_button.clicked.connect(self.undo_last)
+        self.playlists_button = QPushButton("Export playlists\u2026")
+        self.playlists_button.clicked.connect(self.export_playlists)
+        self.export_button = QPushButton("Export table\u2026")
+        self.export_button.clicked.connect(self.export_table)
+        bottom = QHBoxLayout()
+        for widget in (self.write_button, self.undo_button):
+            bottom.addWidget(widget)
+        bottom.addStretch(1)
+        for widget in (self.playlists_button, self.export_button):
+            bottom.addWidget(widget)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(filters)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(bottom)
+        self._set_running(False)
+
+    # ------------------------------------------------------------ model and rows
+    def set_model(self, folder: str) -> None:
+        """Show (and scan with) the results of this model only."""
+        try:
+            self.ref = ModelRef.of(folder)
+        except (OSError, ValueError) as exc:
+            self.ref = None
+            self.message.emit(f"The library cannot use this model: {exc}")
+        self.refresh()
+
+    def refresh(self) -> None:
+        key = self.ref.key if self.ref is not None else None
+        rows = self.db.rows(key)
+        proposals = {p.file_id: p for p in propose(self.db, key, options_from(self.settings))} if key else {}
+        self.model.set_rows(rows, proposals)
+        counts = genre_counts(rows)
+        chosen = self.genre.currentData()
+        self.genre.blockSignals(True)
+        self.genre.clear()
+        self.genre.addItem("Any genre", None)
+        for genre, n in sorted((g, n) for g, n in counts.items() if not g.startswith("(")):
+            self.genre.addItem(f"{genre} ({n:,})", genre)
+        self.genre.setCurrentIndex(max(0, self.genre.findData(chosen)))
+        self.genre.blockSignals(False)
+        self.counts.setText(f"{len(rows):,} tracks" + (": " + " \u00b7 ".join(
+            f"{VERDICT_WORDS.get(g.strip('()'), g.strip('()'))} {n:,}" for g, n in counts.most_common()) if counts else
+            " \u2014 add a folder to analyse your music and tag it"))
+        self.apply_filter()
+
+    def apply_filter(self) -> None:
+        last = self.db.last_run(self.ref.key) if self.ref is not None else None
+        self.proxy.set_filter(self.kind.currentData(), self.genre.currentData(), self.search.text(),
+                              last["id"] if last is not None else None)
+
+    def visible_rows(self) -> list:
+        return [self.proxy.row_at(self.proxy.index(r, 0)) for r in range(self.proxy.rowCount())]
+
+    def selected_paths(self) -> list[str]:
+        return [self.proxy.row_at(index).path for index in self.table.selectionModel().selectedRows()]
+
+    def remember(self, path: str, result) -> None:
+        """A track analysed in the Tracks tab joins the library (with this model's answer)."""
+        if self.ref is None or Path(path).name.startswith("."):
+            return
+        try:
+            store_record(self.db, file_record(path, result), self.ref)
+        except OSError as exc:
+            log.warning("could not remember %s in the library: %s", path, exc)
+            return
+        if self.scan is None:
+            self.refresh()
+
+    # ------------------------------------------------------------ scanning
+    def add_folder(self, folder: Optional[str] = None) -> None:
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Add a music folder to the library",
+                                                      self.settings.get("paths/last_folder"))
+            if not folder:
+                return
+        folders = self.settings.get("library/folders")
+        if folder not in folders:
+            self.settings.set("library/folders", [*folders, folder])
+        self.start_scan([folder])
+
+    def rescan(self) -> None:
+        folders = [f for f in self.settings.get("library/folders") if Path(f).is_dir()]
+        if folders:
+            self.start_scan(folders)
+        else:
+            self.message.emit("No library folder yet: use Add folder\u2026")
+
+    def start_scan(self, roots: list[str], reanalyse: bool = False) -> bool:
+        if self.scan is not None or self.ref is None:
+            self.message.emit("A scan is running already." if self.scan is not None else "The model is not loaded yet.")
+            return False
+        self._paused.clear()
+        self.pause_button.setChecked(False)
+        self.scan = Task(scan_library, roots, self.ref, self.db.path, BatchOptions(reanalyse=reanalyse),
+                         name="library-scan", parent=self, should_pause=self._paused.is_set)
+        self.scan.progress.connect(self._on_progress)
+        self.scan.finished.connect(self._on_scanned)
+        self.scan.errored.connect(lambda message: self.message.emit(f"The scan stopped: {message}"))
+        self.scan.cancelled.connect(lambda: self.message.emit("Scan cancelled; what was analysed is kept."))
+        self.scan.done.connect(self._on_scan_done)
+        self._set_running(True)
+        self.timer.start()
+        self.scan.start()
+        return True
+
+    def set_paused(self, paused: bool) -> None:
+        (self._paused.set if paused else self._paused.clear)()
+        self.pause_button.setText("Resume" if paused else "Pause")
+
+    def cancel_scan(self) -> None:
+        if self.scan is not None:
+            self._paused.clear()
+            self.scan.cancel()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(message)
+
+    def _on_scanned(self, summary: BatchSummary) -> None:
+        self.last_summary = summary
+        self.message.emit(f"Library: {summary.analysed:,} analysed, {summary.moved:,} moved, "
+                          f"{summary.unchanged:,} unchanged, {len(summary.failed):,} could not be read "
+                          f"({summary.seconds:.0f} s).")
+
+    def _on_scan_done(self) -> None:
+        self.scan = None
+        self.timer.stop()
+        self._set_running(False)
+        self.refresh()
+
+    def _set_running(self, running: bool) -> None:
+        self.progress.setMaximum(1000)
+        self.progress.setVisible(running)
+        self.pause_button.setVisible(running)
+        self.cancel_button.setVisible(running)
+        self.add_button.setEnabled(not running)
+        self.rescan_button.setEnabled(not running)
+        self.write_button.setEnabled(not running)
+        self.undo_button.setEnabled(not running)
+
+    # ------------------------------------------------------------ rows
+    def show_context_menu(self, pos: QPoint) -> Optional[QMenu]:
+        if not self.table.indexAt(pos).isValid():
+            return None
+        menu = QMenu(self.table)
+        menu.addAction("Open in the Tracks tab (full timeline)", self.open_selected)
+        menu.addAction("Re-analyse", lambda: self.start_scan(self.selected_paths(), reanalyse=True))
+        menu.addAction("Write genre tags of these\u2026", lambda: self.review_tags(self.selected_paths()))
+        menu.addAction("Reveal in file manager", self.reveal_selected)
+        menu.addSeparator()
+        menu.addAction("Remove from library", self.remove_selected)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+        return menu
+
+    def open_selected(self) -> None:
+        paths = self.selected_paths()
+        if paths:
+            self.open_requested.emit(paths)
+
+    def reveal_selected(self) -> None:
+        paths = self.selected_paths()
+        if paths:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(paths[0]).parent)))
+
+    def remove_selected(self) -> None:
+        paths = self.selected_paths()
+        if paths:
+            removed = self.db.remove_files(paths)
+            self.message.emit(f"{removed:,} tracks removed from the library (the files are untouched).")
+            self.refresh()
+
+    # ------------------------------------------------------------ tags and exports
+    def review_tags(self, paths: Optional[list[str]] = None) -> Optional[TagReviewDialog]:
+        if self.ref is None:
+            return None
+        dialog = TagReviewDialog(self.db, self.ref.key, self.settings, paths or None, self)
+        dialog.written.connect(lambda _summary: self.refresh())
+        dialog.finished.connect(lambda _code: self.refresh())
+        dialog.open()
+        return dialog
+
+    def undo_last(self) -> None:
+        if self.side_task is not None:
+            return
+        self.side_task = Task(undo_batch, self.db.path, None, name="tag-undo", parent=self)
+        self.side_task.finished.connect(lambda s: self.message.emit(
+            f"Undo: {s.written:,} files put back, {len(s.failed):,} left alone"
+            + (f" ({s.failed[0][1]})" if s.failed else "") + "."))
+        self.side_task.errored.connect(lambda message: self.message.emit(f"Nothing undone: {message}"))
+        self.side_task.done.connect(self._on_undo_done)
+        self.side_task.start()
+
+    def _on_undo_done(self) -> None:
+        self.side_task = None
+        self.refresh()
+
+    def export_playlists(self, folder: Optional[str] = None) -> list:
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Folder for the playlists",
+                                                      self.settings.get("library/playlists_folder"))
+            if not folder:
+                return []
+        self.settings.set("library/playlists_folder", folder)
+        written = write_playlists(self.visible_rows(), folder, self.ref.name if self.ref else "?")
+        self.message.emit(f"{len(written)} playlists written to {folder}." if written else
+                          "No track shown has a confident genre: nothing to export.")
+        return written
+
+    def export_table(self, path: Optional[str] = None) -> Optional[Path]:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export the library", "library.csv",
+                                                  "CSV (*.csv);;JSON (*.json)")
+            if not path:
+                return None
+        try:
+            out = write_table(self.visible_rows(), path, self.ref.key if self.ref else "", self.ref.name if self.ref else "")
+        except OSError as exc:
+            QMessageBox.warning(self, "Export", f"Could not write {path}: {exc.strerror or exc}")
+            return None
+        self.message.emit(f"Exported {self.proxy.rowCount():,} tracks to {out}.")
+        return out
+
+    def shutdown(self) -> None:
+        for task in (self.scan, self.side_task):
+            if task is not None:
+                task.cancel()
+                task.wait(10000)
+        self.timer.stop()
+        self.db.close()
+

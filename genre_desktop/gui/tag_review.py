@@ -1,0 +1,175 @@
+"""Review before writing: each file's genre tag now and what it would become; write the
+ticked ones as one undoable batch."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout)
+
+from ..core.library.database import LibraryDatabase
+from ..core.library.writing import TagOptions, WriteSummary, apply, propose, undo
+from .settings import Settings
+from .tasks import Task
+
+SEPARATORS = (("as separate values (where the format allows)", ""), ("joined by \u201c; \u201d", "; "),
+              ("joined by \u201c / \u201d", " / "))
+ACTION_WORDS = {"write": "will be written", "keep": "has a genre (kept)", "same": "already tagged so",
+                "stale": "changed since its scan", "missing": "file is gone", "skip": "skipped"}
+
+
+def options_from(settings: Settings) -> TagOptions:
+    """The tag-writing options the person chose last (the one place they are read)."""
+    return TagOptions(top_k=min(max(settings.get("library/top_k"), 1), 3),
+                      separator=settings.get("library/separator") or None,
+                      verdicts=("genre", "unsure") if settings.get("library/include_unsure") else ("genre",),
+                      overwrite=settings.get("library/overwrite"))
+
+
+def _apply(db_path, lines, model_key, options, progress, should_stop) -> WriteSummary:
+    with LibraryDatabase(db_path) as db:
+        return apply(db, lines, model_key, options, progress=progress, should_stop=should_stop)
+
+
+def undo_batch(db_path, batch_id: Optional[int], progress, should_stop) -> WriteSummary:
+    """Undo in a worker thread (its own connection)."""
+    with LibraryDatabase(db_path) as db:
+        return undo(db, batch_id, progress=progress, should_stop=should_stop)
+
+
+class TagReviewDialog(QDialog):
+    """Options, the review table, and Write."""
+
+    written = Signal(object)  # WriteSummary
+
+    def __init__(self, db: LibraryDatabase, model_key: str, settings: Settings,
+                 paths: Optional[list[str]] = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Write genre tags")
+        self.db, self.model_key, self.settings, self.paths = db, model_key, settings, paths
+        self.task: Optional[Task] = None
+        self.lines = []
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 3)
+        self.separator = QComboBox()
+        for text, value in SEPARATORS:
+            self.separator.addItem(text, value)
+        self.unsure = QCheckBox("Also tag \u201cnot sure\u201d tracks with the best guess")
+        self.overwrite = QCheckBox("Replace genres the files already have")
+        options = options_from(settings)
+        self.top_k.setValue(options.top_k)
+        self.separator.setCurrentIndex(max(0, self.separator.findData(options.separator or "")))
+        self.unsure.setChecked("unsure" in options.verdicts)
+        self.overwrite.setChecked(options.overwrite)
+        form = QFormLayout()
+        form.addRow("Genres per file:", self.top_k)
+        form.addRow("Several genres:", self.separator)
+        form.addRow(self.unsure)
+        form.addRow(self.overwrite)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Track", "Genre tag now", "Will be", "Note"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.write_button = QPushButton("Write")
+        self.write_button.setDefault(True)
+        self.buttons.addButton(self.write_button, QDialogButtonBox.AcceptRole)
+        self.write_button.clicked.connect(self.write)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.buttons)
+        layout.addLayout(bottom)
+        for widget in (self.top_k, self.separator, self.unsure, self.overwrite):
+            signal = widget.valueChanged if isinstance(widget, QSpinBox) else (
+                widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.toggled)
+            signal.connect(self.refresh)
+        self.table.itemChanged.connect(self._update_button)
+        self.resize(860, 560)
+        self.refresh()
+
+    def options(self) -> TagOptions:
+        return TagOptions(top_k=self.top_k.value(), separator=self.separator.currentData() or None,
+                          verdicts=("genre", "unsure") if self.unsure.isChecked() else ("genre",),
+                          overwrite=self.overwrite.isChecked())
+
+    def refresh(self) -> None:
+        """Recompute the review for the chosen options."""
+        self.lines = propose(self.db, self.model_key, self.options(), self.paths)
+        shown = [line for line in self.lines if line.action in ("write", "keep", "stale")]
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(shown))
+        for r, line in enumerate(shown):
+            item = QTableWidgetItem(Path(line.path).name)
+            item.setToolTip(line.path)
+            item.setData(Qt.UserRole, line.file_id)
+            if line.action == "write":
+                item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+                item.setCheckState(Qt.Checked)
+            self.table.setItem(r, 0, item)
+            self.table.setItem(r, 1, QTableWidgetItem("; ".join(line.current) or "\u2014"))
+            self.table.setItem(r, 2, QTableWidgetItem("; ".join(line.proposed)))
+            self.table.setItem(r, 3, QTableWidgetItem(line.why or ACTION_WORDS[line.action]))
+        self.table.blockSignals(False)
+        counts = Counter(line.action for line in self.lines)
+        self.summary.setText(" \u00b7 ".join(f"{n:,} {ACTION_WORDS[a]}" for a, n in counts.most_common())
+                             or "The library is empty: add a folder first.")
+        self._update_button()
+
+    def chosen(self) -> list:
+        ticked = {self.table.item(r, 0).data(Qt.UserRole) for r in range(self.table.rowCount())
+                  if self.table.item(r, 0).checkState() == Qt.Checked}
+        return [line for line in self.lines if line.action == "write" and line.file_id in ticked]
+
+    def _update_button(self, *_args) -> None:
+        n = len(self.chosen())
+        self.write_button.setText(f"Write {n:,} file{'s' if n != 1 else ''}")
+        self.write_button.setEnabled(n > 0 and self.task is None)
+
+    def write(self) -> None:
+        """Remember the options, then write the ticked files in a worker thread."""
+        options = self.options()
+        self.settings.set("library/top_k", options.top_k)
+        self.settings.set("library/separator", options.separator or "")
+        self.settings.set("library/include_unsure", "unsure" in options.verdicts)
+        self.settings.set("library/overwrite", options.overwrite)
+        self.progress.setVisible(True)
+        self.task = Task(_apply, self.db.path, self.chosen(), self.model_key, options, name="tag-writing", parent=self)
+        self.task.progress.connect(lambda f, m: (self.progress.setValue(int(f * 100)), self.progress.setFormat(m)))
+        self.task.finished.connect(self._on_written)
+        self.task.errored.connect(lambda message: self.summary.setText(f"Writing stopped: {message}"))
+        self.task.done.connect(self._on_done)
+        self._update_button()
+        self.task.start()
+
+    def _on_written(self, summary: WriteSummary) -> None:
+        failed = "".join(f"\n{Path(p).name}: {reason}" for p, reason in summary.failed[:8])
+        self.summary.setText(f"{summary.written:,} files tagged (batch {summary.batch_id}; Undo in the Library "
+                             f"tab puts the old tags back). {len(summary.failed):,} failed.{failed}")
+        self.written.emit(summary)
+
+    def _on_done(self) -> None:
+        self.task = None
+        self.progress.setVisible(False)
+        outcome = self.summary.text()
+        self.refresh()  # what is left to write
+        self.summary.setText(outcome)
+
+    def reject(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task.wait()
+        super().reject()
