@@ -7,7 +7,9 @@ docs/uncertain.png (a track the model is not sure about), docs/not_music.png (sp
 and noise beside music), docs/live.png (real audio
 played into a PulseAudio virtual microphone) and docs/wizard_*.png (each wizard page,
 training thoroughly on 8 Emotify tracks per genre) and docs/manage_models.png (a model, its
-backup and a broken model folder).
+backup and a broken model folder), docs/library.png and docs/library_review.png (a tagged
+folder of GTZAN and Emotify tracks scanned into the Library tab, and the tag review).
+Name groups to take only those: ``python scripts/screenshots.py library``.
 """
 from __future__ import annotations
 
@@ -58,6 +60,13 @@ def main() -> None:
 
     w.start()
     wait(w.model_ready)
+    only = set(sys.argv[1:])
+    if only:
+        tmp = Path(tempfile.mkdtemp())
+        if "library" in only:
+            library_screenshots(w, settle, tmp)
+        w.close()
+        return
     picks = ["emotify/rock/rock.005.ogg", "gtzan/jazz/jazz.00002.ogg", "gtzan/metal/metal.00003.ogg",
              "gtzan/classical/classical.00010.ogg", "emotify/electronic/electronic.004.ogg",
              "gtzan/reggae/reggae.00004.ogg", "gtzan/hiphop/hiphop.00001.ogg"]
@@ -90,7 +99,46 @@ def main() -> None:
     live_screenshot(w, wait, settle, tmp)
     wizard_screenshots(w, wait, settle, tmp)
     manage_models_screenshot(w, settle)
+    library_screenshots(w, settle, tmp)
     w.close()
+
+
+def library_screenshots(w, settle, tmp: Path) -> None:
+    """A small tagged collection, scanned; then the review of its genre tags."""
+    import shutil
+
+    import mutagen
+
+    from PySide6.QtWidgets import QApplication
+
+    picks = sorted(DATA.glob("gtzan/*/*.0000[2-3].ogg")) + sorted(DATA.glob("emotify/*/*.00[1-2].ogg"))
+    music = tmp / "Music"
+    for i, path in enumerate(picks):
+        genre = path.parent.name
+        dest = music / f"{genre.title()} Collection" / f"{i + 1:02d} {path.stem}.ogg"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        tags = mutagen.File(dest)
+        tags["artist"], tags["album"] = f"{path.parent.parent.name.upper()} artist {i % 5 + 1}", f"{genre.title()} Collection"
+        tags["title"] = f"{genre.title()} excerpt {path.stem.split('.')[-1]}"
+        if i % 4 == 0:
+            tags["genre"] = "Unknown"
+        elif i % 7 == 0:
+            tags["genre"] = genre.title()
+        tags.save()
+    w.tabs.setCurrentWidget(w.library)
+    w.library.add_folder(str(music))
+    while w.library.scan is not None:
+        QApplication.processEvents()
+        settle(200)
+    settle()
+    w.grab().save(str(ROOT / "docs" / "library.png"))
+    w.settings.set("library/top_k", 2)
+    w.settings.set("library/overwrite", True)
+    dialog = w.library.review_tags()
+    settle()
+    dialog.grab().save(str(ROOT / "docs" / "library_review.png"))
+    dialog.reject()
 
 
 def manage_models_screenshot(w, settle) -> None:

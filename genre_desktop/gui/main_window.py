@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(3, QHeaderView.Interactive)
         header.resizeSection(3, 110)
         self.table.setAlternatingRowColors(True)
+        self.table.setTextElideMode(Qt.ElideMiddle)  # "jazz.00…" said nothing; "jaz…002.ogg" does
         self.table.selectionModel().currentRowChanged.connect(self._on_row_selected)
         self.verdict = VerdictPanel()
         self.plots = TrackPlots()
