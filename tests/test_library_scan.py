@@ -167,3 +167,13 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, music, tiny_model):
     with pytest.raises(OSError, match="cannot reach the Dask scheduler"):
         scan_library([music], ModelRef.of(tiny_model), tmp_path / "l.sqlite3",
                      BatchOptions(scheduler="tcp://127.0.0.1:9", connect_timeout=2))
+
+
+def test_a_file_that_kills_its_worker_fails_alone(tmp_path, music, tiny_model, monkeypatch):
+    """A worker process that dies (a decoder crash, out of memory) is replaced; the file
+    it was on is tried once more, then reported, and the rest of the batch is analysed."""
+    monkeypatch.setenv("GENRE_DESKTOP_FAULT", "library-worker:treble_2.flac")
+    summary = scan_library([music / "Artist 1"], ModelRef.of(tiny_model), tmp_path / "l.sqlite3",
+                           BatchOptions(workers=1))
+    assert summary.analysed == 2
+    assert [(os.path.basename(p), "worker process" in r) for p, r in summary.failed] == [("treble_2.flac", True)]

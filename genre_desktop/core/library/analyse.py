@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..engine.audio_io import AudioDecodeError, iter_audio_blocks
+from ..engine.safe_files import fault_point
 from .tags import TagError, read_tags
 
 log = logging.getLogger(__name__)
@@ -193,12 +194,13 @@ def audio_fingerprint(path: os.PathLike | str, sample_rate: int) -> str:
     return fingerprint_of(digest, sample_rate)
 
 
-def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
+def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None,
+                 prefetch: bool = True) -> dict:
     """Everything the library stores about one file.
 
     With ``expect_fingerprint`` (the file may be one the library knew under another path),
     the audio is fingerprinted first, and when it matches the record says ``moved`` and the
-    network does not run.
+    network does not run. ``prefetch`` decodes ahead in a thread while the network runs.
 
     Returns
     -------
@@ -215,6 +217,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
         return record
     record.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
     record["tags"] = _tags_of(path)
+    fault_point(f"library-worker:{os.path.basename(path)}")  # tests: a file that kills its worker
     model = classifier(ref)
     rate = model.config.sample_rate
     try:
@@ -224,7 +227,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
                 record["moved"] = True
                 return record
         digest = hashlib.blake2b(digest_size=16)
-        result = model.classify_file(path, audio_digest=digest, prefetch=True)
+        result = model.classify_file(path, audio_digest=digest, prefetch=prefetch)
         record["fingerprint"] = fingerprint_of(digest, rate)
         record["result"] = result_record(result)
     except AudioDecodeError as exc:
@@ -234,8 +237,9 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
     return record
 
 
-def analyse_on_worker(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
+def analyse_on_worker(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None,
+                      prefetch: bool = True) -> dict:
     """:func:`analyse_path` for a Dask worker (sets the thread policy on first use)."""
     if ref.key not in _LOADED:
         prepare_process(1)
-    return analyse_path(path, ref, expect_fingerprint)
+    return analyse_path(path, ref, expect_fingerprint, prefetch)

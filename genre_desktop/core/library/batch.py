@@ -45,6 +45,7 @@ class BatchOptions:
     reanalyse: bool = False
     retry_errors: bool = False
     connect_timeout: float = 20.0  # seconds to reach a Dask scheduler
+    prefetch: bool = True  # each worker decodes the next block while its network runs
 
 
 @dataclass
@@ -114,8 +115,8 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
 class _LocalPool:
     """Spawned worker processes, each with the model loaded once and one network thread."""
 
-    def __init__(self, ref: ModelRef, workers: int):
-        self.ref, self.workers = ref, workers
+    def __init__(self, ref: ModelRef, workers: int, prefetch: bool = True):
+        self.ref, self.workers, self.prefetch = ref, workers, prefetch
         self._start()
 
     def _start(self) -> None:
@@ -123,7 +124,7 @@ class _LocalPool:
                                         initializer=init_worker, initargs=(self.ref, 1))
 
     def submit(self, job: Job):
-        return self.pool.submit(analyse_path, job.path, self.ref, job.expect_fingerprint)
+        return self.pool.submit(analyse_path, job.path, self.ref, job.expect_fingerprint, self.prefetch)
 
     def restart(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -136,7 +137,8 @@ class _LocalPool:
 class _DaskPool:
     """The workers of a Dask cluster; the model travels to them once (scattered)."""
 
-    def __init__(self, ref: ModelRef, address: str, timeout: float):
+    def __init__(self, ref: ModelRef, address: str, timeout: float, prefetch: bool = True):
+        self.prefetch = prefetch
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - a dependency
@@ -149,7 +151,8 @@ class _DaskPool:
         self.ref = self.client.scatter(ref.portable(), broadcast=True)
 
     def submit(self, job: Job):
-        return self.client.submit(analyse_on_worker, job.path, self.ref, job.expect_fingerprint, pure=False)
+        return self.client.submit(analyse_on_worker, job.path, self.ref, job.expect_fingerprint, self.prefetch,
+                                  pure=False)
 
     def restart(self) -> None:
         pass  # the scheduler reschedules work of a lost worker itself
@@ -233,8 +236,8 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
 
 
 def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record) -> str:
-    pool = (_DaskPool(ref, options.scheduler, options.connect_timeout) if options.scheduler
-            else _LocalPool(ref, options.workers or min(default_workers(), len(jobs))))
+    pool = (_DaskPool(ref, options.scheduler, options.connect_timeout, options.prefetch) if options.scheduler
+            else _LocalPool(ref, options.workers or min(default_workers(), len(jobs)), options.prefetch))
     window = 2 * pool.workers
     pending = list(reversed(jobs))
     in_flight: dict = {}
