@@ -5,8 +5,7 @@
 Copies the tracks (``../shared/data`` by default) into a temporary library and measures,
 in one run, files per minute for:
 - one process, the network on every core (what ``classify`` does, file after file);
-- ``library scan`` with local worker processes (one per core, one network thread each,
-  decoding ahead in a thread);
+- ``library scan`` with local worker processes (one per core, one network thread each);
 - the same batch on a Dask ``LocalCluster`` over loopback (one worker per core);
 then a rescan (nothing changed: only stat calls), and writing genre tags into every
 file and undoing them (each write verified by decoding the audio twice).
@@ -79,19 +78,15 @@ def main() -> None:
         log.info("%d tracks (%.1f h of audio), %d cores, %d busy processes", n, hours, default_workers(), args.busy)
         log.info("one process, file after file:   %6.1f s  %5.0f files/min", one, n / one * 60)
 
-        for prefetch in (False, True):
-            first: list = []
-            t0 = time.perf_counter()
-            summary = scan_library([library], ref, work / f"local{int(prefetch)}.sqlite3",
-                                   BatchOptions(prefetch=prefetch),
-                                   on_record=lambda _p: first.append(time.perf_counter()) if not first else None)
-            local = time.perf_counter() - t0
-            steady = (n - 1) / max(time.perf_counter() - first[0], 1e-9) * 60 if first else 0
-            log.info("library scan, local processes%s: %6.1f s  %5.0f files/min  (%.2fx one process; "
-                     "first result after %.1f s, then %.0f files/min; %d failed)",
-                     " + decode-ahead" if prefetch else "", local, n / local * 60, one / local,
-                     first[0] - t0 if first else 0, steady, len(summary.failed))
-        os.replace(work / "local1.sqlite3", work / "local.sqlite3")
+        first: list = []
+        t0 = time.perf_counter()
+        summary = scan_library([library], ref, work / "local.sqlite3", BatchOptions(),
+                               on_record=lambda _p: first.append(time.perf_counter()) if not first else None)
+        local = time.perf_counter() - t0
+        steady = (n - 1) / max(time.perf_counter() - first[0], 1e-9) * 60 if first else 0
+        log.info("library scan, local processes: %6.1f s  %5.0f files/min  (%.2fx one process; "
+                 "first result after %.1f s, then %.0f files/min; %d failed)",
+                 local, n / local * 60, one / local, first[0] - t0 if first else 0, steady, len(summary.failed))
 
         if not args.no_dask:
             from distributed import LocalCluster

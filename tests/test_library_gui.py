@@ -54,7 +54,7 @@ def test_scan_filter_write_undo_export(qtbot, window, tmp_path):  # noqa: F811
     dialog.reject()
     assert view.proxy.rowCount() == 6 - len(tagged)  # the "No genre tag" filter follows the writes
 
-    view.undo_last()
+    view.undo_last(confirm=False)
     qtbot.waitUntil(lambda: view.side_task is None, timeout=30000)
     assert not any(read_tags(f).genre for f in files)
 
@@ -108,3 +108,18 @@ def test_right_click_menu_and_remove(qtbot, window, tmp_path):  # noqa: F811
     menu.close()
     view.remove_selected()
     assert view.model.rowCount() == 2
+
+
+def test_a_library_that_cannot_be_kept_falls_back_and_says_so(qtbot, tmp_path, monkeypatch):
+    from genre_desktop.gui.library_view import LibraryView
+    from genre_desktop.gui.settings import app_settings
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the library's folder should be")
+    monkeypatch.setenv("GENRE_DESKTOP_LIBRARY", str(blocker / "library.sqlite3"))
+    view = LibraryView(app_settings())
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.message, timeout=5000) as said:
+        pass
+    assert "cannot be kept" in said.args[0] and view.db.path.exists()
+    view.shutdown()

@@ -8,6 +8,8 @@ it while a scan runs) and never lets a worker touch a widget.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -21,9 +23,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from ..core.engine.verdict import VERDICT_WORDS
 from ..core.library.analyse import ModelRef, file_record
 from ..core.library.batch import BatchOptions, BatchSummary, scan_library, store_record
-from ..core.library.database import LibraryDatabase
+from ..core.library.database import LibraryDatabase, library_path
 from ..core.library.listing import FILTERS, genre_counts, write_playlists, write_table
-from ..core.library.writing import propose
+from ..core.library.writing import propose, recover
 from .library_table import LibraryFilter, LibraryTableModel
 from .settings import Settings
 from .tag_review import TagReviewDialog, options_from, undo_batch
@@ -43,7 +45,7 @@ class LibraryView(QWidget):
     def __init__(self, settings: Settings, db_path: Optional[str] = None, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.db = LibraryDatabase(db_path)
+        self.db = self._open_database(db_path)
         self.ref: Optional[ModelRef] = None
         self.scan: Optional[Task] = None
         self.side_task: Optional[Task] = None  # an undo
@@ -53,6 +55,27 @@ class LibraryView(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
+
+    def _open_database(self, db_path: Optional[str]) -> LibraryDatabase:
+        """The library database, with interrupted tag writes settled; if its folder cannot
+        be written, a temporary one for this session (said in the status bar)."""
+        notices = []
+        try:
+            db = LibraryDatabase(db_path)
+        except (OSError, sqlite3.Error) as exc:
+            fallback = Path(tempfile.mkdtemp(prefix="genre-desktop-library-")) / "library.sqlite3"
+            notices.append(f"The library cannot be kept in {db_path or library_path()} ({exc}); "
+                           f"this session uses {fallback}.")
+            db = LibraryDatabase(fallback)
+        if db.notice:
+            notices.append(f"Library: {db.notice}.")
+        settled = recover(db)
+        if settled:
+            notices.append(f"Library: {len(settled)} interrupted tag writes settled ({settled[0]}).")
+        for text in notices:
+            log.warning(text)
+            QTimer.singleShot(0, lambda text=text: self.message.emit(text))
+        return db
 
     def _build(self) -> None:
         self.add_button = QPushButton("Add folder\u2026")
@@ -150,7 +173,8 @@ class LibraryView(QWidget):
     def refresh(self) -> None:
         key = self.ref.key if self.ref is not None else None
         rows = self.db.rows(key)
-        proposals = {p.file_id: p for p in propose(self.db, key, options_from(self.settings))} if key else {}
+        proposals = ({p.file_id: p for p in propose(self.db, key, options_from(self.settings), check_files=False)}
+                     if key else {})
         self.model.set_rows(rows, proposals)
         counts = genre_counts(rows)
         chosen = self.genre.currentData()
@@ -302,8 +326,17 @@ class LibraryView(QWidget):
         dialog.open()
         return dialog
 
-    def undo_last(self) -> None:
+    def undo_last(self, confirm: bool = True) -> None:
+        """Put back the genre tags the last batch replaced (after asking)."""
         if self.side_task is not None:
+            return
+        batches = [b for b in self.db.tag_batches() if b["undone_by"] is None and b["undo_of"] is None and b["written"]]
+        if not batches:
+            self.message.emit("No tag writes to undo.")
+            return
+        if confirm and QMessageBox.question(
+                self, "Undo tag writes", f"Put back the genre tags that batch {batches[0]['id']} "
+                f"({batches[0]['created_at']}) replaced in {batches[0]['written']:,} files?") != QMessageBox.Yes:
             return
         self.side_task = Task(undo_batch, self.db.path, None, name="tag-undo", parent=self)
         self.side_task.finished.connect(lambda s: self.message.emit(

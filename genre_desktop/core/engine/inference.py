@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks, prefetched
+from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
@@ -166,14 +166,13 @@ class Classifier:
                       should_stop: Optional[StopCallback] = None,
                       keep_spectrogram: bool = False,
                       spectrogram_columns: Optional[int] = None,
-                      audio_digest=None, prefetch: bool = False) -> TrackResult:
+                      audio_digest=None) -> TrackResult:
         """Decode and classify a file block by block (memory stays bounded for long files).
 
         With ``keep_spectrogram`` the result carries the log-mel spectrogram, mean-pooled in
         time as it is decoded to at most ``spectrogram_columns`` columns (None: every frame).
         ``audio_digest`` (a :mod:`hashlib` object) is fed the decoded samples (float32 at the
-        model's rate): the library's fingerprint of a file's audio. With ``prefetch`` the
-        next block decodes in a thread while the network runs on this one.
+        model's rate): the library's fingerprint of a file's audio.
 
         Raises
         ------
@@ -203,8 +202,7 @@ class Classifier:
             starts.extend(first_frames)
             silent.extend(silent_slices(slices))
 
-        blocks = iter_audio_blocks(path, cfg.sample_rate)
-        for block in (prefetched(blocks) if prefetch else blocks):
+        for block in iter_audio_blocks(path, cfg.sample_rate):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"cancelled: {path.name}")
             decoded += block.size

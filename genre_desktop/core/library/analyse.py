@@ -194,13 +194,12 @@ def audio_fingerprint(path: os.PathLike | str, sample_rate: int) -> str:
     return fingerprint_of(digest, sample_rate)
 
 
-def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None,
-                 prefetch: bool = True) -> dict:
+def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
     """Everything the library stores about one file.
 
     With ``expect_fingerprint`` (the file may be one the library knew under another path),
     the audio is fingerprinted first, and when it matches the record says ``moved`` and the
-    network does not run. ``prefetch`` decodes ahead in a thread while the network runs.
+    network does not run.
 
     Returns
     -------
@@ -227,7 +226,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
                 record["moved"] = True
                 return record
         digest = hashlib.blake2b(digest_size=16)
-        result = model.classify_file(path, audio_digest=digest, prefetch=prefetch)
+        result = model.classify_file(path, audio_digest=digest)
         record["fingerprint"] = fingerprint_of(digest, rate)
         record["result"] = result_record(result)
     except AudioDecodeError as exc:
@@ -237,9 +236,8 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
     return record
 
 
-def analyse_on_worker(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None,
-                      prefetch: bool = True) -> dict:
+def analyse_on_worker(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
     """:func:`analyse_path` for a Dask worker (sets the thread policy on first use)."""
     if ref.key not in _LOADED:
         prepare_process(1)
-    return analyse_path(path, ref, expect_fingerprint, prefetch)
+    return analyse_path(path, ref, expect_fingerprint)

@@ -2,8 +2,8 @@
 
 :func:`scan_library` walks folder trees, skips files whose size and time are unchanged and
 that already have a result for this model, recognises moved files by their audio
-fingerprint, and sends the rest to workers: local processes (spawned, one network thread
-each, decoding ahead in a thread) or, given a scheduler address, the workers of a Dask
+fingerprint, and sends the rest to workers: local processes (spawned, one per core, one
+network thread each: while one decodes, another runs its network) or, given a scheduler address, the workers of a Dask
 cluster. The calling thread alone writes the database, one commit per finished file, so a
 crash, a kill or a shutdown loses at most the files in flight, and the next scan resumes
 where the last one stopped.
@@ -45,7 +45,6 @@ class BatchOptions:
     reanalyse: bool = False
     retry_errors: bool = False
     connect_timeout: float = 20.0  # seconds to reach a Dask scheduler
-    prefetch: bool = True  # each worker decodes the next block while its network runs
 
 
 @dataclass
@@ -115,8 +114,8 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
 class _LocalPool:
     """Spawned worker processes, each with the model loaded once and one network thread."""
 
-    def __init__(self, ref: ModelRef, workers: int, prefetch: bool = True):
-        self.ref, self.workers, self.prefetch = ref, workers, prefetch
+    def __init__(self, ref: ModelRef, workers: int):
+        self.ref, self.workers = ref, workers
         self._start()
 
     def _start(self) -> None:
@@ -124,7 +123,7 @@ class _LocalPool:
                                         initializer=init_worker, initargs=(self.ref, 1))
 
     def submit(self, job: Job):
-        return self.pool.submit(analyse_path, job.path, self.ref, job.expect_fingerprint, self.prefetch)
+        return self.pool.submit(analyse_path, job.path, self.ref, job.expect_fingerprint)
 
     def restart(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -137,8 +136,7 @@ class _LocalPool:
 class _DaskPool:
     """The workers of a Dask cluster; the model travels to them once (scattered)."""
 
-    def __init__(self, ref: ModelRef, address: str, timeout: float, prefetch: bool = True):
-        self.prefetch = prefetch
+    def __init__(self, ref: ModelRef, address: str, timeout: float):
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - a dependency
@@ -151,7 +149,7 @@ class _DaskPool:
         self.ref = self.client.scatter(ref.portable(), broadcast=True)
 
     def submit(self, job: Job):
-        return self.client.submit(analyse_on_worker, job.path, self.ref, job.expect_fingerprint, self.prefetch,
+        return self.client.submit(analyse_on_worker, job.path, self.ref, job.expect_fingerprint,
                                   pure=False)
 
     def restart(self) -> None:
@@ -225,8 +223,12 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
         jobs = plan(db, found, ref, options, summary)
         run_id = summary.run_id = db.start_run(ref.key, ref.name, roots)
         state = "finished"
-        if jobs and not stop():
-            state = _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record)
+        try:
+            if jobs and not stop():
+                state = _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record)
+        except BaseException:
+            db.finish_run(run_id, "failed", summary.counts())
+            raise
         summary.cancelled = state == "cancelled"
         summary.seconds = time.monotonic() - started
         db.finish_run(run_id, state, summary.counts())
@@ -236,8 +238,8 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
 
 
 def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record) -> str:
-    pool = (_DaskPool(ref, options.scheduler, options.connect_timeout, options.prefetch) if options.scheduler
-            else _LocalPool(ref, options.workers or min(default_workers(), len(jobs)), options.prefetch))
+    pool = (_DaskPool(ref, options.scheduler, options.connect_timeout) if options.scheduler
+            else _LocalPool(ref, options.workers or min(default_workers(), len(jobs))))
     window = 2 * pool.workers
     pending = list(reversed(jobs))
     in_flight: dict = {}

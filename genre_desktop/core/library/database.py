@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS files (
     added_at TEXT, changed_run INTEGER
 );
 CREATE INDEX IF NOT EXISTS files_fingerprint ON files (fingerprint);
+CREATE INDEX IF NOT EXISTS files_size_time ON files (size, mtime_ns);
 CREATE TABLE IF NOT EXISTS results (
     file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
     model_key TEXT NOT NULL, model_name TEXT,

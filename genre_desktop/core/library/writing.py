@@ -79,8 +79,12 @@ def proposed_genres(top: list, options: TagOptions) -> list[str]:
 
 
 def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
-            paths: Optional[Iterable[str]] = None) -> list[Proposal]:
-    """Review lines for every file of the library (or those of ``paths``)."""
+            paths: Optional[Iterable[str]] = None, check_files: bool = True) -> list[Proposal]:
+    """Review lines for every file of the library (or those of ``paths``).
+
+    ``check_files`` looks at each file (gone? changed since its scan?); without it the
+    lines come from the database alone (a quick preview; :func:`apply` checks anyway).
+    """
     wanted = {os.path.abspath(p) for p in paths} if paths is not None else None
     out = []
     for row in db.rows(model_key):
@@ -94,12 +98,12 @@ def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
         else:
             line.proposed = proposed_genres(row.top or [[row.genre, 1.0]], options)
             try:
-                stat = os.stat(row.path)
+                stat = os.stat(row.path) if check_files else None
             except OSError:
                 line.action, line.why = "missing", "the file is gone"
                 out.append(line)
                 continue
-            if (stat.st_size, stat.st_mtime_ns) != (row.size, row.mtime_ns):
+            if stat is not None and (stat.st_size, stat.st_mtime_ns) != (row.size, row.mtime_ns):
                 line.action, line.why = "stale", "changed since it was analysed: scan again"
             elif line.current == line.proposed:
                 line.action, line.why = "same", "already tagged so"
