@@ -51,6 +51,7 @@ class LibraryView(QWidget):
         self.side_task: Optional[Task] = None  # an undo
         self._paused = threading.Event()
         self.last_summary: Optional[BatchSummary] = None
+        self._closed = False
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
@@ -171,6 +172,8 @@ class LibraryView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        if self._closed:  # a late signal after shutdown
+            return
         key = self.ref.key if self.ref is not None else None
         rows = self.db.rows(key)
         proposals = ({p.file_id: p for p in propose(self.db, key, options_from(self.settings), check_files=False)}
@@ -191,6 +194,8 @@ class LibraryView(QWidget):
         self.apply_filter()
 
     def apply_filter(self) -> None:
+        if self._closed:
+            return
         last = self.db.last_run(self.ref.key) if self.ref is not None else None
         self.proxy.set_filter(self.kind.currentData(), self.genre.currentData(), self.search.text(),
                               last["id"] if last is not None else None)
@@ -203,11 +208,11 @@ class LibraryView(QWidget):
 
     def remember(self, path: str, result) -> None:
         """A track analysed in the Tracks tab joins the library (with this model's answer)."""
-        if self.ref is None or Path(path).name.startswith("."):
+        if self.ref is None or self._closed or Path(path).name.startswith("."):
             return
         try:
             store_record(self.db, file_record(path, result), self.ref)
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             log.warning("could not remember %s in the library: %s", path, exc)
             return
         if self.scan is None:
@@ -382,5 +387,6 @@ class LibraryView(QWidget):
                 task.cancel()
                 task.wait(10000)
         self.timer.stop()
+        self._closed = True
         self.db.close()
 
