@@ -177,3 +177,15 @@ def test_a_file_that_kills_its_worker_fails_alone(tmp_path, music, tiny_model, m
                            BatchOptions(workers=1))
     assert summary.analysed == 2
     assert [(os.path.basename(p), "worker process" in r) for p, r in summary.failed] == [("treble_2.flac", True)]
+
+
+def test_the_bundled_model_keeps_its_sounds_like_tags(tmp_path):
+    from genre_desktop.core.engine.registry import resolve_model
+
+    path = write(tmp_path / "x.flac", synth("bass", 6.0, sr=22050), 22050)
+    ref = ModelRef.of(resolve_model(None))
+    summary = scan_library([tmp_path], ref, tmp_path / "l.sqlite3", BatchOptions(workers=1))
+    assert summary.analysed == 1
+    with LibraryDatabase(tmp_path / "l.sqlite3") as db:
+        row = db.row(path, ref.key)
+    assert isinstance(row.sounds_like, list) and row.timeline and row.top

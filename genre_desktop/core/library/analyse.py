@@ -155,6 +155,7 @@ def result_record(result, top_k: int = TOP_K) -> dict:
             "top": [[label, round(p, 4)] for label, p in result.top(top_k)],
             "timeline": [[round(s.start, 2), s.genre, round(float(s.probs.max()), 3) if not s.silent else None]
                          for s in result.slices],
+            "sounds_like": [[tag, round(p, 3)] for tag, p in result.tags],
             "duration": round(float(result.duration), 3)}
 
 

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS results (
     file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
     model_key TEXT NOT NULL, model_name TEXT,
     verdict TEXT, genre TEXT, closest TEXT, confidence REAL, reason TEXT,
-    top TEXT, timeline TEXT, error TEXT, analysed_at TEXT, run_id INTEGER,
+    top TEXT, timeline TEXT, sounds_like TEXT, error TEXT, analysed_at TEXT, run_id INTEGER,
     PRIMARY KEY (file_id, model_key)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -106,7 +106,8 @@ class FileRow:
     confidence: Optional[float] = None
     reason: Optional[str] = None
     top: Optional[list] = None
-    timeline: Optional[list] = None
+    timeline: Optional[list] = None  # [[start s, genre or None (silent), top probability], ...]
+    sounds_like: Optional[list] = None  # the model's tags, [[tag, probability], ...]
     error: Optional[str] = None
     analysed_at: Optional[str] = None
     run_id: Optional[int] = None
@@ -225,10 +226,11 @@ class LibraryDatabase:
         """Store one file's result for one model (a dict from :func:`batch.result_record`)."""
         self._conn.execute(
             "INSERT OR REPLACE INTO results (file_id, model_key, model_name, verdict, genre, closest, confidence,"
-            " reason, top, timeline, error, analysed_at, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " reason, top, timeline, sounds_like, error, analysed_at, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (file_id, model_key, model_name, record.get("verdict"), record.get("genre"), record.get("closest"),
              record.get("confidence"), record.get("reason"), json.dumps(record.get("top")),
-             json.dumps(record.get("timeline")), record.get("error"), now(), run_id))
+             json.dumps(record.get("timeline")), json.dumps(record.get("sounds_like") or []), record.get("error"),
+             now(), run_id))
 
     def has_result(self, file_id: int, model_key: str, include_errors: bool = True) -> bool:
         row = self._conn.execute("SELECT error FROM results WHERE file_id = ? AND model_key = ?",
@@ -238,16 +240,16 @@ class LibraryDatabase:
     def rows(self, model_key: Optional[str]) -> list[FileRow]:
         """Every file with its result for ``model_key`` (None fields where it has none)."""
         cursor = self._conn.execute(
-            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.error,"
-            " r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id AND r.model_key = ?"
-            " ORDER BY f.path", (model_key or "",))
+            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.sounds_like,"
+            " r.error, r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id"
+            " AND r.model_key = ? ORDER BY f.path", (model_key or "",))
         return [_row(row) for row in cursor]
 
     def row(self, path: os.PathLike | str, model_key: Optional[str]) -> Optional[FileRow]:
         cursor = self._conn.execute(
-            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.error,"
-            " r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id AND r.model_key = ?"
-            " WHERE f.path = ?", (model_key or "", path_key(path)))
+            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.sounds_like,"
+            " r.error, r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id"
+            " AND r.model_key = ? WHERE f.path = ?", (model_key or "", path_key(path)))
         found = cursor.fetchone()
         return _row(found) if found is not None else None
 
@@ -337,5 +339,6 @@ def _row(row: sqlite3.Row) -> FileRow:
                    title=row["title"], album=row["album"], genre_tag=_loads(row["genre_tag"]) or [],
                    changed_run=row["changed_run"], verdict=row["verdict"], genre=row["genre"],
                    closest=row["closest"], confidence=row["confidence"], reason=row["reason"],
-                   top=_loads(row["top"]), timeline=_loads(row["timeline"]), error=row["error"],
+                   top=_loads(row["top"]), timeline=_loads(row["timeline"]),
+                   sounds_like=_loads(row["sounds_like"]), error=row["error"],
                    analysed_at=row["analysed_at"], run_id=row["run_id"])

@@ -101,7 +101,8 @@ def track_record(row: FileRow) -> dict:
     return {"path": row.display, "artist": row.artist, "title": row.title, "album": row.album,
             "genre_tag": row.genre_tag, "verdict": row.verdict, "genre": row.genre,
             "confidence": row.confidence, "duration": row.duration, "closest": row.closest,
-            "reason": row.reason, "error": row.error, "analysed_at": row.analysed_at, "top": row.top}
+            "reason": row.reason, "error": row.error, "analysed_at": row.analysed_at, "top": row.top,
+            "sounds_like": row.sounds_like, "timeline": row.timeline}
 
 
 def write_table(rows: Iterable[FileRow], path: os.PathLike | str, model_key: str, model_name: str) -> Path:
