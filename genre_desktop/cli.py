@@ -27,13 +27,17 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from .core.engine.files import expand_paths
 
     classifier = _load(args.model)
-    files, errors = expand_paths(args.paths)
+    named = [expand_paths([raw]) for raw in args.paths]  # one row per file or problem, in the order named
+    items = [item for files, problems in named for item in (*problems, *files)]
+    total = sum(len(files) for files, _ in named)
     failed = 0
-    for path, reason in errors:
-        failed += 1
-        _emit_error(args, path, reason)
-    bar = tqdm(files, unit="file", file=sys.stderr, disable=len(files) < 2 or not args.progress)
-    for path in bar:
+    bar = tqdm(total=total, unit="file", file=sys.stderr, disable=total < 2 or not args.progress)
+    for path in items:
+        if isinstance(path, tuple):  # (as named, why it is not audio)
+            failed += 1
+            _emit_error(args, path[0], path[1], bar)
+            continue
+        bar.update(1)
         bar.set_postfix_str(path.name[-30:], refresh=False)
         try:
             result = classifier.classify_file(path)
@@ -49,6 +53,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             if result.uncertain:
                 verdict = f"{verdict}? (not sure: {result.reason})"
             _write(f"{path}\t{verdict}\t{top}", bar)
+    bar.close()
     return 1 if failed else 0
 
 
@@ -357,6 +362,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: what decoder libraries (libmpg123 inside libsndfile) print straight to the C stderr
+DECODER_NOTES = ("Note: ", "Warning: Encountered more data", "[src/libmpg123/", "Note: Trying to resync",
+                 "Note: Hit end of")
+
+
+def filter_decoder_notes() -> None:
+    """Keep decoder libraries' notes ("Note: Illegal Audio-MPEG-Header ...") out of the
+    terminal: the C-level stderr goes through a pipe whose lines are passed on unless they
+    are such notes; Python's own stderr writes straight to the terminal. The app says what
+    went wrong with a file in its own one-line message instead."""
+    import os
+    import threading
+
+    try:
+        terminal = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+    except OSError:
+        return
+    sys.stderr = open(os.dup(terminal), "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+                      errors="backslashreplace")
+
+    def forward() -> None:
+        with open(read_end, "rb", buffering=0) as pipe:
+            for line in pipe:
+                if not line.decode("utf-8", "replace").startswith(DECODER_NOTES):
+                    os.write(terminal, line)
+
+    threading.Thread(target=forward, name="stderr-filter", daemon=True).start()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     import os
 
@@ -404,5 +441,13 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``genre-desktop-cli`` program: :func:`main` with the decoder notes filtered
+    (``-v`` lets them through)."""
+    if "-v" not in sys.argv[1:] and "--verbose" not in sys.argv[1:]:
+        filter_decoder_notes()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -80,7 +80,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for path, reason in summary.failed:
         print(f"{path}\terror: {reason}", file=sys.stderr)
     rate = (summary.analysed + summary.moved) / summary.seconds * 60 if summary.seconds else 0
-    print(f"{summary.found:,} audio files: {summary.analysed:,} analysed, {summary.moved:,} moved (results kept), "
+    print(f"{summary.found:,} audio file{'s' if summary.found != 1 else ''}: {summary.analysed:,} analysed, {summary.moved:,} moved (results kept), "
           f"{summary.unchanged:,} unchanged, {len(summary.failed):,} failed, in {summary.seconds:.1f} s "
           f"({rate:.0f} files/min) with {ref.name}")
     return 1 if summary.failed else 0

@@ -1,7 +1,13 @@
-"""Build the bundled ``models/genre_musicnn_v2``: MSD_musicnn + a linear genre head.
+"""Build the bundled ``models/genre_musicnn_v3``: MSD_musicnn + a linear genre head.
 
     python scripts/prepare_training_data.py     # stage 1: log-mels of ../shared/data (cached)
     python scripts/build_musicnn_model.py       # this script, ~3 min on 2 cores
+    python scripts/build_musicnn_model.py --compare   # v2 vs v3 per genre, and the choices
+
+v3 adds ``gtzan_clips`` (2-3-s excerpts of 226 more GTZAN tracks of the eight thin genres)
+to v2's data. An excerpt is shorter than one 2.5-s slice; it becomes one slice, looped to
+length exactly as the app does with a short file (``verdict.StreamingSlicer``). A full
+track and an excerpt with neighbouring GTZAN ids share a split group (one numbering).
 
 The network is the pretrained MSD_musicnn, unchanged (its factorised front-end makes it
 fast enough to ship); only a linear genre head on its 200-d penultimate layer is learnt,
@@ -35,23 +41,28 @@ from genre_desktop.core.training.heads import fit_standardised_head
 from genre_desktop.core.engine.model import MusicnnGenre
 from genre_desktop.core.engine.musicnn import MSD_TAGS
 from genre_desktop.core.training.splits import grouped_stratified_split
-from genre_desktop.recipes.dataset import LABELS, cell_weights, gtzan_group, subset_scores
+from genre_desktop.recipes.dataset import LABELS, cell_weights, gtzan_group, per_genre_hits, subset_scores
 from genre_desktop.recipes.backbone import load_msd_musicnn
 from genre_desktop.core.training.train_on_library import audible_slices, slice_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
-NAME = "genre_musicnn_v2"
+NAME = "genre_musicnn_v3"
+VERSION = "3.0.0"
+CLIP_SET = "gtzan_clips"
 log = logging.getLogger("build")
 
 
-def fit_slice_head(feats, index, train, l2):
+def fit_slice_head(feats, index, train, l2, clip_weight=1.0):
     """Cell-weighted logistic regression on standardised slice features.
 
-    Returns ``(weight, bias)`` acting on the raw features (the standardisation folded in).
+    Each (data set, genre) cell weighs the same in total, the excerpt cells ``clip_weight``
+    times that. Returns ``(weight, bias)`` acting on the raw features (the standardisation
+    folded in).
     """
     x = np.concatenate([feats[i] for i in train])
     y = np.concatenate([[LABELS.index(index[i]["genre"])] * len(feats[i]) for i in train])
-    per_track = cell_weights(index, train)
+    per_track = cell_weights(index, train) * np.array(
+        [clip_weight if index[i]["dataset"] == CLIP_SET else 1.0 for i in train])
     sw = np.concatenate([[w / len(feats[i])] * len(feats[i]) for i, w in zip(train, per_track)])
     return fit_standardised_head(x, y, len(LABELS), l2, sample_weight=sw)
 
@@ -80,6 +91,35 @@ def honesty(index, feats, audible, tr, va, l2, weight, bias):
     return openset, calibration
 
 
+def compare(index, feats, args) -> dict:
+    """v2 (no excerpts) against v3 choices on the same repeated grouped splits.
+
+    Per (data set, genre) accuracy on the validation tracks and excerpts, mean and spread
+    over 5 seeds, for GTZAN ids grouped in fives and in tens (the stricter split).
+    """
+    genres = [it["genre"] for it in index]
+    is_clip = np.array([it["dataset"] == CLIP_SET for it in index])
+    configs = {"v2": (False, 0.03, 1.0)}
+    for l2 in (0.01, 0.03, 0.1):
+        for w in (0.5, 1.0, 2.0):
+            configs[f"v3 l2={l2} clips x{w}"] = (True, l2, w)
+    out: dict = {}
+    for size in (5, 10):
+        for seed in range(5):
+            tr, va = grouped_stratified_split(genres, [gtzan_group(it, size) for it in index], 0.25, seed=seed)
+            for name, (clips, l2, w) in configs.items():
+                train = list(tr) if clips else [i for i in tr if not is_clip[i]]
+                preds = predict(feats, va, *fit_slice_head(feats, index, train, l2, w))
+                row = out.setdefault(f"groups{size}", {}).setdefault(name, {"subsets": [], "cells": []})
+                row["subsets"].append(subset_scores(index, va, preds))
+                row["cells"].append(per_genre_hits(index, va, preds))
+        for name, row in out[f"groups{size}"].items():
+            means = {k: float(np.mean([r[k] for r in row["subsets"]])) for k in row["subsets"][0]}
+            log.info("groups of %d, %-26s %s", size, name, "  ".join(f"{k} {v:.3f}" for k, v in means.items()))
+    (args.work / "compare_v2_v3.json").write_text(json.dumps(out, indent=1, default=float))
+    return out
+
+
 def add_honesty(args, index, feats, audible, tr, va) -> None:
     """Give the existing bundle (weights untouched) its open-set statistics and temperature."""
     bundle = load_bundle(args.out)
@@ -101,6 +141,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "models" / NAME)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--l2", type=float, default=0.03)
+    parser.add_argument("--clip-weight", type=float, default=1.0,
+                        help="weight of the excerpt cells against a full-track cell")
+    parser.add_argument("--compare", action="store_true",
+                        help="only measure: v2 against v3 choices per genre on repeated grouped splits")
     parser.add_argument("--temporal-freq-stride", type=int, default=1)
     parser.add_argument("--honesty-only", action="store_true",
                         help="keep the bundle's weights; (re)compute only its open-set statistics and temperature")
@@ -120,13 +164,17 @@ def main() -> None:
         audible.append(audible_slices(mel, slice_frames))
     n_slices = sum(len(f) for f in feats)
     log.info("features of %d slices in %.0f s", n_slices, time.perf_counter() - t0)
+    if args.compare:
+        compare(index, feats, args)
+        return
     genres = [it["genre"] for it in index]
-    results: dict = {"labels": LABELS, "tracks": len(index), "l2": args.l2}
+    results: dict = {"labels": LABELS, "tracks": len(index), "l2": args.l2, "clip_weight": args.clip_weight}
     for size in (5, 10):
         rep = []
         for seed in range(5):
             tr, va = grouped_stratified_split(genres, [gtzan_group(it, size) for it in index], 0.25, seed=seed)
-            rep.append(subset_scores(index, va, predict(feats, va, *fit_slice_head(feats, index, tr, args.l2))))
+            rep.append(subset_scores(index, va, predict(feats, va, *fit_slice_head(feats, index, tr, args.l2,
+                                                                                   args.clip_weight))))
         results[f"repeated_groups{size}"] = {k: [r[k] for r in rep] for k in rep[0]}
         log.info("repeated splits, GTZAN ids in groups of %d: %s", size, {
             k: f"{np.mean(v):.3f} +- {np.std(v):.3f}" for k, v in results[f"repeated_groups{size}"].items()})
@@ -134,7 +182,7 @@ def main() -> None:
     tr, va = grouped_stratified_split(genres, [gtzan_group(it, 5) for it in index], 0.25, seed=args.seed)
     if args.honesty_only:
         return add_honesty(args, index, feats, audible, tr, va)
-    weight, bias = fit_slice_head(feats, index, tr, args.l2)
+    weight, bias = fit_slice_head(feats, index, tr, args.l2, args.clip_weight)
     preds = predict(feats, va, weight, bias)
     results["split"] = subset_scores(index, va, preds)
     truth = [index[i]["genre"] for i in va]

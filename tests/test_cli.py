@@ -143,3 +143,13 @@ def test_top_must_be_positive(tiny_model, tmp_path):
     f = write(tmp_path / "x.wav", synth("bass", 2.0), 16000)
     proc = run_cli("classify", "--top", "-1", "--model", tiny_model, f)
     assert proc.returncode == 2 and "must be 1 or more" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_rows_come_in_the_order_named_and_decoder_notes_stay_quiet(tmp_path):
+    good = write(tmp_path / "good.flac", synth("treble", 4.0), 16000)
+    garbage = tmp_path / "random.mp3"
+    garbage.write_bytes(bytes(np.random.default_rng(3).integers(0, 256, 20000, dtype=np.uint8)))
+    proc = run_cli("classify", good, tmp_path / "missing.ogg", garbage, "--no-progress")
+    rows = [line.split("\t")[0] for line in proc.stdout.splitlines()]
+    assert rows == [str(good), str(tmp_path / "missing.ogg"), str(garbage)]
+    assert "Illegal Audio-MPEG-Header" not in proc.stderr and "Note:" not in proc.stderr

@@ -185,3 +185,40 @@ def test_track_menu_and_right_click(qtbot, window, tmp_path, monkeypatch):
     window.select_path(str(b))
     actions.remove.trigger()
     assert [r.path for r in window.table_model.rows] == [str(a)]
+
+
+def test_empty_plots_have_sensible_axes(qtbot):
+    """At launch: seconds from 0 (not -400 ms, no "(x0.001)"), distinct frequency ticks."""
+    from genre_desktop.gui.track_view import TrackPlots
+
+    plots = TrackPlots()
+    qtbot.addWidget(plots)
+    plots.resize(700, 400)
+    plots.show()
+    (x0, x1), (y0, y1) = plots.spec.viewRange()
+    assert (x0, x1) == (0, TrackPlots.EMPTY_SECONDS) and y0 == 0 and y1 == plots.config.n_mels
+    axis = plots.spec_axis
+    ticks = axis.tickValues(y0, y1, 300)[0][1]  # the major ticks
+    labels = axis.tickStrings(ticks, 1.0, 10)
+    assert len(set(labels)) == len(labels) > 2
+    assert plots.spec.getAxis("bottom").autoSIPrefix is False
+
+
+def test_the_verdict_panel_names_its_track(qtbot, window, tmp_path):
+    track = write(tmp_path / "A very long file name of a track, live at some venue (2001 remaster).ogg",
+                  synth("bass", 4.0))
+    with qtbot.waitSignal(window.verdict_ready, timeout=30000):
+        drop(window, [track])
+    qtbot.waitUntil(lambda: window.verdict.track.text() == track.name, timeout=5000)
+    assert window.verdict.track.toolTip() == str(track)
+
+
+def test_the_list_keeps_the_order_tracks_were_opened_in(qtbot, window, tmp_path):
+    names = ["b.ogg", "c.ogg", "a.ogg"]
+    paths = [write(tmp_path / n, synth("bass", 3.0, seed=i)) for i, n in enumerate(names)]
+    window.open_paths([str(p) for p in paths])
+    shown = [window.proxy.index(r, 0).data() for r in range(window.proxy.rowCount())]
+    assert shown == names and window.table.horizontalHeader().sortIndicatorSection() == -1
+    window.table.sortByColumn(0, Qt.AscendingOrder)  # a click on the header still sorts
+    assert [window.proxy.index(r, 0).data() for r in range(3)] == sorted(names)
+    qtbot.waitUntil(lambda: not window.worker.busy, timeout=30000)

@@ -206,6 +206,11 @@ class LibraryView(QWidget):
     def selected_paths(self) -> list[str]:
         return [self.proxy.row_at(index).path for index in self.table.selectionModel().selectedRows()]
 
+    def track_name(self, path: str) -> str:
+        """Title and artist when the library knows the file's tags, else its file name."""
+        row = None if self._closed else self.db.row(path, None)
+        return row.name if row is not None else Path(path).name
+
     def remember(self, path: str, result) -> None:
         """A track analysed in the Tracks tab joins the library (with this model's answer)."""
         if self.ref is None or self._closed or Path(path).name.startswith("."):

@@ -69,6 +69,10 @@ class MainWindow(QMainWindow):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        # the order tracks were opened in until a header is clicked (Qt would otherwise show
+        # "Track ▲" over rows that are not in that order)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.AscendingOrder)
+        self.proxy.sort(-1)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.verticalHeader().setVisible(False)
@@ -307,8 +311,8 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, path: str, result) -> None:
         self.table_model.update(path, status="done", result=result)
+        self.library.remember(path, result)  # first: the panel then names the track by its tags
         self._refresh_if_selected(path)
-        self.library.remember(path, result)
         self.verdict_ready.emit(path, result)
 
     def _open_from_library(self, paths: list[str]) -> None:
@@ -384,6 +388,7 @@ class MainWindow(QMainWindow):
         row = self.table_model.row_for(path)
         if row is None:
             return
+        self.verdict.show_track(self.library.track_name(path), path)
         if row.result is not None:
             self.verdict.show_result(row.result)
             self.plots.show_result(row.result)
@@ -394,7 +399,7 @@ class MainWindow(QMainWindow):
             title = {"error": "Could not read this file",
                      "cancelled": "Analysis cancelled (open the file again to analyse it)"}.get(
                 row.status, "Analysing\u2026" if row.status == "analysing" else "Waiting to be analysed\u2026")
-            self.verdict.show_message(title, row.error or Path(path).name)
+            self.verdict.show_message(title, row.error or "")
 
     def toggle_playback(self) -> None:
         self.playback.toggle(self._selected_path())

@@ -42,6 +42,10 @@ class VerdictPanel(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("verdict")
+        self.track = QLabel("")  # which track this is: title and artist when tagged, else the file name
+        self.track.setWordWrap(True)
+        self.track.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.track.setStyleSheet("font-weight: bold;")
         self.genre = headline_label("Drop music here")
         self.detail = QLabel("or use File \u203a Open (Ctrl+O)")
         self.detail.setWordWrap(True)
@@ -61,11 +65,19 @@ class VerdictPanel(QFrame):
             self.bars.append((name, bar))
         grid.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.track)
         layout.addWidget(self.genre)
         layout.addWidget(self.detail)
         layout.addLayout(grid)
         layout.addWidget(self.tags)
         self.show_message("Drop music here", "or use File \u203a Open (Ctrl+O)")
+        self.show_track("")
+
+    def show_track(self, name: str, path: str = "") -> None:
+        """Name the track the panel is about (empty: none)."""
+        self.track.setText(name)
+        self.track.setToolTip(path)
+        self.track.setVisible(bool(name))
 
     def show_message(self, title: str, detail: str = "") -> None:
         self.genre.setText(title)
@@ -174,8 +186,13 @@ class TrackPlots(QWidget):
         layout.addWidget(self.legend)
         self.layout_widget.scene().sigMouseMoved.connect(self._hover)
         self.layout_widget.scene().sigMouseClicked.connect(self._click)
+        self.spec.getAxis("bottom").enableAutoSIPrefix(False)  # seconds stay seconds, never "(x0.001)"
+        self.clear()
+
+    EMPTY_SECONDS = 30.0  # the time axis of the empty plots
 
     def clear(self) -> None:
+        """Empty plots with sensible axes: 0-30 s, the mel bands' own frequencies."""
         self.result = None
         self.image.clear()
         self.cells.clear()
@@ -183,6 +200,8 @@ class TrackPlots(QWidget):
         self.legend.setText("")
         for c in self.cursors:
             c.setVisible(False)
+        self.spec.setXRange(0, self.EMPTY_SECONDS, padding=0)
+        self.spec.setYRange(0, self.config.n_mels, padding=0)
 
     def show_result(self, result: "TrackResult") -> None:
         self.clear()
