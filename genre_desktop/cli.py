@@ -52,7 +52,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
             verdict = result.genre or "-"
             if result.uncertain:
                 verdict = f"{verdict}? (not sure: {result.reason})"
-            _write(f"{path}\t{verdict}\t{top}", bar)
+            notes = "".join(f"\t({note})" for note in result.notes)
+            _write(f"{path}\t{verdict}\t{top}{notes}", bar)
     bar.close()
     return 1 if failed else 0
 

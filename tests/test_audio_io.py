@@ -95,3 +95,20 @@ def test_m4a_through_ffmpeg(tmp_path):
     audio = load_audio(m4a, 16000)
     assert abs(len(audio) / 16000 - 3.0) < 0.2
     assert np.abs(audio).max() > 0.05
+
+
+def test_a_cut_ogg_is_said_to_be_truncated(tmp_path, tiny_model):
+    """Ogg carries no total length, so a cut file looks whole to decoders: the missing
+    end-of-stream page tells; the verdict's notes and the CLI say so."""
+    from genre_desktop.core.engine.audio_io import ogg_cut_short
+    from genre_desktop.core.engine.bundle import load_bundle
+    from genre_desktop.core.engine.inference import Classifier
+
+    full = write(tmp_path / "full.ogg", synth("bass", 30.0), 16000)
+    cut = tmp_path / "cut.ogg"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 15])
+    assert ogg_cut_short(cut) and not ogg_cut_short(full)
+    clf = Classifier(load_bundle(tiny_model))
+    assert clf.classify_file(full).notes == []
+    notes = clf.classify_file(cut).notes
+    assert len(notes) == 1 and notes[0].startswith("truncated")

@@ -98,6 +98,7 @@ class VerdictPanel(QFrame):
             title = VERDICT_TITLES[result.verdict]
             self.show_message(title, f"{result.reason[:1].upper()}{result.reason[1:]}.  {minutes}:{seconds:02d} long")
             self.genre.setStyleSheet(f"color: {VERDICT_COLORS[result.verdict]};")
+            self._add_notes(result)
             return
         color = genre_color(result.labels, result.genre)
         if result.uncertain:
@@ -117,6 +118,12 @@ class VerdictPanel(QFrame):
             bar.setFormat(f"{prob:.0%}")
             bar.setStyleSheet(f"QProgressBar::chunk {{ background: {genre_color(result.labels, label).name()}; }}")
         self.tags.setText("Sounds like: " + ", ".join(t for t, _ in result.tags) if result.tags else "")
+        self._add_notes(result)
+
+    def _add_notes(self, result: "TrackResult") -> None:
+        """What is wrong with the file itself ("truncated: ..."), under the verdict."""
+        if result.notes:
+            self.detail.setText(self.detail.text() + "".join(f"\n\u26a0 {n[:1].upper()}{n[1:]}." for n in result.notes))
 
 
 #: headline and colour of the verdicts that name no genre

@@ -259,3 +259,21 @@ def load_audio(path: os.PathLike | str, sample_rate: int,
     audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
     return audio[:limit] if limit is not None else audio
 
+
+
+def ogg_cut_short(path: os.PathLike | str) -> bool:
+    """True for an Ogg file (Vorbis, Opus, FLAC in Ogg) whose stream stops without its
+    end-of-stream page: a cut download or copy. Its length then looks normal to every
+    decoder (Ogg carries no total length), so this is the only way to tell."""
+    path = Path(path)
+    if path.suffix.lower() not in (".ogg", ".oga", ".opus"):
+        return False
+    from mutagen.ogg import OggPage
+
+    try:
+        with open(path, "rb") as handle:
+            first = OggPage(handle)
+            last = OggPage.find_last(handle, first.serial, finishing=True)
+    except Exception:  # noqa: BLE001 - not Ogg after all, or unreadable: the decoder says so
+        return False
+    return last is not None and not last.last

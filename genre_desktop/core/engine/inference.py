@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks
+from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks, ogg_cut_short
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
@@ -68,6 +68,7 @@ class TrackResult:
     spectrogram: Optional[np.ndarray] = None  # (n_mels, n_columns), when asked for
     frames_per_second: float = 0.0
     spectrogram_factor: int = 1  # frames per spectrogram column (>1 once downsampled)
+    notes: list[str] = field(default_factory=list)  # about the file itself ("truncated: ...")
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(self.probs)[::-1][:k]
@@ -81,9 +82,18 @@ class TrackResult:
             "duration": round(self.duration, 2), "agreement": round(self.agreement, 4),
             "top": [[label, round(p, 4)] for label, p in self.top(top_k)],
             "tags": [[t, round(p, 3)] for t, p in self.tags],
+            "notes": list(self.notes),
             "slices": [{"start": round(s.start, 3), "genre": s.genre,
                         "probs": [round(float(p), 4) for p in s.probs]} for s in self.slices],
         }
+
+
+def truncation_note(decoded: float, announced: float) -> Optional[str]:
+    """A line for a file that holds less audio than its header announces (a cut or damaged
+    download), or None. A second, or 5 %, of slack: headers round."""
+    if announced > 0 and decoded < announced - max(1.0, 0.05 * announced):
+        return f"truncated: {decoded:.1f} s of audio where its header announces {announced:.1f} s"
+    return None
 
 
 class _PooledFrames:
@@ -227,6 +237,11 @@ class Classifier:
                               probs, np.asarray(silent), tags, np.concatenate(emb_parts))
         if keep_spectrogram:
             result.spectrogram, result.spectrogram_factor = kept.finish(), kept.factor
+        note = truncation_note(decoded / cfg.sample_rate, info.duration) or (
+            "truncated: the stream stops without its last page (a cut download or copy?)"
+            if ogg_cut_short(path) else None)
+        if note:
+            result.notes.append(note)
         return result
 
     def verdict(self, path: str, duration: float, starts: np.ndarray, probs: np.ndarray,
