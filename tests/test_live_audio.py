@@ -97,6 +97,8 @@ def test_gui_listens_to_real_music(qtbot, bundled_model_path, virtual_mic, real_
     assert panel.genre.text().lower() == file_genre
     assert panel.column_latency_ms  # timed per column; the figures live in benchmarks/bench_live.py
     assert panel.buffer.max() > 0.5  # the spectrogram shows sound
+    assert file_genre in panel.strip_legend.text()  # the strip's colours are named
+    assert panel.level.value() == panel.level.minimum()  # the meter does not freeze at its last level
 
 
 def test_cli_listen_prints_a_line_per_slice(tiny_model, virtual_mic, tmp_path):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -161,11 +161,17 @@ class LivePanel(QWidget):
         self.spec.addItem(self.image)
         self.spec.setXRange(-SPECTROGRAM_SECONDS, 0, padding=0)
         self.spec.setYRange(0, config.n_mels, padding=0)
+        self.spec.getAxis("bottom").enableAutoSIPrefix(False)
+        plots.setToolTip("Top: one bar per 2.5-s slice, coloured by its genre (the legend below names "
+                         "them). Bottom: what the microphone hears, the last seconds.")
+        self.strip_legend = QLabel("")  # the genres of the strip's bars, in their colours
+        self.strip_legend.setTextFormat(Qt.RichText)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.genre)
         layout.addWidget(self.detail)
         layout.addWidget(plots, 1)
+        layout.addWidget(self.strip_legend)
         layout.addWidget(self.status)
 
     # ---------------------------------------------------------------- devices
@@ -261,7 +267,25 @@ class LivePanel(QWidget):
         self.strip.setOpts(x0=[offset + i for i in range(len(recent))], width=[0.95] * len(recent),
                            y0=0, height=1, brushes=[pg.mkBrush(VERDICT_COLORS.get(q.verdict) or
                                                                genre_color(labels, q.genre)) for q in recent])
+        self.strip_legend.setText(self.legend_text(recent, labels))
         self.prediction_shown.emit(p)
+
+    @staticmethod
+    def legend_text(recent: list, labels: list) -> str:
+        """What the strip's colours mean: each genre (or verdict) among its bars, once."""
+        seen: dict[str, str] = {}
+        for q in recent:
+            if q.verdict in VERDICT_COLORS:
+                seen.setdefault(VERDICT_TITLES[q.verdict].lower(), VERDICT_COLORS[q.verdict])
+            elif q.genre:
+                seen.setdefault(q.genre, genre_color(labels, q.genre).name())
+            else:
+                seen.setdefault("quiet", genre_color(labels, None).name())
+        return "&nbsp;&nbsp;".join(f"<span style='color:{c}'>\u25a0</span> {g}" for g, c in seen.items())
+
+    def reset_meter(self) -> None:
+        """Not listening: the meter reads nothing (it kept the last level before)."""
+        self.level.setValue(self.level.minimum())
 
     def _on_error(self, message: str) -> None:
         self.listening = False
@@ -269,6 +293,7 @@ class LivePanel(QWidget):
         self.listen_button.setChecked(False)
         self.listen_button.setText("\u25cf  Listen")
         self.device_box.setEnabled(True)
+        self.reset_meter()
         self.status.setText(f"Cannot listen: {message}")
 
     def _on_stopped(self, recording) -> None:
@@ -276,6 +301,7 @@ class LivePanel(QWidget):
         self.listen_button.setChecked(False)
         self.listen_button.setText("\u25cf  Listen")
         self.device_box.setEnabled(True)
+        self.reset_meter()
         self.status.setText("Stopped.")
         if recording is not None:
             self.status.setText(f"Stopped. Recording saved to {recording}")
