@@ -222,3 +222,14 @@ def test_the_list_keeps_the_order_tracks_were_opened_in(qtbot, window, tmp_path)
     window.table.sortByColumn(0, Qt.AscendingOrder)  # a click on the header still sorts
     assert [window.proxy.index(r, 0).data() for r in range(3)] == sorted(names)
     qtbot.waitUntil(lambda: not window.worker.busy, timeout=30000)
+
+
+def test_skip_stops_one_file_and_the_queue_goes_on(qtbot, window, tmp_path):
+    long = write(tmp_path / "long.wav", synth("bass", 600.0), 16000)
+    queued = write(tmp_path / "next.wav", synth("bass", 5.0), 16000)
+    window.open_paths([str(long), str(queued)])
+    qtbot.waitUntil(lambda: window.table_model.rows[0].status == "analysing", timeout=10000)
+    with qtbot.waitSignal(window.verdict_ready, timeout=30000):
+        window.skip_button.click()
+    assert [r.status for r in window.table_model.rows] == ["cancelled", "done"]
+    assert window.cancel_button.text() == "Cancel all"

@@ -52,6 +52,11 @@ class AnalysisQueue(QObject):
     def busy(self) -> bool:
         return self._current is not None
 
+    @property
+    def current_path(self) -> Optional[str]:
+        """The file being analysed, or None."""
+        return self._current_path
+
     def enqueue(self, paths: list[str]) -> None:
         self._queue.extend(paths)
 

@@ -90,12 +90,18 @@ class MainWindow(QMainWindow):
         self.plots = TrackPlots()
         self.plots.seek_requested.connect(self.playback.seek)
         self.play_button.clicked.connect(self.toggle_playback)
-        self.cancel_button = QPushButton("Cancel analysis")
+        self.skip_button = QPushButton("Skip this file")
+        self.skip_button.setToolTip("Stop analysing the current file; the queue goes on")
+        self.skip_button.setEnabled(False)
+        self.skip_button.clicked.connect(self.skip_current)
+        self.cancel_button = QPushButton("Cancel all")
+        self.cancel_button.setToolTip("Stop analysing and empty the queue")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_analysis)
         controls = QHBoxLayout()
         controls.addWidget(self.play_button)
         controls.addStretch(1)
+        controls.addWidget(self.skip_button)
         controls.addWidget(self.cancel_button)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -251,6 +257,7 @@ class MainWindow(QMainWindow):
             self.recent.remember(paths)
             self.worker.enqueue(added)
             self.cancel_button.setEnabled(True)
+            self.skip_button.setEnabled(True)
             self.progress.setVisible(True)
             self.worker.process()
             if self.table.currentIndex().row() < 0:
@@ -328,8 +335,14 @@ class MainWindow(QMainWindow):
     def _on_idle(self) -> None:
         self.progress.setVisible(False)
         self.cancel_button.setEnabled(False)
+        self.skip_button.setEnabled(False)
         done = sum(r.status == "done" for r in self.table_model.rows)
         self.statusBar().showMessage(f"{done} of {len(self.table_model.rows)} tracks analysed", 8000)
+
+    def skip_current(self) -> None:
+        """Cancel the file being analysed only (it can be opened again later)."""
+        if self.worker.current_path is not None:
+            self.worker.discard([self.worker.current_path])
 
     def cancel_analysis(self) -> None:
         for path in self.worker.cancel_all():
@@ -345,6 +358,7 @@ class MainWindow(QMainWindow):
         self.worker.discard(again)
         self.worker.enqueue(again)
         self.cancel_button.setEnabled(True)
+        self.skip_button.setEnabled(True)
         self.progress.setVisible(True)
         self.worker.process()
 
