@@ -16,8 +16,8 @@ large" it lies: a person who trains a "field recordings" or "spoken word" genre 
   own genres (one mean per genre, a tied covariance), fitted on its training tracks.
 
 The genres' covariance is shrunk towards a scaled identity (``SHRINKAGE``). Thresholds follow one
-documented rule, on training data only: fit on 9/10 of the training tracks, score the
-held-out tenth, ten times; the threshold is the ``UNKNOWN_QUANTILE`` (genres) or
+documented rule, on training data only: fit on 4/5 of the training tracks, score the
+held-out fifth, five times; the threshold is the ``UNKNOWN_QUANTILE`` (genres) or
 ``NOT_MUSIC_QUANTILE`` (music) quantile of those held-out in-distribution scores. The
 statistics live in ``openset.safetensors`` beside the weights, the thresholds and the rule
 in ``model.json`` (``openset``).
@@ -40,14 +40,10 @@ UNKNOWN_QUANTILE = 0.85  # a model trained on a person's library: a few genres a
 BUNDLED_UNKNOWN_QUANTILE = 0.97  # the bundled model's 11 genres stand for music at large
 NOT_MUSIC_QUANTILE = 0.99
 MUSIC_COMPONENTS = 40
-FOLDS = 5  # cross-validation of heads (calibration, accuracy estimates)
-#: thresholds: 10 folds, not 5, since a scorer fitted on fewer tracks sees held-out tracks as
-#: farther than the final one will (measured on GTZAN 6 known / 4 unknown, 5 splits: unknown
-#: flagged 63.3 -> 69.1 %, known flagged 3.5 -> 4.4 %; leave-one-out gave the same as 10)
-THRESHOLD_FOLDS = 10
+FOLDS = 5
 RULE = (f"track-mean embedding; genres: Mahalanobis distance (tied covariance, shrinkage {SHRINKAGE}); "
         f"music: residual off the top {MUSIC_COMPONENTS} principal components; thresholds: quantiles "
-        f"(genres {{q}}, music {NOT_MUSIC_QUANTILE:.2f}) of {THRESHOLD_FOLDS}-fold held-out training-track scores "
+        f"(genres {{q}}, music {NOT_MUSIC_QUANTILE:.2f}) of {FOLDS}-fold held-out training-track scores "
         f"of means over 1-48 slices")
 
 
@@ -116,7 +112,7 @@ def _window_means(slices: list[np.ndarray], n: int) -> np.ndarray:
 
 
 def held_out_thresholds(slices: list[np.ndarray], labels: Optional[Sequence], fit, quantile: float,
-                        folds: int = THRESHOLD_FOLDS) -> dict[int, float]:
+                        folds: int = FOLDS) -> dict[int, float]:
     """``{length: threshold}``: the ``quantile`` of held-out scores of means over ``length``
     slices, for each of :data:`LENGTHS`.
 
