@@ -6,7 +6,7 @@
 ``split`` (the default, the issue's protocol): each run splits every genre's 40 tracks at
 random into 20 candidates for training and 20 for testing, trains on ``shots`` of the
 candidates and scores track accuracy on the 20 test tracks per genre. This is fair for the
-bundled genre_musicnn_v2 because quick mode keeps only its backbone, MSD_musicnn, which was
+bundled genre_musicnn_v3 because quick mode keeps only its backbone, MSD_musicnn, which was
 trained on the Million Song Dataset and never heard Emotify; the bundled genre head (which
 did train on Emotify) is replaced. ``unseen``: the test set is the bundled model's own
 Emotify validation tracks (10 per genre, never heard by any part of it), training tracks

@@ -1,6 +1,6 @@
 """Render the bundled model's validation confusion matrix to PNG (offscreen Qt).
 
-    python scripts/render_confusion.py                      # models/genre_musicnn_v2/confusion.png
+    python scripts/render_confusion.py                      # models/genre_musicnn_v3/confusion.png
 """
 from __future__ import annotations
 
@@ -55,9 +55,9 @@ def render(labels: list[str], matrix: list[list[int]], title: str, out: Path) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--results", type=Path, default=ROOT / "build" / "training" / "results_genre_musicnn_v2.json")
+    parser.add_argument("--results", type=Path, default=ROOT / "build" / "training" / "results_genre_musicnn_v3.json")
     parser.add_argument("--key", default="confusion", help="the confusion report's key in the results")
-    parser.add_argument("--name", default="genre_musicnn_v2")
+    parser.add_argument("--name", default="genre_musicnn_v3")
     parser.add_argument("--out", type=Path, default=None, help="default: models/NAME/confusion.png")
     args = parser.parse_args()
     results = json.loads(args.results.read_text())

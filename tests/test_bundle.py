@@ -90,7 +90,7 @@ def test_quick_models_reference_the_bundled_backbone(bundled_model_path, tiny_li
     outcome = train_on_library(scan_labelled_folders(tiny_library), "slim", base_model=str(bundled_model_path))
     slim = load_bundle(outcome.path)
     meta = read_meta(outcome.path)
-    assert meta["base_weights"]["model"] == "genre_musicnn_v2" and meta["base_weights"]["tensors"] > 50
+    assert meta["base_weights"]["model"] == "genre_musicnn_v3" and meta["base_weights"]["tensors"] > 50
     own_bytes = (outcome.path / "weights.safetensors").stat().st_size
     assert own_bytes < 0.1 * (bundled_model_path / "weights.safetensors").stat().st_size
     full = save_bundle(tmp_path / "full", slim.model, meta)  # no base given: a full copy

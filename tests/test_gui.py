@@ -233,3 +233,23 @@ def test_skip_stops_one_file_and_the_queue_goes_on(qtbot, window, tmp_path):
         window.skip_button.click()
     assert [r.status for r in window.table_model.rows] == ["cancelled", "done"]
     assert window.cancel_button.text() == "Cancel all"
+
+
+def test_view_theme_reaches_the_plots_and_is_remembered(qtbot, window):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    def lightness(widget) -> int:
+        return widget.backgroundBrush().color().lightness()
+
+    try:
+        window.set_theme("dark")
+        assert QApplication.palette().color(QPalette.Window).lightness() < 128
+        assert lightness(window.plots.layout_widget) < 128 and lightness(window.live.plots) < 128
+        axis_text = window.plots.spec.getAxis("bottom").textPen().color().lightness()
+        assert axis_text > 160  # readable on the dark plot
+        assert window.settings.get("view/theme") == "dark" and window.theme_actions["dark"].isChecked()
+        window.set_theme("light")
+        assert lightness(window.plots.layout_widget) > 200
+    finally:
+        window.set_theme("system")

@@ -17,6 +17,7 @@ from ..core.engine.live import LiveError, LivePrediction, LiveSession, input_dev
 from ..core.engine.registry import user_data_folder
 from .track_view import VERDICT_COLORS, VERDICT_TITLES, HzAxis, genre_color, headline_label
 from .tasks import start_service
+from .theme import MUTED_STYLE, style_plot
 
 if TYPE_CHECKING:
     from ..core.engine.inference import Classifier
@@ -134,12 +135,11 @@ class LivePanel(QWidget):
         self.genre = headline_label("Press Listen and play some music", 24)
         self.detail = QLabel("")
         self.status = QLabel("")
-        self.status.setStyleSheet("color: #616161;")
+        self.status.setStyleSheet(MUTED_STYLE)
         config = FeatureConfig()
         self.columns = int(SPECTROGRAM_SECONDS * config.frames_per_second)
         self.buffer = np.zeros((config.n_mels, self.columns), np.float32)
-        plots = pg.GraphicsLayoutWidget()
-        plots.setBackground("w")
+        plots = self.plots = pg.GraphicsLayoutWidget()
         self.strip_plot = plots.addPlot(row=0, col=0)
         self.strip_plot.setMaximumHeight(70)
         self.strip_plot.hideAxis("left")
@@ -164,6 +164,7 @@ class LivePanel(QWidget):
         self.spec.getAxis("bottom").enableAutoSIPrefix(False)
         plots.setToolTip("Top: one bar per 2.5-s slice, coloured by its genre (the legend below names "
                          "them). Bottom: what the microphone hears, the last seconds.")
+        self.restyle()
         self.strip_legend = QLabel("")  # the genres of the strip's bars, in their colours
         self.strip_legend.setTextFormat(Qt.RichText)
         layout = QVBoxLayout(self)
@@ -247,7 +248,7 @@ class LivePanel(QWidget):
         del self.predictions[:-STRIP_LENGTH * 4]
         if p.smoothed_genre is None:
             self.genre.setText("No music heard")
-            self.genre.setStyleSheet("color: #757575;")
+            self.genre.setStyleSheet(MUTED_STYLE)
             self.detail.setText(f"Input level {p.level_dbfs:.0f} dBFS: turn the music up or move closer.")
         elif p.verdict in ("not_music", "unknown"):
             self.genre.setText(VERDICT_TITLES[p.verdict])
@@ -282,6 +283,10 @@ class LivePanel(QWidget):
             else:
                 seen.setdefault("quiet", genre_color(labels, None).name())
         return "&nbsp;&nbsp;".join(f"<span style='color:{c}'>\u25a0</span> {g}" for g, c in seen.items())
+
+    def restyle(self) -> None:
+        """Take the palette's colours (light or dark theme)."""
+        style_plot(self.plots, [self.strip_plot, self.spec])
 
     def reset_meter(self) -> None:
         """Not listening: the meter reads nothing (it kept the last level before)."""

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         act.setShortcut(QKeySequence.Quit)
         self.track_actions = TrackActions(self)
         self.model_menu = self.menuBar().addMenu("&Model")
+        self._build_view_menu()
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About the &model\u2026", self.about_model)
         help_menu.addAction("&About Genre Desktop", self.about)
@@ -153,6 +154,35 @@ class MainWindow(QMainWindow):
         self.play_action.triggered.connect(self.toggle_playback)
         self.addAction(self.play_action)
         self.refresh_model_menu()
+
+    def _build_view_menu(self) -> None:
+        """View › Theme: follow the system, or force light or dark."""
+        from PySide6.QtWidgets import QApplication
+
+        from .theme import THEMES, ThemeManager
+
+        self.theme = ThemeManager(QApplication.instance(), self.settings.get("view/theme"))
+        self.theme.changed.connect(self._restyle)
+        menu = self.menuBar().addMenu("&View").addMenu("&Theme")
+        group = QActionGroup(self)
+        self.theme_actions = {}
+        for key, text in THEMES.items():
+            act = menu.addAction(text)
+            act.setCheckable(True)
+            act.setChecked(key == self.theme.choice)
+            act.triggered.connect(lambda _checked=False, key=key: self.set_theme(key))
+            group.addAction(act)
+            self.theme_actions[key] = act
+        self.theme.apply()
+
+    def set_theme(self, key: str) -> None:
+        self.settings.set("view/theme", key)
+        self.theme_actions[key].setChecked(True)
+        self.theme.set_choice(key)
+
+    def _restyle(self) -> None:
+        self.plots.restyle()
+        self.live.restyle()
 
     # ---------------------------------------------------------------- models
     def start(self) -> None:

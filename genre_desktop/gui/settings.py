@@ -38,6 +38,7 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("live/record", bool, False, "keep a WAV of each listening session"),
     Option("live/hop_seconds", float, 1.0, "seconds between live predictions"),
     Option("wizard/last_folder", str, "", "the library folder the training wizard last used"),
+    Option("view/theme", str, "system", "colours: system (follow the desktop), light or dark"),
     Option("library/folders", list, [], "the folders added to the library (rescanned by Rescan)"),
     Option("library/top_k", int, 1, "genres written into a file's tag (1 to 3)"),
     Option("library/separator", str, "", "joins several genres into one tag value (empty: separate values)"),

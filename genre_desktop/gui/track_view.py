@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from ..core.engine.features import FeatureConfig, mel_band_frequencies
+from .theme import MUTED_STYLE, style_plot
 
 if TYPE_CHECKING:
     from ..core.engine.inference import TrackResult
@@ -51,7 +52,7 @@ class VerdictPanel(QFrame):
         self.detail.setWordWrap(True)
         self.tags = QLabel("")
         self.tags.setWordWrap(True)
-        self.tags.setStyleSheet("color: #616161;")
+        self.tags.setStyleSheet(MUTED_STYLE)
         self.bars: list[tuple[QLabel, QProgressBar]] = []
         grid = QGridLayout()
         for i in range(3):
@@ -81,7 +82,7 @@ class VerdictPanel(QFrame):
 
     def show_message(self, title: str, detail: str = "") -> None:
         self.genre.setText(title)
-        self.genre.setStyleSheet("color: #424242;")
+        self.genre.setStyleSheet("color: palette(window-text);")
         self.detail.setText(detail)
         self.tags.setText("")
         for name, bar in self.bars:
@@ -103,7 +104,7 @@ class VerdictPanel(QFrame):
         color = genre_color(result.labels, result.genre)
         if result.uncertain:
             self.genre.setText(f"Not sure \u2014 maybe {result.genre}")
-            self.genre.setStyleSheet("color: #757575;")
+            self.genre.setStyleSheet(MUTED_STYLE)
             self.detail.setText(f"{result.reason}.  {minutes}:{seconds:02d} long, "
                                 f"{len(result.slices)} slices")
         else:
@@ -156,7 +157,6 @@ class TrackPlots(QWidget):
         super().__init__(parent)
         self.config = config or FeatureConfig()
         self.layout_widget = pg.GraphicsLayoutWidget()
-        self.layout_widget.setBackground("w")
         self.timeline = self.layout_widget.addPlot(row=0, col=0)
         self.timeline.setMaximumHeight(90)
         self.timeline.hideAxis("left")
@@ -194,7 +194,12 @@ class TrackPlots(QWidget):
         self.layout_widget.scene().sigMouseMoved.connect(self._hover)
         self.layout_widget.scene().sigMouseClicked.connect(self._click)
         self.spec.getAxis("bottom").enableAutoSIPrefix(False)  # seconds stay seconds, never "(x0.001)"
+        self.restyle()
         self.clear()
+
+    def restyle(self) -> None:
+        """Take the palette's colours (light or dark theme)."""
+        style_plot(self.layout_widget, [self.timeline, self.spec])
 
     EMPTY_SECONDS = 30.0  # the time axis of the empty plots
 

@@ -28,11 +28,17 @@ def gtzan_group(item: dict, size: int) -> str:
     return item["path"]
 
 
-def cell_weights(index, idx) -> np.ndarray:
-    """Per-track weights giving each (data set, genre) cell the same total weight."""
-    cells = [f"{index[i]['dataset']}/{index[i]['genre']}" for i in idx]
-    counts = Counter(cells)
-    return np.array([1.0 / counts[c] for c in cells])
+def track_weights(index, idx, clip_weight: float = 1.0) -> np.ndarray:
+    """Per-track weights: each (data set, genre) cell weighs the same in total, GTZAN's
+    tracks and excerpts pooled into one cell (so adding excerpts takes no weight from
+    Emotify), an excerpt counting ``clip_weight`` of a full track inside it."""
+    cells = [f"gtzan/{index[i]['genre']}" if index[i]["dataset"] in GTZAN_SETS
+             else f"{index[i]['dataset']}/{index[i]['genre']}" for i in idx]
+    raw = np.array([clip_weight if index[i]["dataset"] == "gtzan_clips" else 1.0 for i in idx])
+    totals: Counter = Counter()
+    for cell, w in zip(cells, raw):
+        totals[cell] += w
+    return np.array([w / totals[cell] for cell, w in zip(cells, raw)])
 
 
 def subset_scores(index, idx, preds) -> dict:

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "genre-desktop"
 DATA_ENV = "GENRE_DESKTOP_DATA"
-DEFAULT_MODEL = "genre_musicnn_v2"
+DEFAULT_MODEL = "genre_musicnn_v3"
 
 
 def user_data_folder() -> Path:

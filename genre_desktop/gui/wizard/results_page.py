@@ -6,6 +6,8 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
+from ..theme import style_plot
+
 
 class ResultsPage(QWizardPage):
     def __init__(self):
@@ -20,8 +22,8 @@ class ResultsPage(QWizardPage):
         self.recall.verticalHeader().setVisible(False)
         self.recall.setMaximumWidth(340)
         self.matrix_view = pg.GraphicsLayoutWidget()
-        self.matrix_view.setBackground("w")
         self.matrix_plot = self.matrix_view.addPlot(title="Confusion (rows: truth, columns: predicted)")
+        style_plot(self.matrix_view, [self.matrix_plot])
         self.matrix_plot.setMouseEnabled(False, False)
         self.matrix_plot.invertY(True)
         self.matrix_image = pg.ImageItem(axisOrder="row-major")

@@ -12,6 +12,7 @@ from ...core.engine.bundle import BundleError
 from ...core.engine.registry import user_model_path
 from ...core.training.train_on_library import TrainOptions, train_on_library
 from ..tasks import Task
+from ..theme import style_plot
 
 
 
@@ -66,12 +67,12 @@ class TrainPage(QWizardPage):
         self.progress.setRange(0, 1000)
         self.status = QLabel("")
         plots = pg.GraphicsLayoutWidget()
-        plots.setBackground("w")
         self.loss_plot = plots.addPlot(row=0, col=0, title="Training loss")
         self.loss_plot.setLabel("bottom", "epoch")
         self.acc_plot = plots.addPlot(row=0, col=1, title="Validation accuracy")
         self.acc_plot.setLabel("bottom", "epoch")
         self.acc_plot.setYRange(0, 1)
+        style_plot(plots, [self.loss_plot, self.acc_plot])
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=6)
         self.acc_curve = self.acc_plot.plot(pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=6)
         layout = QVBoxLayout(self)
