@@ -153,3 +153,10 @@ def test_wizard_starts_from_the_bundled_model_and_remembers_the_folder(qtbot, li
     second.show()
     assert second.choose_page.root_edit.text() == str(library.absolute())
     second.reject()
+
+
+def test_quick_mode_says_why_it_has_no_curves(qtbot, wizard):
+    page = wizard.train_page
+    assert page.quick.isChecked() and page.plots.isHidden() and not page.quick_note.isHidden()
+    page.thorough.setChecked(True)
+    assert not page.plots.isHidden() and page.quick_note.isHidden()

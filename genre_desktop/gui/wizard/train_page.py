@@ -66,7 +66,7 @@ class TrainPage(QWizardPage):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.status = QLabel("")
-        plots = pg.GraphicsLayoutWidget()
+        plots = self.plots = pg.GraphicsLayoutWidget()
         self.loss_plot = plots.addPlot(row=0, col=0, title="Training loss")
         self.loss_plot.setLabel("bottom", "epoch")
         self.acc_plot = plots.addPlot(row=0, col=1, title="Validation accuracy")
@@ -81,6 +81,14 @@ class TrainPage(QWizardPage):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(plots, 1)
+        # quick mode fits the genre layer in one step: no epochs, so no curves to draw
+        self.quick_note = QLabel("Quick mode fits the genre layer in one step, so there are no epochs to "
+                                 "plot. Its accuracy (cross-validated on a small library) is on the next page.")
+        self.quick_note.setWordWrap(True)
+        layout.addWidget(self.quick_note)
+        layout.addStretch(0)
+        self.thorough.toggled.connect(self._show_curves)
+        self._show_curves(self.thorough.isChecked())
         self.worker = None  # the running training Task
         self._epoch.connect(self._on_epoch)
         self.outcome = None
@@ -142,6 +150,10 @@ class TrainPage(QWizardPage):
     def _on_cancelled(self) -> None:
         self._finish("Cancelled: nothing was saved.")
 
+    def _show_curves(self, thorough: bool) -> None:
+        self.plots.setVisible(thorough)
+        self.quick_note.setVisible(not thorough)
+
     def _on_epoch(self, losses: list, accuracies: list) -> None:
         epochs = list(range(1, len(losses) + 1))
         self.loss_curve.setData(epochs, losses)
@@ -153,8 +165,6 @@ class TrainPage(QWizardPage):
         acc = outcome.report.accuracy
         self._finish(f"Done in {outcome.seconds['total']:.0f} s: {acc:.0%} of validation tracks right. "
                      "Press Next for the details.")
-        if not outcome.history.epochs:  # quick mode: one point for the curve
-            self.acc_curve.setData([1], [acc])
         self.completeChanged.emit()
         self.training_finished.emit(outcome)
 
