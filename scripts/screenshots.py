@@ -7,7 +7,8 @@ docs/uncertain.png (a track the model is not sure about), docs/not_music.png (sp
 and noise beside music), docs/live.png (real audio
 played into a PulseAudio virtual microphone) and docs/wizard_*.png (each wizard page,
 training thoroughly on 8 Emotify tracks per genre) and docs/manage_models.png (a model, its
-backup and a broken model folder), docs/library.png and docs/library_review.png (a tagged
+backup and a broken model folder), docs/dark.png (View › Theme › Dark, a long name elided in the middle),
+docs/library.png and docs/library_review.png (a tagged
 folder of GTZAN and Emotify tracks scanned into the Library tab, and the tag review).
 Name groups to take only those: ``python scripts/screenshots.py library``.
 """
@@ -65,6 +66,8 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp())
         if "library" in only:
             library_screenshots(w, settle, tmp)
+        if "dark" in only:
+            dark_screenshot(w, wait, settle, tmp)
         w.close()
         return
     picks = ["emotify/rock/rock.005.ogg", "gtzan/jazz/jazz.00002.ogg", "gtzan/metal/metal.00003.ogg",
@@ -95,12 +98,30 @@ def main() -> None:
     w.select_path(str(medley))
     settle()
     w.grab().save(str(ROOT / "docs" / "uncertain.png"))
+    dark_screenshot(w, wait, settle, tmp)
     not_music_screenshot(w, wait, settle, tmp, tracks)
     live_screenshot(w, wait, settle, tmp)
     wizard_screenshots(w, wait, settle, tmp)
     manage_models_screenshot(w, settle)
     library_screenshots(w, settle, tmp)
     w.close()
+
+
+def dark_screenshot(w, wait, settle, tmp: Path) -> None:
+    """View › Theme › Dark, with a long file name in the list (elided in the middle)."""
+    import shutil
+
+    long = tmp / "Some Artist - A Very Long Title of a Live Recording at a Festival (2001 Remaster).ogg"
+    shutil.copy2(DATA / "gtzan/blues/blues.00003.ogg", long)
+    w.tabs.setCurrentIndex(0)
+    w.open_paths([str(long)])
+    wait(w.verdict_ready)
+    w.select_path(str(long))
+    w.set_theme("dark")
+    settle()
+    w.grab().save(str(ROOT / "docs" / "dark.png"))
+    w.set_theme("system")
+    settle()
 
 
 def library_screenshots(w, settle, tmp: Path) -> None:

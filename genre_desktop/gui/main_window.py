@@ -183,6 +183,9 @@ class MainWindow(QMainWindow):
     def _restyle(self) -> None:
         self.plots.restyle()
         self.live.restyle()
+        selected = self._selected_path()
+        if selected:  # style sheets read the palette when set: set them again
+            self._show_row(selected)
 
     # ---------------------------------------------------------------- models
     def start(self) -> None:

@@ -117,7 +117,9 @@ class VerdictPanel(QFrame):
             bar.setVisible(True)
             bar.setValue(int(prob * 1000))
             bar.setFormat(f"{prob:.0%}")
-            bar.setStyleSheet(f"QProgressBar::chunk {{ background: {genre_color(result.labels, label).name()}; }}")
+            bar.setStyleSheet("QProgressBar { background: palette(base); border: 1px solid palette(mid); "
+                              "color: palette(text); } "
+                              f"QProgressBar::chunk {{ background: {genre_color(result.labels, label).name()}; }}")
         self.tags.setText("Sounds like: " + ", ".join(t for t, _ in result.tags) if result.tags else "")
         self._add_notes(result)
 
