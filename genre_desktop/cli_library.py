@@ -71,7 +71,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         summary = scan_library(args.paths, ref, args.library,
                                BatchOptions(workers=args.workers, scheduler=args.scheduler,
-                                            reanalyse=args.reanalyse, retry_errors=args.retry_errors),
+                                            reanalyse=args.reanalyse, retry_errors=args.retry_errors,
+                                            slice_step=1 if args.full_timeline else BatchOptions.slice_step),
                                progress=bar)
     finally:
         bar.close()
@@ -224,6 +225,9 @@ def add_parser(sub, positive_int) -> None:
     p.add_argument("--scheduler", help="run on a Dask cluster: its scheduler address, tcp://HOST:PORT")
     p.add_argument("--reanalyse", action="store_true", help="analyse even files analysed before")
     p.add_argument("--retry-errors", action="store_true", help="try again files that failed before")
+    p.add_argument("--full-timeline", action="store_true",
+                   help="run the network on every slice of every file (default: the fast path, every 3rd "
+                        "slice, all of them when the verdict is borderline)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
 
     p = action("show", cmd_show, "list the library's tracks with their genre")

@@ -84,3 +84,18 @@ def test_spectrogram_is_pooled_while_decoding(tiny_classifier, tmp_path):
     n = (full.spectrogram.shape[1] // 16) * 16
     expected = full.spectrogram[:, :n].astype(np.float32).reshape(96, -1, 16).mean(axis=2)
     np.testing.assert_allclose(pooled.spectrogram[:, : expected.shape[1]], expected, atol=0.02)
+
+
+def test_the_fast_path_runs_a_third_of_the_slices_unless_the_verdict_is_borderline(tiny_classifier, tmp_path,
+                                                                                     monkeypatch):
+    path = write(tmp_path / "bass.flac", synth("bass", 60.0, seed=5))
+    full = tiny_classifier.classify_file(path)
+    fast = tiny_classifier.classify_file(path, slice_step=3)
+    assert full.verdict == "genre" and (fast.verdict, fast.genre) == (full.verdict, full.genre)
+    assert len(fast.slices) == -(-len(full.slices) // 3)  # every third, the first included
+    monkeypatch.setattr(Classifier, "borderline", lambda self, result: True)
+    decided = tiny_classifier.classify_file(path, slice_step=3)
+    assert [s.start for s in decided.slices] == [s.start for s in full.slices]  # all, in time order
+    assert np.allclose(decided.probs, full.probs, atol=1e-3) and decided.genre == full.genre
+    clip = write(tmp_path / "clip.wav", synth("treble", 1.5))  # one slice: nothing to skip
+    assert len(tiny_classifier.classify_file(clip, slice_step=3).slices) == 1

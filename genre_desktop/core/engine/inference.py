@@ -21,6 +21,10 @@ from .verdict import StreamingSlicer, fit_slices, silent_slices, vote
 log = logging.getLogger(__name__)
 
 MIN_TAG_PROB = 0.15
+#: the batch fast path: a verdict within these margins of a line is decided on all slices
+FAST_MARGIN = 0.15  # of confidence and of slice agreement
+FAST_DISTANCE_MARGIN = 1.25  # open-set distances (as multiples of their thresholds)
+FAST_HELD_SLICES = 2000  # slices kept for that (~83 min of audio, 95 MB as float16)
 
 
 @dataclass
@@ -176,13 +180,18 @@ class Classifier:
                       should_stop: Optional[StopCallback] = None,
                       keep_spectrogram: bool = False,
                       spectrogram_columns: Optional[int] = None,
-                      audio_digest=None) -> TrackResult:
+                      audio_digest=None, slice_step: int = 1) -> TrackResult:
         """Decode and classify a file block by block (memory stays bounded for long files).
 
         With ``keep_spectrogram`` the result carries the log-mel spectrogram, mean-pooled in
         time as it is decoded to at most ``spectrogram_columns`` columns (None: every frame).
         ``audio_digest`` (a :mod:`hashlib` object) is fed the decoded samples (float32 at the
-        model's rate): the library's fingerprint of a file's audio.
+        model's rate): the library's fingerprint of a file's audio. ``slice_step`` > 1 runs
+        the network on every ``slice_step``-th slice only (the first always): the batch
+        fast path, whose verdict agrees with the full timeline's on nearly every track
+        (``benchmarks/bench_fast_path.py``): when that verdict is :meth:`borderline`, the
+        other slices (kept, float16) run too and decide. The timeline then holds the slices
+        that ran.
 
         Raises
         ------
@@ -201,9 +210,11 @@ class Classifier:
                              max(1, math.ceil((info.duration * cfg.frames_per_second + 1) / spectrogram_columns)))
         decoded = 0
 
-        def classify(slices: np.ndarray, first_frames: np.ndarray) -> None:
-            if not len(slices):
-                return
+        seen = [0]  # slices cut so far (the fast path runs every slice_step-th at first)
+        held: list = []  # the fast path's other slices (float16), run only for a borderline verdict
+        held_count = [0]
+
+        def run(slices: np.ndarray, first_frames) -> None:
             p, t, e = self.predict_slices(slices)
             probs_parts.append(p)
             emb_parts.append(e)
@@ -211,6 +222,17 @@ class Classifier:
                 tag_parts.append(t)
             starts.extend(first_frames)
             silent.extend(silent_slices(slices))
+
+        def classify(slices: np.ndarray, first_frames: np.ndarray) -> None:
+            if slice_step > 1 and len(slices):
+                keep = (seen[0] + np.arange(len(slices))) % slice_step == 0
+                seen[0] += len(slices)
+                if (~keep).any() and held_count[0] < FAST_HELD_SLICES:
+                    held.append((slices[~keep].astype(np.float16), np.asarray(first_frames)[~keep]))
+                    held_count[0] += int((~keep).sum())
+                slices, first_frames = slices[keep], np.asarray(first_frames)[keep]
+            if len(slices):
+                run(slices, first_frames)
 
         for block in iter_audio_blocks(path, cfg.sample_rate):
             if should_stop is not None and should_stop():
@@ -231,10 +253,19 @@ class Classifier:
             raise AudioDecodeError("no audio in this file")
         classify(*slicer.push(tail))
         classify(*slicer.finish())
-        probs = np.concatenate(probs_parts)
-        tags = np.concatenate(tag_parts) if tag_parts else None
-        result = self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts),
-                              probs, np.asarray(silent), tags, np.concatenate(emb_parts))
+
+        def vote_all() -> TrackResult:
+            order = np.argsort(np.asarray(starts), kind="stable")
+            tags = np.concatenate(tag_parts)[order] if tag_parts else None
+            return self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts)[order],
+                                np.concatenate(probs_parts)[order], np.asarray(silent)[order], tags,
+                                np.concatenate(emb_parts)[order])
+
+        result = vote_all()
+        if held and self.borderline(result):  # the fast path's verdict is close to a line: look at all
+            for slices, first_frames in held:
+                run(slices.astype(np.float32), first_frames)
+            result = vote_all()
         if keep_spectrogram:
             result.spectrogram, result.spectrogram_factor = kept.finish(), kept.factor
         note = truncation_note(decoded / cfg.sample_rate, info.duration) or (
@@ -243,6 +274,16 @@ class Classifier:
         if note:
             result.notes.append(note)
         return result
+
+    def borderline(self, result: TrackResult) -> bool:
+        """Whether a verdict from a subset of slices is close enough to one of the lines
+        (confidence, agreement, the open-set thresholds) that all slices should decide."""
+        thresholds = self.bundle.thresholds
+        near = lambda x: x is not None and 1 / FAST_DISTANCE_MARGIN < x < FAST_DISTANCE_MARGIN  # noqa: E731
+        return (result.verdict != "genre"
+                or result.confidence < thresholds["min_confidence"] + FAST_MARGIN
+                or result.agreement < thresholds["min_agreement"] + FAST_MARGIN
+                or near(result.genre_distance) or near(result.music_distance))
 
     def verdict(self, path: str, duration: float, starts: np.ndarray, probs: np.ndarray,
                 silent: np.ndarray, tag_probs: Optional[np.ndarray] = None,

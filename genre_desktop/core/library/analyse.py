@@ -195,12 +195,14 @@ def audio_fingerprint(path: os.PathLike | str, sample_rate: int) -> str:
     return fingerprint_of(digest, sample_rate)
 
 
-def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
+def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None,
+                 slice_step: int = 1) -> dict:
     """Everything the library stores about one file.
 
     With ``expect_fingerprint`` (the file may be one the library knew under another path),
     the audio is fingerprinted first, and when it matches the record says ``moved`` and the
-    network does not run.
+    network does not run. ``slice_step`` > 1 is the batch fast path
+    (:meth:`~genre_desktop.core.engine.inference.Classifier.classify_file`).
 
     Returns
     -------
@@ -227,7 +229,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
                 record["moved"] = True
                 return record
         digest = hashlib.blake2b(digest_size=16)
-        result = model.classify_file(path, audio_digest=digest)
+        result = model.classify_file(path, audio_digest=digest, slice_step=slice_step)
         record["fingerprint"] = fingerprint_of(digest, rate)
         record["result"] = result_record(result)
     except AudioDecodeError as exc:
@@ -237,8 +239,9 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
     return record
 
 
-def analyse_on_worker(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None) -> dict:
+def analyse_on_worker(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None,
+                      slice_step: int = 1) -> dict:
     """:func:`analyse_path` for a Dask worker (sets the thread policy on first use)."""
     if ref.key not in _LOADED:
         prepare_process(1)
-    return analyse_path(path, ref, expect_fingerprint)
+    return analyse_path(path, ref, expect_fingerprint, slice_step)

@@ -1,0 +1,95 @@
+"""The batch fast path: a verdict from every k-th slice, against the full timeline.
+
+    python benchmarks/bench_fast_path.py [--model NAME] [--steps 2 3 4]
+
+For every track and excerpt of ../shared/data, the bundled model's verdict (verdict kind
+and genre) from all slices and from the fast path (every k-th slice, all of them when that
+verdict is borderline); prints the agreement and the time against decoding alone (summed
+over the files), and the same for a 3-minute MP3 medley (best of 3; a medley is borderline).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI and the library workers run
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_classify import DATA, best_of, decode_native, make_inputs  # noqa: E402
+
+from genre_desktop.core.engine.bundle import load_bundle  # noqa: E402
+from genre_desktop.core.engine.inference import Classifier  # noqa: E402
+from genre_desktop.core.engine.registry import resolve_model  # noqa: E402
+
+log = logging.getLogger("bench_fast_path")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--steps", type=int, nargs="+", default=[2, 3, 4])
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("genre_desktop").setLevel(logging.ERROR)
+    clf = Classifier(load_bundle(resolve_model(args.model)))
+    with tempfile.TemporaryDirectory() as tmp:
+        mp3 = make_inputs(Path(tmp))[0]
+        decode = best_of(3, lambda: decode_native(mp3))
+        full = best_of(3, lambda: clf.classify_file(mp3))
+        log.info("3-minute MP3: decode %.0f ms; full timeline %.0f ms = %.2fx", 1000 * decode, 1000 * full,
+                 full / decode)
+        for step in args.steps:
+            fast = best_of(3, lambda: clf.classify_file(mp3, slice_step=step))
+            log.info("  every %d. slice: %.0f ms = %.2fx decode", step, 1000 * fast, fast / decode)
+    tracks = sorted(DATA.rglob("*.ogg")) if DATA.is_dir() else []
+    if not tracks:
+        log.info("no shared data: agreement not measured")
+        return
+    agree = {step: Counter() for step in args.steps}
+    changed = {step: [] for step in args.steps}
+    seconds = Counter()
+    completed = Counter()
+    t0 = time.perf_counter()
+    for path in tracks:
+        t = time.perf_counter()
+        decode_native(path)
+        seconds["decode"] += time.perf_counter() - t
+        t = time.perf_counter()
+        ref = clf.classify_file(path)
+        seconds["full"] += time.perf_counter() - t
+        kind = "clips" if path.parent.parent.name == "gtzan_clips" else "tracks"
+        for step in args.steps:
+            t = time.perf_counter()
+            got = clf.classify_file(path, slice_step=step)
+            seconds[step] += time.perf_counter() - t
+            completed[step] += len(got.slices) == len(ref.slices) and len(ref.slices) > 1
+            same = (got.verdict, got.genre) == (ref.verdict, ref.genre)
+            agree[step][(kind, same)] += 1
+            if not same:
+                changed[step].append(f"{path.name}: {ref.verdict}/{ref.genre} -> {got.verdict}/{got.genre}")
+    log.info("%d files in %.0f s; decoding them %.1f s, full timelines %.1f s (%.2fx decode)", len(tracks),
+             time.perf_counter() - t0, seconds["decode"], seconds["full"], seconds["full"] / seconds["decode"])
+    for step in args.steps:
+        c = agree[step]
+        total = sum(c.values())
+        same = c[("tracks", True)] + c[("clips", True)]
+        log.info("every %d. slice: verdict and genre as the full timeline's on %d of %d files (%.1f %%); "
+                 "full tracks %d/%d, excerpts %d/%d", step, same, total, 100 * same / total,
+                 c[("tracks", True)], c[("tracks", True)] + c[("tracks", False)],
+                 c[("clips", True)], c[("clips", True)] + c[("clips", False)])
+        log.info("  time %.1f s = %.2fx decode, %.2fx the full timelines; %d files were borderline and "
+                 "ran all their slices", seconds[step], seconds[step] / seconds["decode"],
+                 seconds[step] / seconds["full"], completed[step])
+        for line in changed[step][:12]:
+            log.info("    %s", line)
+
+
+if __name__ == "__main__":
+    main()
