@@ -8,9 +8,14 @@ synthesised when that is absent) and a 30-second OGG. For each, the best of N ru
   + resample decode + soxr to the model rate, mono (what the app must read)
   + features + log-mel (the shared feature path)
   end-to-end Classifier.classify_file (decode, resample, features, model, vote)
-and the ratio end-to-end / decode.
+and the ratio end-to-end / decode. ``--runtime torch`` keeps the network in torch
+(default: ONNX Runtime when it agrees, as the app runs it).
 """
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI and the GUI run
 
 import argparse
 import tempfile
@@ -69,11 +74,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--runtime", choices=("auto", "torch"), default="auto",
+                        help="auto: ONNX Runtime when its outputs agree with torch's (what the app does)")
     args = parser.parse_args()
     bundle = load_bundle(resolve_model(args.model))
-    clf = Classifier(bundle)
+    clf = Classifier(bundle, runtime=args.runtime)
     cfg = bundle.features
-    print(f"model {bundle.name}; torch threads {torch.get_num_threads()}")
+    print(f"model {bundle.name}; network in {clf.runtime}; torch threads {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as tmp:
         for path in make_inputs(Path(tmp)):
             info = sf.info(str(path))

@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("genre_desktop").setLevel(logging.ERROR)
-    clf = Classifier(load_bundle(resolve_model(args.model)))
+    clf = Classifier(load_bundle(resolve_model(args.model)), runtime="auto")  # as library workers run
     with tempfile.TemporaryDirectory() as tmp:
         mp3 = make_inputs(Path(tmp))[0]
         decode = best_of(3, lambda: decode_native(mp3))

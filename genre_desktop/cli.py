@@ -16,7 +16,7 @@ def _load(model: Optional[str]):
     from .core.engine.inference import Classifier
     from .core.engine.registry import resolve_model
 
-    return Classifier(load_bundle(resolve_model(model)))
+    return Classifier(load_bundle(resolve_model(model)), runtime="auto")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

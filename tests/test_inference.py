@@ -99,3 +99,24 @@ def test_the_fast_path_runs_a_third_of_the_slices_unless_the_verdict_is_borderli
     assert np.allclose(decided.probs, full.probs, atol=1e-3) and decided.genre == full.genre
     clip = write(tmp_path / "clip.wav", synth("treble", 1.5))  # one slice: nothing to skip
     assert len(tiny_classifier.classify_file(clip, slice_step=3).slices) == 1
+
+
+def test_onnx_runtime_gives_torchs_numbers(tiny_model, tmp_path, monkeypatch):
+    """The app runs the network in ONNX Runtime once its outputs match torch's; the
+    exported graph is cached; GENRE_DESKTOP_RUNTIME=torch keeps torch."""
+    pytest.importorskip("onnxruntime")
+    from genre_desktop.core.engine.bundle import load_bundle
+    from genre_desktop.core.engine.registry import onnx_cache_folder
+
+    path = write(tmp_path / "mix.ogg", np.concatenate([synth("bass", 8.0), synth("noise", 8.0)]))
+    torch_clf = Classifier(load_bundle(tiny_model))
+    fast = Classifier(load_bundle(tiny_model), runtime="auto")
+    assert torch_clf.runtime == "torch" and fast.runtime == "onnxruntime"
+    assert len(list(onnx_cache_folder().glob("*.onnx"))) == 1
+    a, b = torch_clf.classify_file(path), fast.classify_file(path)
+    assert (a.verdict, a.genre) == (b.verdict, b.genre)
+    assert np.abs(np.stack([s.probs for s in a.slices]) - np.stack([s.probs for s in b.slices])).max() < 1e-4
+    assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "onnxruntime"  # from the cache
+    assert len(list(onnx_cache_folder().glob("*.onnx"))) == 1
+    monkeypatch.setenv("GENRE_DESKTOP_RUNTIME", "torch")
+    assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "torch"

@@ -25,7 +25,7 @@ def _load_classifier(folder: str):
     from ..core.engine.bundle import load_bundle
     from ..core.engine.inference import Classifier
 
-    return Classifier(load_bundle(folder), batch_size=GUI_BATCH_SIZE)
+    return Classifier(load_bundle(folder), batch_size=GUI_BATCH_SIZE, runtime="auto")
 
 
 class AnalysisQueue(QObject):

@@ -132,10 +132,22 @@ class Classifier:
         Slices per forward pass.
     """
 
-    def __init__(self, bundle: ModelBundle, batch_size: int = 64):
+    def __init__(self, bundle: ModelBundle, batch_size: int = 64, runtime: str = "torch"):
         self.bundle = bundle
         self.config = bundle.features
         self.batch_size = batch_size
+        self.network = None  # an onnx_runtime.OnnxNetwork, when runtime="auto" found one that agrees
+        if runtime == "auto":
+            from .onnx_runtime import onnx_network
+            from .registry import onnx_cache_folder
+
+            self.network = onnx_network(bundle.model, self.config.n_mels, self.config.slice_frames,
+                                        onnx_cache_folder())
+
+    @property
+    def runtime(self) -> str:
+        """"onnxruntime" or "torch": what runs the network."""
+        return "onnxruntime" if self.network is not None else "torch"
 
     @property
     def labels(self) -> list[str]:
@@ -157,8 +169,11 @@ class Classifier:
         """
         probs, tags, embs = [], [], []
         for i in range(0, len(slices), self.batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(slices[i:i + self.batch_size], np.float32))
-            logits, tag_logits, emb = self.bundle.model(batch)
+            batch = np.ascontiguousarray(slices[i:i + self.batch_size], np.float32)
+            if self.network is not None:
+                logits, tag_logits, emb = (None if o is None else torch.from_numpy(o) for o in self.network(batch))
+            else:
+                logits, tag_logits, emb = self.bundle.model(torch.from_numpy(batch))
             probs.append(torch.softmax(logits, dim=1).numpy())
             embs.append(emb.numpy())
             if tag_logits is not None:

@@ -135,7 +135,8 @@ class MusiCNN(nn.Module):
         self.tags = nn.Linear(backend, n_tags)
 
     def train(self, mode: bool = True) -> "MusiCNN":
-        self._fast = None  # weights may change: rebuild the factorised front-end later
+        if mode:  # weights may change in training: rebuild the factorised front-end later
+            self._fast = None
         return super().train(mode)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):

@@ -49,6 +49,11 @@ def feature_cache_folder() -> Path:
     return base / "features"
 
 
+def onnx_cache_folder() -> Path:
+    """Where bundles' networks exported for ONNX Runtime are kept (rebuilt when missing)."""
+    return feature_cache_folder().parent / "onnx"
+
+
 def bundled_models_folder() -> Path:
     """The folder of models shipped with the app."""
     return Path(str(resources.files("genre_desktop_models")))

@@ -123,7 +123,7 @@ def classifier(ref: ModelRef):
         folder = Path(ref.folder)
         if ref.files is not None and not (folder / "model.json").is_file():
             folder = _unpacked(ref)
-        found = _LOADED[ref.key] = Classifier(load_bundle(folder))
+        found = _LOADED[ref.key] = Classifier(load_bundle(folder), runtime="auto")
     return found
 
 
