@@ -105,6 +105,7 @@ def test_onnx_runtime_gives_torchs_numbers(tiny_model, tmp_path, monkeypatch):
     """The app runs the network in ONNX Runtime once its outputs match torch's; the
     exported graph is cached; GENRE_DESKTOP_RUNTIME=torch keeps torch."""
     pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
     from genre_desktop.core.engine.bundle import load_bundle
     from genre_desktop.core.engine.registry import onnx_cache_folder
 

@@ -59,3 +59,27 @@ def test_window_says_when_it_cannot_play(qtbot, tiny_model, tmp_path, monkeypatc
     qtbot.waitUntil(lambda: "Cannot play" in w.statusBar().currentMessage(), timeout=10000)
     assert w.verdict.genre.text() == "Bass"  # everything else still works
     w.close()
+
+
+def test_a_file_plays_as_it_is(tmp_path, virtual_mic):
+    """44.1 kHz stereo plays at 44.1 kHz in stereo (it was a 22.05 kHz mono down-mix)."""
+    from genre_desktop.core.engine.playback import preview_audio
+
+    left, right = synth("bass", 3.0, sr=44100), synth("treble", 3.0, sr=44100)
+    path = write(tmp_path / "stereo.flac", np.stack([left, right], axis=1), 44100)
+    audio, rate = preview_audio(path)
+    assert rate == 44100 and audio.shape == (3 * 44100, 2)
+    assert np.abs(audio[:, 0] - left).max() < 1e-3 and np.abs(audio[:, 1] - right).max() < 1e-3
+    surround = write(tmp_path / "six.wav", np.tile(left[:, None], (1, 6)), 44100)
+    assert preview_audio(surround)[0].shape[1] == 2
+    player = Player()
+    player.load(audio, rate)
+    assert (player.channels, player.sample_rate) == (2, 44100) and player.duration == pytest.approx(3.0)
+    player.play()
+    try:
+        deadline = time.monotonic() + 5
+        while player.position < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert player.position >= 0.5
+    finally:
+        player.pause()

@@ -68,7 +68,7 @@ class PlaybackController(QObject):
         from ..core.engine.playback import preview_audio
 
         task = Task(preview_audio, path, name="preview", contract=False, parent=self)
-        task.finished.connect(lambda audio: self._on_ready(path, audio, 22050))
+        task.finished.connect(lambda decoded: self._on_ready(path, *decoded))
         task.errored.connect(lambda reason: self._on_failed(path, reason))
         task.done.connect(lambda: setattr(self, "_decoding", None))
         task.done.connect(task.deleteLater)

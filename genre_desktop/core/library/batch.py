@@ -258,9 +258,15 @@ def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_reco
             if not pause():
                 while pending and len(in_flight) < window:
                     job = pending.pop()
-                    in_flight[pool.submit(job)] = job
+                    try:
+                        in_flight[pool.submit(job)] = job
+                    except BrokenProcessPool:  # a worker died between two submissions
+                        pending.append(job)
+                        break
             finished = [f for f in in_flight if f.done()]
             if not finished:
+                if not in_flight and pending and not pause():  # broken before anything ran
+                    pool.restart()
                 time.sleep(0.05)
                 continue
             broken = False
