@@ -80,8 +80,43 @@ def test_no_input_device_is_a_clear_error(monkeypatch):
         raise sd.PortAudioError("Error querying device -1")
 
     monkeypatch.setattr(sd, "query_devices", no_device)
-    with pytest.raises(LiveError, match="no usable input device"):
+    monkeypatch.setattr(CaptureStream, "RETRY_SECONDS", 0.0)
+    with pytest.raises(LiveError, match="no audio input is available.*sound server"):
         CaptureStream(None)
+
+
+def test_opening_an_input_is_retried_and_default_is_the_device_of_that_name(monkeypatch):
+    """Under load PortAudio fails an open now and then; "default" names the device called
+    exactly that (sounddevice's substring match found it ambiguous)."""
+    import sounddevice as sd
+
+    from genre_desktop.core.engine import live
+
+    devices = [{"name": "pulse default", "max_input_channels": 2, "default_samplerate": 44100.0},
+               {"name": "default", "max_input_channels": 2, "default_samplerate": 48000.0}]
+
+    def query(device=None, kind=None):
+        if device is None and kind is None:
+            return devices
+        assert isinstance(device, int), f"asked by name: {device!r}"
+        return devices[device]
+
+    failures = iter([sd.PortAudioError("Error opening InputStream: Unanticipated host error"), None])
+
+    class Stream:
+        def __init__(self, **kwargs):
+            error = next(failures)
+            if error is not None:
+                raise error
+            self.kwargs = kwargs
+
+    monkeypatch.setattr(sd, "query_devices", query)
+    monkeypatch.setattr(sd, "InputStream", Stream)
+    monkeypatch.setattr(live, "_reinitialise_portaudio", lambda: None)
+    monkeypatch.setattr(live.CaptureStream, "RETRY_SECONDS", 0.0)
+    capture = live.CaptureStream("default")
+    assert capture.device_name == "default" and capture.stream.kwargs["device"] == 1
+    assert capture.sample_rate == 48000
 
 
 def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch):
@@ -103,3 +138,25 @@ def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch
     session = LiveSession(tiny_classifier)
     with pytest.raises(LiveError, match="stopped delivering audio"):
         session.poll()
+
+
+def test_the_live_tab_explains_a_missing_sound_server(qtbot, tiny_classifier, monkeypatch):
+    import sounddevice as sd
+
+    from genre_desktop.core.engine import live
+    from genre_desktop.gui.live_view import LivePanel
+    from genre_desktop.gui.settings import app_settings
+
+    def no_server(*args, **kwargs):
+        raise sd.PortAudioError("Illegal combination of I/O devices [PaErrorCode -9993]")
+
+    monkeypatch.setattr(sd, "query_devices", no_server)
+    monkeypatch.setattr(live.CaptureStream, "RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(live, "_reinitialise_portaudio", lambda: None)
+    panel = LivePanel(app_settings())
+    qtbot.addWidget(panel)
+    panel.set_classifier(tiny_classifier)
+    panel.start()
+    qtbot.waitUntil(lambda: panel.genre.text() == "Cannot listen", timeout=10000)
+    assert "sound server" in panel.detail.text() and panel.listen_button.isEnabled()
+    panel.shutdown()

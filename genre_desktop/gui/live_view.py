@@ -299,7 +299,10 @@ class LivePanel(QWidget):
         self.listen_button.setText("\u25cf  Listen")
         self.device_box.setEnabled(True)
         self.reset_meter()
-        self.status.setText(f"Cannot listen: {message}")
+        self.genre.setText("Cannot listen")  # said where the eye is, not in small grey text
+        self.genre.setStyleSheet("color: palette(window-text);")
+        self.detail.setText(message[:1].upper() + message[1:])
+        self.status.setText("")
 
     def _on_stopped(self, recording) -> None:
         self.listening = False

@@ -210,25 +210,34 @@ class LiveAnalyzer:
 class CaptureStream:
     """A sounddevice input stream whose callback only copies into a ring buffer."""
 
+    ATTEMPTS = 3  # PortAudio on a busy machine sometimes fails a query or an open once
+    RETRY_SECONDS = 0.3
+
     def __init__(self, device=None, ring_seconds: float = 20.0, blocksize: int = 0):
         import sounddevice as sd
 
-        try:
-            info = sd.query_devices(device, "input")
-        except (ValueError, sd.PortAudioError) as exc:
-            raise LiveError(f"no usable input device ({str(exc).splitlines()[0]})") from None
-        self.device_name = info["name"]
-        self.sample_rate = int(info["default_samplerate"])
-        self.ring = RingBuffer(int(ring_seconds * self.sample_rate))
+        self.ring = None
         self.overflows = 0
         self.callbacks = 0
         self.last_callback = time.perf_counter()
         self._lock = threading.Lock()
-        try:
-            self.stream = sd.InputStream(device=device, channels=1, samplerate=self.sample_rate,
-                                         dtype="float32", blocksize=blocksize, callback=self._callback)
-        except sd.PortAudioError as exc:
-            raise LiveError(f"cannot open '{self.device_name}' ({str(exc).splitlines()[0]})") from None
+        for attempt in range(self.ATTEMPTS):
+            try:
+                device = _resolve_device(device)
+                info = sd.query_devices(device, "input")
+                self.device_name = info["name"]
+                self.sample_rate = int(info["default_samplerate"])
+                self.ring = RingBuffer(int(ring_seconds * self.sample_rate))
+                self.stream = sd.InputStream(device=device, channels=1, samplerate=self.sample_rate,
+                                             dtype="float32", blocksize=blocksize, callback=self._callback)
+                return
+            except (ValueError, sd.PortAudioError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if isinstance(exc, ValueError) or attempt == self.ATTEMPTS - 1:
+                    raise LiveError(explain_audio_error(reason)) from None
+                log.info("audio input: %s; trying again", reason)
+                time.sleep(self.RETRY_SECONDS)
+                _reinitialise_portaudio()
 
     def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ARG002
         if status.input_overflow:
@@ -252,6 +261,40 @@ class CaptureStream:
             self.stream.close()
         except Exception:  # the device may be gone already
             log.debug("closing input stream failed", exc_info=True)
+
+
+NO_INPUT = ("no audio input is available: no microphone was found, or no sound server (PulseAudio, "
+            "PipeWire) is running. Connect one, then look for devices again (\u21bb)")
+
+
+def explain_audio_error(reason: str) -> str:
+    """PortAudio's message in words a person can act on."""
+    if any(code in reason for code in ("-9993", "-9996", "-9998", "-9999", "Illegal combination",
+                                       "Error querying device -1", "No Default")):
+        return f"{NO_INPUT} [{reason}]"
+    return f"no usable input device ({reason})"
+
+
+def _resolve_device(device):
+    """An index for a device named exactly (sounddevice matches names by substring, so
+    "default" was ambiguous next to "pulse default"); other values as given."""
+    if not isinstance(device, str):
+        return device
+    if device.strip().lower() in ("", "system", "system default"):
+        return None
+    exact = [i for i, name in input_devices() if name.casefold() == device.casefold()]
+    return exact[0] if exact else device
+
+
+def _reinitialise_portaudio() -> None:
+    """Let PortAudio look at the audio servers afresh (a server restarted under load)."""
+    import sounddevice as sd
+
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception:  # noqa: BLE001 - the next attempt reports what is wrong
+        log.debug("PortAudio re-initialisation failed", exc_info=True)
 
 
 def input_devices() -> list[tuple[int, str]]:
