@@ -7,7 +7,8 @@ docs/uncertain.png (a track the model is not sure about), docs/not_music.png (sp
 and noise beside music), docs/live.png (real audio
 played into a PulseAudio virtual microphone) and docs/wizard_*.png (each wizard page,
 training thoroughly on 8 Emotify tracks per genre) and docs/manage_models.png (a model, its
-backup and a broken model folder), docs/dark.png (View › Theme › Dark, a long name elided in the middle),
+backup and a broken model folder), docs/dark.png (View › Theme › Dark, a long name elided in the middle), docs/menus.png
+(a row's right-click menu and View › Theme),
 docs/library.png and docs/library_review.png (a tagged
 folder of GTZAN and Emotify tracks scanned into the Library tab, and the tag review).
 Name groups to take only those: ``python scripts/screenshots.py library``.
@@ -122,6 +123,32 @@ def dark_screenshot(w, wait, settle, tmp: Path) -> None:
     w.grab().save(str(ROOT / "docs" / "dark.png"))
     w.set_theme("system")
     settle()
+    menus_screenshot(w, settle)
+
+
+def menus_screenshot(w, settle) -> None:
+    """The right-click menu of a row and View › Theme, side by side (docs/menus.png)."""
+    from PySide6.QtGui import QPainter, QPixmap
+
+    rect = w.table.visualRect(w.proxy.index(0, 0))
+    context = w.track_actions.show_context_menu(rect.center())
+    settle(300)
+    view = w.menuBar().actions()[[a.text() for a in w.menuBar().actions()].index("&View")].menu()
+    theme = view.actions()[0].menu()
+    theme.popup(w.mapToGlobal(w.rect().center()))
+    settle(300)
+    shots = [context.grab(), theme.grab()]
+    canvas = QPixmap(sum(p.width() for p in shots) + 30, max(p.height() for p in shots) + 20)
+    canvas.fill(w.palette().window().color())
+    painter = QPainter(canvas)
+    x = 10
+    for shot in shots:
+        painter.drawPixmap(x, 10, shot)
+        x += shot.width() + 10
+    painter.end()
+    canvas.save(str(ROOT / "docs" / "menus.png"))
+    context.close()
+    theme.close()
 
 
 def library_screenshots(w, settle, tmp: Path) -> None:
