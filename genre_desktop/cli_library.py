@@ -159,13 +159,24 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _db(args) as db:
         batches = db.tag_batches()
     for b in batches:
-        what = f"undo of batch {b['undo_of']}" if b["undo_of"] else json.loads(b["options"] or "{}")
+        what = f"undo of batch {b['undo_of']}" if b["undo_of"] else _options_text(json.loads(b["options"] or "{}"))
         state = f", undone by batch {b['undone_by']}" if b["undone_by"] else ""
         print(f"batch {b['id']}\t{b['created_at']}\t{b['written'] or 0} written, {b['failed'] or 0} failed"
               f"{state}\t{what}")
     if not batches:
         print("no tags written yet", file=sys.stderr)
     return 0
+
+
+def _options_text(options: dict) -> str:
+    """A batch's tag options in words."""
+    top = options.get("top_k", 1)
+    parts = [f"up to {top} genres" if top > 1 else "one genre"]
+    if top > 1:
+        parts.append(f"joined by {options['separator']!r}" if options.get("separator") else "as separate values")
+    parts.append("confident and not-sure tracks" if "unsure" in options.get("verdicts", []) else "confident tracks only")
+    parts.append("replacing genres" if options.get("overwrite") else "keeping existing genres")
+    return ", ".join(parts)
 
 
 def cmd_playlists(args: argparse.Namespace) -> int:

@@ -121,3 +121,16 @@ def test_onnx_runtime_gives_torchs_numbers(tiny_model, tmp_path, monkeypatch):
     assert len(list(onnx_cache_folder().glob("*.onnx"))) == 1
     monkeypatch.setenv("GENRE_DESKTOP_RUNTIME", "torch")
     assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "torch"
+
+
+def test_a_damaged_onnx_cache_entry_falls_back_and_is_rebuilt(tiny_model):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from genre_desktop.core.engine.bundle import load_bundle
+    from genre_desktop.core.engine.registry import onnx_cache_folder
+
+    assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "onnxruntime"
+    (entry,) = onnx_cache_folder().glob("*.onnx")
+    entry.write_bytes(b"not a graph")
+    assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "torch"  # the app still runs
+    assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "onnxruntime"  # exported again

@@ -84,7 +84,11 @@ def onnx_network(model: torch.nn.Module, n_mels: int, slice_frames: int, cache: 
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception:
+            path.unlink(missing_ok=True)  # a damaged cache entry: exported afresh next time
+            raise
         probe = np.random.default_rng(0).uniform(0, 3, (3, n_mels, slice_frames)).astype(np.float32)
         with torch.inference_mode():
             want = [o for o in model(torch.from_numpy(probe)) if o is not None]
