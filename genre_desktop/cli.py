@@ -363,38 +363,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: what decoder libraries (libmpg123 inside libsndfile) print straight to the C stderr
-DECODER_NOTES = ("Note: ", "Warning: Encountered more data", "[src/libmpg123/", "Note: Trying to resync",
-                 "Note: Hit end of")
-
-
-def filter_decoder_notes() -> None:
-    """Keep decoder libraries' notes ("Note: Illegal Audio-MPEG-Header ...") out of the
-    terminal: the C-level stderr goes through a pipe whose lines are passed on unless they
-    are such notes; Python's own stderr writes straight to the terminal. The app says what
-    went wrong with a file in its own one-line message instead."""
-    import os
-    import threading
-
-    try:
-        terminal = os.dup(2)
-        read_end, write_end = os.pipe()
-        os.dup2(write_end, 2)
-        os.close(write_end)
-    except OSError:
-        return
-    sys.stderr = open(os.dup(terminal), "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
-                      errors="backslashreplace")
-
-    def forward() -> None:
-        with open(read_end, "rb", buffering=0) as pipe:
-            for line in pipe:
-                if not line.decode("utf-8", "replace").startswith(DECODER_NOTES):
-                    os.write(terminal, line)
-
-    threading.Thread(target=forward, name="stderr-filter", daemon=True).start()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     import os
 
@@ -446,6 +414,8 @@ def run() -> None:
     """The ``genre-desktop-cli`` program: :func:`main` with the decoder notes filtered
     (``-v`` lets them through)."""
     if "-v" not in sys.argv[1:] and "--verbose" not in sys.argv[1:]:
+        from .terminal import filter_decoder_notes
+
         filter_decoder_notes()
     sys.exit(main())
 

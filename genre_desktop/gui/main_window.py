@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from ..core.engine.files import expand_paths
 from ..core.engine.registry import list_models, resolve_model
 from .library_view import LibraryView
+from .theme import install_theme_menu
 from .live_view import LivePanel
 from .recent import RecentMenu
 from .track_actions import TrackActions
@@ -145,7 +146,8 @@ class MainWindow(QMainWindow):
         act.setShortcut(QKeySequence.Quit)
         self.track_actions = TrackActions(self)
         self.model_menu = self.menuBar().addMenu("&Model")
-        self._build_view_menu()
+        self.theme, self.theme_actions = install_theme_menu(self.menuBar().addMenu("&View"), self.settings, self)
+        self.theme.changed.connect(self._restyle)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About the &model\u2026", self.about_model)
         help_menu.addAction("&About Genre Desktop", self.about)
@@ -155,30 +157,8 @@ class MainWindow(QMainWindow):
         self.addAction(self.play_action)
         self.refresh_model_menu()
 
-    def _build_view_menu(self) -> None:
-        """View › Theme: follow the system, or force light or dark."""
-        from PySide6.QtWidgets import QApplication
-
-        from .theme import THEMES, ThemeManager
-
-        self.theme = ThemeManager(QApplication.instance(), self.settings.get("view/theme"))
-        self.theme.changed.connect(self._restyle)
-        menu = self.menuBar().addMenu("&View").addMenu("&Theme")
-        group = QActionGroup(self)
-        self.theme_actions = {}
-        for key, text in THEMES.items():
-            act = menu.addAction(text)
-            act.setCheckable(True)
-            act.setChecked(key == self.theme.choice)
-            act.triggered.connect(lambda _checked=False, key=key: self.set_theme(key))
-            group.addAction(act)
-            self.theme_actions[key] = act
-        self.theme.apply()
-
     def set_theme(self, key: str) -> None:
-        self.settings.set("view/theme", key)
-        self.theme_actions[key].setChecked(True)
-        self.theme.set_choice(key)
+        self.theme_actions[key].trigger()
 
     def _restyle(self) -> None:
         self.plots.restyle()

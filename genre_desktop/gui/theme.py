@@ -99,3 +99,30 @@ class ThemeManager(QObject):
             self._light = self.app.style().standardPalette()
         self.app.setPalette(dark_palette() if self.dark else self._light)
         self.changed.emit()
+
+
+def install_theme_menu(view_menu, settings, parent) -> tuple[ThemeManager, dict]:
+    """View › Theme: follow the system, or force light or dark (remembered in
+    ``view/theme``); applies the remembered choice now. Returns the manager and the
+    actions by key."""
+    from PySide6.QtGui import QActionGroup
+
+    manager = ThemeManager(QApplication.instance(), settings.get("view/theme"))
+    menu = view_menu.addMenu("&Theme")
+    group = QActionGroup(parent)
+    actions = {}
+
+    def choose(key: str) -> None:
+        settings.set("view/theme", key)
+        actions[key].setChecked(True)
+        manager.set_choice(key)
+
+    for key, text in THEMES.items():
+        act = menu.addAction(text)
+        act.setCheckable(True)
+        act.setChecked(key == manager.choice)
+        act.triggered.connect(lambda _checked=False, key=key: choose(key))
+        group.addAction(act)
+        actions[key] = act
+    manager.apply()
+    return manager, actions
