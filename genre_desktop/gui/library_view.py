@@ -25,7 +25,7 @@ from ..core.library.analyse import ModelRef, file_record
 from ..core.library.batch import BatchOptions, BatchSummary, scan_library, store_record
 from ..core.library.database import LibraryDatabase, library_path
 from ..core.library.listing import FILTERS, genre_counts, write_playlists, write_table
-from ..core.library.writing import propose, recover
+from ..core.library.writing import propose, recover, undoable_batches
 from .library_table import LibraryFilter, LibraryTableModel
 from .settings import Settings
 from .tag_review import TagReviewDialog, options_from, undo_batch
@@ -340,7 +340,7 @@ class LibraryView(QWidget):
         """Put back the genre tags the last batch replaced (after asking)."""
         if self.side_task is not None:
             return
-        batches = [b for b in self.db.tag_batches() if b["undone_by"] is None and b["undo_of"] is None and b["written"]]
+        batches = undoable_batches(self.db)
         if not batches:
             self.message.emit("No tag writes to undo.")
             return

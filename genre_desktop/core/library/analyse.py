@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-from ..engine.audio_io import AudioDecodeError, iter_audio_blocks
+from ..engine.audio_io import AudioDecodeError
 from ..engine.safe_files import fault_point
-from .tags import TagError, read_tags
+from .tags import TagError, audio_digest, read_tags
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +187,9 @@ def fingerprint_of(digest, sample_rate: int) -> str:
 
 
 def audio_fingerprint(path: os.PathLike | str, sample_rate: int) -> str:
-    """The library's fingerprint of a file's audio: a digest of its decoded samples
-    (mono float32 at ``sample_rate``), the same whatever the tags or the file's name."""
-    digest = hashlib.blake2b(digest_size=16)
-    for block in iter_audio_blocks(path, sample_rate):
-        digest.update(block.tobytes())
-    return fingerprint_of(digest, sample_rate)
+    """The library's fingerprint of a file's audio: :func:`.tags.audio_digest` at
+    ``sample_rate``, the same whatever the tags or the file's name."""
+    return f"{sample_rate}:{audio_digest(path, sample_rate)}"
 
 
 def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = None,

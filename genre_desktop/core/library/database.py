@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS tag_writes (
 CREATE INDEX IF NOT EXISTS tag_writes_batch ON tag_writes (batch_id);
 """
 
+#: every file with its result for one model (the ``?``), for :meth:`LibraryDatabase.rows`
+_ROWS = ("SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.sounds_like,"
+         " r.error, r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id"
+         " AND r.model_key = ?")
+
 
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -240,16 +245,12 @@ class LibraryDatabase:
     def rows(self, model_key: Optional[str]) -> list[FileRow]:
         """Every file with its result for ``model_key`` (None fields where it has none)."""
         cursor = self._conn.execute(
-            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.sounds_like,"
-            " r.error, r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id"
-            " AND r.model_key = ? ORDER BY f.path", (model_key or "",))
+            _ROWS + " ORDER BY f.path", (model_key or "",))
         return [_row(row) for row in cursor]
 
     def row(self, path: os.PathLike | str, model_key: Optional[str]) -> Optional[FileRow]:
         cursor = self._conn.execute(
-            "SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.sounds_like,"
-            " r.error, r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id"
-            " AND r.model_key = ? WHERE f.path = ?", (model_key or "", path_key(path)))
+            _ROWS + " WHERE f.path = ?", (model_key or "", path_key(path)))
         found = cursor.fetchone()
         return _row(found) if found is not None else None
 

@@ -178,11 +178,11 @@ def _save(audio, family: str) -> None:
         audio.save()
 
 
-def audio_digest(path: os.PathLike | str) -> str:
-    """A digest of the decoded samples (mono, at the file's own rate): unchanged by tags."""
+def audio_digest(path: os.PathLike | str, sample_rate: Optional[int] = None) -> str:
+    """A digest of the decoded samples (mono float32, at ``sample_rate`` or the file's own
+    rate): unchanged by tags or the file's name."""
     digest = hashlib.blake2b(digest_size=16)
-    rate = audio_info(path).sample_rate
-    for block in iter_audio_blocks(path, rate):
+    for block in iter_audio_blocks(path, sample_rate or audio_info(path).sample_rate):
         digest.update(block.tobytes())
     return digest.hexdigest()
 

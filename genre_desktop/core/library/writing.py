@@ -131,11 +131,7 @@ def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path:
         db.mark_write(entry, "failed", str(exc))
         return str(exc)
     fault_point("tag-after-rename")
-    stat = os.stat(path)
-    with db.transaction():
-        if file_id is not None:
-            db.update_after_write(file_id, stat.st_size, stat.st_mtime_ns, new)
-        db.mark_write(entry, "done")
+    _mark_done(db, entry, file_id, path, new)
     return None
 
 
@@ -168,6 +164,22 @@ def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optiona
     return summary
 
 
+def undoable_batches(db: LibraryDatabase) -> list:
+    """Batches of writes that can be undone (wrote something, not undone, not an undo),
+    newest first."""
+    return [b for b in db.tag_batches() if b["undone_by"] is None and b["undo_of"] is None and b["written"]]
+
+
+def _mark_done(db: LibraryDatabase, entry_id: int, file_id: Optional[int], path, genre: list,
+               message: Optional[str] = None) -> None:
+    """A journalled write happened: the file's row follows it (size, time, genre tag)."""
+    stat = os.stat(path)
+    with db.transaction():
+        if file_id is not None:
+            db.update_after_write(file_id, stat.st_size, stat.st_mtime_ns, genre)
+        db.mark_write(entry_id, "done", message)
+
+
 def undo(db: LibraryDatabase, batch_id: Optional[int] = None, progress: ProgressCallback = no_progress,
          should_stop: Optional[StopCallback] = None) -> WriteSummary:
     """Put back the genre tags a batch replaced (the newest batch not undone by default).
@@ -176,7 +188,7 @@ def undo(db: LibraryDatabase, batch_id: Optional[int] = None, progress: Progress
     later batch) is left alone and reported.
     """
     if batch_id is None:
-        candidates = [b for b in db.tag_batches() if b["undone_by"] is None and b["undo_of"] is None and b["written"]]
+        candidates = undoable_batches(db)
         if not candidates:
             raise ValueError("no tag writes to undo")
         batch_id = candidates[0]["id"]
@@ -219,11 +231,7 @@ def recover(db: LibraryDatabase) -> list[str]:
             lines.append(f"{path}: interrupted, unreadable now")
             continue
         if genre == json.loads(entry["new"]):
-            stat = path.stat()
-            with db.transaction():
-                if entry["file_id"] is not None:
-                    db.update_after_write(entry["file_id"], stat.st_size, stat.st_mtime_ns, genre)
-                db.mark_write(entry["id"], "done", "finished after an interruption")
+            _mark_done(db, entry["id"], entry["file_id"], path, genre, "finished after an interruption")
             lines.append(f"{path}: the interrupted write had finished")
         else:
             db.mark_write(entry["id"], "failed", "interrupted before the file was replaced; it is as it was")
