@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 
 from ..core.engine.verdict import VERDICT_WORDS
 from ..core.library.database import FileRow
 from ..core.library.listing import matches
 from ..core.library.writing import Proposal
+from .track_table import RowsModel
 
 COLUMNS = ("Track", "Artist", "Album", "Genre tag", "Proposed", "Verdict", "Confidence", "Duration")
 SORT_ROLE = Qt.UserRole
@@ -34,12 +35,13 @@ def verdict_text(row: FileRow) -> str:
     return VERDICT_WORDS.get(row.verdict, row.verdict)
 
 
-class LibraryTableModel(QAbstractTableModel):
+class LibraryTableModel(RowsModel):
     """Rows of :class:`~genre_desktop.core.library.database.FileRow` with their review line."""
+
+    columns = COLUMNS
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rows: list[FileRow] = []
         self.proposals: dict[int, Proposal] = {}
 
     def set_rows(self, rows: list[FileRow], proposals: dict[int, Proposal]) -> None:
@@ -51,17 +53,6 @@ class LibraryTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows, self.proposals = rows, proposals
         self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
-            return COLUMNS[section]
-        return None
 
     def proposed_text(self, row: FileRow) -> str:
         line = self.proposals.get(row.id)

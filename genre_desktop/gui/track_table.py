@@ -58,24 +58,36 @@ class TrackRow:
         return self.status_text
 
 
-class TrackTableModel(QAbstractTableModel):
-    """Rows of :class:`TrackRow`, one per opened file."""
+class RowsModel(QAbstractTableModel):
+    """A flat table over ``self.rows`` with the header ``columns`` (the Tracks list and the
+    Library share it)."""
+
+    columns: tuple = ()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rows: list[TrackRow] = []
-        self._index: dict[str, int] = {}
+        self.rows: list = []
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
         if orientation == Qt.Horizontal and role == Qt.DisplayRole:
-            return COLUMNS[section]
+            return self.columns[section]
         return None
+
+
+class TrackTableModel(RowsModel):
+    """Rows of :class:`TrackRow`, one per opened file."""
+
+    columns = COLUMNS
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._index: dict[str, int] = {}
 
     def data(self, index, role=Qt.DisplayRole):
         row = self.rows[index.row()]
