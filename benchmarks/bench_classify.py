@@ -8,16 +8,21 @@ synthesised when that is absent) and a 30-second OGG. For each, the best of N ru
   + resample decode + soxr to the model rate, mono (what the app must read)
   + features + log-mel (the shared feature path)
   end-to-end Classifier.classify_file (decode, resample, features, model, vote)
-and the ratio end-to-end / decode. ``--runtime torch`` keeps the network in torch
-(default: ONNX Runtime when it agrees, as the app runs it).
+and the ratio end-to-end / decode, with the network pipelined (a thread of its own while
+the next block decodes: what the app does with two or more cores) and file-serial.
+``--runtime torch`` keeps the network in torch (default: ONNX Runtime when it agrees, as
+the app runs it); ``--busy K`` keeps K other processes spinning on the cores throughout.
 """
 from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI and the GUI run
+from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+
+set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
 import argparse
+import multiprocessing
 import tempfile
 import time
 from pathlib import Path
@@ -70,17 +75,28 @@ def decode_native(path: Path) -> None:
             pass
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--runtime", choices=("auto", "torch"), default="auto",
                         help="auto: ONNX Runtime when its outputs agree with torch's (what the app does)")
+    parser.add_argument("--busy", type=int, default=0, help="other processes keeping the cores busy")
     args = parser.parse_args()
+    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy)]
+    for p in spinners:
+        p.start()
     bundle = load_bundle(resolve_model(args.model))
-    clf = Classifier(bundle, runtime=args.runtime)
+    clf = Classifier(bundle, runtime=args.runtime, pipelined=True)
+    serial = Classifier(bundle, runtime=args.runtime, pipelined=False)
     cfg = bundle.features
-    print(f"model {bundle.name}; network in {clf.runtime}; torch threads {torch.get_num_threads()}")
+    print(f"model {bundle.name}; network in {clf.runtime}; torch threads {torch.get_num_threads()};"
+          f" {args.busy} busy processes")
     with tempfile.TemporaryDirectory() as tmp:
         for path in make_inputs(Path(tmp)):
             info = sf.info(str(path))
@@ -89,6 +105,8 @@ def main() -> None:
             t_resample = best_of(args.repeats, lambda: sum(b.size for b in iter_audio_blocks(path, cfg.sample_rate)))
             t_features = best_of(args.repeats, lambda: file_log_mel(path, cfg))
             t_total = best_of(args.repeats, lambda: clf.classify_file(path))
+            serial.classify_file(path)
+            t_serial = best_of(args.repeats, lambda: serial.classify_file(path))
             n_slices = len(clf.classify_file(path).slices)
             print(f"\n{path.name}: {info.duration:.0f} s, {info.samplerate} Hz, {info.channels} ch, {n_slices} slices")
             print(f"  decode (native rate)      {t_decode * 1000:8.1f} ms")
@@ -98,6 +116,9 @@ def main() -> None:
                   f" {(t_total - t_features) / n_slices * 1000:.2f} ms per slice)")
             print(f"  ratio end-to-end / decode = {t_total / t_decode:.2f}x"
                   f"   (end-to-end / decode+resample = {t_total / t_resample:.2f}x)")
+            print(f"  file-serial network       {t_serial * 1000:8.1f} ms  ratio {t_serial / t_decode:.2f}x")
+    for p in spinners:
+        p.terminate()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app and `listen` set it
+from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+
+set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
 from genre_desktop.core.engine.audio_io import load_audio  # noqa: E402
 from genre_desktop.core.engine.bundle import load_bundle  # noqa: E402

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+
+set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
 import argparse  # noqa: E402
 import time  # noqa: E402

@@ -16,7 +16,8 @@ def _load(model: Optional[str]):
     from .core.engine.inference import Classifier
     from .core.engine.registry import resolve_model
 
-    return Classifier(load_bundle(resolve_model(model)), runtime="auto")
+    # network=False: with the network's ONNX graph cached, classifying never imports torch
+    return Classifier(load_bundle(resolve_model(model), network=False), runtime="auto")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -364,12 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    import os
+    from .core.engine.threads import set_thread_policy
 
-    # before torch loads: its OpenMP threads otherwise busy-wait between the ~1,400 small
-    # parallel regions of a track, which on a machine that is doing other work costs many
-    # times the work itself (measured in benchmarks/bench_classify.py --busy)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    set_thread_policy()  # before numpy and torch load (no busy-waiting threads)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")

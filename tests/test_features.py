@@ -14,6 +14,21 @@ def test_log_mel_matches_librosa():
     np.testing.assert_allclose(log_mel(x, cfg), np.log10(1 + 10000 * ref), atol=1e-4)
 
 
+def test_log_mel_matches_torch_stft():
+    """The numpy STFT gives the numbers the bundled models were trained on (torch.stft)."""
+    import torch
+
+    from genre_desktop.core.engine.features import _frames_to_logmel, mel_filterbank
+
+    cfg = FeatureConfig()
+    x = np.random.default_rng(2).standard_normal(16000 * 20).astype(np.float32) * 0.1
+    window = torch.hann_window(cfg.n_fft, periodic=True, dtype=torch.float32)
+    spec = torch.stft(torch.from_numpy(x), cfg.n_fft, cfg.hop_length, window=window, center=False,
+                      return_complex=True)
+    ref = torch.log10(torch.from_numpy(mel_filterbank(cfg)) @ spec.abs().square() * 10000.0 + 1.0).numpy()
+    np.testing.assert_allclose(_frames_to_logmel(x, cfg), ref, atol=2e-5)
+
+
 @pytest.mark.parametrize("chunk", [1, 100, 777, 16000])
 def test_streaming_equals_whole(chunk):
     cfg = FeatureConfig()

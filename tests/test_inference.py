@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,22 @@ def test_the_fast_path_runs_a_third_of_the_slices_unless_the_verdict_is_borderli
     assert len(tiny_classifier.classify_file(clip, slice_step=3).slices) == 1
 
 
+def test_a_pipelined_network_gives_the_serial_timeline_and_stops_cleanly(tiny_classifier, tmp_path):
+    import threading
+
+    path = write(tmp_path / "long.flac", synth("treble", 75.0, seed=3))
+    serial = Classifier(tiny_classifier.bundle, pipelined=False).classify_file(path)
+    pipelined = Classifier(tiny_classifier.bundle, pipelined=True)
+    result = pipelined.classify_file(path)
+    assert [s.start for s in result.slices] == [s.start for s in serial.slices]
+    np.testing.assert_allclose([s.probs for s in result.slices], [s.probs for s in serial.slices], atol=1e-6)
+    assert (result.verdict, result.genre) == (serial.verdict, serial.genre)
+    calls = []
+    with pytest.raises(Cancelled):  # a cancel between blocks: the network thread ends with the call
+        pipelined.classify_file(path, should_stop=lambda: calls.append(1) or len(calls) > 2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("network")]
+
+
 def test_onnx_runtime_gives_torchs_numbers(tiny_model, tmp_path, monkeypatch):
     """The app runs the network in ONNX Runtime once its outputs match torch's; the
     exported graph is cached; GENRE_DESKTOP_RUNTIME=torch keeps torch."""
@@ -123,14 +141,32 @@ def test_onnx_runtime_gives_torchs_numbers(tiny_model, tmp_path, monkeypatch):
     assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "torch"
 
 
-def test_a_damaged_onnx_cache_entry_falls_back_and_is_rebuilt(tiny_model):
+def test_a_damaged_onnx_cache_entry_is_rebuilt_and_a_cached_one_needs_no_torch(tiny_model, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
+    import subprocess
+    import sys
+
     from genre_desktop.core.engine.bundle import load_bundle
     from genre_desktop.core.engine.registry import onnx_cache_folder
 
     assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "onnxruntime"
     (entry,) = onnx_cache_folder().glob("*.onnx")
-    entry.write_bytes(b"not a graph")
-    assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "torch"  # the app still runs
-    assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "onnxruntime"  # exported again
+    for damaged in (entry, entry.with_suffix(".check.npz")):
+        good = damaged.read_bytes()
+        damaged.write_bytes(b"not a graph")
+        clf = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
+        assert clf.runtime == "onnxruntime" and clf.bundle.model is not None  # exported afresh from torch
+        assert damaged.read_bytes() == good
+    lazy = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
+    assert lazy.runtime == "onnxruntime" and lazy.bundle.model is None
+    with pytest.MonkeyPatch.context() as mp:  # torch's numbers recorded at export must still hold
+        mp.setattr("genre_desktop.core.engine.onnx_runtime.TOLERANCE", -1.0)
+        clf = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
+        assert clf.runtime == "torch" and clf.bundle.model is not None
+    # the CLI, with the graph cached: a verdict without importing torch
+    f = write(tmp_path / "x.wav", synth("bass", 3.0), 16000)
+    code = ("import sys, json; from genre_desktop import cli; cli.main(['classify', '--json', '--model', sys.argv[1], "
+            "sys.argv[2]]); assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_model), str(f)], check=True, capture_output=True, text=True)
+    assert json.loads(out.stdout)["genre"] == "bass"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Optional, Sequence
 
@@ -11,7 +10,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # torch's OpenMP threads otherwise spin after each inference: ~30% of a core while
     # listening live, 3% with passive waiting (benchmarks/bench_live.py). Set before torch loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from ..core.engine.threads import set_thread_policy
+
+    set_thread_policy()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

@@ -6,6 +6,7 @@ metadata is malformed, or whose labels do not match its weights, is refused with
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,11 +39,17 @@ class ModelBundle:
 
     path: Path
     meta: dict
-    model: Any  # torch.nn.Module
+    model: Any  # torch.nn.Module; None when loaded with network=False (see load_bundle)
     labels: list[str]
     features: FeatureConfig
     tags: list[str] = field(default_factory=list)
     openset: Any = None  # openset.OpenSet, when the bundle carries its statistics
+    network_key: str = ""  # sha256 of the files that define the network ("" for one never saved)
+
+    def with_network(self) -> "ModelBundle":
+        """This bundle with its torch network built (loaded again from its folder when it
+        was loaded with ``network=False``)."""
+        return self if self.model is not None else load_bundle(self.path)
 
     @property
     def temperature(self) -> float:
@@ -103,22 +110,37 @@ def read_meta(path: os.PathLike | str) -> dict:
     return validate_meta(meta)
 
 
-def load_bundle(path: os.PathLike | str) -> ModelBundle:
+def network_digest(folder: Path) -> str:
+    """sha256 of the bytes that define a bundle's network: ``model.json`` (architecture,
+    labels, tags, features, and the digest of any tensors it shares with a bundled model)
+    and the weights."""
+    h = hashlib.sha256()
+    for name in (META, WEIGHTS):
+        try:
+            with open(folder / name, "rb") as f:
+                h.update(hashlib.file_digest(f, "sha256").digest())
+        except FileNotFoundError:
+            raise BundleError(f"weights missing ({WEIGHTS})" if name == WEIGHTS else f"no {name}") from None
+        except OSError as exc:
+            raise BundleError(f"{name} cannot be read ({exc.strerror or exc})") from None
+    return h.hexdigest()
+
+
+def load_bundle(path: os.PathLike | str, network: bool = True) -> ModelBundle:
     """Load a bundle folder into a :class:`ModelBundle` (model in eval mode).
 
     The network is built, its weights checked for shape and finiteness, and one silent
-    slice is run through it, so a bundle that loads is a bundle that classifies.
+    slice is run through it, so a bundle that loads is a bundle that classifies. With
+    ``network=False`` only the metadata and open-set statistics are read and the network's
+    digest taken (``model`` is None, torch is not imported): for a runtime that has the
+    network already (:mod:`.onnx_runtime`'s cache, checked when it was exported from these
+    very bytes); :meth:`ModelBundle.with_network` builds it.
 
     Raises
     ------
     BundleError
         With a one-line reason, whatever is wrong with the folder.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from .model import build_model
-
     folder = Path(path)
     meta = read_meta(folder)
     if meta.get("task", "genre") != "genre":
@@ -126,6 +148,18 @@ def load_bundle(path: os.PathLike | str) -> ModelBundle:
     labels = meta["labels"]
     tags = list(meta.get("tags", []))
     features = FeatureConfig.from_dict(meta["features"])
+    model = _load_network(folder, meta, labels, tags, features) if network else None
+    return ModelBundle(folder, meta, model, labels, features, tags, load_openset(folder, meta),
+                       network_digest(folder))
+
+
+def _load_network(folder: Path, meta: dict, labels: list, tags: list, features: FeatureConfig):
+    """The bundle's torch network, checked (see :func:`load_bundle`)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .model import build_model
+
     try:
         model = build_model(meta["architecture"], len(labels), len(tags))
     except Exception as exc:  # any parameter a hostile file holds: one line, never a traceback
@@ -151,7 +185,7 @@ def load_bundle(path: os.PathLike | str) -> ModelBundle:
     check_finite_weights(state)
     model.eval()
     _probe(model, features, len(labels), len(tags))
-    return ModelBundle(folder, meta, model, labels, features, tags, load_openset(folder, meta))
+    return model
 
 
 def check_finite_weights(state: dict) -> None:

@@ -118,27 +118,37 @@ def mel_filterbank(config: FeatureConfig) -> np.ndarray:
     return weights
 
 
-@functools.lru_cache(maxsize=8)
-def _filterbank(config: FeatureConfig):
-    """(mel basis (n_mels, n_fft // 2 + 1), Hann window) as torch tensors, built once."""
-    import torch
+#: frames per step of :func:`_frames_to_logmel` (a step's spectra stay in cache; measured:
+#: 16 ms for 3 minutes at 16 kHz, against 26 ms all at once and 12 ms for torch.stft)
+FFT_CHUNK = 256
 
-    window = torch.hann_window(config.n_fft, periodic=True, dtype=torch.float32)
-    return torch.from_numpy(mel_filterbank(config)), window
+
+@functools.lru_cache(maxsize=8)
+def _filterbank(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(mel basis (n_mels, n_fft // 2 + 1) float32, periodic Hann window (n_fft,) float64),
+    built once per configuration."""
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(config.n_fft) / config.n_fft)
+    return mel_filterbank(config).astype(np.float32), window
 
 
 def _frames_to_logmel(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Log-mel of every full ``n_fft`` frame in ``samples`` (no padding), (n_mels, frames)."""
-    import torch  # lazily, so that importing this module stays cheap (the GUI starts fast)
+    """Log-mel of every full ``n_fft`` frame in ``samples`` (no padding), (n_mels, frames).
 
+    numpy's FFT, so that classifying needs no torch (the CLI starts in half the time); the
+    numbers are torch.stft's to 3e-6 (``tests/test_features.py``).
+    """
     mel_basis, window = _filterbank(config)
-    with torch.inference_mode():
-        spec = torch.stft(torch.from_numpy(samples), config.n_fft, config.hop_length,
-                          window=window, center=False, return_complex=True)
-        power = spec.real.square_() + spec.imag.square_()
-        mel = mel_basis @ power
-        out = torch.log10(mel.mul_(10000.0).add_(1.0))
-    return out.numpy()
+    samples = np.ascontiguousarray(samples, np.float32)
+    n_frames = 1 + (samples.size - config.n_fft) // config.hop_length
+    frames = np.lib.stride_tricks.as_strided(
+        samples, (n_frames, config.n_fft), (samples.strides[0] * config.hop_length, samples.strides[0]),
+        writeable=False)
+    out = np.empty((config.n_mels, n_frames), np.float32)
+    for i in range(0, n_frames, FFT_CHUNK):
+        spectrum = np.fft.rfft(frames[i:i + FFT_CHUNK] * window, axis=1)  # (chunk, n_fft // 2 + 1)
+        power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
+        np.matmul(mel_basis, power.T, out=out[:, i:i + FFT_CHUNK])
+    return np.log10(np.multiply(out, 10000.0, out=out) + 1.0, out=out)
 
 
 class StreamingLogMel:

@@ -4,19 +4,20 @@ from __future__ import annotations
 import logging
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 
 from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks, ogg_cut_short
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
 from .calibration import apply_temperature
-from .verdict import StreamingSlicer, fit_slices, silent_slices, vote
+from .threads import network_threads
+from .verdict import StreamingSlicer, fit_slices, silent_slices, softmax, vote
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ MIN_TAG_PROB = 0.15
 FAST_MARGIN = 0.15  # of confidence and of slice agreement
 FAST_DISTANCE_MARGIN = 1.25  # open-set distances (as multiples of their thresholds)
 FAST_HELD_SLICES = 2000  # slices kept for that (~83 min of audio, 95 MB as float16)
+#: with a pipelined network (see Classifier), audio is decoded in blocks this long (seconds)
+PIPELINE_BLOCK_SECONDS = 10.0
 
 
 @dataclass
@@ -92,6 +95,11 @@ class TrackResult:
         }
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow for large logits."""
+    return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)
+
+
 def truncation_note(decoded: float, announced: float) -> Optional[str]:
     """A line for a file that holds less audio than its header announces (a cut or damaged
     download), or None. A second, or 5 %, of slack: headers round."""
@@ -130,19 +138,32 @@ class Classifier:
     bundle : ModelBundle
     batch_size : int
         Slices per forward pass.
+    runtime : {"torch", "auto"}
+        "auto": ONNX Runtime when its outputs agree with torch's (:mod:`.onnx_runtime`).
+    pipelined : bool, optional
+        Whether :meth:`classify_file` runs the network in a thread of its own while the
+        next block is decoded (None: when the network has more than one thread; a library
+        worker process has one, and gains nothing from a second thread on its core).
     """
 
-    def __init__(self, bundle: ModelBundle, batch_size: int = 64, runtime: str = "torch"):
+    def __init__(self, bundle: ModelBundle, batch_size: int = 64, runtime: str = "torch",
+                 pipelined: Optional[bool] = None):
         self.bundle = bundle
         self.config = bundle.features
         self.batch_size = batch_size
+        self.pipelined = network_threads() > 1 if pipelined is None else pipelined
         self.network = None  # an onnx_runtime.OnnxNetwork, when runtime="auto" found one that agrees
         if runtime == "auto":
             from .onnx_runtime import onnx_network
             from .registry import onnx_cache_folder
 
-            self.network = onnx_network(bundle.model, self.config.n_mels, self.config.slice_frames,
-                                        onnx_cache_folder())
+            # a cached graph needs no torch network; without one, build the network and export
+            self.network = onnx_network(bundle, onnx_cache_folder())
+            if self.network is None and bundle.model is None:
+                self.bundle = bundle = bundle.with_network()
+                self.network = onnx_network(bundle, onnx_cache_folder())
+        elif bundle.model is None:
+            self.bundle = bundle.with_network()
 
     @property
     def runtime(self) -> str:
@@ -153,7 +174,6 @@ class Classifier:
     def labels(self) -> list[str]:
         return self.bundle.labels
 
-    @torch.inference_mode()
     def predict_slices(self, slices: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray]:
         """Class and tag probabilities of slices, and what the genre head saw.
 
@@ -168,20 +188,24 @@ class Classifier:
         embeddings : (n, d) float32, the head's input (``model.features``)
         """
         probs, tags, embs = [], [], []
+        run = self.network if self.network is not None else self._torch_network
         for i in range(0, len(slices), self.batch_size):
-            batch = np.ascontiguousarray(slices[i:i + self.batch_size], np.float32)
-            if self.network is not None:
-                logits, tag_logits, emb = (None if o is None else torch.from_numpy(o) for o in self.network(batch))
-            else:
-                logits, tag_logits, emb = self.bundle.model(torch.from_numpy(batch))
-            probs.append(torch.softmax(logits, dim=1).numpy())
-            embs.append(emb.numpy())
+            logits, tag_logits, emb = run(np.ascontiguousarray(slices[i:i + self.batch_size], np.float32))
+            probs.append(softmax(logits).astype(np.float32))
+            embs.append(emb)
             if tag_logits is not None:
-                tags.append(torch.sigmoid(tag_logits).numpy())
+                tags.append(sigmoid(tag_logits))
         n_labels = len(self.labels)
         probs_arr = np.concatenate(probs) if probs else np.zeros((0, n_labels), np.float32)
         emb_arr = np.concatenate(embs) if embs else np.zeros((0, 0), np.float32)
         return probs_arr, (np.concatenate(tags) if tags else None), emb_arr
+
+    def _torch_network(self, batch: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            logits, tag_logits, emb = self.bundle.model(torch.from_numpy(batch))
+        return logits.numpy(), (None if tag_logits is None else tag_logits.numpy()), emb.numpy()
 
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> TrackResult:
         """Classify mono audio at the model's sample rate, shape (n_samples,)."""
@@ -229,14 +253,22 @@ class Classifier:
         held: list = []  # the fast path's other slices (float16), run only for a borderline verdict
         held_count = [0]
 
+        pending: list = []  # network results still running (pipelined) or done, in order
+
         def run(slices: np.ndarray, first_frames) -> None:
-            p, t, e = self.predict_slices(slices)
-            probs_parts.append(p)
-            emb_parts.append(e)
-            if t is not None:
-                tag_parts.append(t)
-            starts.extend(first_frames)
-            silent.extend(silent_slices(slices))
+            job = executor.submit(self.predict_slices, slices) if executor else self.predict_slices(slices)
+            pending.append((job, first_frames, silent_slices(slices)))
+
+        def collect() -> None:
+            for job, first_frames, quiet in pending:
+                p, t, e = job.result() if executor else job
+                probs_parts.append(p)
+                emb_parts.append(e)
+                if t is not None:
+                    tag_parts.append(t)
+                starts.extend(first_frames)
+                silent.extend(quiet)
+            pending.clear()
 
         def classify(slices: np.ndarray, first_frames: np.ndarray) -> None:
             if slice_step > 1 and len(slices):
@@ -249,38 +281,45 @@ class Classifier:
             if len(slices):
                 run(slices, first_frames)
 
-        for block in iter_audio_blocks(path, cfg.sample_rate):
-            if should_stop is not None and should_stop():
-                raise Cancelled(f"cancelled: {path.name}")
-            decoded += block.size
-            if audio_digest is not None:
-                audio_digest.update(block.tobytes())
-            frames = stream.push(block)
+        executor = ThreadPoolExecutor(1, thread_name_prefix="network") if self.pipelined else None
+        try:
+            for block in iter_audio_blocks(path, cfg.sample_rate, PIPELINE_BLOCK_SECONDS if executor else 30.0):
+                if should_stop is not None and should_stop():
+                    raise Cancelled(f"cancelled: {path.name}")
+                decoded += block.size
+                if audio_digest is not None:
+                    audio_digest.update(block.tobytes())
+                frames = stream.push(block)
+                if keep_spectrogram:
+                    kept.add(frames)
+                classify(*slicer.push(frames))
+                if info.duration > 0:
+                    progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
+            tail = stream.finish()
             if keep_spectrogram:
-                kept.add(frames)
-            classify(*slicer.push(frames))
-            if info.duration > 0:
-                progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
-        tail = stream.finish()
-        if keep_spectrogram:
-            kept.add(tail)
-        if decoded == 0:
-            raise AudioDecodeError("no audio in this file")
-        classify(*slicer.push(tail))
-        classify(*slicer.finish())
+                kept.add(tail)
+            if decoded == 0:
+                raise AudioDecodeError("no audio in this file")
+            classify(*slicer.push(tail))
+            classify(*slicer.finish())
+            collect()
 
-        def vote_all() -> TrackResult:
-            order = np.argsort(np.asarray(starts), kind="stable")
-            tags = np.concatenate(tag_parts)[order] if tag_parts else None
-            return self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts)[order],
-                                np.concatenate(probs_parts)[order], np.asarray(silent)[order], tags,
-                                np.concatenate(emb_parts)[order])
+            def vote_all() -> TrackResult:
+                order = np.argsort(np.asarray(starts), kind="stable")
+                tags = np.concatenate(tag_parts)[order] if tag_parts else None
+                return self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts)[order],
+                                    np.concatenate(probs_parts)[order], np.asarray(silent)[order], tags,
+                                    np.concatenate(emb_parts)[order])
 
-        result = vote_all()
-        if held and self.borderline(result):  # the fast path's verdict is close to a line: look at all
-            for slices, first_frames in held:
-                run(slices.astype(np.float32), first_frames)
             result = vote_all()
+            if held and self.borderline(result):  # the fast path's verdict is close to a line: look at all
+                for slices, first_frames in held:
+                    run(slices.astype(np.float32), first_frames)
+                collect()
+                result = vote_all()
+        finally:
+            if executor is not None:  # a cancel or a decode error: no network work left behind
+                executor.shutdown(wait=True, cancel_futures=True)
         if keep_spectrogram:
             result.spectrogram, result.spectrogram_factor = kept.finish(), kept.factor
         note = truncation_note(decoded / cfg.sample_rate, info.duration) or (

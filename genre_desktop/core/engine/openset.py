@@ -167,12 +167,11 @@ class OpenSet:
 
     # --- storage
     def tensors(self) -> dict:
-        import torch
-
+        """The statistics as float32 arrays, by name (``openset.safetensors``)."""
         out = {"genre_means": self.genres.means, "genre_precision": self.genres.precision}
         if self.music is not None:
             out.update(music_mean=self.music.mean, music_basis=self.music.basis)
-        return {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in out.items()}
+        return {k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}
 
     def meta(self, **extra) -> dict:
         """The ``model.json`` entry: ``unknown_threshold_N`` (and ``not_music_threshold_N``)
@@ -183,7 +182,7 @@ class OpenSet:
         return {**out, "rule": RULE.format(q=f"{self.unknown_quantile:.2f}"), **extra}
 
     def save(self, folder: Path) -> None:
-        from safetensors.torch import save_file
+        from safetensors.numpy import save_file
 
         save_file(self.tensors(), str(folder / FILE))
 
@@ -230,11 +229,11 @@ def load_openset(folder: Path, meta: dict) -> Optional[OpenSet]:
     if any(not (t > 0 and np.isfinite(t)) for t in [*unknown.values(), *(not_music or {}).values()]):
         raise BundleError("openset thresholds must be positive numbers")
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.numpy import load_file
 
     try:
-        t = {k: v.double().numpy() for k, v in load_file(str(folder / FILE)).items()}
-    except (FileNotFoundError, SafetensorError, OSError, ValueError) as exc:
+        t = {k: np.asarray(v, np.float64) for k, v in load_file(str(folder / FILE)).items()}
+    except (FileNotFoundError, SafetensorError, OSError, ValueError, TypeError) as exc:
         raise BundleError(f"open-set statistics unreadable ({exc})") from None
     try:
         genres = Gaussians(t["genre_means"], t["genre_precision"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Optional
 
 from ..engine.audio_io import AudioDecodeError
 from ..engine.safe_files import fault_point
+from ..engine.threads import set_thread_policy
 from .tags import TagError, audio_digest, read_tags
 
 log = logging.getLogger(__name__)
@@ -89,14 +91,14 @@ def tune_allocator() -> None:
 
 
 def prepare_process(threads: int = 1) -> None:
-    """Thread policy for a worker, before torch loads: passive waiting, ``threads`` threads;
-    and an allocator that reuses memory (:func:`tune_allocator`)."""
+    """Thread policy for a worker, before torch loads (:func:`threads.set_thread_policy`:
+    passive waiting, ``threads`` threads; numpy's BLAS thread count comes with the
+    environment of the process that spawned it); and an allocator that reuses memory
+    (:func:`tune_allocator`)."""
     tune_allocator()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    import torch
-
-    torch.set_num_threads(threads)
+    set_thread_policy(threads)
+    if "torch" in sys.modules:  # a Dask worker that ran other work first: torch is already up
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _unpacked(ref: ModelRef) -> Path:
@@ -123,7 +125,7 @@ def classifier(ref: ModelRef):
         folder = Path(ref.folder)
         if ref.files is not None and not (folder / "model.json").is_file():
             folder = _unpacked(ref)
-        found = _LOADED[ref.key] = Classifier(load_bundle(folder), runtime="auto")
+        found = _LOADED[ref.key] = Classifier(load_bundle(folder, network=False), runtime="auto")
     return found
 
 
