@@ -15,9 +15,7 @@ the app runs it); ``--busy K`` keeps K other processes spinning on the cores thr
 """
 from __future__ import annotations
 
-import os
-
-from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+from genre_desktop.core.engine.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 

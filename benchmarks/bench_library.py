@@ -13,9 +13,7 @@ file and undoing them (each write verified by decoding the audio twice).
 """
 from __future__ import annotations
 
-import os
-
-from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+from genre_desktop.core.engine.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
@@ -89,6 +87,9 @@ def main() -> None:
         log.info("library scan, local processes: %6.1f s  %5.0f files/min  (%.2fx one process; "
                  "first result after %.1f s, then %.0f files/min; %d failed)",
                  local, n / local * 60, one / local, first[0] - t0 if first else 0, steady, len(summary.failed))
+        core_hours = local / 3600 * default_workers()
+        log.info("  = %.0f hours of audio per core-hour (%.0f three-minute tracks' worth)",
+                 hours / core_hours, hours * 20 / core_hours)
 
         if not args.no_dask:
             from distributed import LocalCluster

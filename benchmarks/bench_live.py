@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+from genre_desktop.core.engine.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 

@@ -5,16 +5,17 @@
 Every track and excerpt of ../shared/data through the bundled model twice, the network in
 torch and in ONNX Runtime (as the app runs it): how many verdicts (kind and genre) are
 identical, the largest difference of any slice probability, and the time of each pass.
+``--features`` compares the app's numpy STFT with torch.stft (the features the bundled
+models were trained on before 2026-12-01) instead, the network in ONNX Runtime both times.
 """
 from __future__ import annotations
 
-import os
-
-from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+from genre_desktop.core.engine.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -27,18 +28,48 @@ from genre_desktop.core.engine.registry import resolve_model  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@contextlib.contextmanager
+def torch_stft():
+    """The feature path with torch.stft in place of numpy's FFT (as before 2026-12-01)."""
+    import torch
+
+    from genre_desktop.core.engine import features
+
+    def frames_to_logmel(samples, config):
+        basis, window = features._filterbank(config)
+        with torch.inference_mode():
+            spec = torch.stft(torch.from_numpy(np.ascontiguousarray(samples, np.float32)), config.n_fft,
+                              config.hop_length, window=torch.from_numpy(window.astype(np.float32)),
+                              center=False, return_complex=True)
+            power = spec.real.square_() + spec.imag.square_()
+            return torch.log10((torch.from_numpy(basis) @ power).mul_(10000.0).add_(1.0)).numpy()
+
+    original = features._frames_to_logmel
+    features._frames_to_logmel = frames_to_logmel
+    try:
+        yield
+    finally:
+        features._frames_to_logmel = original
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--features", action="store_true", help="numpy STFT against torch.stft")
     args = parser.parse_args()
-    torch_clf = Classifier(load_bundle(resolve_model(args.model)))
     onnx_clf = Classifier(load_bundle(resolve_model(args.model)), runtime="auto")
-    print(f"network in {onnx_clf.runtime} (against torch)")
+    if args.features:
+        torch_clf = onnx_clf
+        print(f"features: numpy STFT against torch.stft; network in {onnx_clf.runtime}")
+    else:
+        torch_clf = Classifier(load_bundle(resolve_model(args.model)))
+        print(f"network in {onnx_clf.runtime} (against torch)")
     files = sorted(DATA.rglob("*.ogg"))
     same, worst, seconds = 0, 0.0, {"torch": 0.0, "onnx": 0.0}
     for path in files:
         t = time.perf_counter()
-        a = torch_clf.classify_file(path)
+        with torch_stft() if args.features else contextlib.nullcontext():
+            a = torch_clf.classify_file(path)
         seconds["torch"] += time.perf_counter() - t
         t = time.perf_counter()
         b = onnx_clf.classify_file(path)
@@ -46,8 +77,9 @@ def main() -> None:
         same += (a.verdict, a.genre) == (b.verdict, b.genre)
         worst = max(worst, float(np.abs(np.stack([s.probs for s in a.slices]) -
                                         np.stack([s.probs for s in b.slices])).max()))
+    names = ("torch.stft", "numpy STFT") if args.features else ("torch", "ONNX Runtime")
     print(f"{same} of {len(files)} verdicts identical; largest slice-probability difference {worst:.1e}; "
-          f"torch {seconds['torch']:.1f} s, ONNX Runtime {seconds['onnx']:.1f} s "
+          f"{names[0]} {seconds['torch']:.1f} s, {names[1]} {seconds['onnx']:.1f} s "
           f"({seconds['onnx'] / max(seconds['torch'], 1e-9):.2f}x)")
 
 

@@ -20,9 +20,7 @@ per 2.5-s slice, exactly as the app will see slices. Steps:
 """
 from __future__ import annotations
 
-import os
-
-from genre_desktop.core.engine.threads import set_thread_policy  # noqa: E402
+from genre_desktop.core.engine.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 

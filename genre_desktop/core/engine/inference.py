@@ -281,7 +281,8 @@ class Classifier:
             if len(slices):
                 run(slices, first_frames)
 
-        executor = ThreadPoolExecutor(1, thread_name_prefix="network") if self.pipelined else None
+        pipelined = self.pipelined and not 0 < info.duration <= PIPELINE_BLOCK_SECONDS  # one block: no overlap
+        executor = ThreadPoolExecutor(1, thread_name_prefix="network") if pipelined else None
         try:
             for block in iter_audio_blocks(path, cfg.sample_rate, PIPELINE_BLOCK_SECONDS if executor else 30.0):
                 if should_stop is not None and should_stop():
