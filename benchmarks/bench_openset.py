@@ -41,15 +41,18 @@ def classify_all(classifier, paths) -> list:
 def not_music(classifier, bundle) -> None:
     from tools.notmusic import write_set
 
-    with tempfile.TemporaryDirectory() as tmp:
-        files = write_set(Path(tmp))
-        results = classify_all(classifier, files)
-    counts = Counter(r.verdict for r in results)
-    log.info("not-music set: %d files, %s; marked not music: %.1f %%", len(files), dict(counts),
-             100 * counts["not_music"] / len(files))
-    missed = [(Path(r.path).name, r.verdict, r.closest) for r in results if r.verdict != "not_music"]
-    if missed:
-        log.info("  not flagged: %s", missed)
+    for held_out in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            files = write_set(Path(tmp), held_out=held_out)
+            results = classify_all(classifier, files)
+        counts = Counter(r.verdict for r in results)
+        steady = sum("steady" in (r.reason or "") for r in results)
+        log.info("%s: %d files, %s; marked not music: %.1f %% (%d of them as steady sounds)",
+                 "held-out not-music set (never looked at)" if held_out else "not-music set", len(files),
+                 dict(counts), 100 * counts["not_music"] / len(files), steady)
+        missed = [(Path(r.path).name, r.verdict, r.closest) for r in results if r.verdict != "not_music"]
+        if missed:
+            log.info("  not flagged: %s", missed)
     val = [DATA / p for p in bundle.meta["provenance"].get("validation_tracks", []) if (DATA / p).exists()]
     if val:
         vr = classify_all(classifier, val)
@@ -57,6 +60,12 @@ def not_music(classifier, bundle) -> None:
         log.info("bundled model's validation tracks (music never seen by its statistics): %d, %s; "
                  "marked not music: %.1f %%, unknown: %.1f %%", len(vr), dict(vc),
                  100 * vc["not_music"] / len(vr), 100 * vc["unknown"] / len(vr))
+        for kind, keep in (("full tracks", lambda r: len(r.slices) > 1), ("2-3 s excerpts", lambda r: len(r.slices) == 1)):
+            part = [r for r in vr if keep(r)]
+            if part:
+                log.info("  of which %s: %d, marked not music %.1f %% (%d), steady sounds %d", kind, len(part),
+                         100 * np.mean([r.verdict == "not_music" for r in part]),
+                         sum(r.verdict == "not_music" for r in part), sum("steady" in (r.reason or "") for r in part))
 
 
 def open_set(name: str, known: dict, unknown: list, per_genre: int, splits: int, known_genres: bool) -> None:

@@ -180,7 +180,7 @@ def add_honesty(args, index, feats, audible, tr, va) -> None:
     bundle = load_bundle(args.out)
     head = bundle.model.head
     openset, calibration = honesty(index, feats, audible, tr, va, args.l2, head.weight.detach().numpy(),
-                                   head.bias.detach().numpy())
+                                   head.bias.detach().numpy(), args.clip_weight)
     meta = {**bundle.meta, "openset": openset.meta(), "calibration": calibration}
     save_bundle(args.out, bundle.model, meta, openset=openset)
     previous = args.out.with_name(args.out.name + ".previous")

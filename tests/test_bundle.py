@@ -105,3 +105,15 @@ def test_quick_models_reference_the_bundled_backbone(bundled_model_path, tiny_li
     with pytest.raises(BundleError, match="train it again"):
         load_bundle(outcome.path)
     assert {e.name for e in list_models(include_broken=True)} >= {"slim"}
+
+
+@pytest.mark.parametrize("value", ["0.1", -0.2, float("nan"), True])
+def test_a_bad_steady_threshold_is_refused(bundled_model_path, tmp_path, value):
+    dest = tmp_path / "m"
+    shutil.copytree(bundled_model_path, dest)
+    meta = json.loads((dest / "model.json").read_text())
+    assert load_bundle(dest, network=False).openset.steady_threshold > 0
+    meta["openset"]["steady_threshold"] = value
+    (dest / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="steady_threshold|positive"):
+        load_bundle(dest, network=False)

@@ -133,3 +133,41 @@ def test_live_windows_get_verdicts(bundled_model_path):
     preds = analyzer.feed(soxr.resample(audio, SR, clf.config.sample_rate)).predictions
     assert preds and preds[-1].verdict == "not_music"
     assert json.loads(json.dumps(preds[-1].to_json()))["verdict"] == "not_music"
+
+
+def test_the_generated_not_music_set_through_the_cli(bundled_model_path, tmp_path):
+    """Speech (espeak-ng), noise, a hum and a tone (sox) and clicks in a quiet room: all
+    "not music"; the noise, hum and clicks that sit among music in the embedding are
+    caught as steady sounds. The full sets are measured in benchmarks/bench_openset.py."""
+    import shutil
+
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        pytest.skip("espeak-ng and sox make the not-music set (README set-up)")
+    from tools.notmusic import write_set
+
+    files = write_set(tmp_path / "notmusic", voices=("en", "de"), speeds=(175,),
+                      sox_kinds=("noise_pink", "noise_brown", "hum_60", "tone_440"))
+    rows = cli_json(*files)
+    assert {name: r["verdict"] for name, r in rows.items()} == {f.name: "not_music" for f in files}
+    for name in ("noise_pink.wav", "hum_60.wav", "clicks_in_a_quiet_room.wav"):
+        assert "steady sound" in rows[name]["reason"], rows[name]
+
+
+def test_the_steady_sound_rule_is_learnt_and_a_steady_genre_keeps_it():
+    from genre_desktop.core.engine.openset import (STEADY_MARGIN, fit_openset, fit_steady_threshold,
+                                                   slice_dispersion)
+
+    rng = np.random.default_rng(0)
+    assert slice_dispersion(np.ones((5, 8))) == 0.0 and slice_dispersion(np.ones((1, 8))) == 0.0
+    varied = [rng.normal(1.0, 0.5, (12, 8)) for _ in range(40)]  # "music": slices that change
+    steady = [np.ones((12, 8)) + rng.normal(0, 0.01, (12, 8)) for _ in range(40)]  # "noise"
+    threshold = fit_steady_threshold(varied)
+    assert threshold == pytest.approx(STEADY_MARGIN * np.quantile([slice_dispersion(s) for s in varied], 0.01))
+    assert fit_steady_threshold(varied[:5]) is None  # too few tracks to say
+    base = fit_openset(varied, [0, 1] * 20, fit_music=True)
+    assert base.steady(slice_dispersion(steady[0]), 12) and not base.steady(slice_dispersion(varied[0]), 12)
+    assert not base.steady(slice_dispersion(steady[0][:2]), 2)  # two slices say too little
+    # a person's model with a steady genre of its own ("white noise for sleep") lowers the bar
+    mine = fit_openset(varied[:20] + steady[:20], [0] * 20 + [1] * 20, steady=base.steady_threshold)
+    assert mine.steady_threshold < base.steady_threshold
+    assert not mine.steady(slice_dispersion(steady[30]), 12)

@@ -14,6 +14,7 @@ import numpy as np
 from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks, ogg_cut_short
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
+from .openset import slice_dispersion
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
 from .calibration import apply_temperature
 from .threads import network_threads
@@ -380,12 +381,15 @@ class Classifier:
         verdict, genre = ("unsure" if reasons else "genre"), labels[best]
         distances: dict = {}
         if self.bundle.openset is not None and embeddings is not None and len(embeddings):
-            outlier, to_genres, to_music = self.bundle.openset.judge(embeddings[audible].mean(axis=0),
-                                                                     int(audible.sum()))
+            heard = embeddings[audible]
+            dispersion = slice_dispersion(heard)
+            outlier, to_genres, to_music = self.bundle.openset.judge(heard.mean(axis=0), len(heard), dispersion)
             distances = {"genre_distance": to_genres, "music_distance": to_music}
             if outlier is not None:
                 verdict, genre = outlier, None
-                reasons = ["sounds like speech, noise or tones, not music" if outlier == "not_music" else
+                reasons = ["not music: a steady sound (noise, a tone or a hum) whose slices barely change"
+                           if self.bundle.openset.steady(dispersion, len(heard)) else
+                           "sounds like speech, noise or tones, not music" if outlier == "not_music" else
                            f"music unlike any of this model's {len(labels)} genres (closest: {labels[best]})"]
         return TrackResult(genre=genre, confidence=float(track[best]), uncertain=verdict != "genre",
                            probs=track.astype(np.float32), agreement=agreement, tags=tags,

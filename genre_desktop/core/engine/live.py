@@ -25,6 +25,7 @@ import numpy as np
 import soxr
 
 from .features import SILENCE_LEVEL, StreamingLogMel
+from .openset import slice_dispersion
 
 if TYPE_CHECKING:
     from .inference import Classifier
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUIET_DBFS = -50.0  # a window quieter than this is "no music heard"
+STEADY_WINDOWS = 4  # non-overlapping windows (10 s) for the steady-sound test
 
 
 class LiveError(Exception):
@@ -158,6 +160,9 @@ class LiveAnalyzer:
         self.recent_audio = np.zeros(int(cfg.slice_seconds * cfg.sample_rate), np.float32)
         self.history: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
         self.emb_history: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
+        # windows that do not overlap (one per slice length), for the steady-sound test
+        self.steady_history: deque[np.ndarray] = deque(maxlen=STEADY_WINDOWS)
+        self._last_steady_frame = -cfg.slice_frames
 
     def feed(self, samples: np.ndarray, received_at: Optional[float] = None) -> LiveUpdate:
         """Add mono samples at the model's rate; returns new columns and due predictions."""
@@ -187,14 +192,20 @@ class LiveAnalyzer:
         if quiet:
             genre, conf = None, 0.0
             self.emb_history.clear()
+            self.steady_history.clear()
         else:
             genre, conf = labels[int(np.argmax(p))], float(p.max())
             self.history.append(p)
             self.emb_history.append(emb[0])
+            if self.frames_total - self._last_steady_frame >= self.config.slice_frames:
+                self.steady_history.append(emb[0])
+                self._last_steady_frame = self.frames_total
             verdict = "genre"
             openset = self.classifier.bundle.openset
             if openset is not None:  # over the last few windows: closer to what a track's mean sees
                 outlier, _, _ = openset.judge(np.mean(self.emb_history, axis=0), len(self.emb_history))
+                if openset.steady(slice_dispersion(self.steady_history), len(self.steady_history)):
+                    outlier = "not_music"
                 verdict = outlier or verdict
         if self.history and not quiet:
             mean = np.mean(self.history, axis=0)

@@ -98,7 +98,8 @@ def model_openset(track_slices: list[np.ndarray], y: np.ndarray, base_openset: O
                   backbone_changed: bool) -> OpenSet:
     """The genre statistics of a trained model; "music at large" comes from the base model
     (it shares the embedding) unless fine-tuning moved the embedding away from it."""
-    music = None
+    music, steady = None, None
     if base_openset is not None and base_openset.music is not None and not backbone_changed:
         music = (base_openset.music, base_openset.not_music_thresholds)
-    return fit_openset(track_slices, y, music=music, fit_music=False)
+        steady = base_openset.steady_threshold
+    return fit_openset(track_slices, y, music=music, fit_music=False, steady=steady)
