@@ -51,21 +51,23 @@ from genre_desktop.core.training.train_on_library import audible_slices, slice_e
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "genre_musicnn_v3"
-VERSION = "3.0.0"
+VERSION = "3.1.0"  # 3.1: pop weighted x1.5 (GTZAN pop back to v2's)
 CLIP_SET = "gtzan_clips"
 log = logging.getLogger("build")
 
 
-def fit_slice_head(feats, index, train, l2, clip_weight=1.0):
+def fit_slice_head(feats, index, train, l2, clip_weight=1.0, genre_weights=None):
     """Cell-weighted logistic regression on standardised slice features.
 
     Each (data set, genre) cell weighs the same in total, the excerpt cells ``clip_weight``
-    times that. Returns ``(weight, bias)`` acting on the raw features (the standardisation
-    folded in).
+    times that, and a genre named in ``genre_weights`` that many times more. Returns
+    ``(weight, bias)`` acting on the raw features (the standardisation folded in).
     """
     x = np.concatenate([feats[i] for i in train])
     y = np.concatenate([[LABELS.index(index[i]["genre"])] * len(feats[i]) for i in train])
     per_track = track_weights(index, train, clip_weight)
+    if genre_weights:  # class weights: a genre's cells weigh this much more (measured in --compare)
+        per_track = per_track * np.array([genre_weights.get(index[i]["genre"], 1.0) for i in train])
     sw = np.concatenate([[w / len(feats[i])] * len(feats[i]) for i, w in zip(train, per_track)])
     return fit_standardised_head(x, y, len(LABELS), l2, sample_weight=sw)
 
@@ -75,7 +77,7 @@ def predict(feats, idx, weight, bias) -> np.ndarray:
     return np.array([int(np.argmax(vote(softmax(feats[i] @ weight.T + bias)))) for i in idx])
 
 
-def honesty(index, feats, audible, tr, va, l2, weight, bias, clip_weight=1.0):
+def honesty(index, feats, audible, tr, va, l2, weight, bias, clip_weight=1.0, genre_weights=None):
     """Open-set statistics (music at large fitted here: these tracks are it) and a temperature
     from held-out folds of the training tracks; ECE on the validation tracks before/after."""
     y = np.array([LABELS.index(it["genre"]) for it in index])
@@ -88,7 +90,8 @@ def honesty(index, feats, audible, tr, va, l2, weight, bias, clip_weight=1.0):
     tr_list = list(tr)
     calibration = cross_validated_temperature([feats[i] for i in tr], [audible[i] for i in tr], y[tr],
                                               len(LABELS), l2, fit_head=lambda pos: fit_slice_head(
-                                                  feats, index, [tr_list[p] for p in pos], l2, clip_weight))
+                                                  feats, index, [tr_list[p] for p in pos], l2, clip_weight,
+                                                  genre_weights))
     probs = np.array([vote(softmax(feats[i] @ weight.T + bias), audible[i]) for i in va])
     correct = probs.argmax(axis=1) == y[va]
     calibration["validation_ece_before"] = expected_calibration_error(probs.max(axis=1), correct)
@@ -96,6 +99,12 @@ def honesty(index, feats, audible, tr, va, l2, weight, bias, clip_weight=1.0):
         apply_temperature(probs, calibration["temperature"]).max(axis=1), correct)
     log.info("open set: %s; calibration: %s", openset.meta(), calibration)
     return openset, calibration
+
+
+def config_name(l2: float, clip_weight: float, genre_weights=None) -> str:
+    """A head configuration's name in the comparison tables."""
+    weights = "".join(f" {g} x{w}" for g, w in sorted((genre_weights or {}).items()) if w != 1.0)
+    return f"v3 l2={l2} clips x{clip_weight}{weights}"
 
 
 def compare(index, feats, args) -> dict:
@@ -106,17 +115,20 @@ def compare(index, feats, args) -> dict:
     """
     genres = [it["genre"] for it in index]
     is_clip = np.array([it["dataset"] == CLIP_SET for it in index])
-    configs = {"v2": (False, 0.03, 1.0)}
+    configs = {"v2": (False, 0.03, 1.0, None)}
     for l2 in (0.01, 0.03):
         for w in (0.25, 0.5, 1.0):
-            configs[f"v3 l2={l2} clips x{w}"] = (True, l2, w)
+            configs[config_name(l2, w)] = (True, l2, w, None)
+    # class weights with the new balance: the rock excerpts pull GTZAN pop to rock
+    for pop, rock in ((1.25, 1.0), (1.5, 1.0), (2.0, 1.0), (1.5, 1.25)):
+        configs[config_name(0.03, 0.5, {"pop": pop, "rock": rock})] = (True, 0.03, 0.5, {"pop": pop, "rock": rock})
     out: dict = {}
     for size in (5, 10):
         for seed in range(5):
             tr, va = grouped_stratified_split(genres, [gtzan_group(it, size) for it in index], 0.25, seed=seed)
-            for name, (clips, l2, w) in configs.items():
+            for name, (clips, l2, w, genre_weights) in configs.items():
                 train = list(tr) if clips else [i for i in tr if not is_clip[i]]
-                preds = predict(feats, va, *fit_slice_head(feats, index, train, l2, w))
+                preds = predict(feats, va, *fit_slice_head(feats, index, train, l2, w, genre_weights))
                 row = out.setdefault(f"groups{size}", {}).setdefault(name, {"subsets": [], "cells": []})
                 row["subsets"].append(subset_scores(index, va, preds))
                 row["cells"].append(per_genre_hits(index, va, preds))
@@ -124,32 +136,35 @@ def compare(index, feats, args) -> dict:
             means = {k: float(np.mean([r[k] for r in row["subsets"]])) for k in row["subsets"][0]}
             log.info("groups of %d, %-26s %s", size, name, "  ".join(f"{k} {v:.3f}" for k, v in means.items()))
     (args.work / "compare_v2_v3.json").write_text(json.dumps(out, indent=1, default=float))
-    chosen = f"v3 l2={args.l2} clips x{args.clip_weight}"
+    chosen = config_name(args.l2, args.clip_weight, args.genre_weights)
     if chosen in configs:
         (args.work / "compare_v2_v3.md").write_text(genre_table(out, "v2", chosen))
-        log.info("per-genre table: %s", args.work / "compare_v2_v3.md")
+        weighted = [n for n in configs if " pop x" in n]
+        (args.work / "compare_class_weights.md").write_text(genre_table(out, "v2", chosen, *weighted))
+        log.info("per-genre tables: %s, %s", args.work / "compare_v2_v3.md", args.work / "compare_class_weights.md")
     return out
 
 
-def genre_table(out: dict, old: str, new: str) -> str:
-    """Markdown: per (data set, genre), accuracy of ``old`` and ``new`` (mean ± spread over
+def genre_table(out: dict, *names: str) -> str:
+    """Markdown: per (data set, genre), accuracy of each of ``names`` (mean ± spread over
     seeds), for both groupings."""
     lines = []
+    old = names[0]
     for grouping, rows in out.items():
         lines += [f"\n**GTZAN ids grouped in {grouping[6:]}s** (5 seeds; validation tracks per seed in brackets)\n",
-                  f"| data set / genre | {old} | {new} |", "| --- | --- | --- |"]
+                  "| data set / genre | " + " | ".join(names) + " |", "| --- " * (len(names) + 1) + "|"]
         cells = sorted({c for seed in rows[old]["cells"] for c in seed})
         for cell in cells:
             def stat(name):
                 acc = [seed[cell][0] / seed[cell][1] for seed in rows[name]["cells"] if cell in seed]
                 n = np.mean([seed[cell][1] for seed in rows[name]["cells"] if cell in seed])
                 return f"{100 * np.mean(acc):.0f} ± {100 * np.std(acc):.0f} % ({n:.0f})"
-            lines.append(f"| {cell} | {stat(old)} | {stat(new)} |")
+            lines.append(f"| {cell} | " + " | ".join(stat(n) for n in names) + " |")
         for subset in rows[old]["subsets"][0]:
             def sub(name):
                 v = [r[subset] for r in rows[name]["subsets"]]
                 return f"**{100 * np.mean(v):.1f} ± {100 * np.std(v):.1f} %**"
-            lines.append(f"| all {subset} | {sub(old)} | {sub(new)} |")
+            lines.append(f"| all {subset} | " + " | ".join(sub(n) for n in names) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -180,7 +195,7 @@ def add_honesty(args, index, feats, audible, tr, va) -> None:
     bundle = load_bundle(args.out)
     head = bundle.model.head
     openset, calibration = honesty(index, feats, audible, tr, va, args.l2, head.weight.detach().numpy(),
-                                   head.bias.detach().numpy(), args.clip_weight)
+                                   head.bias.detach().numpy(), args.clip_weight, args.genre_weights)
     meta = {**bundle.meta, "openset": openset.meta(), "calibration": calibration}
     save_bundle(args.out, bundle.model, meta, openset=openset)
     previous = args.out.with_name(args.out.name + ".previous")
@@ -198,12 +213,17 @@ def main() -> None:
     parser.add_argument("--l2", type=float, default=0.03)
     parser.add_argument("--clip-weight", type=float, default=0.5,
                         help="weight of the excerpt cells against a full-track cell")
+    parser.add_argument("--genre-weight", action="append", metavar="GENRE=W",
+                        help="class weight: GENRE's cells weigh W times more (default pop=1.5: measured in "
+                             "--compare, it keeps GTZAN pop that the rock excerpts pulled to rock; 'none': no weights)")
     parser.add_argument("--compare", action="store_true",
                         help="only measure: v2 against v3 choices per genre on repeated grouped splits")
     parser.add_argument("--temporal-freq-stride", type=int, default=1)
     parser.add_argument("--honesty-only", action="store_true",
                         help="keep the bundle's weights; (re)compute only its open-set statistics and temperature")
     args = parser.parse_args()
+    items = [i for i in (args.genre_weight or ["pop=1.5"]) if i != "none"]
+    args.genre_weights = {g: float(w) for g, w in (item.split("=", 1) for item in items)}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     index = json.loads((args.work / "index.json").read_text())
     params = {"freq_stride": 1, "temporal_freq_stride": args.temporal_freq_stride}
@@ -232,13 +252,14 @@ def main() -> None:
         compare(index, feats, args)
         return
     genres = [it["genre"] for it in index]
-    results: dict = {"labels": LABELS, "tracks": len(index), "l2": args.l2, "clip_weight": args.clip_weight}
+    results: dict = {"labels": LABELS, "tracks": len(index), "l2": args.l2, "clip_weight": args.clip_weight,
+                     "genre_weights": args.genre_weights}
     for size in (5, 10):
         rep = []
         for seed in range(5):
             tr, va = grouped_stratified_split(genres, [gtzan_group(it, size) for it in index], 0.25, seed=seed)
-            rep.append(subset_scores(index, va, predict(feats, va, *fit_slice_head(feats, index, tr, args.l2,
-                                                                                   args.clip_weight))))
+            rep.append(subset_scores(index, va, predict(feats, va, *fit_slice_head(
+                feats, index, tr, args.l2, args.clip_weight, args.genre_weights))))
         results[f"repeated_groups{size}"] = {k: [r[k] for r in rep] for k in rep[0]}
         log.info("repeated splits, GTZAN ids in groups of %d: %s", size, {
             k: f"{np.mean(v):.3f} +- {np.std(v):.3f}" for k, v in results[f"repeated_groups{size}"].items()})
@@ -246,7 +267,7 @@ def main() -> None:
     tr, va = shipped_split(index, args.seed)
     if args.honesty_only:
         return add_honesty(args, index, feats, audible, tr, va)
-    weight, bias = fit_slice_head(feats, index, tr, args.l2, args.clip_weight)
+    weight, bias = fit_slice_head(feats, index, tr, args.l2, args.clip_weight, args.genre_weights)
     preds = predict(feats, va, weight, bias)
     results["split"] = subset_scores(index, va, preds)
     truth = [index[i]["genre"] for i in va]
@@ -256,7 +277,8 @@ def main() -> None:
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
-    openset, calibration = honesty(index, feats, audible, tr, va, args.l2, weight, bias, args.clip_weight)
+    openset, calibration = honesty(index, feats, audible, tr, va, args.l2, weight, bias, args.clip_weight,
+                                   args.genre_weights)
     meta = BundleMeta(
         name=args.out.name, version=VERSION, extra={"openset": openset.meta(), "calibration": calibration},
         architecture={"name": "musicnn_genre", "params": params},
@@ -264,11 +286,13 @@ def main() -> None:
         thresholds={"min_confidence": 0.45, "min_agreement": 0.5},
         provenance={
             "recipe": f"scripts/prepare_training_data.py + scripts/build_musicnn_model.py --seed {args.seed} "
-                      f"--l2 {args.l2} --clip-weight {args.clip_weight}",
+                      f"--l2 {args.l2} --clip-weight {args.clip_weight}"
+                      + "".join(f" --genre-weight {g}={w}" for g, w in args.genre_weights.items()),
             "backbone": "MSD_musicnn (musicnn 0.1.0, ISC licence, Pons & Serra 2019), unchanged weights",
             "head": "logistic regression per 2.5-s slice on the 200-d penultimate layer, each (data set, genre) "
                     "cell weighted equally, GTZAN tracks and excerpts pooled in one cell, an excerpt "
-                    f"{args.clip_weight} of a track",
+                    f"{args.clip_weight} of a track; class weights "
+                    + (", ".join(f"{g} x{w}" for g, w in args.genre_weights.items()) or "none"),
             "data": f"../shared/data: GTZAN (10 genres) + GTZAN excerpts (8 genres, 2-3 s, one looped slice each) "
                     f"+ Emotify (4 genres); {len(tr)} training tracks and excerpts",
             "validation": f"{len(va)} tracks and excerpts held out, grouped by artist proxy (GTZAN ids in fives; "
