@@ -83,7 +83,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .core.training.evaluation import confusion_report
     from .core.training.library_scan import scan_labelled_folders
 
-    folder = _existing_folder(args.folder)
+    folder = existing_folder(args.folder)
     classifier = _load(args.model)
     scan = scan_labelled_folders(folder)
     if not scan.tracks:
@@ -201,63 +201,12 @@ class UserError(Exception):
     """Bad input from the person at the keyboard: printed as one line, exit code 2."""
 
 
-def _existing_folder(raw: str) -> Path:
+def existing_folder(raw: str) -> Path:
+    """``raw`` as a folder that exists, or :class:`UserError`."""
     folder = Path(raw).expanduser()
     if not folder.is_dir():
         raise UserError(f"{raw}: {'not a folder' if folder.exists() else 'no such folder'}")
     return folder
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .core.training.library_scan import scan_labelled_folders
-    from .core.engine.registry import user_model_path
-    from .core.training.train_on_library import TrainOptions, train_on_library, trust_warnings
-
-    dest = user_model_path(args.name)  # the one name rule: refused before any work
-    folder = _existing_folder(args.folder)
-    scan = scan_labelled_folders(folder)
-    for path, reason in scan.unreadable:
-        log.warning("skipped %s: %s", path, reason)
-    for warning in scan.warnings():
-        log.warning("%s", warning)
-    problem = scan.blocking_problem()
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    print(f"{len(scan.tracks)} tracks: " + ", ".join(f"{g} {n}" for g, n in scan.counts().items()),
-          file=sys.stderr)
-    bar = tqdm(total=1000, unit="‰", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
-
-    def progress(fraction: float, message: str) -> None:
-        bar.n = int(fraction * 1000)
-        bar.set_description_str(message[:40], refresh=True)
-
-    options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed,
-                           reuse_known_genres=not args.ignore_known_genres)
-    try:
-        outcome = train_on_library(scan, dest.name, options, base_model=args.base, dest=dest,
-                                   progress=progress)
-    finally:
-        bar.close()
-    for path, reason in outcome.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(outcome.report.to_text())
-    print("verdicts on the validation tracks: " + ", ".join(f"{v} {n}" for v, n in outcome.verdicts.items()))
-    cal = outcome.calibration
-    print(f"calibration: temperature {cal.get('temperature', 1.0):.2f}, expected calibration error "
-          f"{cal.get('ece_before', 0):.3f} -> {cal.get('ece_after', 0):.3f} (held-out training folds)")
-    if outcome.cross_validated:
-        cv = outcome.cross_validated
-        print(f"{cv['folds']}-fold cross-validation over all {cv['tracks']} tracks: "
-              f"{cv['mean']:.1%} \u00b1 {cv['spread']:.1%}")
-    for warning in trust_warnings(outcome):
-        print(f"warning: {warning}", file=sys.stderr)
-    if outcome.known_genres:
-        print(f"started from the base model's knowledge of: {', '.join(outcome.known_genres)}")
-    print(f"saved {outcome.path}")
-    return 0
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
@@ -347,17 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("train", help="train a model on a folder with one sub-folder per genre")
-    p.add_argument("folder")
-    p.add_argument("--name", required=True, help="name of the new model")
-    p.add_argument("--mode", choices=("quick", "thorough"), default="quick")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--base", help="model to start from (default: the bundled model)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ignore-known-genres", action="store_true",
-                   help="learn every genre from the library alone, even those the base model knows")
-    p.set_defaults(func=cmd_train)
+    from .cli_train import add_parser as add_train_parser
 
+    add_train_parser(sub)
     from .cli_library import add_parser as add_library_parser
 
     add_library_parser(sub, _positive_int)

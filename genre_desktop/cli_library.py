@@ -8,22 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-
-class _Bar:
-    """The long-work contract's ``progress(fraction, message)`` as a tqdm bar."""
-
-    def __init__(self, enabled: bool = True):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=1000, file=sys.stderr, disable=not enabled,
-                        bar_format="{l_bar}{bar}| {elapsed}")
-
-    def __call__(self, fraction: float, message: str) -> None:
-        self.bar.n = int(min(max(fraction, 0.0), 1.0) * 1000)
-        self.bar.set_description_str(message[:70], refresh=True)
-
-    def close(self) -> None:
-        self.bar.close()
+from .terminal import ProgressBar
 
 
 def _model(args):
@@ -67,7 +52,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             raise ValueError(f"no such file or folder: {raw}")
     ref = _model(args)
     _db(args).close()  # settles interrupted work, and says so, before the scan
-    bar = _Bar(args.progress)
+    bar = ProgressBar(args.progress)
     try:
         summary = scan_library(args.paths, ref, args.library,
                                BatchOptions(workers=args.workers, scheduler=args.scheduler,
@@ -132,7 +117,7 @@ def cmd_write_tags(args: argparse.Namespace) -> int:
         if args.dry_run:
             print("dry run: no file was changed", file=sys.stderr)
             return 0
-        bar = _Bar(args.progress)
+        bar = ProgressBar(args.progress)
         try:
             summary = apply(db, lines, ref.key, options, progress=bar)
         finally:

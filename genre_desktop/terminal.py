@@ -1,4 +1,5 @@
-"""The command line's terminal: keep C libraries' chatter out of it."""
+"""The command line's terminal: the long-work progress as a bar, and C libraries' chatter
+kept out of it."""
 from __future__ import annotations
 
 import sys
@@ -33,3 +34,20 @@ def filter_decoder_notes() -> None:
                     os.write(terminal, line)
 
     threading.Thread(target=forward, name="stderr-filter", daemon=True).start()
+
+
+class ProgressBar:
+    """The long-work contract's ``progress(fraction, message)`` as a tqdm bar on stderr."""
+
+    def __init__(self, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=1000, file=sys.stderr, disable=not enabled,
+                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.bar.n = int(min(max(fraction, 0.0), 1.0) * 1000)
+        self.bar.set_description_str(message[:70], refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()

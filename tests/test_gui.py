@@ -13,7 +13,7 @@ from genre_desktop.gui.settings import app_settings
 
 @pytest.fixture
 def window(qtbot, tiny_model, monkeypatch):
-    monkeypatch.setattr("genre_desktop.gui.main_window.list_models", lambda **kwargs: [])
+    monkeypatch.setattr("genre_desktop.gui.model_menu.list_models", lambda **kwargs: [])
     w = MainWindow(app_settings())
     qtbot.addWidget(w)
     w.show()

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.engine.files import expand_paths
-from ..core.engine.registry import list_models, resolve_model
 from .library_view import LibraryView
 from .theme import install_theme_menu
 from .live_view import LivePanel
+from .model_menu import ModelMenu
 from .recent import RecentMenu
 from .track_actions import TrackActions
 from .settings import Settings, app_settings
@@ -146,10 +146,11 @@ class MainWindow(QMainWindow):
         act.setShortcut(QKeySequence.Quit)
         self.track_actions = TrackActions(self)
         self.model_menu = self.menuBar().addMenu("&Model")
+        self.models = ModelMenu(self.model_menu, self)
         self.theme, self.theme_actions = install_theme_menu(self.menuBar().addMenu("&View"), self.settings, self)
         self.theme.changed.connect(self._restyle)
         help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("About the &model\u2026", self.about_model)
+        help_menu.addAction("About the &model\u2026", self.models.about_model)
         help_menu.addAction("&About Genre Desktop", self.about)
         self.play_action = QAction("Play/Pause", self)
         self.play_action.setShortcut(QKeySequence(Qt.Key_Space))
@@ -173,45 +174,11 @@ class MainWindow(QMainWindow):
         self.switch_model(self.settings.get("model/name") or None, remember=False)
 
     def refresh_model_menu(self) -> None:
-        self.model_menu.clear()
-        self.model_menu.addAction("&Train on my library…", self.open_wizard)
-        self.model_menu.addAction("&Manage my models…", self.manage_models)
-        self.model_menu.addSeparator()
-        group = QActionGroup(self)
-        current = self.bundle.path.resolve() if self.bundle else None
-        self.model_menu.setToolTipsVisible(True)
-        for entry in list_models(include_broken=True):
-            label = entry.name + ("  (bundled)" if entry.bundled else "")
-            if entry.error:  # listed, so a person sees it is there and why it cannot be used
-                act = self.model_menu.addAction(f"{label}  (broken)")
-                act.setEnabled(False)
-                act.setToolTip(f"Cannot be used: {entry.error}. Delete it in Manage my models.")
-                continue
-            act = self.model_menu.addAction(label)
-            act.setCheckable(True)
-            act.setChecked(current is not None and entry.path.resolve() == current)
-            act.setData(str(entry.path))
-            act.triggered.connect(lambda checked=False, p=str(entry.path): self.switch_model(p))
-            group.addAction(act)
-        if not group.actions():
-            self.model_menu.addAction("(no models installed)").setEnabled(False)
+        self.models.refresh()
 
     def switch_model(self, name_or_path: Optional[str], remember: bool = True) -> None:
-        from ..core.engine.bundle import BundleError
-
-        try:
-            folder = resolve_model(name_or_path)
-        except BundleError as exc:
-            if name_or_path:  # a remembered model was deleted: fall back to the default
-                return self.switch_model(None, remember)
-            self._on_model_failed("", str(exc))
-            return
-        if remember:
-            installed = [e.name for e in list_models() if e.path.resolve() == folder.resolve()]
-            # an installed model is remembered by name (it survives a reinstall elsewhere)
-            self.settings.set("model/name", installed[0] if installed else str(folder))
-        self.statusBar().showMessage(f"Loading model {folder.name}\u2026")
-        self.worker.load_model(str(folder))
+        """Load a model (a name or a folder; None: the bundled default) in the background."""
+        self.models.switch(name_or_path, remember)
 
     def _on_model_loaded(self, bundle) -> None:  # core.bundle.ModelBundle
         import copy
@@ -234,25 +201,7 @@ class MainWindow(QMainWindow):
         self.model_ready.emit(bundle)
 
     def _on_model_failed(self, folder: str, message: str) -> None:
-        """A model did not load: fall back to the bundled default, saying so; if that fails
-        too, say there is no model (queued tracks wait)."""
-        from ..core.engine.bundle import BundleError
-
-        try:
-            default = resolve_model(None)
-        except BundleError:
-            default = None
-        if default is not None and folder and Path(folder).resolve() != default.resolve():
-            name = Path(folder).name
-            log.warning("model %s failed to load (%s); using %s", folder, message, default.name)
-            self.settings.set("model/name", "")
-            self.model_notice = f"The model “{name}” could not be loaded ({message}); " \
-                                f"using the bundled model {default.name} instead."
-            self.verdict.show_message("Using the bundled model", self.model_notice)
-            self.switch_model(None, remember=False)
-            return
-        self.statusBar().showMessage(f"No model: {message}")
-        self.verdict.show_message("No genre model", message)
+        self.models.failed(folder, message)
 
     # ---------------------------------------------------------------- opening
     def open_paths(self, paths: list[str]) -> int:
@@ -433,20 +382,7 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- dialogs
     def open_wizard(self):
-        from .wizard import TrainWizard
-
-        wizard = TrainWizard(None, self, settings=self.settings)  # starts from the bundled model unless changed
-        wizard.use_model.connect(self.switch_model)
-        wizard.open_track.connect(lambda p: (self.tabs.setCurrentIndex(0), self.open_paths([p])))
-        wizard.finished.connect(lambda _: self.refresh_model_menu())
-        wizard.show()
-        return wizard
-
-    def manage_models(self) -> None:
-        from .manage_models import ManageModelsDialog
-
-        ManageModelsDialog(self).exec()
-        self.refresh_model_menu()
+        return self.models.open_wizard()
 
     def export_results(self) -> None:
         start = str(Path(self.settings.get("paths/last_folder") or Path.home()) / "genres.csv")
@@ -454,10 +390,6 @@ class MainWindow(QMainWindow):
         if target:
             n = self.table_model.export(Path(target))
             self.statusBar().showMessage(f"Exported {n} tracks to {target}", 8000)
-
-    def about_model(self) -> None:
-        text = self.bundle.describe() if self.bundle else "No model is loaded."
-        QMessageBox.information(self, "About the model", text)
 
     def about(self) -> None:
         from .. import __version__

@@ -15,6 +15,7 @@ from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blo
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .openset import slice_dispersion
+from .slice_runs import SliceRuns
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
 from .calibration import apply_temperature
 from .threads import network_threads
@@ -26,7 +27,6 @@ MIN_TAG_PROB = 0.15
 #: the batch fast path: a verdict within these margins of a line is decided on all slices
 FAST_MARGIN = 0.15  # of confidence and of slice agreement
 FAST_DISTANCE_MARGIN = 1.25  # open-set distances (as multiples of their thresholds)
-FAST_HELD_SLICES = 2000  # slices kept for that (~83 min of audio, 95 MB as float16)
 #: with a pipelined network (see Classifier), audio is decoded in blocks this long (seconds)
 PIPELINE_BLOCK_SECONDS = 10.0
 
@@ -245,45 +245,12 @@ class Classifier:
         info = audio_info(path)
         stream = StreamingLogMel(cfg)
         slicer = StreamingSlicer(cfg.n_mels, cfg.slice_frames)
-        probs_parts, tag_parts, emb_parts, starts, silent = [], [], [], [], []
         kept = _PooledFrames(cfg.n_mels, 1 if not spectrogram_columns else
                              max(1, math.ceil((info.duration * cfg.frames_per_second + 1) / spectrogram_columns)))
         decoded = 0
-
-        seen = [0]  # slices cut so far (the fast path runs every slice_step-th at first)
-        held: list = []  # the fast path's other slices (float16), run only for a borderline verdict
-        held_count = [0]
-
-        pending: list = []  # network results still running (pipelined) or done, in order
-
-        def run(slices: np.ndarray, first_frames) -> None:
-            job = executor.submit(self.predict_slices, slices) if executor else self.predict_slices(slices)
-            pending.append((job, first_frames, silent_slices(slices)))
-
-        def collect() -> None:
-            for job, first_frames, quiet in pending:
-                p, t, e = job.result() if executor else job
-                probs_parts.append(p)
-                emb_parts.append(e)
-                if t is not None:
-                    tag_parts.append(t)
-                starts.extend(first_frames)
-                silent.extend(quiet)
-            pending.clear()
-
-        def classify(slices: np.ndarray, first_frames: np.ndarray) -> None:
-            if slice_step > 1 and len(slices):
-                keep = (seen[0] + np.arange(len(slices))) % slice_step == 0
-                seen[0] += len(slices)
-                if (~keep).any() and held_count[0] < FAST_HELD_SLICES:
-                    held.append((slices[~keep].astype(np.float16), np.asarray(first_frames)[~keep]))
-                    held_count[0] += int((~keep).sum())
-                slices, first_frames = slices[keep], np.asarray(first_frames)[keep]
-            if len(slices):
-                run(slices, first_frames)
-
         pipelined = self.pipelined and not 0 < info.duration <= PIPELINE_BLOCK_SECONDS  # one block: no overlap
         executor = ThreadPoolExecutor(1, thread_name_prefix="network") if pipelined else None
+        runs = SliceRuns(self.predict_slices, slice_step, executor)
         try:
             for block in iter_audio_blocks(path, cfg.sample_rate, PIPELINE_BLOCK_SECONDS if executor else 30.0):
                 if should_stop is not None and should_stop():
@@ -294,7 +261,7 @@ class Classifier:
                 frames = stream.push(block)
                 if keep_spectrogram:
                     kept.add(frames)
-                classify(*slicer.push(frames))
+                runs.add(*slicer.push(frames))
                 if info.duration > 0:
                     progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
             tail = stream.finish()
@@ -302,23 +269,14 @@ class Classifier:
                 kept.add(tail)
             if decoded == 0:
                 raise AudioDecodeError("no audio in this file")
-            classify(*slicer.push(tail))
-            classify(*slicer.finish())
-            collect()
-
-            def vote_all() -> TrackResult:
-                order = np.argsort(np.asarray(starts), kind="stable")
-                tags = np.concatenate(tag_parts)[order] if tag_parts else None
-                return self.verdict(str(path), decoded / cfg.sample_rate, np.asarray(starts)[order],
-                                    np.concatenate(probs_parts)[order], np.asarray(silent)[order], tags,
-                                    np.concatenate(emb_parts)[order])
-
-            result = vote_all()
-            if held and self.borderline(result):  # the fast path's verdict is close to a line: look at all
-                for slices, first_frames in held:
-                    run(slices.astype(np.float32), first_frames)
-                collect()
-                result = vote_all()
+            runs.add(*slicer.push(tail))
+            runs.add(*slicer.finish())
+            runs.collect()
+            result = self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())
+            if runs.held and self.borderline(result):  # the fast path's verdict is near a line: all decide
+                runs.run_held()
+                runs.collect()
+                result = self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())
         finally:
             if executor is not None:  # a cancel or a decode error: no network work left behind
                 executor.shutdown(wait=True, cancel_futures=True)
