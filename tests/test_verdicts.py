@@ -171,3 +171,17 @@ def test_the_steady_sound_rule_is_learnt_and_a_steady_genre_keeps_it():
     mine = fit_openset(varied[:20] + steady[:20], [0] * 20 + [1] * 20, steady=base.steady_threshold)
     assert mine.steady_threshold < base.steady_threshold
     assert not mine.steady(slice_dispersion(steady[30]), 12)
+
+
+def test_live_hears_a_steady_hum_as_not_music(bundled_model_path):
+    """A mains hum sits among music in the embedding; four non-overlapping windows that
+    barely change make it "not music" in the live tab too."""
+    import soxr
+
+    from genre_desktop.core.engine.live import LiveAnalyzer
+
+    clf = Classifier(load_bundle(bundled_model_path))
+    t = np.arange(int(12 * SR)) / SR
+    hum = (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (60, 120, 180)) / 3).astype(np.float32)
+    preds = LiveAnalyzer(clf, hop_seconds=1.0).feed(soxr.resample(hum, SR, clf.config.sample_rate)).predictions
+    assert preds[-1].verdict == "not_music", [p.verdict for p in preds]
