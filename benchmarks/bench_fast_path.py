@@ -5,7 +5,8 @@
 For every track and excerpt of ../shared/data, the bundled model's verdict (verdict kind
 and genre) from all slices and from the fast path (every k-th slice, all of them when that
 verdict is borderline); prints the agreement and the time against decoding alone (summed
-over the files), and the same for a 3-minute MP3 medley (best of 3; a medley is borderline).
+over the files), and the same for a 3-minute MP3 medley (best of 3; a medley is borderline)
+and for 3-minute MP3s of one Emotify genre each.
 """
 from __future__ import annotations
 
@@ -31,6 +32,26 @@ from genre_desktop.core.engine.registry import resolve_model  # noqa: E402
 log = logging.getLogger("bench_fast_path")
 
 
+def single_genre_mp3s(folder: Path) -> list[Path]:
+    """3-minute 44.1-kHz stereo MP3s of three Emotify tracks of one genre each."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
+    out = []
+    for genre in ("classical", "electronic", "rock", "pop"):
+        files = sorted((DATA / "emotify" / genre).glob("*.ogg"))[:3]
+        if not files:
+            continue
+        mono = np.concatenate([soxr.resample(sf.read(str(f), dtype="float32")[0], sf.info(str(f)).samplerate, 44100)
+                               for f in files])[: 180 * 44100]
+        path = folder / f"{genre}.mp3"
+        sf.write(str(path), np.stack([mono, np.roll(mono, 100)], axis=1), 44100, format="MP3",
+                 subtype="MPEG_LAYER_III")
+        out.append(path)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=None)
@@ -48,6 +69,13 @@ def main() -> None:
         for step in args.steps:
             fast = best_of(3, lambda: clf.classify_file(mp3, slice_step=step))
             log.info("  every %d. slice: %.0f ms = %.2fx decode", step, 1000 * fast, fast / decode)
+        for genre_mp3 in single_genre_mp3s(Path(tmp)):  # a clear verdict: the fast path's case
+            decode = best_of(3, lambda: decode_native(genre_mp3))
+            full = best_of(3, lambda: clf.classify_file(genre_mp3))
+            fast = best_of(3, lambda: clf.classify_file(genre_mp3, slice_step=3))
+            ran = len(clf.classify_file(genre_mp3, slice_step=3).slices)
+            log.info("3-minute MP3 of Emotify %s: full timeline %.2fx decode, every 3. slice %.2fx (%d of 72 "
+                     "slices ran)", genre_mp3.stem, full / decode, fast / decode, ran)
     tracks = sorted(DATA.rglob("*.ogg")) if DATA.is_dir() else []
     if not tracks:
         log.info("no shared data: agreement not measured")

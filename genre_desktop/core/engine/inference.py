@@ -27,6 +27,7 @@ MIN_TAG_PROB = 0.15
 #: the batch fast path: a verdict within these margins of a line is decided on all slices
 FAST_MARGIN = 0.15  # of confidence and of slice agreement
 FAST_DISTANCE_MARGIN = 1.25  # open-set distances (as multiples of their thresholds)
+FAST_EARLY_SLICES = 4  # a fast-path verdict of this many slices that is borderline runs all from then on
 #: with a pipelined network (see Classifier), audio is decoded in blocks this long (seconds)
 PIPELINE_BLOCK_SECONDS = 10.0
 
@@ -230,8 +231,9 @@ class Classifier:
         the network on every ``slice_step``-th slice only (the first always): the batch
         fast path, whose verdict agrees with the full timeline's on nearly every track
         (``benchmarks/bench_fast_path.py``): when that verdict is :meth:`borderline`, the
-        other slices (kept, float16) run too and decide. The timeline then holds the slices
-        that ran.
+        other slices (kept, float16) run too and decide; a verdict that is borderline after
+        ``FAST_EARLY_SLICES`` slices runs them from then on, while the rest decodes. The
+        timeline then holds the slices that ran.
 
         Raises
         ------
@@ -251,6 +253,7 @@ class Classifier:
         pipelined = self.pipelined and not 0 < info.duration <= PIPELINE_BLOCK_SECONDS  # one block: no overlap
         executor = ThreadPoolExecutor(1, thread_name_prefix="network") if pipelined else None
         runs = SliceRuns(self.predict_slices, slice_step, executor)
+        next_check = FAST_EARLY_SLICES  # slices with outputs at which the fast path looks again
         try:
             for block in iter_audio_blocks(path, cfg.sample_rate, PIPELINE_BLOCK_SECONDS if executor else 30.0):
                 if should_stop is not None and should_stop():
@@ -262,6 +265,10 @@ class Classifier:
                 if keep_spectrogram:
                     kept.add(frames)
                 runs.add(*slicer.push(frames))
+                if runs.held and runs.collect(wait=False) >= next_check:  # at 4, 8, 16... slices
+                    next_check = 2 * len(runs.starts)
+                    if self.borderline(self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())):
+                        runs.run_all()  # borderline already: the rest overlaps the decoding
                 if info.duration > 0:
                     progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
             tail = stream.finish()

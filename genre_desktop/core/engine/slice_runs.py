@@ -65,13 +65,25 @@ class SliceRuns:
             self._run(slices.astype(np.float32), first_frames)
         self.held = []
 
+    def run_all(self) -> None:
+        """From now on run every slice, the held-back ones first: a verdict that looks
+        borderline half-way is decided on all slices, their network runs overlapping the
+        rest of the decoding."""
+        self.step = 1
+        self.run_held()
+
     def _run(self, slices: np.ndarray, first_frames: np.ndarray) -> None:
         job = self.executor.submit(self.predict, slices) if self.executor else self.predict(slices)
         self.pending.append((job, first_frames, silent_slices(slices)))
 
-    def collect(self) -> None:
-        """Wait for every run so far and gather its outputs."""
+    def collect(self, wait: bool = True) -> int:
+        """Gather the outputs of the runs so far (``wait=False``: only those already done,
+        in order); returns how many slices have outputs."""
+        done = 0
         for job, first_frames, quiet in self.pending:
+            if not wait and self.executor and not job.done():
+                break
+            done += 1
             probs, tags, embeddings = job.result() if self.executor else job
             self.probs.append(probs)
             self.embeddings.append(embeddings)
@@ -79,7 +91,8 @@ class SliceRuns:
                 self.tags.append(tags)
             self.starts.extend(first_frames)
             self.silent.extend(quiet)
-        self.pending = []
+        self.pending = self.pending[done:]
+        return len(self.starts)
 
     def timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray], np.ndarray]:
         """``(starts (n,), probs (n, k), silent (n,), tags (n, t) or None, embeddings (n, d))``
