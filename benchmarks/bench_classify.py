@@ -20,7 +20,6 @@ from genre_desktop.core.engine.threads import set_thread_policy
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
 import argparse
-import multiprocessing
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +34,8 @@ from genre_desktop.core.engine.bundle import load_bundle
 from genre_desktop.core.training.feature_cache import file_log_mel
 from genre_desktop.core.engine.inference import Classifier
 from genre_desktop.core.engine.registry import resolve_model
+
+from busy import busy_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -73,11 +74,6 @@ def decode_native(path: Path) -> None:
             pass
 
 
-def _spin() -> None:
-    while True:
-        pass
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model")
@@ -86,9 +82,11 @@ def main() -> None:
                         help="auto: ONNX Runtime when its outputs agree with torch's (what the app does)")
     parser.add_argument("--busy", type=int, default=0, help="other processes keeping the cores busy")
     args = parser.parse_args()
-    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy)]
-    for p in spinners:
-        p.start()
+    with busy_processes(args.busy):
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
     bundle = load_bundle(resolve_model(args.model))
     clf = Classifier(bundle, runtime=args.runtime, pipelined=True)
     serial = Classifier(bundle, runtime=args.runtime, pipelined=False)
@@ -115,8 +113,6 @@ def main() -> None:
             print(f"  ratio end-to-end / decode = {t_total / t_decode:.2f}x"
                   f"   (end-to-end / decode+resample = {t_total / t_resample:.2f}x)")
             print(f"  file-serial network       {t_serial * 1000:8.1f} ms  ratio {t_serial / t_decode:.2f}x")
-    for p in spinners:
-        p.terminate()
 
 
 if __name__ == "__main__":

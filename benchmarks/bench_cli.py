@@ -11,7 +11,6 @@ the cache is empty). ``--busy K`` keeps K other processes spinning on the cores.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -23,10 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-
-def _spin() -> None:
-    while True:
-        pass
+from busy import busy_processes
 
 
 def first_line_seconds(path: Path, env: dict) -> float:
@@ -46,10 +42,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--busy", type=int, default=0)
     args = parser.parse_args()
-    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy)]
-    for p in spinners:
-        p.start()
-    with tempfile.TemporaryDirectory() as tmp:
+    with busy_processes(args.busy), tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "one_second.wav"
         t = np.arange(22050) / 22050
         sf.write(str(path), (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050)
@@ -59,8 +52,6 @@ def main() -> None:
             runs = [first_line_seconds(path, env) for _ in range(args.runs)]
             print(f"{label:32s} median {statistics.median(runs):.2f} s, min {min(runs):.2f}, max {max(runs):.2f}"
                   f"  ({args.busy} busy processes)")
-    for p in spinners:
-        p.terminate()
 
 
 if __name__ == "__main__":

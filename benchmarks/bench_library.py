@@ -19,7 +19,6 @@ set_thread_policy()  # as the CLI, the window and library workers run: before nu
 
 import argparse
 import logging
-import multiprocessing
 import shutil
 import tempfile
 import time
@@ -33,13 +32,10 @@ from genre_desktop.core.library.batch import BatchOptions, default_workers, scan
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.writing import TagOptions, apply, propose, undo
 
+from busy import busy_processes
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 log = logging.getLogger("bench_library")
-
-
-def _spin() -> None:
-    while True:
-        pass
 
 
 def main() -> None:
@@ -63,68 +59,64 @@ def main() -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest)
     hours = 0.0
-    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy)]
-    for p in spinners:
-        p.start()
     try:
-        folder = resolve_model(None)
-        ref = ModelRef.of(folder)
-        classifier = Classifier(load_bundle(folder))
-        t0 = time.perf_counter()
-        for path in sorted(library.rglob("*.ogg")):
-            hours += classifier.classify_file(path).duration / 3600
-        one = time.perf_counter() - t0
-        n = len(tracks)
-        log.info("%d tracks (%.1f h of audio), %d cores, %d busy processes", n, hours, default_workers(), args.busy)
-        log.info("one process, file after file:   %6.1f s  %5.0f files/min", one, n / one * 60)
+        with busy_processes(args.busy):
+            folder = resolve_model(None)
+            ref = ModelRef.of(folder)
+            classifier = Classifier(load_bundle(folder))
+            t0 = time.perf_counter()
+            for path in sorted(library.rglob("*.ogg")):
+                hours += classifier.classify_file(path).duration / 3600
+            one = time.perf_counter() - t0
+            n = len(tracks)
+            log.info("%d tracks (%.1f h of audio), %d cores, %d busy processes", n, hours, default_workers(), args.busy)
+            log.info("one process, file after file:   %6.1f s  %5.0f files/min", one, n / one * 60)
 
-        first: list = []
-        t0 = time.perf_counter()
-        summary = scan_library([library], ref, work / "local.sqlite3", BatchOptions(),
-                               on_record=lambda _p: first.append(time.perf_counter()) if not first else None)
-        local = time.perf_counter() - t0
-        steady = (n - 1) / max(time.perf_counter() - first[0], 1e-9) * 60 if first else 0
-        log.info("library scan, local processes: %6.1f s  %5.0f files/min  (%.2fx one process; "
-                 "first result after %.1f s, then %.0f files/min; %d failed)",
-                 local, n / local * 60, one / local, first[0] - t0 if first else 0, steady, len(summary.failed))
-        core_hours = local / 3600 * default_workers()
-        log.info("  = %.0f hours of audio per core-hour (%.0f three-minute tracks' worth)",
-                 hours / core_hours, hours * 20 / core_hours)
+            first: list = []
+            t0 = time.perf_counter()
+            summary = scan_library([library], ref, work / "local.sqlite3", BatchOptions(),
+                                   on_record=lambda _p: first.append(time.perf_counter()) if not first else None)
+            local = time.perf_counter() - t0
+            steady = (n - 1) / max(time.perf_counter() - first[0], 1e-9) * 60 if first else 0
+            log.info("library scan, local processes: %6.1f s  %5.0f files/min  (%.2fx one process; "
+                     "first result after %.1f s, then %.0f files/min; %d failed)",
+                     local, n / local * 60, one / local, first[0] - t0 if first else 0, steady, len(summary.failed))
+            core_hours = local / 3600 * default_workers()
+            log.info("  = %.0f hours of audio per core-hour (%.0f three-minute tracks' worth)",
+                     hours / core_hours, hours * 20 / core_hours)
 
-        if not args.no_dask:
-            from distributed import LocalCluster
+            if not args.no_dask:
+                from distributed import LocalCluster
 
-            with LocalCluster(n_workers=default_workers(), threads_per_worker=1, processes=True,
-                              host="127.0.0.1", dashboard_address=None) as cluster:
+                with LocalCluster(n_workers=default_workers(), threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+                    t0 = time.perf_counter()
+                    summary = scan_library([library], ref, work / "dask.sqlite3",
+                                           BatchOptions(scheduler=cluster.scheduler_address))
+                    dask = time.perf_counter() - t0
+                log.info("library scan, Dask LocalCluster: %6.1f s  %5.0f files/min  (%.2fx one process)",
+                         dask, n / dask * 60, one / dask)
+
+            t0 = time.perf_counter()
+            again = scan_library([library], ref, work / "local.sqlite3", BatchOptions())
+            log.info("rescan, nothing changed:         %6.2f s  (%d unchanged)", time.perf_counter() - t0, again.unchanged)
+
+            with LibraryDatabase(work / "local.sqlite3") as db:
+                options = TagOptions(verdicts=("genre", "unsure"))
                 t0 = time.perf_counter()
-                summary = scan_library([library], ref, work / "dask.sqlite3",
-                                       BatchOptions(scheduler=cluster.scheduler_address))
-                dask = time.perf_counter() - t0
-            log.info("library scan, Dask LocalCluster: %6.1f s  %5.0f files/min  (%.2fx one process)",
-                     dask, n / dask * 60, one / dask)
-
-        t0 = time.perf_counter()
-        again = scan_library([library], ref, work / "local.sqlite3", BatchOptions())
-        log.info("rescan, nothing changed:         %6.2f s  (%d unchanged)", time.perf_counter() - t0, again.unchanged)
-
-        with LibraryDatabase(work / "local.sqlite3") as db:
-            options = TagOptions(verdicts=("genre", "unsure"))
-            t0 = time.perf_counter()
-            lines = propose(db, ref.key, options)
-            review = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            wrote = apply(db, lines, ref.key, options)
-            write = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            undone = undo(db)
-            back = time.perf_counter() - t0
-        log.info("review %d files: %.2f s; write %d tags: %.1f s (%.0f files/min, %d failed); undo: %.1f s",
-                 len(lines), review, wrote.written, write, wrote.written / max(write, 1e-9) * 60,
-                 len(wrote.failed), back)
-        log.info("undo put back %d files, left %d alone", undone.written, len(undone.failed))
+                lines = propose(db, ref.key, options)
+                review = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                wrote = apply(db, lines, ref.key, options)
+                write = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                undone = undo(db)
+                back = time.perf_counter() - t0
+            log.info("review %d files: %.2f s; write %d tags: %.1f s (%.0f files/min, %d failed); undo: %.1f s",
+                     len(lines), review, wrote.written, write, wrote.written / max(write, 1e-9) * 60,
+                     len(wrote.failed), back)
+            log.info("undo put back %d files, left %d alone", undone.written, len(undone.failed))
     finally:
-        for p in spinners:
-            p.terminate()
         shutil.rmtree(work, ignore_errors=True)
 
 
