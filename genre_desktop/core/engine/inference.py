@@ -254,6 +254,10 @@ class Classifier:
         executor = ThreadPoolExecutor(1, thread_name_prefix="network") if pipelined else None
         runs = SliceRuns(self.predict_slices, slice_step, executor)
         next_check = FAST_EARLY_SLICES  # slices with outputs at which the fast path looks again
+
+        def vote_so_far() -> TrackResult:
+            return self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())
+
         try:
             for block in iter_audio_blocks(path, cfg.sample_rate, PIPELINE_BLOCK_SECONDS if executor else 30.0):
                 if should_stop is not None and should_stop():
@@ -267,7 +271,7 @@ class Classifier:
                 runs.add(*slicer.push(frames))
                 if runs.held and runs.collect(wait=False) >= next_check:  # at 4, 8, 16... slices
                     next_check = 2 * len(runs.starts)
-                    if self.borderline(self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())):
+                    if self.borderline(vote_so_far()):
                         runs.run_all()  # borderline already: the rest overlaps the decoding
                 if info.duration > 0:
                     progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
@@ -279,11 +283,11 @@ class Classifier:
             runs.add(*slicer.push(tail))
             runs.add(*slicer.finish())
             runs.collect()
-            result = self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())
+            result = vote_so_far()
             if runs.held and self.borderline(result):  # the fast path's verdict is near a line: all decide
                 runs.run_held()
                 runs.collect()
-                result = self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())
+                result = vote_so_far()
         finally:
             if executor is not None:  # a cancel or a decode error: no network work left behind
                 executor.shutdown(wait=True, cancel_futures=True)
