@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional
@@ -38,11 +39,16 @@ def matches(row: FileRow, kind: str = "all", genre: Optional[str] = None, text: 
     if kind == "errors" and row.error is None:
         return False
     if text:
-        words = text.casefold().split()
-        hay = " ".join(str(v) for v in (row.display, row.artist, row.title, row.album, row.genre,
-                                         *row.genre_tag) if v).casefold()
+        words = fold(text).split()
+        hay = fold(" ".join(str(v) for v in (row.display, row.artist, row.title, row.album, row.genre,
+                                              *row.genre_tag) if v))
         return all(w in hay for w in words)
     return True
+
+
+def fold(text: str) -> str:
+    """Text as a search or a sort compares it: case and accents ignored ("Genève" -> "geneve")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
 
 
 def filter_rows(rows: Iterable[FileRow], kind: str = "all", genre: Optional[str] = None, text: str = "",
