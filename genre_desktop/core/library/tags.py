@@ -1,26 +1,27 @@
-"""Read the tags of a person's music files and write their genre without damaging them.
+"""Read the tags of a person's music files: artist, title, album, genre(s), duration.
 
 Three tag families cover the formats people keep: ID3 (mp3, wav, aiff: ``TCON``), Vorbis
-comments (flac, ogg, opus: ``GENRE``) and MP4 atoms (m4a: ``©gen``). :func:`write_genre`
-never edits the file in place: it writes a hidden copy next to it, re-reads the copy,
-checks that the genre is what was asked, that every other tag is as it was and that the
-audio decodes to exactly the same samples, and only then renames the copy over the file.
-On any error the file is left as it was.
+comments (flac, ogg, opus: ``GENRE``) and MP4 atoms (m4a: ``©gen``); a WAV file's RIFF
+``INFO`` list (``INAM``/``IART``/``IPRD``/``IGNR``) fills what its ID3 chunk lacks. Only
+regular files are opened (a FIFO or a link to a device is refused in one line, never read),
+with ``O_NONBLOCK`` so nothing can make the open wait. Writing a genre is
+:mod:`.tag_write`; several genres in one value ("Rock; Pop", as ID3v2.3 must store them)
+compare equal to the same genres as separate values (:func:`same_genres`).
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
-import shutil
+import stat as stat_module
+import struct
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Optional
+from typing import BinaryIO, Iterable, Optional
 
 import mutagen
 from mutagen.aiff import AIFF
 from mutagen.flac import FLAC
-from mutagen.id3 import ID3, TCON
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4
 from mutagen.oggflac import OggFLAC
@@ -29,18 +30,20 @@ from mutagen.oggspeex import OggSpeex
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
-from ..engine.audio_io import AudioDecodeError, audio_info, iter_audio_blocks
-from ..engine.safe_files import fault_point, fsync_folder
+from ..engine.audio_io import audio_info, iter_audio_blocks
 
 log = logging.getLogger(__name__)
 
 MULTI_VALUE_SEPARATOR = "; "  # how several genres share one value where a format needs it
-TEMP_SUFFIX = ".genre-tmp"  # hidden copies are ".NAME.genre-tmp" beside the file
+_SPLIT_ON = (";", "\x00")  # what separates genres inside one value, whichever program wrote it
 _ID3_TYPES = (MP3, WAVE, AIFF)
 _VORBIS_TYPES = (FLAC, OggVorbis, OggOpus, OggFLAC, OggSpeex)
 _ID3_FIELDS = {"artist": "TPE1", "title": "TIT2", "album": "TALB"}
 _MP4_FIELDS = {"artist": "\xa9ART", "title": "\xa9nam", "album": "\xa9alb"}
-_MP4_GENRE_KEYS = ("\xa9gen", "gnre")
+MP4_GENRE_KEYS = ("\xa9gen", "gnre")
+_RIFF_INFO = {b"INAM": "title", b"IART": "artist", b"IPRD": "album", b"IGNR": "genre"}
+_INFO_MAX = 64 * 1024  # bytes of a RIFF INFO list read at most
+_INFO_CHUNKS_MAX = 256  # chunks looked at, at most, to find it
 
 
 class TagError(Exception):
@@ -59,17 +62,77 @@ class FileTags:
     family: Optional[str] = None  # "id3", "vorbis", "mp4", or None when it cannot hold tags
 
 
-def _open(path: Path):
+def normalise_genres(values: Iterable[str]) -> list[str]:
+    """Genres as separate values, whatever form a format keeps them in: one value joined
+    by ";" (ID3v2.3, some taggers) or NUL, or several values. Spaces are tidied."""
+    out: list[str] = []
+    for value in values or []:
+        text = str(value)
+        for sep in _SPLIT_ON[1:]:
+            text = text.replace(sep, _SPLIT_ON[0])
+        out.extend(" ".join(part.split()) for part in text.split(_SPLIT_ON[0]) if part.strip())
+    return out
+
+
+def same_genres(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Whether two genre tags say the same (the one comparison used by the review, the
+    write's check, undo and recovery)."""
+    return normalise_genres(a) == normalise_genres(b)
+
+
+def kind_of(mode: int) -> str:
+    """A file type in words, for refusals."""
+    for test, word in ((stat_module.S_ISDIR, "a folder"), (stat_module.S_ISFIFO, "a pipe (FIFO)"),
+                       (stat_module.S_ISCHR, "a device"), (stat_module.S_ISBLK, "a device"),
+                       (stat_module.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def open_regular(path: os.PathLike | str, writable: bool = False) -> BinaryIO:
+    """Open a regular file (a symbolic link is followed to one) without ever blocking.
+
+    Raises
+    ------
+    TagError
+        It is missing, unreadable, or not a regular file (a FIFO, a device, a folder).
+    """
+    name = os.fspath(path)
     try:
-        audio = mutagen.File(os.fsencode(path) if os.name != "nt" else path)
+        st = os.stat(name)
+        if not stat_module.S_ISREG(st.st_mode):
+            raise TagError(f"is {kind_of(st.st_mode)}, not an audio file; left alone")
+        fd = os.open(name, (os.O_RDWR if writable else os.O_RDONLY) | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise TagError(f"cannot be read ({exc.strerror or exc})") from None
+    opened = os.fstat(fd)
+    if not stat_module.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+        os.close(fd)
+        raise TagError("changed while being opened (it is not the regular file it was); left alone")
+    handle = open(fd, "rb+" if writable else "rb")
+    handle.raw.name = name  # mutagen guesses the kind partly from the name
+    return handle
+
+
+def open_tags(path: os.PathLike | str):
+    """mutagen's view of a regular file (None when it is no kind mutagen knows)."""
+    with open_regular(path) as handle:
+        return load_tags(handle)
+
+
+def load_tags(handle: BinaryIO):
+    """mutagen's view of an open file."""
+    try:
+        handle.seek(0)
+        return mutagen.File(handle)
     except mutagen.MutagenError as exc:
         raise TagError(f"cannot read its tags ({' '.join(str(exc).split()) or type(exc).__name__})") from None
-    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as exc:
         raise TagError(f"cannot read its tags ({type(exc).__name__})") from None
-    return audio
 
 
-def _family(audio) -> Optional[str]:
+def family_of(audio) -> Optional[str]:
     if isinstance(audio, _ID3_TYPES):
         return "id3"
     if isinstance(audio, _VORBIS_TYPES):
@@ -87,7 +150,8 @@ def _first(values) -> Optional[str]:
     return None
 
 
-def _genres(audio, family: str) -> list[str]:
+def genres_of(audio, family: str) -> list[str]:
+    """The genre values as the file stores them (several, or one joined)."""
     tags = audio.tags
     if tags is None:
         return []
@@ -97,8 +161,46 @@ def _genres(audio, family: str) -> list[str]:
     elif family == "vorbis":
         values = tags.get("genre", [])
     else:
-        values = [v for key in _MP4_GENRE_KEYS for v in tags.get(key, []) if isinstance(v, str)]
+        values = [v for key in MP4_GENRE_KEYS for v in tags.get(key, []) if isinstance(v, str)]
     return [" ".join(str(v).split()) for v in values if str(v).strip()]
+
+
+def riff_info(handle: BinaryIO) -> dict:
+    """A WAV file's RIFF ``INFO`` list as {"title", "artist", "album", "genre"} (bounded reads)."""
+    handle.seek(0)
+    head = handle.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return {}
+    out: dict = {}
+    for _ in range(_INFO_CHUNKS_MAX):
+        header = handle.read(8)
+        if len(header) < 8:
+            break
+        kind, size = header[:4], struct.unpack("<I", header[4:])[0]
+        if kind == b"LIST" and 4 <= size <= _INFO_MAX:
+            body = handle.read(size)
+            if body[:4] == b"INFO":
+                pos = 4
+                while pos + 8 <= len(body):
+                    sub, length = body[pos:pos + 4], struct.unpack("<I", body[pos + 4:pos + 8])[0]
+                    value = body[pos + 8:pos + 8 + length].split(b"\x00", 1)[0]
+                    if sub in _RIFF_INFO and value.strip():
+                        text = value.decode("utf-8", "replace") if _is_utf8(value) else value.decode("latin-1")
+                        out[_RIFF_INFO[sub]] = " ".join(text.split())
+                    pos += 8 + length + (length & 1)
+            if size & 1:
+                handle.seek(1, io.SEEK_CUR)
+        else:
+            handle.seek(size + (size & 1), io.SEEK_CUR)
+    return out
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def read_tags(path: os.PathLike | str) -> FileTags:
@@ -107,75 +209,34 @@ def read_tags(path: os.PathLike | str) -> FileTags:
     Raises
     ------
     TagError
-        The file is damaged where mutagen reads it.
+        The file is not a regular file, or is damaged where mutagen reads it.
     """
-    audio = _open(Path(path))
+    with open_regular(path) as handle:
+        audio = load_tags(handle)
+        info = riff_info(handle) if isinstance(audio, WAVE) else {}
     if audio is None:
         return FileTags()
-    family = _family(audio)
+    family = family_of(audio)
     duration = getattr(audio.info, "length", None)
     out = FileTags(duration=float(duration) if duration else None, family=family)
     tags = audio.tags
-    if tags is None or family is None:
-        return out
-    for name in ("artist", "title", "album"):
-        if family == "id3":
-            frame = tags.get(_ID3_FIELDS[name])
-            value = _first(frame.text) if frame is not None else None
-        elif family == "vorbis":
-            value = _first(tags.get(name, []))
-        else:
-            value = _first(tags.get(_MP4_FIELDS[name], []))
-        setattr(out, name, value)
-    out.genre = _genres(audio, family)
+    if family is not None and tags is not None:
+        for name in ("artist", "title", "album"):
+            if family == "id3":
+                frame = tags.get(_ID3_FIELDS[name])
+                value = _first(frame.text) if frame is not None else None
+            elif family == "vorbis":
+                value = _first(tags.get(name, []))
+            else:
+                value = _first(tags.get(_MP4_FIELDS[name], []))
+            setattr(out, name, value)
+        out.genre = genres_of(audio, family)
+    for name in ("artist", "title", "album"):  # RIFF INFO fills what the ID3 chunk lacks
+        if getattr(out, name) is None and info.get(name):
+            setattr(out, name, info[name])
+    if not out.genre and info.get("genre"):
+        out.genre = [info["genre"]]
     return out
-
-
-def _snapshot(audio, family: str) -> dict:
-    """Every tag but the genre, comparable before and after a write."""
-    tags = audio.tags
-    if tags is None:
-        return {}
-    if family == "id3":
-        return {key: repr(tags[key]) for key in tags.keys() if not key.startswith("TCON")}
-    if family == "vorbis":
-        out: dict = {}
-        for key, value in tags:
-            if key.lower() != "genre":
-                out.setdefault(key.lower(), []).append(value)
-        return out
-    return {key: repr(value) for key, value in tags.items() if key not in _MP4_GENRE_KEYS}
-
-
-def _set_genres(audio, family: str, genres: list[str]) -> None:
-    if audio.tags is None:
-        if not genres:
-            return
-        audio.add_tags()
-    tags = audio.tags
-    if family == "id3":
-        tags.delall("TCON")
-        if genres:
-            tags.add(TCON(encoding=3, text=list(genres)))
-    elif family == "vorbis":
-        if "genre" in tags:
-            del tags["genre"]
-        if genres:
-            tags["genre"] = list(genres)
-    else:
-        for key in _MP4_GENRE_KEYS:
-            if key in tags:
-                del tags[key]
-        if genres:
-            tags["\xa9gen"] = list(genres)
-
-
-def _save(audio, family: str) -> None:
-    if family == "id3":
-        version = getattr(audio.tags, "version", (2, 4, 0)) if audio.tags is not None else (2, 4, 0)
-        audio.save(v2_version=3 if version[1] == 3 else 4)
-    else:
-        audio.save()
 
 
 def audio_digest(path: os.PathLike | str, sample_rate: Optional[int] = None) -> str:
@@ -185,88 +246,3 @@ def audio_digest(path: os.PathLike | str, sample_rate: Optional[int] = None) -> 
     for block in iter_audio_blocks(path, sample_rate or audio_info(path).sample_rate):
         digest.update(block.tobytes())
     return digest.hexdigest()
-
-
-def temp_path(path: Path) -> Path:
-    """The hidden copy a write goes through."""
-    return path.with_name(f".{path.name}{TEMP_SUFFIX}")
-
-
-def write_genre(path: os.PathLike | str, genres: list[str],
-                audio_check: Optional[Callable[[Path], str]] = audio_digest) -> FileTags:
-    """Set a file's genre tag to ``genres`` (several values where the format allows;
-    an empty list removes the tag), keeping everything else exactly as it was.
-
-    The write goes through a hidden copy beside the file (so it needs room for one copy):
-    copy, write the tag, re-read it, compare every other tag and, with ``audio_check``
-    (a function giving a digest of a file's audio), the decoded audio; then fsync and
-    rename over the original. A symbolic link is followed (its target is written);
-    a file with other hard links is refused, since replacing it would split the links.
-
-    Returns
-    -------
-    FileTags
-        The file's tags after the write.
-
-    Raises
-    ------
-    TagError
-        With a one-line reason; the file is as it was.
-    """
-    path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise TagError(f"cannot be read ({exc.strerror or exc})") from None
-    if stat.st_nlink > 1:
-        raise TagError("has other hard links; writing would split them, so it was left alone")
-    if not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
-        raise TagError("is read-only (or its folder is)")
-    audio = _open(path)
-    family = _family(audio) if audio is not None else None
-    if family is None:
-        raise TagError("this kind of file cannot hold a genre tag")
-    before = _snapshot(audio, family)
-    genres = [" ".join(g.split()) for g in genres if g.strip()]
-    if len(genres) > 1 and family == "id3" and audio.tags is not None and audio.tags.version[1] == 3:
-        genres = [MULTI_VALUE_SEPARATOR.join(genres)]  # ID3v2.3 has no multiple values
-    temp = temp_path(path)
-    try:
-        shutil.copy2(path, temp)
-        copy = _open(temp)
-        _set_genres(copy, family, genres)
-        _save(copy, family)
-        fault_point("tag-after-save")
-        check = _open(temp)
-        if _genres(check, family) != genres:
-            raise TagError(f"the genre did not read back as written ({_genres(check, family)} != {genres})")
-        if _snapshot(check, family) != before:
-            raise TagError("another tag changed while writing the genre; the file was left alone")
-        if audio_check is not None:
-            try:
-                same = audio_check(temp) == audio_check(path)
-            except AudioDecodeError as exc:
-                raise TagError(f"its audio could not be checked ({exc})") from None
-            if not same:
-                raise TagError("its audio would have changed; the file was left alone")
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        fault_point("tag-before-rename")
-        os.replace(temp, path)
-        fsync_folder(path.parent)
-    except TagError:
-        temp.unlink(missing_ok=True)
-        raise
-    except mutagen.MutagenError as exc:
-        temp.unlink(missing_ok=True)
-        raise TagError(f"cannot write its tags ({' '.join(str(exc).split())})") from None
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise TagError(f"cannot be written ({exc.strerror or exc})") from None
-    except Exception as exc:  # a mutagen bug on an odd file: the file stays as it was
-        temp.unlink(missing_ok=True)
-        log.exception("tag write failed for %s", path)
-        raise TagError(f"cannot write its tags ({type(exc).__name__})") from None
-    return read_tags(path)

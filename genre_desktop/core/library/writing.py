@@ -4,8 +4,10 @@
 why not, when it would not change). :func:`apply` writes the chosen proposals, each one
 journalled in the library database *before* the file is touched (with the previous value)
 and marked done after; :func:`undo` puts a batch's previous values back; :func:`recover`
-settles writes a crash interrupted. A file is written only through
-:func:`.tags.write_genre` (a verified copy renamed over it).
+settles writes a crash interrupted (only when their writer is dead). A file is written
+only through :func:`.tag_write.write_genre` (a verified private copy renamed over it), by
+one writer per library at a time (:func:`.writer_lock.writer_lock`). Genre lists are
+compared with :func:`.tags.same_genres` ("Rock; Pop" in an ID3v2.3 file is ["Rock", "Pop"]).
 """
 from __future__ import annotations
 
@@ -20,8 +22,13 @@ from ..engine.names import tag_spelling
 from ..engine.safe_files import fault_point
 from ..engine.verdict import VERDICT_WORDS
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
+from .analyse import audio_fingerprint
 from .database import LibraryDatabase, path_text
-from .tags import TagError, read_tags, temp_path, write_genre
+from .tag_bytes import restore_bytes
+from .tag_file_copy import is_temp_name, remove_temp
+from .tag_write import write_genre
+from .tags import TagError, audio_digest, read_tags, same_genres
+from .writer_lock import WriterBusy, undo_store, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +112,7 @@ def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
                 continue
             if stat is not None and (stat.st_size, stat.st_mtime_ns) != (row.size, row.mtime_ns):
                 line.action, line.why = "stale", "changed since it was analysed: scan again"
-            elif line.current == line.proposed:
+            elif same_genres(line.current, line.proposed):
                 line.action, line.why = "same", "already tagged so"
             elif line.current and not options.overwrite:
                 line.action, line.why = "keep", "has a genre already (allow overwriting to replace it)"
@@ -115,51 +122,104 @@ def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
     return out
 
 
-def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path: str,
-               new: list[str], expect_current: Optional[list] = None) -> Optional[str]:
-    """Journal, write, mark; returns None when written, else the reason."""
+def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path: str, new: list[str],
+               expect_current: Optional[list] = None, fingerprint: Optional[str] = None,
+               restore_of: Optional[int] = None) -> Optional[str]:
+    """Journal, write, mark; returns None when written, else the reason.
+
+    ``fingerprint``: the library's fingerprint of the file's audio (refused when it differs
+    now). ``restore_of``: the journal entry being undone (its kept original bytes are put
+    back when the file is still exactly as that write left it)."""
     try:
         current = read_tags(path).genre
     except TagError as exc:
         return str(exc)
-    if expect_current is not None and current != expect_current:
+    if expect_current is not None and not same_genres(current, expect_current):
         return f"its genre changed since ({'; '.join(current) or 'none'}); left alone"
     entry = db.journal_write(batch_id, file_id, path, current, new)
+
+    def named(temp: Path) -> None:  # recorded before the copy exists: recovery finds exactly it
+        db.mark_write(entry, "pending", json.dumps({"temp": temp.name, "pid": os.getpid()}))
+
     try:
-        write_genre(path, new)
+        if restore_of is not None:
+            _put_back(db, restore_of, path, new, named)
+        else:
+            check, expect = audio_check_for(fingerprint)
+            write_genre(path, new, check, expect_audio=expect, named=named,
+                        keep=lambda facts, blob: undo_store(db).keep(entry, facts, blob))
     except TagError as exc:
         db.mark_write(entry, "failed", str(exc))
+        undo_store(db).drop(entry)
         return str(exc)
     fault_point("tag-after-rename")
-    _mark_done(db, entry, file_id, path, new)
+    _mark_done(db, entry, file_id, path, read_tags(path).genre)
     return None
+
+
+def audio_check_for(fingerprint: Optional[str]):
+    """(audio digest function, expected value) for a file with this library fingerprint
+    (``"RATE:DIGEST"``); the plain digest and nothing expected when there is none."""
+    rate, _, digest = (fingerprint or "").partition(":")
+    if not rate.isdigit() or not digest:
+        return audio_digest, None
+    return (lambda p: audio_fingerprint(p, int(rate))), fingerprint
+
+
+def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, named) -> None:
+    """Undo one write: byte for byte (with its modification time) where its original bytes
+    were kept and the file is exactly as written; else the previous genre values."""
+    store = undo_store(db)
+    facts, blob = store.load(entry_id)
+    if facts is not None and facts.get("regions"):
+        try:
+            restore_bytes(Path(path), facts, blob, named)
+            if same_genres(read_tags(path).genre, previous):
+                return
+            log.warning("%s: the restored bytes do not hold the previous genre; writing it", path)
+        except TagError as exc:
+            log.info("%s: not restored byte for byte (%s); restoring its genre", path, exc)
+    write_genre(path, previous, named=named)
+    if facts is not None:
+        try:
+            os.utime(path, ns=(facts["atime_ns"], facts["mtime_ns"]))
+        except OSError as exc:
+            log.info("%s: its modification time was not put back (%s)", path, exc)
 
 
 def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optional[str], options: TagOptions,
           progress: ProgressCallback = no_progress, should_stop: Optional[StopCallback] = None) -> WriteSummary:
-    """Write the proposals whose action is "write", as one undoable batch."""
+    """Write the proposals whose action is "write", as one undoable batch.
+
+    Raises
+    ------
+    WriterBusy
+        Another write or undo of this library is running.
+    """
     todo = [p for p in proposals if p.action == "write"]
-    summary = WriteSummary(batch_id=db.start_tag_batch(model_key, asdict(options)))
-    for i, line in enumerate(todo):
-        if should_stop is not None and should_stop():
-            summary.cancelled = True
-            break
-        progress(i / max(len(todo), 1), f"Writing {i + 1:,} of {len(todo):,}: {Path(line.path).name}")
-        row = db.file_by_id(line.file_id)
-        try:
-            stat = os.stat(line.path)
-        except OSError as exc:
-            summary.failed.append((line.path, f"cannot be read ({exc.strerror or exc})"))
-            continue
-        if row is None or (stat.st_size, stat.st_mtime_ns) != (row["size"], row["mtime_ns"]):
-            summary.failed.append((line.path, "changed since it was analysed: scan again"))
-            continue
-        reason = _write_one(db, summary.batch_id, line.file_id, line.path, line.proposed,
-                            None if options.overwrite else line.current)
-        if reason is None:
-            summary.written += 1
-        else:
-            summary.failed.append((line.path, reason))
+    with writer_lock(db):
+        settle(db)
+        summary = WriteSummary(batch_id=db.start_tag_batch(model_key, asdict(options)))
+        for i, line in enumerate(todo):
+            if should_stop is not None and should_stop():
+                summary.cancelled = True
+                break
+            progress(i / max(len(todo), 1), f"Writing {i + 1:,} of {len(todo):,}: {Path(line.path).name}")
+            row = db.file_by_id(line.file_id)
+            try:
+                stat = os.stat(line.path)
+            except OSError as exc:
+                summary.failed.append((line.path, f"cannot be read ({exc.strerror or exc})"))
+                continue
+            if row is None or (stat.st_size, stat.st_mtime_ns) != (row["size"], row["mtime_ns"]):
+                summary.failed.append((line.path, "changed since it was analysed: scan again"))
+                continue
+            reason = _write_one(db, summary.batch_id, line.file_id, line.path, line.proposed,
+                                None if options.overwrite else line.current, fingerprint=row["fingerprint"])
+            if reason is None:
+                summary.written += 1
+            else:
+                summary.failed.append((line.path, reason))
     progress(1.0, f"{summary.written:,} files tagged, {len(summary.failed):,} failed")
     return summary
 
@@ -182,58 +242,98 @@ def _mark_done(db: LibraryDatabase, entry_id: int, file_id: Optional[int], path,
 
 def undo(db: LibraryDatabase, batch_id: Optional[int] = None, progress: ProgressCallback = no_progress,
          should_stop: Optional[StopCallback] = None) -> WriteSummary:
-    """Put back the genre tags a batch replaced (the newest batch not undone by default).
+    """Put back what a batch replaced (the newest batch not undone by default): the file's
+    original bytes and modification time where they were kept, else its previous genre.
 
     A file whose genre changed after the batch wrote it (by a person, another program or a
-    later batch) is left alone and reported.
+    later batch), or that cannot be reached now, is left alone and reported; the batch
+    counts as undone only when every file of it is, and undoing it again retries the rest.
+
+    Raises
+    ------
+    WriterBusy
+        Another write or undo of this library is running (a batch still being written
+        cannot be undone).
+    ValueError
+        Nothing to undo, no such batch, or undone already.
     """
-    if batch_id is None:
-        candidates = undoable_batches(db)
-        if not candidates:
-            raise ValueError("no tag writes to undo")
-        batch_id = candidates[0]["id"]
-    batch = db.tag_batch(batch_id)
-    if batch is None:
-        raise ValueError(f"no batch of tag writes numbered {batch_id}")
-    if batch["undone_by"] is not None:
-        raise ValueError(f"batch {batch_id} was undone already (by batch {batch['undone_by']})")
-    entries = [e for e in db.journal(batch_id) if e["state"] == "done"]
-    summary = WriteSummary(batch_id=db.start_tag_batch(batch["model_key"], {"undo": batch_id}, undo_of=batch_id))
-    for i, entry in enumerate(reversed(entries)):
-        check_stop(should_stop)
-        row = db.file_by_id(entry["file_id"]) if entry["file_id"] is not None else None
-        path = path_text(row["path"]) if row is not None else path_text(entry["path"])
-        progress(i / max(len(entries), 1), f"Undoing {i + 1:,} of {len(entries):,}: {Path(path).name}")
-        previous, written = json.loads(entry["previous"]), json.loads(entry["new"])
-        reason = _write_one(db, summary.batch_id, entry["file_id"], path, previous, expect_current=written)
-        if reason is None:
-            summary.written += 1
-            db.mark_write(entry["id"], "undone")
-        else:
-            summary.failed.append((path, reason))
-    db.mark_undone(batch_id, summary.batch_id)
-    progress(1.0, f"{summary.written:,} files put back, {len(summary.failed):,} left alone")
+    with writer_lock(db):
+        settle(db)
+        if batch_id is None:
+            candidates = undoable_batches(db)
+            if not candidates:
+                raise ValueError("no tag writes to undo")
+            batch_id = candidates[0]["id"]
+        batch = db.tag_batch(batch_id)
+        if batch is None:
+            raise ValueError(f"no batch of tag writes numbered {batch_id}")
+        if batch["undone_by"] is not None:
+            raise ValueError(f"batch {batch_id} was undone already (by batch {batch['undone_by']})")
+        if batch["undo_of"] is not None:
+            raise ValueError(f"batch {batch_id} is itself an undo (of batch {batch['undo_of']})")
+        entries = [e for e in db.journal(batch_id) if e["state"] == "done"]
+        summary = WriteSummary(batch_id=db.start_tag_batch(batch["model_key"], {"undo": batch_id}, undo_of=batch_id))
+        for i, entry in enumerate(reversed(entries)):
+            check_stop(should_stop)
+            row = db.file_by_id(entry["file_id"]) if entry["file_id"] is not None else None
+            path = path_text(row["path"]) if row is not None else path_text(entry["path"])
+            progress(i / max(len(entries), 1), f"Undoing {i + 1:,} of {len(entries):,}: {Path(path).name}")
+            previous, written = json.loads(entry["previous"]), json.loads(entry["new"])
+            reason = _write_one(db, summary.batch_id, entry["file_id"], path, previous, expect_current=written,
+                                restore_of=entry["id"])
+            if reason is None:
+                summary.written += 1
+                db.mark_write(entry["id"], "undone")
+                undo_store(db).drop(entry["id"])
+            else:
+                summary.failed.append((path, reason))
+        if not any(e["state"] == "done" for e in db.journal(batch_id)):
+            db.mark_undone(batch_id, summary.batch_id)
+    left = f", {len(summary.failed):,} left alone (undo batch {batch_id} again to retry them)" if summary.failed else ""
+    progress(1.0, f"{summary.written:,} files put back{left}")
     return summary
 
 
 def recover(db: LibraryDatabase) -> list[str]:
-    """Settle writes a crash interrupted (at start-up): a journalled write is done when the
-    file holds the new genre, failed when it still holds the old one; stray hidden copies
-    go. Returns one line per settled write."""
+    """Settle writes a crash interrupted (at start-up), unless a writer is running: its
+    entries are its own. Returns one line per settled write."""
+    try:
+        with writer_lock(db):
+            return settle(db)
+    except WriterBusy as exc:
+        log.info("interrupted tag writes not settled now: %s", exc)
+        return []
+
+
+def settle(db: LibraryDatabase) -> list[str]:
+    """Settle pending journal entries; call it holding :func:`writer_lock` (their writer is
+    dead). A write is done when the file holds the new genre, failed when it does not;
+    the private copy the journal names goes."""
     lines = []
     for entry in db.pending_writes():
         path = Path(path_text(entry["path"]))
-        temp_path(path).unlink(missing_ok=True)
+        temp = _recorded_temp(entry)
+        if temp:
+            remove_temp(path.parent / temp)
         try:
             genre = read_tags(path).genre
         except (TagError, OSError) as exc:
             db.mark_write(entry["id"], "failed", f"interrupted; cannot read it now ({exc})")
             lines.append(f"{path}: interrupted, unreadable now")
             continue
-        if genre == json.loads(entry["new"]):
+        if same_genres(genre, json.loads(entry["new"])):
             _mark_done(db, entry["id"], entry["file_id"], path, genre, "finished after an interruption")
             lines.append(f"{path}: the interrupted write had finished")
         else:
             db.mark_write(entry["id"], "failed", "interrupted before the file was replaced; it is as it was")
+            undo_store(db).drop(entry["id"])
             lines.append(f"{path}: the interrupted write had not happened; the file is as it was")
     return lines
+
+
+def _recorded_temp(entry) -> Optional[str]:
+    try:
+        temp = json.loads(entry["message"] or "{}").get("temp")
+    except (ValueError, AttributeError):
+        return None
+    return temp if isinstance(temp, str) and "/" not in temp and is_temp_name(temp) else None

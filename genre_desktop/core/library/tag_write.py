@@ -1,0 +1,263 @@
+"""Write a file's genre without damaging it.
+
+:func:`write_genre` never edits the file in place: it copies it (through
+:class:`.tag_file_copy.TempCopy`: a private, unpredictable name beside it), checks the
+copy's audio against what the library analysed, writes the genre into the copy (ID3 and,
+in an MP3, an APEv2 tag too, so players show one genre), re-reads it, checks that the
+genre is what was asked, that every other tag is as it was (compared by digests, so a
+200 MB cover costs one hash, not a text dump) and that the audio decodes to exactly the
+same samples; it keeps what undo needs to put the original back byte for byte
+(:mod:`.tag_bytes`), and only then renames the copy over the file. On any error the file
+is left as it was.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Optional
+
+import mutagen
+from mutagen.apev2 import APETextValue, APEv2, error as APEError
+from mutagen.id3 import TCON
+from mutagen.mp3 import MP3
+
+from ..engine.audio_io import AudioDecodeError
+from ..engine.safe_files import fault_point
+from .tag_bytes import record_changes
+from .tag_file_copy import TempCopy, check_unlocked, check_writable
+from .tags import (MP4_GENRE_KEYS, MULTI_VALUE_SEPARATOR, FileTags, TagError, audio_digest, family_of,
+                   genres_of, load_tags, normalise_genres, open_regular, read_tags)
+
+log = logging.getLogger(__name__)
+
+Keep = Callable[[dict, bytes], None]
+
+
+def _feed(digest, value) -> None:
+    """Feed a tag value into a digest: bytes as they are, containers item by item."""
+    if isinstance(value, (bytes, bytearray)):
+        digest.update(b"B%d:" % len(value))
+        digest.update(value)
+    elif isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+        digest.update(b"S%d:" % len(data))
+        digest.update(data)
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"L%d[" % len(value))
+        for item in value:
+            _feed(digest, item)
+        digest.update(b"]")
+    elif isinstance(value, dict):
+        _feed(digest, sorted(value.items(), key=lambda kv: str(kv[0])))
+    elif isinstance(value, (int, float, type(None))):
+        digest.update(repr(value).encode())
+    else:
+        try:
+            fields = vars(value)  # an ID3 frame, an MP4 cover: its attributes one by one
+        except TypeError:
+            fields = None
+        digest.update(type(value).__name__.encode())
+        if fields:
+            _feed(digest, fields)
+        else:
+            digest.update(repr(value).encode("utf-8", "backslashreplace"))
+
+
+def _hash(value) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+def snapshot(audio, family: str) -> dict:
+    """Every tag but the genre, as digests comparable before and after a write."""
+    out: dict = {}
+    pictures = getattr(audio, "pictures", None)
+    if pictures:
+        out["pictures"] = [_hash((p.type, p.mime, p.desc, p.data)) for p in pictures]
+    tags = audio.tags
+    if tags is None:
+        return out
+    if family == "id3":
+        out.update({key: _hash(tags[key]) for key in tags.keys() if not key.startswith("TCON")})
+    elif family == "vorbis":
+        for key, value in tags:
+            if key.lower() != "genre":
+                out.setdefault(key.lower(), []).append(_hash(value))
+    else:
+        out.update({key: _hash(value) for key, value in tags.items() if key not in MP4_GENRE_KEYS})
+    return out
+
+
+def _ape(handle) -> Optional[APEv2]:
+    try:
+        handle.seek(0)
+        return APEv2(handle)
+    except (APEError, mutagen.MutagenError):
+        return None
+
+
+def _ape_other(ape: Optional[APEv2]) -> dict:
+    if ape is None:
+        return {}
+    return {key.lower(): _hash((type(value).__name__, value.value)) for key, value in ape.items()
+            if key.lower() != "genre"}
+
+
+def _ape_genres(ape: Optional[APEv2]) -> list[str]:
+    if ape is None:
+        return []
+    values: list[str] = []
+    for key, value in ape.items():
+        if key.lower() == "genre" and isinstance(value, APETextValue):
+            values.extend(value)
+    return normalise_genres(values)
+
+
+def _set_genres(audio, family: str, genres: list[str]) -> None:
+    if audio.tags is None:
+        if not genres:
+            return
+        audio.add_tags()
+    tags = audio.tags
+    if family == "id3":
+        tags.delall("TCON")
+        if genres:
+            tags.add(TCON(encoding=3, text=list(genres)))
+    elif family == "vorbis":
+        if "genre" in tags:
+            del tags["genre"]
+        if genres:
+            tags["genre"] = list(genres)
+    else:
+        for key in MP4_GENRE_KEYS:
+            if key in tags:
+                del tags[key]
+        if genres:
+            tags["\xa9gen"] = list(genres)
+
+
+def _save(audio, family: str, handle) -> None:
+    handle.seek(0)
+    if family == "id3":
+        version = getattr(audio.tags, "version", (2, 4, 0)) if audio.tags is not None else (2, 4, 0)
+        audio.save(handle, v2_version=3 if version[1] == 3 else 4)
+    else:
+        audio.save(handle)
+    handle.flush()
+
+
+def _set_ape_genres(handle, genres: list[str]) -> None:
+    ape = _ape(handle)
+    if ape is None:
+        return
+    for key in [k for k in ape.keys() if k.lower() == "genre"]:
+        del ape[key]
+    if genres:
+        ape["Genre"] = list(genres)
+    handle.seek(0)
+    ape.save(handle)
+    handle.flush()
+
+
+def write_genre(path: os.PathLike | str, genres: list[str],
+                audio_check: Optional[Callable[[Path], str]] = audio_digest, *,
+                expect_audio: Optional[str] = None, named: Optional[Callable[[Path], None]] = None,
+                keep: Optional[Keep] = None) -> FileTags:
+    """Set a file's genre tag to ``genres`` (several values where the format allows;
+    an empty list removes the tag), keeping everything else exactly as it was.
+
+    Parameters
+    ----------
+    audio_check
+        A digest of a file's audio; the copy's must be the same before and after the write.
+    expect_audio
+        What ``audio_check`` gave when the library analysed the file: a file whose audio
+        differs now (replaced, with its size and time kept) is refused.
+    named
+        Told the private copy's path before it is created (for a journal).
+    keep
+        Given ``(facts, original bytes)`` (:func:`.tag_bytes.record_changes`) just before
+        the rename, to store for an exact undo.
+
+    A symbolic link is followed (its target is written); a file with other hard links, a
+    read-only one (for root too) and one another program holds a lock on are refused.
+
+    Raises
+    ------
+    TagError
+        With a one-line reason; the file is as it was.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    try:
+        check_writable(path, os.stat(path))
+    except FileNotFoundError:
+        raise TagError("cannot be read (it is gone)") from None
+    except OSError as exc:
+        raise TagError(f"cannot be read ({exc.strerror or exc})") from None
+    with open_regular(path, writable=True) as original:
+        st = os.fstat(original.fileno())
+        check_unlocked(original)
+        try:
+            _write_through_copy(path, original, st, genres, audio_check, expect_audio, named, keep)
+        except TagError:
+            raise
+        except mutagen.MutagenError as exc:
+            raise TagError(f"cannot write its tags ({' '.join(str(exc).split())})") from None
+        except OSError as exc:
+            raise TagError(f"cannot be written ({exc.strerror or exc})") from None
+        except Exception as exc:  # a mutagen bug on an odd file: the file stays as it was
+            log.exception("tag write failed for %s", path)
+            raise TagError(f"cannot write its tags ({type(exc).__name__})") from None
+    return read_tags(path)
+
+
+def _write_through_copy(path: Path, original, st, genres, audio_check, expect_audio, named, keep) -> None:
+    audio = load_tags(original)
+    family = family_of(audio) if audio is not None else None
+    if family is None:
+        raise TagError("this kind of file cannot hold a genre tag")
+    before = snapshot(audio, family)
+    genres = [" ".join(g.split()) for g in genres if g.strip()]
+    if len(genres) > 1 and family == "id3" and audio.tags is not None and audio.tags.version[1] == 3:
+        genres = [MULTI_VALUE_SEPARATOR.join(genres)]  # ID3v2.3 has no multiple values
+    with TempCopy(path, named) as copy:
+        copy.fill_from(original)
+        ape_before = _ape(copy.handle) if isinstance(audio, MP3) else None
+        try:
+            audio_before = audio_check(copy.temp) if audio_check is not None else None
+        except AudioDecodeError as exc:
+            raise TagError(f"its audio could not be checked ({exc})") from None
+        if expect_audio is not None and audio_before is not None and audio_before != expect_audio:
+            raise TagError("changed since it was analysed (its audio is different now): scan again")
+        edited = load_tags(copy.handle)
+        _set_genres(edited, family, genres)
+        _save(edited, family, copy.handle)
+        if ape_before is not None:
+            _set_ape_genres(copy.handle, normalise_genres(genres))
+        fault_point("tag-after-save")
+        check = load_tags(copy.handle)
+        if genres_of(check, family) != genres:
+            raise TagError(f"the genre did not read back as written ({genres_of(check, family)} != {genres})")
+        if snapshot(check, family) != before:
+            raise TagError("another tag changed while writing the genre; the file was left alone")
+        if ape_before is not None:
+            ape_after = _ape(copy.handle)
+            if _ape_other(ape_after) != _ape_other(ape_before) or _ape_genres(ape_after) != normalise_genres(genres):
+                raise TagError("its APEv2 tag did not read back as written; the file was left alone")
+        if audio_check is not None:
+            try:
+                same = audio_check(copy.temp) == audio_before
+            except AudioDecodeError as exc:
+                raise TagError(f"its audio could not be checked ({exc})") from None
+            if not same:
+                raise TagError("its audio would have changed; the file was left alone")
+        copy.keep_owner_and_mode(st)
+        if keep is not None:
+            keep(*record_changes(original, copy.handle, st))
+        fault_point("tag-before-rename")
+        copy.replace(original, st)
