@@ -88,7 +88,7 @@ class UndoStore:
         """Store durably (before the rename it describes)."""
         self.folder.mkdir(mode=0o700, exist_ok=True)
         facts_path, blob_path = self._paths(entry)
-        if blob:
+        if facts.get("regions") is not None:
             atomic_write_bytes(blob_path, blob)
         atomic_write_bytes(facts_path, json.dumps(facts).encode())
 
