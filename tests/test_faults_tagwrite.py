@@ -373,3 +373,19 @@ def test_wav_riff_info_tags_are_read(tmp_path):
     tags = read_tags(path)
     assert tags.genre == ["Rock"] and tags.title == "Genève"
 
+
+
+def test_kept_bytes_stay_within_their_budget(tmp_path, monkeypatch):
+    from genre_desktop.core.library import writer_lock
+
+    tracks = [make(tmp_path, "mp3", seed=i) for i in range(3)]
+    for track in tracks:
+        tag_everything(track)
+    originals = {t: t.read_bytes() for t in tracks}
+    monkeypatch.setattr(writer_lock, "UNDO_BUDGET", 1)  # room for the newest write's bytes only
+    db = library(tmp_path, {t: [["rock", 0.9]] for t in tracks})
+    assert write_all(db).written == 3
+    assert len(list(Path(f"{db.path}.undo").glob("*.bin"))) == 1
+    assert undo(db).written == 3  # the others are undone tag by tag
+    assert all(read_tags(t).genre == ["Blues"] for t in tracks)
+    assert sum(t.read_bytes() == originals[t] for t in tracks) >= 1

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LOCK_SUFFIX = ".writer.lock"
 UNDO_SUFFIX = ".undo"
+UNDO_BUDGET = 512 << 20  # original bytes kept for all writes together; the oldest go first
 
 
 class WriterBusy(ValueError):
@@ -91,6 +92,23 @@ class UndoStore:
         if facts.get("regions") is not None:
             atomic_write_bytes(blob_path, blob)
         atomic_write_bytes(facts_path, json.dumps(facts).encode())
+        self._trim(keep=int(entry))
+
+    def _trim(self, keep: int) -> None:
+        """Drop the oldest kept bytes beyond :data:`UNDO_BUDGET` (their writes are then
+        undone tag by tag)."""
+        kept = []
+        for item in os.scandir(self.folder):
+            stem, _, ext = item.name.partition(".")
+            if ext == "bin" and stem.isdigit() and int(stem) != keep:
+                kept.append((int(stem), item.stat().st_size, item.path))
+        own = self._paths(keep)[1]
+        total = sum(size for _, size, _ in kept) + (own.stat().st_size if own.exists() else 0)
+        for _, size, path in sorted(kept):
+            if total <= UNDO_BUDGET:
+                break
+            Path(path).unlink(missing_ok=True)
+            total -= size
 
     def load(self, entry: int) -> tuple[Optional[dict], bytes]:
         facts_path, blob_path = self._paths(entry)
