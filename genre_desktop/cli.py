@@ -50,13 +50,27 @@ def cmd_classify(args: argparse.Namespace) -> int:
             _write(json.dumps(result.to_json(args.top)), bar)
         else:
             top = ", ".join(f"{g} {p:.0%}" for g, p in result.top(args.top))
-            verdict = result.genre or "-"
-            if result.uncertain:
-                verdict = f"{verdict}? (not sure: {result.reason})"
+            verdict = verdict_text(result.verdict, result.genre, result.reason)
             notes = "".join(f"\t({note})" for note in result.notes)
             _write(f"{path}\t{verdict}\t{top}{notes}", bar)
     bar.close()
     return 1 if failed else 0
+
+
+def verdict_text(verdict: str, genre: Optional[str], reason: str = "") -> str:
+    """A verdict in the words the window uses: "rock", "rock? (not sure: why)", "not
+    music: why", "unknown genre: why", "no music heard: why" (never "-? (not sure: not music")."""
+    from .core.engine.verdict import VERDICT_WORDS
+
+    reason = reason or ""
+    if verdict == "genre":
+        return genre or "-"
+    if verdict == "unsure":
+        return f"{genre or '-'}? (not sure: {reason or 'low confidence'})"
+    words = VERDICT_WORDS.get(verdict, verdict)
+    if reason.startswith(f"{words}: "):
+        reason = reason[len(words) + 2:]
+    return f"{words}: {reason}" if reason else words
 
 
 def _write(line: str, bar=None) -> None:
@@ -261,14 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name or folder (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--top", type=_positive_int, default=3, help="how many genres to list (1 or more)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with one sub-folder per genre")
     p.add_argument("folder")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="the active model, its labels, provenance and metrics")
@@ -316,9 +330,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     from .core.engine.bundle import BundleError
+    from .core.library.db_open import LibraryError
 
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:  # piped into `head`: stop quietly with what was read, like other Unix tools
+        _quiet_stdout()
+        return 0
+    except LibraryError as exc:  # locked, read-only, disk full, newer, damaged, not a library
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
     except (BundleError, UserError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
@@ -329,11 +352,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. piped into `head`: stop quietly, like other UNIX tools
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
     except Exception as exc:  # a bug: one line for the person, the traceback with -v
         if args.verbose:
             import traceback
@@ -342,6 +360,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
               "run with -v for details", file=sys.stderr)
         return 3
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush into a closed pipe stays
+    silent (the way the Python docs advise for SIGPIPE)."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

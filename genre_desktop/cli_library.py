@@ -18,16 +18,40 @@ def _model(args):
     return ModelRef.of(resolve_model(args.model))
 
 
-def _db(args):
+def _db(args, write: bool = True):
+    """The library named by ``--library``: read-only (``mode=ro``, never created) for the
+    commands that only read; for the others, interrupted tag writes settled first."""
     from .core.library.database import LibraryDatabase
-    from .core.library.writing import recover
 
-    db = LibraryDatabase(args.library)
-    if db.notice:
-        print(f"warning: {db.notice}", file=sys.stderr)
-    for line in recover(db):
-        print(f"recovered: {line}", file=sys.stderr)
+    db = LibraryDatabase(args.library, readonly=not write, create=write, timeout=args.wait)
+    if write:
+        try:
+            from .core.library.writing import recover
+
+            for line in recover(db):
+                print(f"recovered: {line}", file=sys.stderr)
+        except BaseException:
+            db.close()
+            raise
     return db
+
+
+def _library_errors(func):
+    """``func`` with the database's errors said in one line (locked, damaged, read-only,
+    disk full, ...) instead of an internal error."""
+    import functools
+    import sqlite3
+
+    @functools.wraps(func)
+    def wrapper(args):
+        from .core.library.database import library_path
+        from .core.library.db_open import library_error
+
+        try:
+            return func(args)
+        except sqlite3.Error as exc:
+            raise library_error(exc, args.library or library_path(), args.wait) from exc
+    return wrapper
 
 
 def _rows(args, db, ref):
@@ -76,7 +100,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .core.library.listing import genre_counts
 
     ref = _model(args)
-    with _db(args) as db:
+    with _db(args, write=False) as db:
         rows = _rows(args, db, ref)
     if args.json:
         from .core.library.listing import track_record
@@ -106,7 +130,7 @@ def cmd_write_tags(args: argparse.Namespace) -> int:
 
     ref = _model(args)
     options = _options(args)
-    with _db(args) as db:
+    with _db(args, write=not args.dry_run) as db:
         lines = propose(db, ref.key, options, args.paths or None)
         for line in lines:
             if line.action == "write" or args.verbose_review:
@@ -141,13 +165,17 @@ def cmd_undo_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    with _db(args) as db:
+    with _db(args, write=False) as db:
         batches = db.tag_batches()
     for b in batches:
-        what = f"undo of batch {b['undo_of']}" if b["undo_of"] else _options_text(json.loads(b["options"] or "{}"))
+        if b["undo_of"]:
+            what, counts = f"undo of batch {b['undo_of']}", f"{b['written']} put back, {b['failed']} left alone"
+        else:
+            what = _options_text(json.loads(b["options"] or "{}"))
+            counts = f"{b['written']} written" + (f" ({b['undone']} since undone)" if b["undone"] else "")
+            counts += f", {b['failed']} failed"
         state = f", undone by batch {b['undone_by']}" if b["undone_by"] else ""
-        print(f"batch {b['id']}\t{b['created_at']}\t{b['written'] or 0} written, {b['failed'] or 0} failed"
-              f"{state}\t{what}")
+        print(f"batch {b['id']}\t{b['created_at']}\t{counts}{state}\t{what}")
     if not batches:
         print("no tags written yet", file=sys.stderr)
     return 0
@@ -168,7 +196,7 @@ def cmd_playlists(args: argparse.Namespace) -> int:
     from .core.library.listing import write_playlists
 
     ref = _model(args)
-    with _db(args) as db:
+    with _db(args, write=False) as db:
         rows = _rows(args, db, ref)
     written = write_playlists(rows, args.folder, ref.name, include_unsure=args.include_unsure)
     for path in written:
@@ -182,7 +210,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .core.library.listing import write_table
 
     ref = _model(args)
-    with _db(args) as db:
+    with _db(args, write=False) as db:
         rows = _rows(args, db, ref)
     print(write_table(rows, args.file, ref.key, ref.name))
     return 0
@@ -195,17 +223,35 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from .core.library.database import LibraryDatabase, library_path, repair_library
+
+    path = args.library or library_path()
+    aside = repair_library(path, timeout=args.wait)
+    if aside is None:
+        print(f"the library {path} is not damaged: nothing was changed")
+        return 0
+    LibraryDatabase(path, timeout=args.wait).close()  # a fresh, empty library in its place
+    print(f"the damaged library was moved to {aside} (with its -wal and -shm files, if any); "
+          f"an empty library starts at {path}")
+    return 0
+
+
 def add_parser(sub, positive_int) -> None:
     """``library`` and its actions, on the CLI's sub-parsers."""
     lib = sub.add_parser("library", help="scan a music library; review, write and undo genre tags; playlists")
-    lib.add_argument("--library", type=Path, default=None, help="the library database (default: the user's)")
+    lib.add_argument("--library", type=Path, default=None,
+                     help="the library database FILE (default: the user's); never a music folder")
+    lib.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                     help="how long to wait for another program writing the library before saying it is "
+                          "locked (default 30)")
     actions = lib.add_subparsers(dest="action", required=True)
 
     def action(name, func, help_text, model=True):
         p = actions.add_parser(name, help=help_text)
         if model:
             p.add_argument("--model", help="model name or folder (default: the bundled model)")
-        p.set_defaults(func=func)
+        p.set_defaults(func=_library_errors(func))
         return p
 
     def filters(p):
@@ -224,7 +270,7 @@ def add_parser(sub, positive_int) -> None:
     p.add_argument("--full-timeline", action="store_true",
                    help="run the network on every slice of every file (default: the fast path, every 3rd "
                         "slice, all of them when the verdict is borderline)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
 
     p = action("show", cmd_show, "list the library's tracks with their genre")
     filters(p)
@@ -239,11 +285,12 @@ def add_parser(sub, positive_int) -> None:
     p.add_argument("--include-unsure", action="store_true", help="also tag 'not sure' tracks with the best guess")
     p.add_argument("--overwrite", action="store_true", help="replace a genre a file already has")
     p.add_argument("--verbose-review", action="store_true", help="list every file, not only those to write")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
 
     p = action("undo-tags", cmd_undo_tags, "put back the genre tags a batch replaced (default: the last)",
                model=False)
-    p.add_argument("batch", nargs="?", type=int, default=None)
+    p.add_argument("batch", nargs="?", type=int, default=None,
+                   help="the batch number 'history' lists (default: the newest batch not undone)")
 
     action("history", cmd_history, "list the batches of tag writes", model=False)
 
@@ -255,6 +302,9 @@ def add_parser(sub, positive_int) -> None:
     p = action("export", cmd_export, "write the library as CSV or JSON (by extension)")
     p.add_argument("file", type=Path)
     filters(p)
+
+    action("repair", cmd_repair, "move a damaged library aside (kept, with its -wal file) and start an empty one;"
+           " a sound library is left alone", model=False)
 
     p = action("forget", cmd_forget, "remove files from the library (not from the disk)", model=False)
     p.add_argument("paths", nargs="+")

@@ -104,15 +104,21 @@ def test_two_models_never_mix(tmp_path, music, tiny_model):
         assert all(r.verdict is not None for r in db.rows(ref.key))
 
 
-def test_a_damaged_database_is_moved_aside(tmp_path):
+def test_a_file_that_is_not_a_library_is_refused_and_never_moved(tmp_path):
+    from genre_desktop.core.library.db_open import LibraryTooNew, NotALibrary
+
     path = tmp_path / "library.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
-    with LibraryDatabase(path) as db:
-        assert "damaged" in db.notice and db.rows(None) == []
-    assert list(tmp_path.glob("library.sqlite3.damaged-*"))
-    sqlite3.connect(path).execute("PRAGMA user_version=99")  # a newer app's library is not touched
-    with LibraryDatabase(path) as db:
-        assert db.notice
+    with pytest.raises(NotALibrary):
+        LibraryDatabase(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["library.sqlite3"]  # moved nowhere (tests/test_faults_database.py)
+    path.unlink()
+    LibraryDatabase(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")  # a newer app's library is not touched
+    conn.close()
+    with pytest.raises(LibraryTooNew):
+        LibraryDatabase(path)
 
 
 def test_worker_records_and_fingerprints(tmp_path, tiny_model):

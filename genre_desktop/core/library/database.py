@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..engine.registry import user_data_folder
+from .db_open import DEFAULT_TIMEOUT, LibraryError, library_error, open_library
+from .db_open import repair_library as _repair
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,14 @@ CREATE INDEX IF NOT EXISTS tag_writes_batch ON tag_writes (batch_id);
 _ROWS = ("SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.sounds_like,"
          " r.error, r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id"
          " AND r.model_key = ?")
+
+
+def repair_library(path: os.PathLike | str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Optional[Path]:
+    """Move the library at ``path`` (default: the user's) aside if it is damaged, with its
+    ``-wal`` and ``-shm`` files, so the next open starts an empty one; returns where it
+    went, or None when it is sound (nothing done). For the window's "the library is
+    damaged" message and ``genre-desktop-cli library repair``; see :mod:`.db_open`."""
+    return _repair(path if path is not None else library_path(), SCHEMA_VERSION, timeout)
 
 
 def now() -> str:
@@ -132,39 +142,40 @@ class FileRow:
 class LibraryDatabase:
     """A connection to the library database.
 
-    One object per thread (sqlite3 connections stay in their thread). Opening a file that
-    is not a database moves it aside (``NAME.damaged-TIME``) and starts an empty one, with
-    a warning: the app keeps running.
+    One object per thread (sqlite3 connections stay in their thread). Opening never moves
+    or deletes anything: a library that cannot be used raises the
+    :class:`~.db_open.LibraryError` that says why in one line (locked, read-only, disk
+    full, newer version, not a library, damaged); a damaged one is moved aside only by
+    :func:`~.db_open.repair_library`, on request.
+
+    Parameters
+    ----------
+    path
+        The database file (default: :func:`library_path`).
+    readonly
+        Open read-only (``mode=ro``): for what only reads; works on read-only files and
+        folders, never creates anything (a missing library is :class:`~.db_open.NoLibrary`).
+    create
+        Create a missing library (and its folders); with False a missing one is
+        :class:`~.db_open.NoLibrary`.
+    timeout
+        Seconds to wait for another program's write transaction before
+        :class:`~.db_open.LibraryLocked`.
     """
 
-    def __init__(self, path: os.PathLike | str | None = None):
+    def __init__(self, path: os.PathLike | str | None = None, *, readonly: bool = False, create: bool = True,
+                 timeout: float = DEFAULT_TIMEOUT):
         self.path = Path(path) if path is not None else library_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.notice: Optional[str] = None
-        try:
-            self._conn = self._connect()
-        except sqlite3.DatabaseError as exc:
-            aside = self.path.with_name(f"{self.path.name}.damaged-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-            os.replace(self.path, aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self.notice = f"the library database was damaged ({exc}); it was moved to {aside.name}"
-            log.warning(self.notice)
-            self._conn = self._connect()
+        self.readonly = readonly
+        self.timeout = timeout
+        self.notice: Optional[str] = None  # kept for callers of old: opening no longer moves anything
+        self._conn = open_library(self.path, _SCHEMA, SCHEMA_VERSION, readonly=readonly, create=create,
+                                  timeout=timeout)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise sqlite3.DatabaseError(f"written by a newer version of the app (schema {version})")
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        return conn
+    def error(self, exc: BaseException) -> LibraryError:
+        """``exc`` (a ``sqlite3.Error`` met using this library) as the one-line
+        :class:`~.db_open.LibraryError` to show: locked, damaged, disk full, ..."""
+        return library_error(exc, self.path, self.timeout)
 
     def close(self) -> None:
         self._conn.close()
@@ -297,11 +308,14 @@ class LibraryDatabase:
         self._conn.execute("UPDATE tag_batches SET undone_by = ? WHERE id = ?", (by_batch, batch_id))
 
     def tag_batches(self) -> list[sqlite3.Row]:
-        """Every batch of writes, newest first, with its counts by state."""
+        """Every batch of writes, newest first, with its counts of entries: ``written``
+        (every file it wrote, undone later or not), ``in_place`` (written and not undone),
+        ``undone``, ``failed`` and ``entries`` (all)."""
         return list(self._conn.execute(
-            "SELECT b.*, SUM(w.state = 'done') AS written, SUM(w.state = 'failed') AS failed,"
-            " COUNT(w.id) AS entries FROM tag_batches b LEFT JOIN tag_writes w ON w.batch_id = b.id"
-            " GROUP BY b.id ORDER BY b.id DESC"))
+            "SELECT b.*, COALESCE(SUM(w.state IN ('done', 'undone')), 0) AS written,"
+            " COALESCE(SUM(w.state = 'done'), 0) AS in_place, COALESCE(SUM(w.state = 'undone'), 0) AS undone,"
+            " COALESCE(SUM(w.state = 'failed'), 0) AS failed, COUNT(w.id) AS entries"
+            " FROM tag_batches b LEFT JOIN tag_writes w ON w.batch_id = b.id GROUP BY b.id ORDER BY b.id DESC"))
 
     def tag_batch(self, batch_id: int) -> Optional[sqlite3.Row]:
         return self._conn.execute("SELECT * FROM tag_batches WHERE id = ?", (batch_id,)).fetchone()
