@@ -1,15 +1,22 @@
 """Decode any music file into mono float32 blocks at a target sample rate.
 
 soundfile (libsndfile) handles wav, flac, ogg/vorbis/opus, mp3, aiff; anything else
-(m4a, aac, wma, ...) goes through ffmpeg via audioread when ffmpeg is installed.
+(m4a, aac, wma, ...) goes through ffmpeg via audioread when ffmpeg is installed, and so
+does any file libsndfile refuses or reads no audio from (some valid Opus files).
 Audio is decoded and resampled (soxr, streaming) block by block, so an hour-long file
 never sits in memory whole.
+
+Only regular files are opened (:func:`safe_files.open_regular`): a FIFO or a link to a
+device named ``x.mp3`` gets a one-line reason, never a blocked or endless read. The
+decoders read the very file that was checked, through its descriptor's name.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -17,6 +24,8 @@ from typing import Iterator, Optional
 import numpy as np
 import soundfile as sf
 import soxr
+
+from .safe_files import NotRegularFile, descriptor_path, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,9 @@ NATIVE_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus"
 #: Extensions that need ffmpeg.
 FFMPEG_EXTENSIONS = frozenset({".m4a", ".aac", ".mp4", ".wma", ".alac", ".webm", ".mka", ".ac3"})
 AUDIO_EXTENSIONS = NATIVE_EXTENSIONS | FFMPEG_EXTENSIONS
+#: Ogg files carry no total length; what ffmpeg announces for them is an estimate.
+OGG_EXTENSIONS = frozenset({".ogg", ".oga", ".opus"})
+_LIBSNDFILE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError)
 
 
 class AudioDecodeError(Exception):
@@ -52,22 +64,31 @@ def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
 
 
-def _check_file(path: Path) -> None:
-    """Raise :class:`AudioDecodeError` unless ``path`` is a non-empty file this process can read."""
+@contextlib.contextmanager
+def _checked(path: Path) -> Iterator[str]:
+    """Open ``path`` if it is a non-empty regular file this process can read, and give the
+    name the decoders should open (the checked descriptor's); else :class:`AudioDecodeError`."""
     try:
-        if path.is_dir():
-            raise AudioDecodeError("is a folder, not an audio file")
-        size = path.stat().st_size
-        with open(path, "rb"):
-            pass
+        handle = open_regular(path)
+    except NotRegularFile as exc:
+        raise AudioDecodeError(str(exc)) from None
     except FileNotFoundError:
         raise AudioDecodeError("file not found") from None
     except PermissionError:
         raise AudioDecodeError("permission denied: this file cannot be read") from None
     except OSError as exc:
         raise AudioDecodeError(f"cannot open this file ({exc.strerror or type(exc).__name__})") from None
-    if size == 0:
-        raise AudioDecodeError("empty file (0 bytes)")
+    with handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise AudioDecodeError("empty file (0 bytes)")
+        name = descriptor_path(handle, path)
+        yield name if name != os.fspath(path) else _sf_path(path)
+
+
+def _check_file(path: Path) -> None:
+    """Raise :class:`AudioDecodeError` unless ``path`` is a non-empty regular file this process can read."""
+    with _checked(path):
+        pass
 
 
 def _sf_path(path: Path):
@@ -86,17 +107,37 @@ def check_finite(block: np.ndarray) -> np.ndarray:
 def audio_info(path: os.PathLike | str) -> AudioInfo:
     """Read sample rate, channels and duration without decoding the audio."""
     path = Path(path)
-    _check_file(path)
-    try:
-        info = sf.info(_sf_path(path))
-        return AudioInfo(int(info.samplerate), int(info.channels), float(info.duration), info.format)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        if path.suffix.lower() in NATIVE_EXTENSIONS:
-            raise AudioDecodeError(_describe_libsndfile_error(path, exc)) from None
+    with _checked(path) as name:
+        refused: Optional[Exception] = None
+        try:
+            info = sf.info(name)
+        except _LIBSNDFILE_ERRORS as exc:
+            refused = exc
+        else:
+            found = AudioInfo(int(info.samplerate), int(info.channels), float(info.duration), info.format)
+            if info.frames > 0 or not ffmpeg_available():
+                return found
+        try:  # refused by libsndfile, or no audio in its eyes: ffmpeg may know better
+            return _ffmpeg_info(path, name)
+        except AudioDecodeError:
+            if refused is None:
+                return found
+            if path.suffix.lower() in NATIVE_EXTENSIONS:
+                raise AudioDecodeError(_describe_libsndfile_error(path, refused)) from None
+            raise
+
+
+def _ffmpeg_info(path: Path, name) -> AudioInfo:
     audioread = _ffmpeg_module(path)
     try:
-        with audioread.FFmpegAudioFile(str(path)) as f:
-            return AudioInfo(int(f.samplerate), int(f.channels), float(f.duration or 0.0), "ffmpeg")
+        with audioread.FFmpegAudioFile(os.fsdecode(name)) as f:
+            if f.samplerate <= 0 or f.channels <= 0:
+                raise AudioDecodeError("ffmpeg found no audio in this file")
+            # the length ffmpeg announces for Ogg is guessed from its last page: unknown
+            duration = 0.0 if path.suffix.lower() in OGG_EXTENSIONS else float(f.duration or 0.0)
+            return AudioInfo(int(f.samplerate), int(f.channels), duration, "ffmpeg")
+    except AudioDecodeError:
+        raise
     except Exception as exc:  # audioread raises many kinds
         raise AudioDecodeError(f"ffmpeg could not read this file ({type(exc).__name__})") from None
 
@@ -143,56 +184,99 @@ def iter_audio_blocks(path: os.PathLike | str, sample_rate: int,
         With a one-line reason, when the file is missing, empty or undecodable.
     """
     path = Path(path)
-    _check_file(path)
+    with _checked(path) as name:
+        refused: Optional[Exception] = None
+        try:
+            sf_file = sf.SoundFile(name)
+        except _LIBSNDFILE_ERRORS as exc:
+            refused = exc
+        else:
+            with sf_file:
+                blocks = _iter_libsndfile_blocks(path, sf_file, sample_rate, block_seconds)
+                try:
+                    first = next(blocks, None)
+                except _LIBSNDFILE_ERRORS as exc:  # refused at its first read: ffmpeg may do better
+                    refused, first = exc, None
+                if first is not None:
+                    yield first
+                    yield from blocks
+                    return
+                if refused is None and sf_file.frames == 0 and path.suffix.lower() not in OGG_EXTENSIONS:
+                    return  # an empty stream libsndfile knows the length of: nothing to fall back for
+        yield from _fallback_blocks(path, name, sample_rate, block_seconds, refused)
+
+
+def _iter_libsndfile_blocks(path: Path, sf_file: sf.SoundFile, sample_rate: int,
+                            block_seconds: float) -> Iterator[np.ndarray]:
+    """Blocks from an open libsndfile file; an error before the first block is raised as is."""
+    source_rate = int(sf_file.samplerate)
+    resampler = _Resampler(source_rate, sample_rate)
+    block_frames = max(1, int(block_seconds * source_rate))
+    decoded_any = False
+    while True:
+        try:
+            data = sf_file.read(block_frames, dtype="float32", always_2d=True)
+        except _LIBSNDFILE_ERRORS as exc:
+            if not decoded_any:
+                raise
+            log.warning("%s: decoding stopped early (%s)", path, exc)  # a truncated or damaged tail
+            break
+        if data.shape[0] == 0:
+            break
+        decoded_any = True
+        out = resampler.push(check_finite(_to_mono(data)))
+        if out.size:
+            yield out
+    tail = resampler.finish()
+    if tail.size:
+        yield tail
+
+
+def _fallback_blocks(path: Path, name, sample_rate: int, block_seconds: float,
+                     refused: Optional[Exception]) -> Iterator[np.ndarray]:
+    """Decode through ffmpeg what libsndfile refused (``refused``) or read no audio from.
+    Where ffmpeg cannot help either, a format libsndfile claims gets libsndfile's reason."""
+    native = path.suffix.lower() in NATIVE_EXTENSIONS
+    if native and not ffmpeg_available():
+        if refused is None:
+            return
+        raise AudioDecodeError(_describe_libsndfile_error(path, refused))
     try:
-        sf_file = sf.SoundFile(_sf_path(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        if path.suffix.lower() in NATIVE_EXTENSIONS:
-            raise AudioDecodeError(_describe_libsndfile_error(path, exc)) from None
-        yield from _iter_ffmpeg_blocks(path, sample_rate, block_seconds)
-        return
-    with sf_file:
-        source_rate = int(sf_file.samplerate)
-        resampler = _Resampler(source_rate, sample_rate)
-        block_frames = max(1, int(block_seconds * source_rate))
-        decoded_any = False
-        while True:
-            try:
-                data = sf_file.read(block_frames, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                if decoded_any:  # a truncated or damaged tail: keep what decoded
-                    log.warning("%s: decoding stopped early (%s)", path, exc)
-                    break
-                raise AudioDecodeError(_describe_libsndfile_error(path, exc)) from None
-            if data.shape[0] == 0:
-                break
-            decoded_any = True
-            out = resampler.push(check_finite(_to_mono(data)))
-            if out.size:
-                yield out
-        tail = resampler.finish()
-        if tail.size:
-            yield tail
+        yield from _iter_ffmpeg_blocks(path, name, sample_rate, block_seconds)
+    except AudioDecodeError:
+        if native and refused is not None:
+            raise AudioDecodeError(_describe_libsndfile_error(path, refused)) from None
+        raise
+    if native:
+        log.info("%s: decoded by ffmpeg (libsndfile: %s)", path, refused or "no audio")
 
 
-def _iter_ffmpeg_blocks(path: Path, sample_rate: int, block_seconds: float) -> Iterator[np.ndarray]:
+def _iter_ffmpeg_blocks(path: Path, name, sample_rate: int, block_seconds: float) -> Iterator[np.ndarray]:
     ffdec = _ffmpeg_module(path)
     try:
-        reader = ffdec.FFmpegAudioFile(str(path), block_size=1 << 16)
+        reader = ffdec.FFmpegAudioFile(os.fsdecode(name), block_size=1 << 16)
     except Exception as exc:
         raise AudioDecodeError(f"ffmpeg could not read this file ({type(exc).__name__})") from None
     with reader:
-        channels = max(1, int(reader.channels))
+        if reader.samplerate <= 0 or reader.channels <= 0:
+            raise AudioDecodeError("ffmpeg found no audio in this file")
+        channels = int(reader.channels)
         resampler = _Resampler(int(reader.samplerate), sample_rate)
         pending: list[np.ndarray] = []
-        pending_frames = 0
+        pending_frames = decoded = 0
         block_frames = int(block_seconds * reader.samplerate)
+        frame_bytes = 2 * channels
+        carry = b""  # a pipe read may end inside a frame
         try:
             for buf in reader:
-                pcm = np.frombuffer(buf, dtype="<i2").astype(np.float32) / 32768.0
+                buf = carry + buf
+                whole = len(buf) - len(buf) % frame_bytes
+                carry = buf[whole:]
+                pcm = np.frombuffer(buf[:whole], dtype="<i2").astype(np.float32) / 32768.0
                 frames = pcm.reshape(-1, channels)
                 pending.append(frames)
                 pending_frames += frames.shape[0]
+                decoded += frames.shape[0]
                 if pending_frames >= block_frames:
                     out = resampler.push(_to_mono(np.concatenate(pending)))
                     pending, pending_frames = [], 0
@@ -200,6 +284,8 @@ def _iter_ffmpeg_blocks(path: Path, sample_rate: int, block_seconds: float) -> I
                         yield out
         except Exception as exc:
             raise AudioDecodeError(f"ffmpeg failed while decoding ({type(exc).__name__})") from None
+        if decoded == 0:
+            raise AudioDecodeError("ffmpeg found no audio in this file")
         if pending:
             out = resampler.push(_to_mono(np.concatenate(pending)))
             if out.size:
@@ -261,6 +347,54 @@ def load_audio(path: os.PathLike | str, sample_rate: int,
 
 
 
+def cut_short_note(path: os.PathLike | str) -> Optional[str]:
+    """A "truncated: ..." line for a file whose container shows it was cut (a WAV whose
+    header announces more audio than the file holds, an Ogg stream without its last
+    page), else None. Decoders read such files without complaint: libsndfile clamps a
+    WAV's length to what is there."""
+    path = Path(path)
+    if ogg_cut_short(path):
+        return "truncated: the stream stops without its last page (a cut download or copy?)"
+    lengths = wav_lengths(path)
+    if lengths is not None and lengths[0] > lengths[1] + 0.05:
+        return (f"truncated: its header announces {lengths[0]:,.1f} s of audio, the file holds "
+                f"{lengths[1]:,.1f} s (a cut download or copy?)")
+    return None
+
+
+def wav_lengths(path: os.PathLike | str) -> Optional[tuple[float, float]]:
+    """``(announced, held)`` seconds of a PCM-like WAV file: what its ``data`` chunk header
+    announces and what the file holds after it; None when it is not a RIFF WAV (or an
+    RF64 one, whose lengths live elsewhere) or its header cannot be read."""
+    if Path(path).suffix.lower() not in (".wav", ".wave"):
+        return None
+    try:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = 0
+            for _ in range(64):  # a WAV has a handful of chunks before its audio
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if kind == b"fmt " and length >= 16:
+                    byte_rate = struct.unpack("<I", handle.read(16)[8:12])[0]
+                    handle.seek(length - 16 + (length & 1), os.SEEK_CUR)
+                elif kind == b"data":
+                    if byte_rate <= 0:
+                        return None
+                    held = max(0, size - handle.tell())
+                    return length / byte_rate, min(length, held) / byte_rate
+                else:
+                    handle.seek(length + (length & 1), os.SEEK_CUR)
+    except (OSError, struct.error):
+        return None
+    return None
+
+
 def ogg_cut_short(path: os.PathLike | str) -> bool:
     """True for an Ogg file (Vorbis, Opus, FLAC in Ogg) whose stream stops without its
     end-of-stream page: a cut download or copy. Its length then looks normal to every
@@ -271,7 +405,7 @@ def ogg_cut_short(path: os.PathLike | str) -> bool:
     from mutagen.ogg import OggPage
 
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             first = OggPage(handle)
             last = OggPage.find_last(handle, first.serial, finishing=True)
     except Exception:  # noqa: BLE001 - not Ogg after all, or unreadable: the decoder says so

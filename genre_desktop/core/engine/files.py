@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from .audio_io import AUDIO_EXTENSIONS, AudioDecodeError, audio_info, is_audio_path
+from .safe_files import regular_file_problem
 
 log = logging.getLogger(__name__)
 
@@ -16,28 +17,63 @@ def iter_audio_files(paths: Iterable[os.PathLike | str],
     """Expand files and folders (recursively, sorted) into audio file paths.
 
     Files given explicitly are yielded whatever their extension, so that a wrong file
-    gets a clear decode error; inside folders only audio extensions are picked up.
-    ``on_error(folder, reason)`` hears of each sub-folder that cannot be read (by default
-    it is logged as a warning); the walk goes on.
+    gets a clear decode error; inside folders only audio extensions are picked up, and
+    only regular files: a FIFO, a device or a socket with an audio name (or a link to
+    one) is skipped. Linked folders are followed, each real folder once (a link back up
+    the tree is skipped). ``on_error(path, reason)`` hears of each folder that cannot be
+    read and each file or link skipped, in one line (by default it is logged as a
+    warning); the walk goes on.
     """
-    def unreadable(exc: OSError) -> None:
-        folder = Path(exc.filename) if exc.filename else Path("?")
-        reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+    def skipped(path: Path, reason: str) -> None:
         if on_error is not None:
-            on_error(folder, f"folder cannot be read ({reason})")
+            on_error(path, reason)
         else:
-            log.warning("skipped the folder %s: %s", folder, reason)
+            log.warning("skipped %s: %s", path, reason)
+
+    def unreadable(exc: OSError) -> None:
+        reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        skipped(Path(exc.filename) if exc.filename else Path("?"), f"folder cannot be read ({reason})")
 
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path, onerror=unreadable):
-                dirs.sort()
-                for name in sorted(files):
-                    if Path(name).suffix.lower() in AUDIO_EXTENSIONS and not name.startswith("."):
-                        yield Path(root) / name
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        seen: set[tuple[int, int]] = set()
+        for root, dirs, files in os.walk(path, onerror=unreadable, followlinks=True):
+            here = _identity(root)
+            if here in seen:  # reached again through a link: its files are already listed
+                skipped(Path(root), "a link to a folder already scanned (skipped)")
+                dirs.clear()
+                continue
+            if here is not None:
+                seen.add(here)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if Path(name).suffix.lower() in AUDIO_EXTENSIONS and not name.startswith("."):
+                    candidate = Path(root) / name
+                    reason = _not_regular(candidate)
+                    if reason:
+                        skipped(candidate, reason)
+                    else:
+                        yield candidate
+
+
+def _identity(folder: str) -> Optional[tuple[int, int]]:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _not_regular(path: Path) -> Optional[str]:
+    """Why a file found in a folder is skipped (a FIFO, a device...), or None. A link to
+    nothing is kept: the decoder says "file not found" for it, as for a file gone since."""
+    try:
+        return regular_file_problem(path)
+    except OSError:
+        return None
 
 
 def expand_paths(paths: Iterable[os.PathLike | str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -64,6 +100,8 @@ def expand_paths(paths: Iterable[os.PathLike | str]) -> tuple[list[Path], list[t
             files.extend(found)
         elif not path.exists():
             problems.append((str(raw), "no such file or folder"))
+        elif _not_regular(path):
+            problems.append((str(raw), _not_regular(path)))
         elif is_audio_path(path) or _reads_as_audio(path):
             files.append(path)
         else:

@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from .audio_io import AudioDecodeError, audio_info, check_finite, iter_audio_blocks, ogg_cut_short
+from .audio_io import AudioDecodeError, audio_info, check_finite, cut_short_note, iter_audio_blocks
 from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .openset import slice_dispersion
@@ -293,9 +293,7 @@ class Classifier:
                 executor.shutdown(wait=True, cancel_futures=True)
         if keep_spectrogram:
             result.spectrogram, result.spectrogram_factor = kept.finish(), kept.factor
-        note = truncation_note(decoded / cfg.sample_rate, info.duration) or (
-            "truncated: the stream stops without its last page (a cut download or copy?)"
-            if ogg_cut_short(path) else None)
+        note = truncation_note(decoded / cfg.sample_rate, info.duration) or cut_short_note(path)
         if note:
             result.notes.append(note)
         return result

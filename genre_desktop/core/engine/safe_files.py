@@ -2,8 +2,9 @@
 
 Every write that a person's data depends on goes through here:
 
-- :func:`atomic_write_text` / :func:`atomic_write_bytes`: a temporary sibling, fsync,
-  rename, fsync of the folder;
+- :func:`atomic_write_text` / :func:`atomic_write_bytes`: a temporary sibling created
+  exclusively under an unpredictable name (``mkstemp``: ``O_CREAT|O_EXCL|O_NOFOLLOW``),
+  fsync, rename, fsync of the folder;
 - :func:`replace_folder`: installs a fully written folder (a model bundle) under its name,
   keeping what was there as ``<name>.previous``. The steps are recorded in a journal
   (``.<name>.swap``) before the first rename and are idempotent, so a kill at any point is
@@ -12,6 +13,10 @@ Every write that a person's data depends on goes through here:
 
 ``GENRE_DESKTOP_FAULT=<point>`` makes :func:`fault_point` kill the process at that point
 (the fault-injection tests use it; nothing else sets it).
+
+Reading what a person names goes through :func:`open_regular`: only regular files are
+opened (never a FIFO, a device such as ``/dev/zero``, or a socket, whatever links lead
+there), and no read goes past the size the file had when it was opened.
 """
 from __future__ import annotations
 
@@ -20,7 +25,9 @@ import json
 import logging
 import os
 import shutil
+import io
 import signal
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
@@ -37,6 +44,119 @@ FAULT_ENV = "GENRE_DESKTOP_FAULT"
 
 class LockTimeout(OSError):
     """Another process holds the lock on a name for too long."""
+
+
+class NotRegularFile(OSError):
+    """A path leads (perhaps through links) to something other than a regular file:
+    a folder, a FIFO, a device, a socket. ``str(error)`` is one line for people."""
+
+
+class FileTooLarge(OSError):
+    """A file is larger than a reader's bound (``max_bytes``)."""
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_regular_reason(mode: int) -> Optional[str]:
+    """None for the ``st_mode`` of a regular file, else a one-line reason to skip it."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    return f"not a regular file ({kind})"
+
+
+def regular_file_problem(path: os.PathLike | str) -> Optional[str]:
+    """Why ``path`` (links followed) is not a regular file, in one line; None when it is.
+
+    Only ``stat`` is called: nothing is opened, so a FIFO or a device cannot block or
+    stream. Raises :class:`OSError` (``FileNotFoundError``, ``PermissionError``...) when
+    the path cannot be looked at.
+    """
+    return not_regular_reason(os.stat(path).st_mode)
+
+
+class _BoundedFile(io.FileIO):
+    """A read-only file whose reads stop at ``limit`` bytes from its start."""
+
+    def __init__(self, fd: int, limit: int):
+        super().__init__(fd, "rb", closefd=True)
+        self._limit = limit
+
+    def _room(self) -> int:
+        return max(0, self._limit - self.tell())
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        room = self._room()
+        if room < len(view):
+            view = view[:room]
+        return super().readinto(view) if len(view) else 0
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        room = self._room()
+        return super().read(room if size is None or size < 0 else min(size, room))
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+
+def open_regular(path: os.PathLike | str, max_bytes: Optional[int] = None) -> io.BufferedReader:
+    """Open ``path`` for reading only if it is a regular file; every read is bounded.
+
+    The path is checked with ``stat`` (links followed) before it is opened, opened with
+    ``O_NONBLOCK`` (a FIFO swapped in meanwhile cannot block the open) and checked again
+    with ``fstat`` on what was opened. Reads stop at the size the file had then, and at
+    ``max_bytes`` when given.
+
+    Parameters
+    ----------
+    path : path-like
+    max_bytes : int, optional
+        Refuse files larger than this.
+
+    Returns
+    -------
+    io.BufferedReader
+        Binary, seekable; ``.fileno()`` is the checked descriptor.
+
+    Raises
+    ------
+    NotRegularFile
+        For a folder, a FIFO, a device or a socket (one-line message).
+    FileTooLarge
+        When the file holds more than ``max_bytes``.
+    OSError
+        When it cannot be opened (missing, permission denied...).
+    """
+    reason = regular_file_problem(path)
+    if reason:
+        raise NotRegularFile(reason)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        reason = not_regular_reason(info.st_mode)
+        if reason:
+            raise NotRegularFile(reason)
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise FileTooLarge(f"too large to read ({info.st_size:,} bytes; the limit is {max_bytes:,})")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        raw = _BoundedFile(fd, info.st_size if max_bytes is None else min(info.st_size, max_bytes))
+    except BaseException:
+        os.close(fd)
+        raise
+    return io.BufferedReader(raw)
+
+
+def descriptor_path(handle, fallback: os.PathLike | str) -> str:
+    """A name that other code, and child processes, can open to read exactly the file
+    behind ``handle`` (``/proc/<pid>/fd/<n>`` on Linux), so that a path swapped after it
+    was checked cannot reach them; ``fallback`` where the platform has no such names."""
+    name = f"/proc/{os.getpid()}/fd/{handle.fileno()}"
+    return name if os.path.exists(name) else os.fspath(fallback)
 
 
 def fault_point(name: str) -> None:
@@ -63,9 +183,9 @@ def fsync_folder(folder: os.PathLike | str) -> None:
 def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old or the new file whole."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # O_EXCL|O_NOFOLLOW
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary file would be, not mkstemp's 0600
+        os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary file would be, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -86,10 +206,14 @@ def fsync_tree(folder: Path) -> None:
     ordinary files (some writers, such as safetensors, create them 0600)."""
     mode = 0o666 & ~_umask()
     for child in folder.iterdir():
-        if child.is_file():
-            os.chmod(child, mode)
-            with open(child, "rb") as f:
-                os.fsync(f.fileno())
+        if child.is_symlink() or not child.is_file():
+            continue  # never follow a link out of the folder
+        fd = os.open(child, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     fsync_folder(folder)
 
 
@@ -105,7 +229,9 @@ def name_lock(folder: Path, name: str, timeout: float = 600.0) -> Iterator[None]
     from filelock import FileLock, Timeout
 
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(folder / f".{name}{LOCK_SUFFIX}"), timeout=timeout)
+    path = folder / f".{name}{LOCK_SUFFIX}"
+    _plain_lock_file(path)
+    lock = FileLock(str(path), timeout=timeout)
     try:
         lock.acquire()
     except Timeout:
@@ -114,6 +240,32 @@ def name_lock(folder: Path, name: str, timeout: float = 600.0) -> Iterator[None]
         yield
     finally:
         lock.release()
+
+
+def _plain_lock_file(path: Path) -> None:
+    """Make sure the lock file at ``path`` is a plain file of ours, never a link planted
+    there (an older ``filelock`` opens it with ``O_TRUNC``, following links: the link's
+    target would be emptied)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(2):
+        try:
+            os.close(os.open(path, flags | os.O_NONBLOCK, 0o666 & ~_umask()))
+            return
+        except OSError as exc:
+            if not path.is_symlink():
+                if isinstance(exc, FileNotFoundError):
+                    raise
+                return  # read-only folder and the like: the lock itself will say so
+            log.warning("removing a link planted at the lock file %s", path)
+            path.unlink(missing_ok=True)
+
+
+def _clear(path: Path) -> None:
+    """Remove what is at ``path`` (one of our hidden names): a link is unlinked, never followed."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def _is_locked(folder: Path, name: str) -> bool:
@@ -175,7 +327,8 @@ def replace_folder(new: Path, dest: Path) -> None:
 def _apply_journal(folder: Path, journal: Path) -> None:
     """Carry out (or finish) the swap a journal records; each step may already be done."""
     try:
-        record = json.loads(journal.read_text(encoding="utf-8"))
+        with open_regular(journal, max_bytes=1 << 20) as handle:  # a few names; never a FIFO or a device
+            record = json.loads(handle.read().decode("utf-8"))
         dest_name, new_name = record["dest"], record["new"]
         if not (isinstance(dest_name, str) and isinstance(new_name, str)):
             raise TypeError("names must be text")
@@ -195,8 +348,7 @@ def _apply_journal(folder: Path, journal: Path) -> None:
     if new.is_dir():
         if dest.exists():
             if backup.exists():
-                if trash.exists():
-                    shutil.rmtree(trash)
+                _clear(trash)
                 os.replace(backup, trash)
                 fault_point("swap:old-backup-moved")
             os.replace(dest, backup)
@@ -212,8 +364,7 @@ def _apply_journal(folder: Path, journal: Path) -> None:
 def remove_folder(dest: Path) -> None:
     """Delete ``dest`` so that a kill leaves it either whole or gone (never half-deleted)."""
     trash = dest.parent / f".{dest.name}{TRASH_SUFFIX}"
-    if trash.exists():
-        shutil.rmtree(trash)
+    _clear(trash)
     os.replace(dest, trash)
     fsync_folder(dest.parent)
     shutil.rmtree(trash, ignore_errors=True)
