@@ -47,11 +47,17 @@ from genre_desktop.core.engine.musicnn import MSD_TAGS
 from genre_desktop.core.training.splits import grouped_stratified_split
 from genre_desktop.recipes.dataset import LABELS, gtzan_group, per_genre_hits, subset_scores, track_weights
 from genre_desktop.recipes.backbone import load_msd_musicnn
+from genre_desktop.recipes.hedges import hedge_study, report_markdown
 from genre_desktop.core.training.train_on_library import audible_slices, slice_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "genre_musicnn_v3"
-VERSION = "3.1.0"  # 3.1: pop weighted x1.5 (GTZAN pop back to v2's)
+VERSION = "3.2.0"  # 3.1: pop weighted x1.5 (GTZAN pop back to v2's); 3.2: level-normalised slices, hedges
+#: 3.2: every slice is brought to this mean 10000 x mel power before the network (``model.normalise_level``):
+#: the median of the training slices' own levels, so typical music reads about as before
+LEVEL_REFERENCE = 1000.0
+#: v3.1's hedge rules, the baseline of the hedge study
+OLD_RULES = {"min_confidence": 0.45, "min_agreement": 0.5, "unknown_margin": 1.0, "unknown_max_confidence": 1.01}
 CLIP_SET = "gtzan_clips"
 log = logging.getLogger("build")
 
@@ -77,16 +83,24 @@ def predict(feats, idx, weight, bias) -> np.ndarray:
     return np.array([int(np.argmax(vote(softmax(feats[i] @ weight.T + bias)))) for i in idx])
 
 
+def recipe_openset(index, feats, audible, items):
+    """The bundle's open set, fitted on the full tracks among ``items`` (music at large is
+    fitted here: these tracks are it). Excerpts stay out: one looped slice each, their noisy
+    single-slice embeddings loosened every threshold (measured: "not music" on the not-music
+    set fell from 87.5 % to 12.5 % when the excerpts were in)."""
+    full = [i for i in items if index[i]["dataset"] != CLIP_SET]
+    y = [LABELS.index(index[i]["genre"]) for i in full]
+    return fit_openset(audible_only([feats[i] for i in full], [audible[i] for i in full]), y,
+                       fit_music=True, unknown_quantile=BUNDLED_UNKNOWN_QUANTILE)
+
+
 def honesty(index, feats, audible, tr, va, l2, weight, bias, clip_weight=1.0, genre_weights=None):
-    """Open-set statistics (music at large fitted here: these tracks are it) and a temperature
-    from held-out folds of the training tracks; ECE on the validation tracks before/after."""
+    """Open-set statistics, a temperature from held-out folds of the training tracks (ECE on
+    the validation tracks before/after), and (``recipes.hedges``) temperatures per length
+    and hedge rules chosen on artist-grouped held-out folds of the training tracks.
+    Returns ``(openset, calibration, thresholds, hedge study)``."""
     y = np.array([LABELS.index(it["genre"]) for it in index])
-    # full tracks only: an excerpt is one looped slice, and its noisy single-slice embedding
-    # loosened every threshold (measured: "not music" on the not-music set fell from 87.5 %
-    # to 12.5 % when the excerpts were in)
-    full = [i for i in tr if index[i]["dataset"] != CLIP_SET]
-    openset = fit_openset(audible_only([feats[i] for i in full], [audible[i] for i in full]), y[full],
-                          fit_music=True, unknown_quantile=BUNDLED_UNKNOWN_QUANTILE)
+    openset = recipe_openset(index, feats, audible, tr)
     tr_list = list(tr)
     calibration = cross_validated_temperature([feats[i] for i in tr], [audible[i] for i in tr], y[tr],
                                               len(LABELS), l2, fit_head=lambda pos: fit_slice_head(
@@ -97,8 +111,15 @@ def honesty(index, feats, audible, tr, va, l2, weight, bias, clip_weight=1.0, ge
     calibration["validation_ece_before"] = expected_calibration_error(probs.max(axis=1), correct)
     calibration["validation_ece_after"] = expected_calibration_error(
         apply_temperature(probs, calibration["temperature"]).max(axis=1), correct)
-    log.info("open set: %s; calibration: %s", openset.meta(), calibration)
-    return openset, calibration
+    temperatures, rules, study = hedge_study(
+        index, feats, audible, tr, va,
+        fit_head=lambda items: fit_slice_head(feats, index, items, l2, clip_weight, genre_weights),
+        fit_open=lambda items: recipe_openset(index, feats, audible, items),
+        weight=weight, bias=bias, openset=openset, single_temperature=calibration["temperature"],
+        old_rules=dict(OLD_RULES))
+    calibration.update({f"temperature_slices_{k}": v for k, v in temperatures.items()})
+    log.info("open set: %s; calibration: %s; hedges: %s", openset.meta(), calibration, rules)
+    return openset, calibration, rules, study
 
 
 def config_name(l2: float, clip_weight: float, genre_weights=None) -> str:
@@ -190,13 +211,21 @@ def shipped_split(index, seed: int):
     return np.array(sorted(tr)), np.array(sorted(va))
 
 
+def write_study(args, study: dict) -> None:
+    """The hedge and calibration study: ``hedges_<name>.md`` and ``.json`` in the work folder."""
+    (args.work / f"hedges_{args.out.name}.md").write_text(report_markdown(study))
+    (args.work / f"hedges_{args.out.name}.json").write_text(json.dumps(study, indent=1, default=float))
+    log.info("hedge study:\n%s", report_markdown(study))
+
+
 def add_honesty(args, index, feats, audible, tr, va) -> None:
     """Give the existing bundle (weights untouched) its open-set statistics and temperature."""
     bundle = load_bundle(args.out)
     head = bundle.model.head
-    openset, calibration = honesty(index, feats, audible, tr, va, args.l2, head.weight.detach().numpy(),
-                                   head.bias.detach().numpy(), args.clip_weight, args.genre_weights)
-    meta = {**bundle.meta, "openset": openset.meta(), "calibration": calibration}
+    openset, calibration, rules, study = honesty(index, feats, audible, tr, va, args.l2, head.weight.detach().numpy(),
+                                                 head.bias.detach().numpy(), args.clip_weight, args.genre_weights)
+    write_study(args, study)
+    meta = {**bundle.meta, "openset": openset.meta(), "calibration": calibration, "thresholds": rules}
     save_bundle(args.out, bundle.model, meta, openset=openset)
     previous = args.out.with_name(args.out.name + ".previous")
     for doc in ("REPORT.md", "confusion.png"):
@@ -219,6 +248,8 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="only measure: v2 against v3 choices per genre on repeated grouped splits")
     parser.add_argument("--temporal-freq-stride", type=int, default=1)
+    parser.add_argument("--level-reference", type=float, default=LEVEL_REFERENCE,
+                        help="level normalisation of each slice (0: none, the raw log-mel of v3.1)")
     parser.add_argument("--honesty-only", action="store_true",
                         help="keep the bundle's weights; (re)compute only its open-set statistics and temperature")
     args = parser.parse_args()
@@ -227,13 +258,17 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     index = json.loads((args.work / "index.json").read_text())
     params = {"freq_stride": 1, "temporal_freq_stride": args.temporal_freq_stride}
+    if args.level_reference:
+        params["level_reference"] = args.level_reference
     model = MusicnnGenre(len(LABELS), **params)
     model.backbone.load_state_dict(load_msd_musicnn().state_dict())
     model.eval()
     t0 = time.perf_counter()
     slice_frames = FeatureConfig().slice_frames
     feats, audible = [], []  # each track's mel is read once, for its embeddings and its silent slices
-    cache = args.work / "slice_features.npz"  # the backbone is frozen: its features can be kept
+    # the backbone is frozen: its features can be kept (one file per level normalisation)
+    cache = args.work / (f"slice_features_level{args.level_reference:g}.npz" if args.level_reference
+                         else "slice_features.npz")
     cached = dict(np.load(cache)) if cache.is_file() else {}
     for it in index:
         if f"f:{it['name']}" in cached:
@@ -277,13 +312,15 @@ def main() -> None:
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
-    openset, calibration = honesty(index, feats, audible, tr, va, args.l2, weight, bias, args.clip_weight,
-                                   args.genre_weights)
+    openset, calibration, rules, study = honesty(index, feats, audible, tr, va, args.l2, weight, bias,
+                                                 args.clip_weight, args.genre_weights)
+    write_study(args, study)
+    results["hedges"] = study
     meta = BundleMeta(
         name=args.out.name, version=VERSION, extra={"openset": openset.meta(), "calibration": calibration},
         architecture={"name": "musicnn_genre", "params": params},
         labels=LABELS, tags=MSD_TAGS, features=FeatureConfig(),
-        thresholds={"min_confidence": 0.45, "min_agreement": 0.5},
+        thresholds=rules,
         provenance={
             "recipe": f"scripts/prepare_training_data.py + scripts/build_musicnn_model.py --seed {args.seed} "
                       f"--l2 {args.l2} --clip-weight {args.clip_weight}"

@@ -256,12 +256,14 @@ class LivePanel(QWidget):
             self.detail.setText(("Speech, noise or tones, not music" if p.verdict == "not_music" else
                                  f"Music, but unlike this model's genres (closest: {p.smoothed_genre})")
                                 + f"  ({p.time:.0f} s)")
-        else:
+        else:  # a genre, or "not sure" between genres: the same words as a file's verdict
             color = genre_color(labels, p.smoothed_genre).name()
-            self.genre.setText(p.smoothed_genre.capitalize())
-            self.genre.setStyleSheet(f"color: {color};")
+            self.genre.setText(f"Not sure \u2014 maybe {p.smoothed_genre}" if p.verdict == "unsure"
+                               else p.smoothed_genre.capitalize())
+            self.genre.setStyleSheet(MUTED_STYLE if p.verdict == "unsure" else f"color: {color};")
             now = f"{p.genre} {p.confidence:.0%}" if p.genre else "quiet"
-            self.detail.setText(f"{p.smoothed_confidence:.0%} over the last few slices; "
+            why = f" ({p.reason})" if p.verdict == "unsure" and p.reason else ""
+            self.detail.setText(f"{p.smoothed_confidence:.0%} over the last 10 s{why}; "
                                 f"this slice: {now}  ({p.time:.0f} s)")
         recent = self.predictions[-STRIP_LENGTH:]
         offset = STRIP_LENGTH - len(recent)

@@ -28,7 +28,9 @@ ARCHITECTURE_PARAMS: dict[str, tuple[dict[str, Callable[[Any], bool]], Callable[
                    "dropout": _prob},
                   lambda params: params.get("n_mels", 96)),
     "musicnn_genre": ({"freq_stride": _int(1, 8), "temporal_freq_stride": lambda v: v is None or _int(1, 8)(v),
-                       "dropout": _prob, "freeze_frontend": lambda v: isinstance(v, bool)},
+                       "dropout": _prob, "freeze_frontend": lambda v: isinstance(v, bool),
+                       "level_reference": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(
+                           v, bool) and 0 < v < 1e9)},
                       lambda params: 96),
 }
 ARCHITECTURES = tuple(ARCHITECTURE_PARAMS)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: temperatures are fitted per length: buckets of 1, 2-4, 5-47 and 48+ audible slices
+#: (an excerpt, about 10 s, a 30-s to 2-minute track, a long track), by their lower bound
+LENGTH_BUCKETS = (1, 2, 5, 48)
+
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
 
 
@@ -42,3 +46,21 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
     return float(sum(abs(confidence[which == b].mean() - correct[which == b].mean()) * (which == b).mean()
                      for b in range(bins) if (which == b).any()))
+
+
+def length_bucket(n_slices: int) -> int:
+    """The :data:`LENGTH_BUCKETS` bucket of a vote over ``n_slices`` audible slices."""
+    return max(b for b in LENGTH_BUCKETS if b <= max(int(n_slices), 1))
+
+
+def temperature_for(calibration: dict, n_slices: int) -> float:
+    """The temperature of a vote over ``n_slices`` audible slices: the bundle's per-length
+    value (``calibration["temperature_slices_B"]`` for the bucket B of :data:`LENGTH_BUCKETS`)
+    when it has one, else its single ``temperature``; 1.0 when neither is a sane number."""
+    def sane(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.05 <= value <= 50
+
+    for value in (calibration.get(f"temperature_slices_{length_bucket(n_slices)}"), calibration.get("temperature")):
+        if sane(value):
+            return float(value)
+    return 1.0

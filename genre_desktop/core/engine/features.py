@@ -148,7 +148,9 @@ def _frames_to_logmel(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
         spectrum = np.fft.rfft(frames[i:i + FFT_CHUNK] * window, axis=1)  # (chunk, n_fft // 2 + 1)
         power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
         np.matmul(mel_basis, power.T, out=out[:, i:i + FFT_CHUNK])
-    return np.log10(np.multiply(out, 10000.0, out=out) + 1.0, out=out)
+    # log1p keeps quiet bins exact (log10(1 + y) in float32 rounds y < 6e-8 to nothing), so
+    # that a quiet copy of a track keeps its detail for the model's level normalisation
+    return np.multiply(np.log1p(np.multiply(out, 10000.0, out=out), out=out), 1.0 / np.log(10.0), out=out)
 
 
 class StreamingLogMel:

@@ -17,9 +17,9 @@ from .features import StreamingLogMel, log_mel
 from .openset import slice_dispersion
 from .slice_runs import SliceRuns
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
-from .calibration import apply_temperature
+from .calibration import apply_temperature, temperature_for
 from .threads import network_threads
-from .verdict import StreamingSlicer, fit_slices, silent_slices, softmax, vote
+from .verdict import StreamingSlicer, fit_slices, hedge, silent_slices, softmax, vote
 
 log = logging.getLogger(__name__)
 
@@ -331,33 +331,33 @@ class Classifier:
             return TrackResult(genre=None, confidence=0.0, uncertain=True,
                                probs=np.zeros(len(labels), np.float32), agreement=0.0,
                                reason="no audible signal (silence)", verdict="silence", **base)
-        track = apply_temperature(vote(probs, audible), self.bundle.temperature)
+        n_audible = int(audible.sum())
+        track = apply_temperature(vote(probs, audible),
+                                  temperature_for(self.bundle.meta.get("calibration", {}), n_audible))
         best = int(np.argmax(track))
         agreement = float((probs[audible].argmax(axis=1) == best).mean())
-        thresholds = self.bundle.thresholds
-        reasons = []
-        if track[best] < thresholds["min_confidence"]:
-            reasons.append(f"low confidence ({track[best]:.0%})")
-        if audible.sum() >= 3 and agreement < thresholds["min_agreement"]:
-            reasons.append(f"slices disagree ({agreement:.0%} agree)")
         tags: list[tuple[str, float]] = []
         if tag_probs is not None and self.bundle.tags:
             mean_tags = tag_probs[audible].mean(axis=0)
             order = np.argsort(mean_tags)[::-1][:5]
             tags = [(self.bundle.tags[i], float(mean_tags[i])) for i in order if mean_tags[i] >= MIN_TAG_PROB]
-        verdict, genre = ("unsure" if reasons else "genre"), labels[best]
         distances: dict = {}
+        outlier, steady = None, False
         if self.bundle.openset is not None and embeddings is not None and len(embeddings):
             heard = embeddings[audible]
             dispersion = slice_dispersion(heard)
             outlier, to_genres, to_music = self.bundle.openset.judge(heard.mean(axis=0), len(heard), dispersion)
+            steady = self.bundle.openset.steady(dispersion, len(heard))
             distances = {"genre_distance": to_genres, "music_distance": to_music}
-            if outlier is not None:
-                verdict, genre = outlier, None
-                reasons = ["not music: a steady sound (noise, a tone or a hum) whose slices barely change"
-                           if self.bundle.openset.steady(dispersion, len(heard)) else
-                           "sounds like speech, noise or tones, not music" if outlier == "not_music" else
-                           f"music unlike any of this model's {len(labels)} genres (closest: {labels[best]})"]
+        verdict, why = hedge(float(track[best]), agreement, n_audible, outlier, distances.get("genre_distance"),
+                             steady, self.bundle.thresholds)
+        genre = labels[best] if verdict in ("genre", "unsure") else None
+        reasons = {"steady": "not music: a steady sound (noise, a tone or a hum) whose slices barely change",
+                   "outlier": "sounds like speech, noise or tones, not music" if verdict == "not_music" else
+                   f"music unlike any of this model's {len(labels)} genres (closest: {labels[best]})",
+                   "low_confidence": f"low confidence ({track[best]:.0%})",
+                   "disagree": f"slices disagree ({agreement:.0%} agree)"}
+        reasons = [reasons[w] for w in why]
         return TrackResult(genre=genre, confidence=float(track[best]), uncertain=verdict != "genre",
                            probs=track.astype(np.float32), agreement=agreement, tags=tags,
                            reason="; ".join(reasons), verdict=verdict, closest=labels[best], **distances, **base)

@@ -4,8 +4,9 @@ Three parts, each testable alone:
 
 * :class:`RingBuffer` — preallocated; the audio callback only copies into it.
 * :class:`LiveAnalyzer` — pure: fed model-rate samples, it yields spectrogram columns and,
-  every ``hop_seconds``, a :class:`LivePrediction` for the latest 2.5-s window, with a
-  smoothed "now playing" genre and an honest "no music heard" for quiet input.
+  every ``hop_seconds``, a :class:`LivePrediction`: the verdict a file of the last 10 s
+  would get (the same vote, temperature and hedges), the latest 2.5-s window's own genre,
+  and an honest "no music heard" for quiet input.
 * :class:`CaptureStream` — a sounddevice input stream feeding a :class:`RingBuffer`.
 
 :class:`LiveSession` ties them together for the CLI and the GUI (which calls ``poll``
@@ -24,8 +25,8 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 import soxr
 
+from .calibration import apply_temperature, temperature_for
 from .features import SILENCE_LEVEL, StreamingLogMel
-from .openset import slice_dispersion
 
 if TYPE_CHECKING:
     from .inference import Classifier
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUIET_DBFS = -50.0  # a window quieter than this is "no music heard"
-STEADY_WINDOWS = 4  # non-overlapping windows (10 s) for the steady-sound test
 
 
 class LiveError(Exception):
@@ -88,17 +88,19 @@ class LivePrediction:
     """The model's view of the latest 2.5-s window."""
 
     time: float  # seconds since listening started, at the window's end
-    probs: np.ndarray  # (n_labels,)
-    genre: Optional[str]  # None when no music is heard
+    probs: np.ndarray  # (n_labels,) of the latest window, calibrated as one slice
+    genre: Optional[str]  # the latest window's own top genre; None when no music is heard
     confidence: float
-    smoothed_genre: Optional[str]
-    smoothed_confidence: float
+    smoothed_genre: Optional[str]  # the vote's top genre (TrackResult.closest), whatever the verdict
+    smoothed_confidence: float  # calibrated as a file of that many slices
     level_dbfs: float
     latency_ms: float = 0.0  # window end (audio received) to prediction ready
-    verdict: str = "genre"  # as TrackResult.verdict, over the last few windows ("unsure" is not used live)
+    verdict: str = "genre"  # as TrackResult.verdict, of the vote over the last few slices
+    reason: str = ""  # why the verdict is hedged, in words (TrackResult.reason)
 
     def to_json(self) -> dict:
         return {"time": round(self.time, 2), "genre": self.genre, "verdict": self.verdict,
+                "reason": self.reason or None,
                 "confidence": round(self.confidence, 3),
                 "smoothed_genre": self.smoothed_genre, "smoothed_confidence": round(self.smoothed_confidence, 3),
                 "level_dbfs": round(self.level_dbfs, 1)}
@@ -138,13 +140,20 @@ def dbfs(samples: np.ndarray) -> float:
 class LiveAnalyzer:
     """Turns a stream of model-rate samples into spectrogram columns and predictions.
 
+    The verdict is a file's: the stream is cut into the same consecutive 2.5-s slices a file
+    is cut into, and the last ``smoothing`` of them are voted by
+    :meth:`~.inference.Classifier.verdict` (the same vote, temperature per length, hedges
+    and open-set tests as a file of that length), so that a window of audio gets the answer
+    its file would get. Every ``hop_seconds`` a prediction reports that verdict and the
+    latest 2.5-s window's own genre ("this slice").
+
     Parameters
     ----------
     classifier : Classifier
     hop_seconds : float
         A prediction every ``hop_seconds`` (each over the latest 2.5-s window).
     smoothing : int
-        The smoothed genre averages the probabilities of the last ``smoothing`` audible windows.
+        Consecutive 2.5-s slices voted (4: the last 10 s).
     """
 
     def __init__(self, classifier: "Classifier", hop_seconds: float = 1.0, smoothing: int = 4):
@@ -157,12 +166,11 @@ class LiveAnalyzer:
         self.window = np.zeros((cfg.n_mels, cfg.slice_frames), np.float32)
         self.frames_total = 0
         self.next_prediction = cfg.slice_frames
+        self.next_slice = cfg.slice_frames  # a file's slices end at multiples of slice_frames
         self.recent_audio = np.zeros(int(cfg.slice_seconds * cfg.sample_rate), np.float32)
-        self.history: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
-        self.emb_history: deque[np.ndarray] = deque(maxlen=max(1, smoothing))
-        # windows that do not overlap (one per slice length), for the steady-sound test
-        self.steady_history: deque[np.ndarray] = deque(maxlen=STEADY_WINDOWS)
-        self._last_steady_frame = -cfg.slice_frames
+        # the voted slices: (first frame, probs, tags or None, embedding, silent)
+        self.history: deque[tuple] = deque(maxlen=max(1, smoothing))
+        self._last_run: Optional[tuple] = None  # (frames_total, network outputs) of the latest window
 
     def feed(self, samples: np.ndarray, received_at: Optional[float] = None) -> LiveUpdate:
         """Add mono samples at the model's rate; returns new columns and due predictions."""
@@ -172,50 +180,56 @@ class LiveAnalyzer:
         predictions = []
         pos, n_new = 0, columns.shape[1]
         while pos < n_new:
-            take = min(n_new - pos, self.next_prediction - self.frames_total)
+            take = min(n_new - pos, min(self.next_prediction, self.next_slice) - self.frames_total)
             _shift_in(self.window, columns[:, pos:pos + take])
             pos += take
             self.frames_total += take
+            if self.frames_total >= self.next_slice:
+                self.next_slice += self.config.slice_frames
+                self._add_slice()
             if self.frames_total >= self.next_prediction:
                 self.next_prediction += self.hop_frames
                 predictions.append(self._predict(received_at))
         return LiveUpdate(columns, predictions, dbfs(samples))
 
+    def _quiet(self) -> bool:
+        return dbfs(self.recent_audio) < QUIET_DBFS or float(self.window.max()) < SILENCE_LEVEL
+
+    def _run_window(self) -> tuple:
+        """The network's outputs (probs, tags, embeddings) for the current window, once."""
+        if self._last_run is None or self._last_run[0] != self.frames_total:
+            self._last_run = (self.frames_total, self.classifier.predict_slices(self.window[None]))
+        return self._last_run[1]
+
+    def _add_slice(self) -> None:
+        """A file's slice just completed: vote it (a quiet one ends the piece heard so far)."""
+        if self._quiet():
+            self.history.clear()
+            return
+        probs, tags, emb = self._run_window()
+        self.history.append((self.frames_total - self.config.slice_frames, probs[0],
+                             None if tags is None else tags[0], emb[0], False))
+
     def _predict(self, received_at: Optional[float]) -> LivePrediction:
         labels = self.classifier.labels
+        cfg = self.config
         level = dbfs(self.recent_audio)
-        t = self.frames_total / self.config.frames_per_second
-        quiet = level < QUIET_DBFS or float(self.window.max()) < SILENCE_LEVEL
-        probs, _, emb = self.classifier.predict_slices(self.window[None])
-        p = probs[0]
-        verdict = "silence"
-        if quiet:
-            genre, conf = None, 0.0
-            self.emb_history.clear()
-            self.steady_history.clear()
-        else:
-            genre, conf = labels[int(np.argmax(p))], float(p.max())
-            self.history.append(p)
-            self.emb_history.append(emb[0])
-            if self.frames_total - self._last_steady_frame >= self.config.slice_frames:
-                self.steady_history.append(emb[0])
-                self._last_steady_frame = self.frames_total
-            verdict = "genre"
-            openset = self.classifier.bundle.openset
-            if openset is not None:  # over the last few windows: closer to what a track's mean sees
-                outlier, _, _ = openset.judge(np.mean(self.emb_history, axis=0), len(self.emb_history))
-                if openset.steady(slice_dispersion(self.steady_history), len(self.steady_history)):
-                    outlier = "not_music"
-                verdict = outlier or verdict
-        if self.history and not quiet:
-            mean = np.mean(self.history, axis=0)
-            smoothed, sconf = labels[int(np.argmax(mean))], float(mean.max())
-        else:
-            smoothed, sconf = None, 0.0
-            if quiet:
-                self.history.clear()
+        t = self.frames_total / cfg.frames_per_second
+        probs, tags, emb = self._run_window()
+        if self._quiet():
+            self.history.clear()
+            latency = (time.perf_counter() - received_at) * 1000 if received_at else 0.0
+            return LivePrediction(t, probs[0], None, 0.0, None, 0.0, level, latency, "silence")
+        p = apply_temperature(probs[0], temperature_for(self.classifier.bundle.meta.get("calibration", {}), 1))
+        voted = list(self.history) or [(self.frames_total - cfg.slice_frames, probs[0],
+                                        None if tags is None else tags[0], emb[0], False)]
+        starts, slice_probs, slice_tags, embs, silent = zip(*voted)
+        result = self.classifier.verdict(
+            "<live>", len(voted) * cfg.slice_seconds, np.array(starts), np.array(slice_probs), np.array(silent),
+            None if slice_tags[0] is None else np.array(slice_tags), np.array(embs))
         latency = (time.perf_counter() - received_at) * 1000 if received_at else 0.0
-        return LivePrediction(t, p, genre, conf, smoothed, sconf, level, latency, verdict)
+        return LivePrediction(t, p, labels[int(np.argmax(p))], float(p.max()), result.closest, result.confidence,
+                              level, latency, result.verdict, result.reason)
 
 
 class CaptureStream:

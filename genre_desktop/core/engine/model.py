@@ -68,6 +68,28 @@ class GenreCNN(nn.Module):
         return self.head(act), tags, act
 
 
+#: ln(10): the log-mel is ``log10(1 + y)`` with ``y = 10000 * mel power``
+_LN10 = 2.302585092994046
+#: quieter slices than this mean ``y`` are not raised further (digital silence stays silent)
+LEVEL_FLOOR = 1e-9
+
+
+def normalise_level(mel: torch.Tensor, reference: float | None) -> torch.Tensor:
+    """Each slice of (batch, n_mels, frames) log-mel brought to one level: ``y = 10 ** mel - 1``
+    (10000 x the mel power) scaled so that its mean over the slice is ``reference``, then
+    compressed again, ``log10(1 + y)``. A gain applied to the audio scales ``y`` and is
+    undone exactly, so the network sees the same input at any loudness; silence is still
+    told by the raw level (``verdict.silent_slices`` reads the slices before this). In
+    float64 (``10 ** mel - 1`` loses quiet bins in float32); plain ops, so the ONNX graph
+    holds it too. ``reference`` None: ``mel`` unchanged.
+    """
+    if reference is None:
+        return mel
+    y = torch.exp(mel.double() * _LN10) - 1.0
+    level = y.mean(dim=(1, 2), keepdim=True).clamp_min(LEVEL_FLOOR)
+    return (torch.log(1.0 + y * (reference / level)) / _LN10).float()
+
+
 class MusicnnGenre(nn.Module):
     """MSD_musicnn with a linear genre head on its penultimate layer.
 
@@ -87,12 +109,17 @@ class MusicnnGenre(nn.Module):
         network; 2: the max over every other mel band, cheaper and approximate).
     dropout : float
         Dropout before the genre head while training.
+    level_reference : float, optional
+        Level normalisation (:func:`normalise_level`): every slice is brought to this
+        mean ``10000 * mel power`` before the network reads it, so that the same music at
+        any loudness gives the same outputs. None (bundles before v3.2): the raw log-mel.
     """
 
     def __init__(self, n_labels: int, n_tags: int = 50, freq_stride: int = 1,
                  temporal_freq_stride: int | None = None, dropout: float = 0.3,
-                 freeze_frontend: bool = True):
+                 freeze_frontend: bool = True, level_reference: float | None = None):
         super().__init__()
+        self.level_reference = level_reference
         self.backbone = MusiCNN(freq_stride=freq_stride, temporal_freq_stride=temporal_freq_stride)
         self.n_tags = n_tags
         self.dropout = nn.Dropout(dropout)
@@ -110,7 +137,7 @@ class MusicnnGenre(nn.Module):
 
     def embedding(self, mel: torch.Tensor) -> torch.Tensor:
         """(batch, n_mels, frames) -> (batch, 200), MSD_musicnn's penultimate layer."""
-        return self.backbone(mel)[1]
+        return self.backbone(normalise_level(mel, self.level_reference))[1]
 
     def features(self, mel: torch.Tensor) -> torch.Tensor:
         """The genre head's input (the penultimate layer, already ReLU + batch norm)."""
@@ -118,7 +145,7 @@ class MusicnnGenre(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Returns ``(genre_logits, tag_logits or None, embedding)``."""
-        tag_logits, emb = self.backbone(mel)
+        tag_logits, emb = self.backbone(normalise_level(mel, self.level_reference))
         return self.head(self.dropout(emb)), (tag_logits if self.n_tags else None), emb
 
 

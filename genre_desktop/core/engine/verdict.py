@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bundle_meta import DEFAULT_THRESHOLDS
 from .features import SILENCE_LEVEL
 
 
@@ -120,6 +121,51 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+#: the hedge rules' defaults (a bundle's ``model.json`` ``thresholds`` may set each; the
+#: bundled model's are chosen on artist-grouped held-out tracks, ``recipes/hedges.py``)
+HEDGE_DEFAULTS = {**DEFAULT_THRESHOLDS, "unknown_margin": 1.0, "unknown_max_confidence": 1.01}
+#: fewer audible slices than this say nothing about slice agreement
+MIN_AGREEMENT_SLICES = 3
+
+
+def hedge(confidence: float, agreement: float, n_audible: int, outlier: str | None,
+          genre_distance: float | None, steady: bool, rules: dict) -> tuple[str, list[str]]:
+    """The one hedge rule of files, live windows and the recipe's risk-coverage curve.
+
+    Parameters
+    ----------
+    confidence : float
+        Calibrated confidence of the top genre.
+    agreement : float
+        Share of audible slices whose own top genre is the track's.
+    n_audible : int
+    outlier : {"not_music", "unknown", None}
+        The open-set test's answer (``openset.OpenSet.judge``).
+    genre_distance : float or None
+        Distance to the nearest genre as a multiple of its threshold.
+    steady : bool
+        A steady sound (noise, tone, hum): "not music" whatever else.
+    rules : dict
+        ``min_confidence``, ``min_agreement``, ``unknown_margin`` (the open-set answer
+        counts only beyond this multiple of its threshold) and ``unknown_max_confidence``
+        (... and only below this confidence); missing keys take :data:`HEDGE_DEFAULTS`.
+
+    Returns
+    -------
+    verdict : {"genre", "unsure", "unknown", "not_music"}
+    why : list of {"steady", "outlier", "low_confidence", "disagree"}
+    """
+    r = {**HEDGE_DEFAULTS, **rules}
+    if steady:
+        return "not_music", ["steady"]
+    if (outlier is not None and (genre_distance is None or genre_distance > r["unknown_margin"])
+            and confidence < r["unknown_max_confidence"]):
+        return outlier, ["outlier"]
+    why = (["low_confidence"] if confidence < r["min_confidence"] else []) + (
+        ["disagree"] if n_audible >= MIN_AGREEMENT_SLICES and agreement < r["min_agreement"] else [])
+    return ("unsure" if why else "genre"), why
 
 
 #: each verdict in words (``inference.VERDICTS``), for lists, reviews and exports

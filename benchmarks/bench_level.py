@@ -1,0 +1,116 @@
+"""Does loudness change the genre? A level sweep on held-out real music.
+
+    python benchmarks/bench_level.py [--model PATH] [--compare OLD_MODEL] [--limit N]
+
+The bundled model's own validation tracks and excerpts (``model.json`` provenance: artist-
+grouped, never seen by its head, its open set or its temperature), from ``../shared/data``,
+each decoded once at the model's rate and classified through the app's path
+(``Classifier.classify_audio``) at 0, -6, -12, -20 and -30 dB. Reported per step: top-1
+accuracy (the closest genre, whatever the verdict), strict accuracy (a confident, right
+genre), hedged answers, and verdict flips against 0 dB (the answer a person sees, verdict
+and genre, changed). ``--compare`` runs a second model (e.g. the previous bundle, from git)
+on the same audio. Results: ``build/bench_level.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+STEPS_DB = (0, -6, -12, -20, -30)
+log = logging.getLogger("bench_level")
+
+
+def answer(result) -> tuple:
+    """What a person sees: the verdict and, for a genre or a "not sure", the genre."""
+    return result.verdict, result.genre
+
+
+def sweep(classifier, tracks: list[tuple[str, str, np.ndarray]], steps=STEPS_DB) -> dict:
+    """``{step: {top1, strict, hedged, flips, n}}`` over ``tracks`` (path, genre, audio)."""
+    answers: dict = {}
+    for db in steps:
+        gain = np.float32(10 ** (db / 20))
+        answers[db] = [classifier.classify_audio(audio * gain, path) for path, _, audio in tracks]
+    out = {}
+    truth = [genre for _, genre, _ in tracks]
+    for db, results in answers.items():
+        top1 = np.mean([r.closest == g for r, g in zip(results, truth)])
+        strict = np.mean([r.verdict == "genre" and r.genre == g for r, g in zip(results, truth)])
+        hedged = np.mean([r.verdict != "genre" for r in results])
+        flips = np.mean([answer(r) != answer(r0) for r, r0 in zip(results, answers[steps[0]])])
+        top_flips = np.mean([r.closest != r0.closest for r, r0 in zip(results, answers[steps[0]])])
+        out[db] = {"top1": float(top1), "strict": float(strict), "hedged": float(hedged),
+                   "flips": float(flips), "top1_flips": float(top_flips), "n": len(results)}
+    return out
+
+
+def held_out_tracks(meta: dict, limit: int | None, sample_rate: int) -> list[tuple[str, str, np.ndarray]]:
+    """(path, genre, mono audio at ``sample_rate``) of the model's validation items."""
+    from genre_desktop.core.engine.audio_io import load_audio
+
+    paths = [p for p in meta["provenance"].get("validation_tracks", []) if (DATA / p).is_file()]
+    if limit:
+        paths = paths[::max(1, len(paths) // limit)][:limit]
+    return [(p, Path(p).parent.name, load_audio(DATA / p, sample_rate)) for p in paths]
+
+
+def table(name: str, res: dict) -> str:
+    lines = [f"\n{name}", "| level | top-1 | strict | hedged | answers changed vs 0 dB | top genre changed |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for db, r in res.items():
+        lines.append(f"| {db} dB | {100 * r['top1']:.1f} % | {100 * r['strict']:.1f} % | {100 * r['hedged']:.1f} % "
+                     f"| {100 * r['flips']:.1f} % | {100 * r['top1_flips']:.1f} % |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from genre_desktop.core.engine.threads import set_thread_policy
+
+    set_thread_policy()
+    from genre_desktop.core.engine.bundle import load_bundle
+    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.registry import resolve_model
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=None, help="model name or folder (default: the bundled model)")
+    parser.add_argument("--compare", type=Path, default=None, help="a second model folder on the same audio")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many validation items")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_level.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not DATA.is_dir():
+        log.error("needs ../shared/data")
+        return
+    bundle = load_bundle(resolve_model(args.model))
+    t0 = time.perf_counter()
+    tracks = held_out_tracks(bundle.meta, args.limit, bundle.features.sample_rate)
+    log.info("%d validation items decoded in %.0f s", len(tracks), time.perf_counter() - t0)
+    groups = {"all": tracks, "full tracks": [t for t in tracks if not t[0].startswith("gtzan_clips/")],
+              "2-3-s excerpts": [t for t in tracks if t[0].startswith("gtzan_clips/")]}
+    models = {f"{bundle.meta['name']} {bundle.meta.get('version', '')}": bundle}
+    if args.compare:
+        old = load_bundle(args.compare)
+        models[f"{old.meta['name']} {old.meta.get('version', '')} (compare)"] = old
+    results: dict = {}
+    for name, b in models.items():
+        clf = Classifier(b, runtime="auto")
+        for group, items in groups.items():
+            if items:
+                results[f"{name}, {group} ({len(items)})"] = res = sweep(clf, items)
+                log.info("%s", table(f"{name}, {group} ({len(items)})", res))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    log.info("written %s (%.0f s)", args.out, time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()
