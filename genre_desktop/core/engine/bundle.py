@@ -44,7 +44,7 @@ class ModelBundle:
     features: FeatureConfig
     tags: list[str] = field(default_factory=list)
     openset: Any = None  # openset.OpenSet, when the bundle carries its statistics
-    network_key: str = ""  # sha256 of the files that define the network ("" for one never saved)
+    network_key: str = ""  # bundle_digest of its files ("" for one never saved)
 
     def with_network(self) -> "ModelBundle":
         """This bundle with its torch network built (loaded again from its folder when it
@@ -110,19 +110,37 @@ def read_meta(path: os.PathLike | str) -> dict:
     return validate_meta(meta)
 
 
-def network_digest(folder: Path) -> str:
-    """sha256 of the bytes that define a bundle's network: ``model.json`` (architecture,
-    labels, tags, features, and the digest of any tensors it shares with a bundled model)
-    and the weights."""
-    h = hashlib.sha256()
+def model_files(folder: Path) -> list[Path]:
+    """What a bundle is made of: ``model.json`` and its tensors (``*.safetensors``), by name;
+    not its report or pictures."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")
+                  and (p.name == META or p.suffix == ".safetensors"))
+
+
+def bundle_digest(folder: os.PathLike | str) -> str:
+    """The one digest of a bundle: sha256 over its :func:`model_files` (each its name, a NUL,
+    its bytes, in name order). The library's model key, a loaded bundle's ``network_key``,
+    the ONNX cache's key and a Dask worker's check of an unpacked model all use it.
+
+    Raises
+    ------
+    BundleError
+        ``weights.safetensors`` or ``model.json`` is missing, or a file cannot be read.
+    """
+    folder = Path(folder)
     for name in (META, WEIGHTS):
-        try:
-            with open(folder / name, "rb") as f:
-                h.update(hashlib.file_digest(f, "sha256").digest())
-        except FileNotFoundError:
-            raise BundleError(f"weights missing ({WEIGHTS})" if name == WEIGHTS else f"no {name}") from None
-        except OSError as exc:
-            raise BundleError(f"{name} cannot be read ({exc.strerror or exc})") from None
+        if not (folder / name).is_file():
+            raise BundleError(f"weights missing ({WEIGHTS})" if name == WEIGHTS else f"no {name}")
+    h = hashlib.sha256()
+    try:
+        for path in model_files(folder):
+            h.update(path.name.encode() + b"\0")
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+    except OSError as exc:
+        raise BundleError(f"{getattr(exc, 'filename', None) or folder} cannot be read "
+                          f"({exc.strerror or exc})") from None
     return h.hexdigest()
 
 
@@ -150,7 +168,7 @@ def load_bundle(path: os.PathLike | str, network: bool = True) -> ModelBundle:
     features = FeatureConfig.from_dict(meta["features"])
     model = _load_network(folder, meta, labels, tags, features) if network else None
     return ModelBundle(folder, meta, model, labels, features, tags, load_openset(folder, meta),
-                       network_digest(folder))
+                       bundle_digest(folder))
 
 
 def _load_network(folder: Path, meta: dict, labels: list, tags: list, features: FeatureConfig):

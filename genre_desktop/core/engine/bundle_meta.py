@@ -103,11 +103,32 @@ def validate_meta(meta: Any) -> dict:
         for name, value in meta.get(key, {}).items():
             if name != "rule" and not _is_number(value):
                 raise BundleError(f"{key} {name!r} must be a number, not {value!r}")
+    _check_honesty(meta.get("openset", {}), meta.get("calibration", {}))
     if "base_weights" in meta:
         from .shared_weights import check_reference
 
         check_reference(meta["base_weights"])
     return meta
+
+
+#: a calibration temperature outside this range is not one a fit gives (it would make every
+#: verdict certain or every verdict a coin toss)
+TEMPERATURE_RANGE = (0.05, 50.0)
+#: open-set thresholds are distances (genre Mahalanobis ~10^2, music residual ~1, steadiness
+#: ~0.1): one beyond this bound would let anything through
+MAX_OPENSET_THRESHOLD = 1e6
+
+
+def _check_honesty(openset: dict, calibration: dict) -> None:
+    """Open-set thresholds positive and bounded; a calibration temperature in range."""
+    for name, value in openset.items():
+        if "threshold" in name and not 0 < value <= MAX_OPENSET_THRESHOLD:
+            raise BundleError(f"openset {name} {value!r} is not a usable threshold "
+                              f"(it must lie in (0, {MAX_OPENSET_THRESHOLD:g}])")
+    low, high = TEMPERATURE_RANGE
+    if "temperature" in calibration and not low <= calibration["temperature"] <= high:
+        raise BundleError(f"calibration temperature {calibration['temperature']!r} must lie between "
+                          f"{low:g} and {high:g}")
 
 
 @dataclass(frozen=True)

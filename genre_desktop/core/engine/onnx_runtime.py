@@ -34,6 +34,7 @@ RUNTIME_ENV = "GENRE_DESKTOP_RUNTIME"  # "torch" keeps the network in torch
 TOLERANCE = 1e-3  # the largest difference from torch's outputs accepted at load
 EXPORT_FORMAT = "slice-graph-2"  # part of the cache key: a new export format never reads an old file
 OUTPUTS = ("logits", "tag_logits", "features")
+SOURCE = "_source"  # the check file's record of what the entry is of
 KEEP = 16  # cache entries kept (the most recently used): a few MB each
 
 
@@ -46,12 +47,17 @@ def _state_digest(model) -> str:
     return h.hexdigest()
 
 
-def cache_key(bundle: "ModelBundle") -> str:
-    """The cache entry's name: the bundle's network digest (its files), the slice shape and
-    the export format."""
-    source = bundle.network_key or _state_digest(bundle.model)
+def _source(bundle: "ModelBundle") -> str:
+    """What a cache entry is of: the bundle's digest (its files), the slice shape and the
+    export format. Recorded in the check file too, so an entry copied or swapped in under
+    another bundle's name is refused."""
     cfg = bundle.features
-    return hashlib.sha256(f"{EXPORT_FORMAT}:{cfg.n_mels}x{cfg.slice_frames}:{source}".encode()).hexdigest()[:24]
+    return f"{EXPORT_FORMAT}:{cfg.n_mels}x{cfg.slice_frames}:{bundle.network_key or _state_digest(bundle.model)}"
+
+
+def cache_key(bundle: "ModelBundle") -> str:
+    """The cache entry's name: a digest of its :func:`_source`."""
+    return hashlib.sha256(_source(bundle).encode()).hexdigest()[:24]
 
 
 def _probe_slices(n_mels: int, slice_frames: int) -> np.ndarray:
@@ -59,14 +65,15 @@ def _probe_slices(n_mels: int, slice_frames: int) -> np.ndarray:
     return np.random.default_rng(0).uniform(0, 3, (3, n_mels, slice_frames)).astype(np.float32)
 
 
-def _export(model, probe: np.ndarray, graph: Path, check: Path) -> None:
-    """Write the ONNX graph of ``model`` for one slice, and torch's outputs on ``probe``."""
+def _export(model, probe: np.ndarray, graph: Path, check: Path, source: str) -> None:
+    """Write the ONNX graph of ``model`` for one slice, and torch's outputs on ``probe``
+    with ``source`` (what the entry is of: :func:`_source`)."""
     import torch
 
     with torch.inference_mode():
         want = dict(zip(OUTPUTS, model(torch.from_numpy(probe))))  # also builds the factorised front-end
     buffer = io.BytesIO()  # the check first: a graph without one is of an older format (pruned)
-    np.savez(buffer, **{k: v.numpy() for k, v in want.items() if v is not None})
+    np.savez(buffer, **{k: v.numpy() for k, v in want.items() if v is not None}, **{SOURCE: np.array(source)})
     atomic_write_bytes(check, buffer.getvalue())
     tmp = graph.with_name(f".{graph.name}.{os.getpid()}.export")
     try:
@@ -107,12 +114,16 @@ def _session(graph: Path, threads: int):
     return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
-def _checked(graph: Path, check: Path, probe: np.ndarray, threads: int) -> Optional[OnnxNetwork]:
-    """The cached graph as an :class:`OnnxNetwork` when its outputs on ``probe`` are torch's
-    recorded ones; None (both files removed: exported afresh) when anything is off."""
+def _checked(graph: Path, check: Path, probe: np.ndarray, threads: int, source: str) -> Optional[OnnxNetwork]:
+    """The cached graph as an :class:`OnnxNetwork` when its check file is of ``source`` and
+    its outputs on ``probe`` are torch's recorded ones; None (both files removed: exported
+    afresh) when anything is off."""
     try:
         with np.load(check, allow_pickle=False) as recorded:
             want = {k: recorded[k] for k in recorded.files}
+        recorded_source = want.pop(SOURCE, None)
+        if recorded_source is None or recorded_source.shape != () or str(recorded_source) != source:
+            raise ValueError("its check file is of another model")
         network = OnnxNetwork(_session(graph, threads), has_tags="tag_logits" in want)
         got = dict(zip(OUTPUTS, network(probe)))
         worst = max(float(np.abs(got[k] - want[k]).max()) for k in want)
@@ -151,22 +162,23 @@ def onnx_network(bundle: "ModelBundle", cache: Path, threads: Optional[int] = No
         return None
     threads = threads or network_threads()
     try:
-        key = cache_key(bundle) if bundle.network_key or bundle.model is not None else None
-        if key is None:
+        if not bundle.network_key and bundle.model is None:
             return None
+        source = _source(bundle)
+        key = cache_key(bundle)
         graph, check = cache / f"{key}.onnx", cache / f"{key}.check.npz"
         probe = _probe_slices(bundle.features.n_mels, bundle.features.slice_frames)
         if graph.is_file() and check.is_file():
-            network = _checked(graph, check, probe, threads)
+            network = _checked(graph, check, probe, threads, source)
             if network is not None or graph.is_file():  # used, or it differs (and stays differing)
                 os.utime(graph)  # recently used: kept by _prune
                 return network
         if bundle.model is None:
             return None
         cache.mkdir(parents=True, exist_ok=True)
-        _export(bundle.model, probe, graph, check)
+        _export(bundle.model, probe, graph, check, source)
         _prune(cache)
-        return _checked(graph, check, probe, threads)
+        return _checked(graph, check, probe, threads, source)
     except Exception as exc:  # noqa: BLE001 - an export or runtime problem: torch still works
         log.warning("ONNX Runtime not used (%s): the network stays in torch", " ".join(str(exc).split())[:200])
         return None

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Optional
 
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
-from .bundle import META, BundleError, read_meta
+from .bundle import META, WEIGHTS, BundleError, read_meta
 from .names import InvalidName, validate_model_name
 from .safe_files import (BACKUP_SUFFIX, atomic_write_text, fsync_folder, name_lock, needs_recovery,
                          new_partial, recover_folder, remove_folder, replace_folder)
@@ -87,7 +88,49 @@ def _entry(folder: Path, bundled: bool, backup_of: Optional[str] = None) -> Opti
                           backup_of=backup_of)
     if meta.get("task", "genre") != "genre":
         return None
+    for tensors in (WEIGHTS, *(["openset.safetensors"] if "openset" in meta else [])):
+        problem = safetensors_problem(folder / tensors)
+        if problem is not None:
+            return ModelEntry(name, folder, bundled, meta, error=f"{tensors} {problem}", backup_of=backup_of)
     return ModelEntry(name, folder, bundled, meta, backup_of=backup_of)
+
+
+MAX_HEADER_BYTES = 100 << 20  # safetensors' own limit on a header
+
+
+def safetensors_problem(path: Path) -> Optional[str]:
+    """Why a ``.safetensors`` file cannot be loaded, from its header alone (cheap: the
+    tensors are not read), or None when it looks whole: present, a regular file, a JSON
+    header of tensors whose byte ranges lie inside the file."""
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return "is not a regular file"
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 2 <= length <= min(MAX_HEADER_BYTES, size - 8):
+                return "is damaged (no valid header)"
+            header = json.loads(f.read(length).decode("utf-8"))
+    except FileNotFoundError:
+        return "is missing"
+    except PermissionError:
+        return "cannot be read (permission denied)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return "is damaged (its header is not JSON)"
+    data = size - 8 - length
+    if not isinstance(header, dict):
+        return "is damaged (its header is not JSON)"
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(isinstance(o, int) for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data):
+            return f"is damaged (tensor {key[:60]!r} lies outside the file)"
+    return None
 
 
 def _scan(base: Path, bundled: bool) -> list[ModelEntry]:

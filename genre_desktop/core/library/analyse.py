@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..engine.audio_io import AudioDecodeError
+from ..engine.bundle_meta import BundleError
 from ..engine.safe_files import fault_point
 from ..engine.threads import set_thread_policy
 from .tags import TagError, audio_digest, read_tags
@@ -32,39 +33,40 @@ class ModelRef:
     """Which model a batch runs, in a form a worker on another machine can load.
 
     ``key`` names the exact files (name, version and a digest of their bytes): results are
-    stored per key, so two models, or two trainings under one name, never mix. ``files``
-    (name -> bytes) travels to workers that cannot see ``folder``.
+    stored per key, so two models, or two trainings under one name, never mix. ``digest``
+    is the whole :func:`~genre_desktop.core.engine.bundle.bundle_digest`: a worker loads
+    only a model whose files have it. ``files`` (name -> bytes) travels to workers that
+    cannot see ``folder``.
     """
 
     key: str
     name: str
     folder: str
     files: Optional[dict] = field(default=None, repr=False, compare=False)
+    digest: str = field(default="", compare=False)
 
     @classmethod
     def of(cls, folder: os.PathLike | str) -> "ModelRef":
         """The reference of a bundle folder (reads its files to digest them)."""
-        from ..engine.bundle import read_meta
+        from ..engine.bundle import bundle_digest, read_meta
 
         folder = Path(folder)
         meta = read_meta(folder)
-        digest = hashlib.sha256()
-        for path in _model_files(folder):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest = bundle_digest(folder)
         name = str(meta.get("name", folder.name))
-        return cls(key=f"{name}@{meta.get('version', '?')}#{digest.hexdigest()[:12]}", name=name, folder=str(folder))
+        return cls(key=f"{name}@{meta.get('version', '?')}#{digest[:12]}", name=name, folder=str(folder),
+                   digest=digest)
 
     def portable(self) -> "ModelRef":
         """The same reference carrying its files, for workers on other machines."""
-        folder = Path(self.folder)
-        files = {p.name: p.read_bytes() for p in _model_files(folder)}
-        return replace(self, files=files)
+        from ..engine.bundle import model_files
 
+        return replace(self, files={p.name: p.read_bytes() for p in model_files(Path(self.folder))})
 
-def _model_files(folder: Path) -> list[Path]:
-    """What a model is made of (its metadata and tensors; not its report or pictures)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                  and (p.name == "model.json" or p.suffix == ".safetensors"))
+    def matches(self, digest: str) -> bool:
+        """Whether a bundle of this ``digest`` is the model this reference names."""
+        want = self.digest or self.key.rpartition("#")[2]
+        return bool(want) and len(want) >= 12 and digest.startswith(want)
 
 
 def tune_allocator() -> None:
@@ -102,30 +104,57 @@ def prepare_process(threads: int = 1) -> None:
 
 
 def _unpacked(ref: ModelRef) -> Path:
-    folder = Path(tempfile.gettempdir()) / "genre-desktop-models" / hashlib.sha256(ref.key.encode()).hexdigest()[:16]
-    if not (folder / "model.json").is_file():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder.parent))
-        for name, data in (ref.files or {}).items():
-            (partial / Path(name).name).write_bytes(data)
-        try:
-            os.replace(partial, folder)
-        except OSError:  # another worker of this machine got there first
-            pass
+    """``ref``'s files written into a private folder made afresh for this process (never a
+    folder found at a guessable name); removed when the process ends."""
+    import atexit
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix="genre-desktop-model-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for name, data in (ref.files or {}).items():
+        if Path(name).name != name or name.startswith("."):
+            raise BundleError(f"the model sent to this worker names a file {name!r}")
+        (folder / name).write_bytes(data)
     return folder
 
 
+def load_model(ref: ModelRef):
+    """A :class:`~genre_desktop.core.engine.inference.Classifier` of exactly the model ``ref``
+    names: from ``ref.folder`` when its files have ``ref``'s digest, else from the files
+    ``ref`` carries, unpacked privately and checked the same way.
+
+    Raises
+    ------
+    BundleError
+        The model does not load, or no copy of it with ``ref``'s digest is at hand.
+    """
+    from ..engine.bundle import load_bundle
+    from ..engine.inference import Classifier
+
+    bundle, folder = None, Path(ref.folder)
+    if (folder / "model.json").is_file():
+        try:
+            bundle = load_bundle(folder, network=False)
+        except BundleError:
+            if ref.files is None:
+                raise
+        if bundle is not None and not ref.matches(bundle.network_key):
+            log.info("the model at %s is not %s: using the copy sent with the work", folder, ref.key)
+            bundle = None
+    if bundle is None:
+        if ref.files is None:
+            raise BundleError(f"the model {ref.key} is not at {folder} (changed or removed since the scan began)")
+        bundle = load_bundle(_unpacked(ref), network=False)
+        if not ref.matches(bundle.network_key):
+            raise BundleError(f"the model sent to this worker is not {ref.key} (its digest differs): refused")
+    return Classifier(bundle, runtime="auto")
+
+
 def classifier(ref: ModelRef):
-    """The worker's classifier for ``ref``, loaded once per process."""
+    """The worker's classifier for ``ref``, loaded once per process (:func:`load_model`)."""
     found = _LOADED.get(ref.key)
     if found is None:
-        from ..engine.bundle import load_bundle
-        from ..engine.inference import Classifier
-
-        folder = Path(ref.folder)
-        if ref.files is not None and not (folder / "model.json").is_file():
-            folder = _unpacked(ref)
-        found = _LOADED[ref.key] = Classifier(load_bundle(folder, network=False), runtime="auto")
+        found = _LOADED[ref.key] = load_model(ref)
     return found
 
 

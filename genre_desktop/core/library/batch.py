@@ -23,7 +23,8 @@ from typing import Callable, Iterable, Optional
 from ..engine.files import iter_audio_files
 from ..engine.safe_files import fault_point
 from ..engine.tasks import ProgressCallback, StopCallback, no_progress
-from .analyse import ModelRef, analyse_on_worker, analyse_path, init_worker
+from .analyse import ModelRef, analyse_path, init_worker, load_model
+from .batch_dask import DaskPool, check_address, default_timeout, handshake
 from .database import LibraryDatabase
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ class BatchOptions:
     scheduler: Optional[str] = None
     reanalyse: bool = False
     retry_errors: bool = False
-    connect_timeout: float = 20.0  # seconds to reach a Dask scheduler
+    #: seconds to reach a Dask scheduler (connection and handshake), and to wait for a worker
+    #: to come back after a loss (GENRE_DESKTOP_DASK_TIMEOUT; 20)
+    connect_timeout: float = field(default_factory=default_timeout)
     #: the fast path: the network on every 3rd slice, on all of them for a borderline verdict
     #: (measured on the 676 shared files: the same verdict and genre on 99.4 %, in 0.65x the
     #: time; benchmarks/bench_fast_path.py); 1 for the full timeline of every file
@@ -58,7 +61,8 @@ class Job:
     mtime_ns: int
     expect_fingerprint: Optional[str] = None
     moved_from: Optional[int] = None  # the id of the file row it may be
-    attempts: int = 0
+    attempts: int = 0  # times a worker process died with it
+    generation: int = 0  # the model sent to a cluster it was submitted with (DaskPool.generation)
 
 
 @dataclass
@@ -118,6 +122,8 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
 class _LocalPool:
     """Spawned worker processes, each with the model loaded once and one network thread."""
 
+    generation = 0
+
     def __init__(self, ref: ModelRef, workers: int, slice_step: int):
         self.ref, self.workers, self.slice_step = ref, workers, slice_step
         self._start()
@@ -129,39 +135,23 @@ class _LocalPool:
     def submit(self, job: Job):
         return self.pool.submit(analyse_path, job.path, self.ref, job.expect_fingerprint, self.slice_step)
 
+    @staticmethod
+    def failure(exc: BaseException) -> Optional[str]:
+        """"crash" when a worker process died (the pool is broken), else None."""
+        return "crash" if isinstance(exc, BrokenProcessPool) else None
+
+    def healthy(self) -> bool:
+        return True
+
+    def recover(self, make_local):  # noqa: ARG002 - local work is never lost, only crashed
+        return self
+
     def restart(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self._start()
 
     def close(self, cancel: bool) -> None:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
-
-
-class _DaskPool:
-    """The workers of a Dask cluster; the model travels to them once (scattered)."""
-
-    def __init__(self, ref: ModelRef, address: str, timeout: float, slice_step: int):
-        self.slice_step = slice_step
-        try:
-            from distributed import Client
-        except ImportError:  # pragma: no cover - a dependency
-            raise RuntimeError("Dask is not installed (pip install distributed)") from None
-        try:
-            self.client = Client(address, timeout=f"{timeout}s")
-        except (OSError, TimeoutError) as exc:
-            raise OSError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
-        self.workers = max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
-        self.ref = self.client.scatter(ref.portable(), broadcast=True)
-
-    def submit(self, job: Job):
-        return self.client.submit(analyse_on_worker, job.path, self.ref, job.expect_fingerprint,
-                                  self.slice_step, pure=False)
-
-    def restart(self) -> None:
-        pass  # the scheduler reschedules work of a lost worker itself
-
-    def close(self, cancel: bool) -> None:  # noqa: ARG002
-        self.client.close()
 
 
 def _duration(seconds: float) -> str:
@@ -217,6 +207,8 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
     committed. Returns a :class:`BatchSummary` (``cancelled`` when stopped).
     """
     options = options or BatchOptions()
+    if options.scheduler:
+        check_address(options.scheduler)  # an address this app cannot use: one line, before any work
     stop = should_stop or (lambda: False)
     pause = should_pause or (lambda: False)
     started = time.monotonic()
@@ -226,6 +218,10 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
         progress(0.0, "Looking for audio files…")
         found = iter_audio_files(roots, on_error=lambda f, r: summary.unreadable_folders.append((str(f), r)))
         jobs = plan(db, found, ref, options, summary)
+        if jobs and not stop():
+            if options.scheduler:
+                handshake(check_address(options.scheduler), options.connect_timeout)  # fail fast
+            load_model(ref)  # a model that would not load fails here in one line, not in every worker
         run_id = summary.run_id = db.start_run(ref.key, ref.name, roots)
         state = "finished"
         try:
@@ -243,47 +239,67 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
 
 
 def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record) -> str:
-    pool = (_DaskPool(ref, options.scheduler, options.connect_timeout, options.slice_step) if options.scheduler
-            else _LocalPool(ref, options.workers or min(default_workers(), len(jobs)), options.slice_step))
-    window = 2 * pool.workers
     pending = list(reversed(jobs))
     in_flight: dict = {}
+
+    def make_local() -> _LocalPool:
+        left = len(pending) + len(in_flight)
+        return _LocalPool(ref, options.workers or min(default_workers(), max(1, left)), options.slice_step)
+
+    pool = (DaskPool(ref, options.scheduler, options.connect_timeout, options.slice_step) if options.scheduler
+            else make_local())
     done, total, t0 = 0, len(jobs), time.monotonic()
     state = "finished"
     try:
         while pending or in_flight:
+            lost = broken = False
             if stop():
                 state = "cancelled"
                 pending.clear()
             if not pause():
+                window = 2 * pool.workers
                 while pending and len(in_flight) < window:
                     job = pending.pop()
                     try:
-                        in_flight[pool.submit(job)] = job
-                    except BrokenProcessPool:  # a worker died between two submissions
+                        future = pool.submit(job)
+                    except Exception as exc:  # a worker died, or the cluster went, between two submissions
+                        if pool.failure(exc) is None:
+                            raise
                         pending.append(job)
+                        lost = pool.failure(exc) == "lost"
                         break
+                    job.generation = pool.generation
+                    in_flight[future] = job
             finished = [f for f in in_flight if f.done()]
-            if not finished:
-                if not in_flight and pending and not pause():  # broken before anything ran
-                    pool.restart()
-                time.sleep(0.05)
-                continue
-            broken = False
+            if not finished and not lost:
+                if not pool.healthy():
+                    lost = True
+                else:
+                    if not in_flight and pending and not pause():  # broken before anything ran
+                        pool.restart()
+                    time.sleep(0.05)
+                    continue
             for future in finished:
                 job = in_flight.pop(future)
                 try:
                     record = future.result()
-                except BrokenProcessPool:  # a worker died (a crash, out of memory): try its files again
-                    job.attempts += 1
-                    if job.attempts < MAX_ATTEMPTS:
+                except Exception as exc:
+                    kind = pool.failure(exc)
+                    if kind == "lost":  # not the file's doing: tried again, never stored as its error
+                        log.info("%s: its work was lost (%s): tried again", job.path, type(exc).__name__)
                         pending.append(job)
-                        broken = True
+                        lost = lost or job.generation == pool.generation
                         continue
-                    record = {"result": {"error": "its analysis stopped a worker process (a crash or out of memory)"}}
-                except Exception as exc:  # a worker's bug on one file: the file fails, the batch goes on
-                    log.warning("analysis of %s failed: %r", job.path, exc)
-                    record = {"result": {"error": f"analysis failed ({type(exc).__name__}: {exc})"}}
+                    if kind == "crash":  # a worker died (a crash, out of memory): try its files again
+                        job.attempts += 1
+                        if job.attempts < MAX_ATTEMPTS:
+                            pending.append(job)
+                            broken = isinstance(pool, _LocalPool)
+                            continue
+                        record = {"result": {"error": "its analysis stopped a worker process (a crash or out of memory)"}}
+                    else:  # a worker's bug on one file: the file fails, the batch goes on
+                        log.warning("analysis of %s failed: %r", job.path, exc)
+                        record = {"result": {"error": f"analysis failed ({type(exc).__name__}: {exc})"}}
                 _commit(db, job, record, ref, run_id, summary)
                 done += 1
                 if on_record is not None:
@@ -292,12 +308,19 @@ def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_reco
                 left = (total - done) / rate if rate > 0 else 0
                 progress(done / total, f"{done:,} of {total:,} files · {rate * 60:.0f} files/min · "
                                        f"about {_duration(left)} left" + (" · paused" if pause() else ""))
-            if broken:
-                for future, job in list(in_flight.items()):
+            if broken:  # the local pool is broken: every file in flight goes again
+                for job in in_flight.values():
                     pending.append(job)
                     job.attempts += 1
                 in_flight.clear()
                 pool.restart()
+            if lost:
+                progress(done / total, "work lost on the cluster: trying it again…")
+                now = pool.recover(make_local)
+                if now is not pool:  # the rest runs locally; what the cluster had is tried again
+                    pending.extend(in_flight.values())
+                    in_flight.clear()
+                    pool = now
     finally:
         pool.close(cancel=True)
     return state
