@@ -28,7 +28,7 @@ from ..engine.safe_files import fault_point
 from .tag_bytes import record_changes
 from .tag_file_copy import TempCopy, check_unlocked, check_writable
 from .tags import (MP4_GENRE_KEYS, MULTI_VALUE_SEPARATOR, FileTags, TagError, audio_digest, family_of,
-                   genres_of, load_tags, normalise_genres, open_regular, read_tags)
+                   genres_of, load_tags, normalise_genres, open_regular, tags_of)
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def write_genre(path: os.PathLike | str, genres: list[str],
         st = os.fstat(original.fileno())
         check_unlocked(original)
         try:
-            _write_through_copy(path, original, st, genres, audio_check, expect_audio, named, keep)
+            return _write_through_copy(path, original, st, genres, audio_check, expect_audio, named, keep)
         except TagError:
             raise
         except mutagen.MutagenError as exc:
@@ -213,10 +213,10 @@ def write_genre(path: os.PathLike | str, genres: list[str],
         except Exception as exc:  # a mutagen bug on an odd file: the file stays as it was
             log.exception("tag write failed for %s", path)
             raise TagError(f"cannot write its tags ({type(exc).__name__})") from None
-    return read_tags(path)
 
 
-def _write_through_copy(path: Path, original, st, genres, audio_check, expect_audio, named, keep) -> None:
+def _write_through_copy(path: Path, original, st, genres, audio_check, expect_audio, named, keep) -> FileTags:
+    """The write; returns the tags of what replaced the file (the copy, as re-read)."""
     audio = load_tags(original)
     family = family_of(audio) if audio is not None else None
     if family is None:
@@ -234,9 +234,8 @@ def _write_through_copy(path: Path, original, st, genres, audio_check, expect_au
             raise TagError(f"its audio could not be checked ({exc})") from None
         if expect_audio is not None and audio_before is not None and audio_before != expect_audio:
             raise TagError("changed since it was analysed (its audio is different now): scan again")
-        edited = load_tags(copy.handle)
-        _set_genres(edited, family, genres)
-        _save(edited, family, copy.handle)
+        _set_genres(audio, family, genres)  # the copy holds the same bytes as the file this was loaded from
+        _save(audio, family, copy.handle)
         if ape_before is not None:
             _set_ape_genres(copy.handle, normalise_genres(genres))
         fault_point("tag-after-save")
@@ -260,4 +259,6 @@ def _write_through_copy(path: Path, original, st, genres, audio_check, expect_au
         if keep is not None:
             keep(*record_changes(original, copy.handle, st))
         fault_point("tag-before-rename")
+        result = tags_of(check, copy.handle)
         copy.replace(original, st)
+    return result

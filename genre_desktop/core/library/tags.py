@@ -212,8 +212,12 @@ def read_tags(path: os.PathLike | str) -> FileTags:
         The file is not a regular file, or is damaged where mutagen reads it.
     """
     with open_regular(path) as handle:
-        audio = load_tags(handle)
-        info = riff_info(handle) if isinstance(audio, WAVE) else {}
+        return tags_of(load_tags(handle), handle)
+
+
+def tags_of(audio, handle: BinaryIO) -> FileTags:
+    """:class:`FileTags` of a file mutagen loaded (``audio``, None for an unknown kind) from ``handle``."""
+    info = riff_info(handle) if isinstance(audio, WAVE) else {}
     if audio is None:
         return FileTags()
     family = family_of(audio)

@@ -143,17 +143,17 @@ def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path:
 
     try:
         if restore_of is not None:
-            _put_back(db, restore_of, path, new, named)
+            after = _put_back(db, restore_of, path, new, named)
         else:
             check, expect = audio_check_for(fingerprint)
-            write_genre(path, new, check, expect_audio=expect, named=named,
-                        keep=lambda facts, blob: undo_store(db).keep(entry, facts, blob))
+            after = write_genre(path, new, check, expect_audio=expect, named=named,
+                                keep=lambda facts, blob: undo_store(db).keep(entry, facts, blob)).genre
     except TagError as exc:
         db.mark_write(entry, "failed", str(exc))
         undo_store(db).drop(entry)
         return str(exc)
     fault_point("tag-after-rename")
-    _mark_done(db, entry, file_id, path, read_tags(path).genre)
+    _mark_done(db, entry, file_id, path, after)
     return None
 
 
@@ -166,7 +166,7 @@ def audio_check_for(fingerprint: Optional[str]):
     return (lambda p: audio_fingerprint(p, int(rate))), fingerprint
 
 
-def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, named) -> None:
+def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, named) -> list:
     """Undo one write: byte for byte (with its modification time) where its original bytes
     were kept and the file is exactly as written; else the previous genre values."""
     store = undo_store(db)
@@ -174,17 +174,19 @@ def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, nam
     if facts is not None and facts.get("regions"):
         try:
             restore_bytes(Path(path), facts, blob, named)
-            if same_genres(read_tags(path).genre, previous):
-                return
+            genre = read_tags(path).genre
+            if same_genres(genre, previous):
+                return genre
             log.warning("%s: the restored bytes do not hold the previous genre; writing it", path)
         except TagError as exc:
             log.info("%s: not restored byte for byte (%s); restoring its genre", path, exc)
-    write_genre(path, previous, named=named)
+    genre = write_genre(path, previous, named=named).genre
     if facts is not None:
         try:
             os.utime(path, ns=(facts["atime_ns"], facts["mtime_ns"]))
         except OSError as exc:
             log.info("%s: its modification time was not put back (%s)", path, exc)
+    return genre
 
 
 def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optional[str], options: TagOptions,
