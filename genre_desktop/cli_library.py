@@ -198,7 +198,10 @@ def cmd_playlists(args: argparse.Namespace) -> int:
     ref = _model(args)
     with _db(args, write=False) as db:
         rows = _rows(args, db, ref)
-    written = write_playlists(rows, args.folder, ref.name, include_unsure=args.include_unsure)
+    skipped: list = []
+    written = write_playlists(rows, args.folder, ref.name, include_unsure=args.include_unsure, skipped=skipped)
+    for path, why in skipped:
+        print(f"left out: {path!r}: {why}", file=sys.stderr)
     for path in written:
         print(path)
     if not written:

@@ -5,8 +5,10 @@ One place for the rules the Library view and ``genre-desktop-cli library`` share
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -17,6 +19,8 @@ from typing import Iterable, Optional
 from ..engine.names import tag_spelling
 from ..engine.safe_files import atomic_write_text
 from .database import FileRow
+
+log = logging.getLogger(__name__)
 
 #: the filters a person can pick, beside a genre
 FILTERS = {"all": "All tracks", "unsure": "Not sure", "untagged": "No genre tag",
@@ -74,26 +78,66 @@ def _file_name(genre: str) -> str:
     return name[:64]
 
 
+def playlist_names(genres: Iterable[str]) -> dict[str, str]:
+    """A file name (without ``.m3u8``) for each genre, all different even on a file system
+    that ignores case: a name shared by two genres once cleaned (``a:b`` and ``a?b``, two
+    labels alike in their first 64 characters, ``.`` and ``..``) gets a short hash of its
+    genre, so no playlist overwrites another."""
+    genres = sorted(set(genres))
+    base = {g: _file_name(g) for g in genres}
+    seen = Counter(name.casefold() for name in base.values())
+    names = {}
+    for genre in genres:
+        name = base[genre]
+        if seen[name.casefold()] > 1:
+            name = f"{name[:55]}-{_digest(genre)[:8]}"
+        names[genre] = name
+    taken = Counter(n.casefold() for n in names.values())
+    for genre, name in names.items():  # a hashed name equal to another genre's own name
+        if taken[name.casefold()] > 1:
+            names[genre] = f"{base[genre][:23]}-{_digest(genre)}"
+    return names
+
+
+def _digest(genre: str) -> str:
+    return hashlib.sha1(genre.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _m3u_line(text: str) -> str:
+    """``text`` on one M3U line (a title from tags with a line break in it)."""
+    return re.sub(r"[\r\n\x00-\x1f\x7f]+", " ", text)
+
+
 def write_playlists(rows: Iterable[FileRow], folder: os.PathLike | str, model_name: str,
-                    include_unsure: bool = False) -> list[Path]:
+                    include_unsure: bool = False, skipped: Optional[list] = None) -> list[Path]:
     """One extended M3U playlist (UTF-8, ``.m3u8``) per genre, of absolute paths.
 
     Tracks with a confident verdict go in their genre's list (with ``include_unsure``,
-    best guesses too). Existing playlists of the same name are replaced atomically.
+    best guesses too). Existing playlists of the same name are replaced atomically. Every
+    genre gets its own file (:func:`playlist_names`). A path with a line break in it would
+    read as two entries (another file injected): it is left out, with a warning, and
+    ``(path, why)`` appended to ``skipped`` when given.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     by_genre: dict[str, list[FileRow]] = {}
     for row in rows:
         if row.genre and (row.verdict == "genre" or (include_unsure and row.verdict == "unsure")):
+            if "\n" in row.display or "\r" in row.display:
+                why = "its name has a line break, which a playlist cannot hold"
+                log.warning("left out of the playlists: %r (%s)", row.display, why)
+                if skipped is not None:
+                    skipped.append((row.display, why))
+                continue
             by_genre.setdefault(row.genre, []).append(row)
+    names = playlist_names(by_genre)
     written = []
     for genre, members in sorted(by_genre.items()):
-        lines = ["#EXTM3U", f"#PLAYLIST:{tag_spelling(genre)} ({model_name})"]
+        lines = ["#EXTM3U", _m3u_line(f"#PLAYLIST:{tag_spelling(genre)} ({model_name})")]
         for row in members:
-            lines.append(f"#EXTINF:{int(round(row.duration or -1))},{row.name}")
+            lines.append(_m3u_line(f"#EXTINF:{int(round(row.duration or -1))},{row.name}"))
             lines.append(row.display)
-        path = folder / f"{_file_name(genre)}.m3u8"
+        path = folder / f"{names[genre]}.m3u8"
         atomic_write_text(path, "\n".join(lines) + "\n")
         written.append(path)
     return written
@@ -111,6 +155,19 @@ def track_record(row: FileRow) -> dict:
             "sounds_like": row.sounds_like, "timeline": row.timeline}
 
 
+#: what a spreadsheet takes for the start of a formula (or hides before one)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A CSV cell that a spreadsheet shows as text: text from tags and labels that starts
+    like a formula (``=HYPERLINK(...)``, ``+``, ``-``, ``@``, a tab or CR) gets a leading
+    ``'`` (formula injection); numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_table(rows: Iterable[FileRow], path: os.PathLike | str, model_key: str, model_name: str) -> Path:
     """The rows as CSV or JSON (by the file's extension), with the model recorded."""
     path = Path(path)
@@ -122,9 +179,10 @@ def write_table(rows: Iterable[FileRow], path: os.PathLike | str, model_key: str
         writer = csv.writer(buffer)
         writer.writerow([*COLUMNS, "top", "model"])
         for record in records:
-            writer.writerow([*("; ".join(record[c]) if c == "genre_tag" else
-                               ("" if record[c] is None else record[c]) for c in COLUMNS),
-                             "; ".join(f"{g} {p:.0%}" for g, p in record["top"] or []), model_key])
+            writer.writerow([safe_cell(v) for v in (
+                *("; ".join(record[c]) if c == "genre_tag" else ("" if record[c] is None else record[c])
+                  for c in COLUMNS),
+                "; ".join(f"{g} {p:.0%}" for g, p in record["top"] or []), model_key)])
         text = buffer.getvalue()
     atomic_write_text(path, text)
     return path

@@ -1,0 +1,106 @@
+"""Playlists and exports from hostile tags, labels and file names (issue 23): playlist
+names that collide once cleaned, CSV cells that a spreadsheet would run as formulas, file
+names with line breaks that would inject M3U entries. Real library files, the real CLI."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.listing import playlist_names, write_playlists
+from test_cli import run_cli
+
+
+def library_with(db_path: Path, ref: ModelRef, tracks: list[dict]) -> Path:
+    """A library whose files (``path``, ``genre`` and tags) have results of ``ref``."""
+    with LibraryDatabase(db_path) as db:
+        for t in tracks:
+            file_id = db.upsert_file(t["path"], size=100, mtime_ns=1, fingerprint=None, duration=61.0,
+                                     artist=t.get("artist"), title=t.get("title"), album=t.get("album"),
+                                     genre_tag=t.get("genre_tag", ()))
+            db.save_result(file_id, ref.key, ref.name, {"verdict": "genre", "genre": t["genre"], "closest": t["genre"],
+                                                        "confidence": 0.9, "top": [[t["genre"], 0.9]]})
+    return db_path
+
+
+HOSTILE_GENRES = ["a:b", "a?b", ".", "..", "x" * 70 + "1", "x" * 70 + "2", "Rock", "rock", "genre", "../up"]
+
+
+def test_playlist_names_never_collide_and_no_genre_is_lost(tmp_path):
+    ref = ModelRef(key="k", name="m", folder="/nowhere")
+    db = library_with(tmp_path / "lib.sqlite3", ref,
+                      [{"path": f"/music/{i}.ogg", "genre": g} for i, g in enumerate(HOSTILE_GENRES)])
+    with LibraryDatabase(db, readonly=True) as lib:
+        rows = lib.rows(ref.key)
+    folder = tmp_path / "lists"
+    written = write_playlists(rows, folder, "m")
+    assert len(written) == len(HOSTILE_GENRES) == len({p.name.casefold() for p in written})
+    assert all(p.parent == folder for p in written) and sorted(folder.iterdir()) == sorted(written)
+    heard = []  # (playlist title, its entries)
+    for path in written:
+        lines = path.read_text().splitlines()
+        heard.append((lines[1], [line for line in lines if line.startswith("/")]))
+    assert sorted(e for _, entries in heard for e in entries) == sorted(f"/music/{i}.ogg"
+                                                                       for i in range(len(HOSTILE_GENRES)))
+    for i, genre in enumerate(HOSTILE_GENRES):  # each genre its own list, with its own track
+        mine = [entries for title, entries in heard if f"/music/{i}.ogg" in entries]
+        assert mine == [[f"/music/{i}.ogg"]], genre
+        (title,) = [t for t, entries in heard if entries == mine[0]]
+        assert title[len("#PLAYLIST:"):-len(" (m)")].casefold() == genre.casefold()
+    assert playlist_names(HOSTILE_GENRES) == playlist_names(reversed(HOSTILE_GENRES))  # stable names
+
+
+def test_csv_cells_that_look_like_formulas_are_prefixed(tmp_path, tiny_model):
+    ref = ModelRef.of(tiny_model)
+    tricks = {"artist": '=HYPERLINK("http://evil.example/","click")', "title": "+1+1", "album": "@SUM(A1:A9)",
+              "genre_tag": ["-2+3", "\tcmd"]}
+    db = library_with(tmp_path / "lib.sqlite3", ref, [
+        {"path": "/music/evil.ogg", "genre": "bass", **tricks},
+        {"path": "/music/plain.ogg", "genre": "treble", "artist": "Plain Artist", "title": "A-ha - Take On Me"}])
+    out = tmp_path / "table.csv"
+    run_cli("library", "--library", db, "export", out, "--model", tiny_model, check_rc=0)
+    table = {r["path"]: r for r in csv.DictReader(out.open(newline=""))}
+    evil, plain = table["/music/evil.ogg"], table["/music/plain.ogg"]
+    assert evil["artist"] == "'" + tricks["artist"] and evil["title"] == "'+1+1" and evil["album"] == "'@SUM(A1:A9)"
+    assert evil["genre_tag"] == "'-2+3; \tcmd"
+    for row in table.values():  # no cell a spreadsheet would run
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in row.values()), row
+    assert plain["artist"] == "Plain Artist" and plain["title"] == "A-ha - Take On Me" and plain["confidence"] == "0.9"
+    # JSON keeps the values as they are (no spreadsheet reads it)
+    run_cli("library", "--library", db, "export", tmp_path / "t.json", "--model", tiny_model, check_rc=0)
+    tracks = {t["path"]: t for t in json.loads((tmp_path / "t.json").read_text())["tracks"]}
+    assert tracks["/music/evil.ogg"]["artist"] == tricks["artist"]
+
+
+def test_a_file_name_with_a_line_break_never_injects_a_playlist_entry(tmp_path, tiny_model):
+    ref = ModelRef.of(tiny_model)
+    db = library_with(tmp_path / "lib.sqlite3", ref, [
+        {"path": "/share/song.ogg\n/home/victim/.ssh/id_rsa", "genre": "bass"},
+        {"path": "/share/cr.ogg\r#EXTINF:1,x", "genre": "bass"},
+        {"path": "/share/good.ogg", "genre": "bass", "title": "two\nlines\r#EXTM3U"}])
+    proc = run_cli("library", "--library", db, "playlists", tmp_path / "lists", "--model", tiny_model, check_rc=0)
+    assert proc.stderr.count("left out:") == 2 and "line break" in proc.stderr
+    (playlist,) = (tmp_path / "lists").iterdir()
+    lines = playlist.read_bytes().split(b"\n")
+    entries = [line for line in lines if line and not line.startswith(b"#")]
+    assert entries == [b"/share/good.ogg"]
+    assert b"\r" not in playlist.read_bytes()
+    assert [line for line in lines if line.startswith(b"#EXTINF")] == [b"#EXTINF:61,two lines #EXTM3U"]
+
+
+def test_show_into_a_closed_pipe_ends_quietly(tmp_path, tiny_model):
+    ref = ModelRef.of(tiny_model)
+    db = library_with(tmp_path / "lib.sqlite3", ref,
+                      [{"path": f"/music/{i:05d}.ogg", "genre": "bass", "title": "t" * 100} for i in range(3000)])
+    proc = subprocess.Popen([sys.executable, "-m", "genre_desktop.cli", "library", "--library", str(db), "show",
+                             "--json", "--model", str(tiny_model)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 0, stderr
+    assert json.loads(first)["path"] == "/music/00000.ogg"
+    assert "error" not in stderr and "Broken pipe" not in stderr and "Exception ignored" not in stderr
