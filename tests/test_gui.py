@@ -105,9 +105,9 @@ def test_export(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.verdict_ready, timeout=20000):
         window.open_paths([str(path)])
     out = tmp_path / "out.csv"
-    assert window.table_model.export(out) == 1
+    assert window.table_model.export(out, window.library.ref) == 1
     assert "noise" in out.read_text()
-    assert window.table_model.export(tmp_path / "out.json") == 1
+    assert window.table_model.export(tmp_path / "out.json", window.library.ref) == 1
 
 
 def test_space_toggles_playback(qtbot, window, tmp_path, monkeypatch):
@@ -145,16 +145,16 @@ def test_open_recent_keeps_absolute_paths_and_is_not_flooded(qtbot, window, tmp_
     assert recent[0] == str(folder) and len(recent) == 2
 
 
-def test_csv_export_says_no_music_for_silence(qtbot, window, tmp_path):
+def test_csv_export_names_no_genre_for_silence(qtbot, window, tmp_path):
     silence = write(tmp_path / "silence.wav", np.zeros(16000 * 8, np.float32), 16000)
     with qtbot.waitSignal(window.verdict_ready, timeout=30000):
         window.open_paths([str(silence)])
     target = tmp_path / "out.csv"
-    window.table_model.export(target)
+    window.table_model.export(target, window.library.ref)
     import csv
 
-    row = list(csv.DictReader(target.open()))[0]
-    assert row["genre"] == "no music heard" and row["verdict"] == "silence" and row["top3"] == ""
+    row = list(csv.DictReader(target.open()))[0]  # the CLI's columns: no genre, the verdict says why
+    assert row["genre"] == "" and row["verdict"] == "silence"
 
 
 def test_track_menu_and_right_click(qtbot, window, tmp_path, monkeypatch):

@@ -88,12 +88,21 @@ def test_cancel_keeps_what_was_analysed(qtbot, window, tmp_path):  # noqa: F811
     assert view.last_summary.analysed == 12 - done and view.model.rowCount() == 12
 
 
-def test_dropped_tracks_join_the_library(qtbot, window, tmp_path):  # noqa: F811
+def test_only_tracks_the_person_adds_join_the_library(qtbot, window, tmp_path):  # noqa: F811
     track = write(tmp_path / "dropped.ogg", synth("bass", 4.0))
-    with qtbot.waitSignal(window.verdict_ready, timeout=30000):
-        drop(window, [track])
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp3"
+    text.write_text("not audio at all")
+    with qtbot.waitSignals([window.verdict_ready, window.track_failed, window.track_failed], timeout=30000):
+        drop(window, [track, empty, text])
+    assert window.library.model.rows == []  # opening a file is not adding it
+    for path in (empty, text, track):  # "Add to library" on each: only the analysed audio joins
+        window.select_path(str(path))
+        window.track_actions.add_to_library.trigger()
     rows = window.library.model.rows
     assert [Path(r.path).name for r in rows] == ["dropped.ogg"] and rows[0].verdict is not None
+    assert "1 track added to the library" in window.statusBar().currentMessage()
 
 
 def test_right_click_menu_and_remove(qtbot, window, tmp_path):  # noqa: F811

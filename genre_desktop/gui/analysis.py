@@ -6,6 +6,7 @@ thread), so its signals always arrive in the GUI thread and no widget is touched
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from typing import Optional
 
@@ -18,6 +19,51 @@ DISPLAY_COLUMNS = 4000  # spectrogram columns kept for display
 # Smaller batches than the CLI's: each forward pass keeps both cores busy, and short passes
 # leave the GUI thread room to run (measured by benchmarks/bench_gui.py)
 GUI_BATCH_SIZE = 16
+
+
+class QueueProgress:
+    """How far the files queued since the queue was last idle have got: a count and the
+    time left at the pace so far ("12 of 500 \u00b7 about 3 min left")."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.reset()
+
+    def reset(self) -> None:
+        self.total, self.done, self.started = 0, 0, None
+
+    def add(self, n: int) -> None:
+        if self.started is None:
+            self.started = self.clock()
+        self.total += n
+
+    def one_done(self) -> None:
+        self.done = min(self.done + 1, self.total)
+
+    def drop(self, n: int) -> None:
+        """``n`` queued files will not be analysed after all."""
+        self.total = max(self.done, self.total - n)
+
+    def fraction(self, current: float = 0.0) -> float:
+        """Of the whole queue, with ``current`` of the file being analysed."""
+        return min(1.0, (self.done + current) / self.total) if self.total else 0.0
+
+    def text(self, current: float = 0.0) -> str:
+        if not self.total:
+            return ""
+        line = f"{min(self.done + 1, self.total):,} of {self.total:,}"
+        finished = self.done + current
+        if finished > 0 and self.started is not None and self.total > 1:
+            left = (self.clock() - self.started) / finished * (self.total - finished)
+            line += f" \u00b7 about {_minutes(left)} left"
+        return line
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 60:
+        return "1 min" if seconds > 30 else f"{max(int(seconds), 1)} s"
+    minutes = int(round(seconds / 60))
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _load_classifier(folder: str):

@@ -7,7 +7,7 @@ from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 
 from ..core.engine.verdict import VERDICT_WORDS
 from ..core.library.database import FileRow
-from ..core.library.listing import matches
+from ..core.library.listing import fold, matches
 from ..core.library.writing import Proposal
 from .track_table import RowsModel
 
@@ -76,7 +76,8 @@ class LibraryTableModel(RowsModel):
                 return row.confidence if row.confidence is not None else -1.0
             if column == 7:
                 return row.duration or 0.0
-            return (self.data(index, Qt.DisplayRole) or "").casefold()
+            text = self.data(index, Qt.DisplayRole) or ""
+            return f"{fold(text)}\0{text.casefold()}"  # "Élégie" among the Es; accents break ties
         if role == Qt.ToolTipRole:
             line = self.proposals.get(row.id)
             parts = [row.display]

@@ -8,6 +8,7 @@ it while a scan runs) and never lets a worker touch a widget.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import tempfile
 import threading
@@ -81,15 +82,15 @@ class LibraryView(QWidget):
     def _build(self) -> None:
         self.add_button = QPushButton("Add folder\u2026")
         self.add_button.setToolTip("Analyse every audio file under a folder (on every core) and remember them")
-        self.add_button.clicked.connect(self.add_folder)
+        self.add_button.clicked.connect(lambda _checked=False: self.add_folder())
         self.rescan_button = QPushButton("Rescan")
         self.rescan_button.setToolTip("Look again at the library's folders: new and changed files are analysed")
-        self.rescan_button.clicked.connect(self.rescan)
+        self.rescan_button.clicked.connect(lambda _checked=False: self.rescan())
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self.set_paused)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.cancel_button.clicked.connect(lambda _checked=False: self.cancel_scan())
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         top = QHBoxLayout()
@@ -139,13 +140,13 @@ class LibraryView(QWidget):
 
         self.write_button = QPushButton("Write genre tags\u2026")
         self.write_button.setToolTip("Review what each file's genre tag would become, then write (undoable)")
-        self.write_button.clicked.connect(lambda: self.review_tags())
+        self.write_button.clicked.connect(lambda _checked=False: self.review_tags())
         self.undo_button = QPushButton("Undo last write")
-        self.undo_button.clicked.connect(self.undo_last)
+        self.undo_button.clicked.connect(lambda _checked=False: self.undo_last())
         self.playlists_button = QPushButton("Export playlists\u2026")
-        self.playlists_button.clicked.connect(self.export_playlists)
+        self.playlists_button.clicked.connect(lambda _checked=False: self.export_playlists())
         self.export_button = QPushButton("Export table\u2026")
-        self.export_button.clicked.connect(self.export_table)
+        self.export_button.clicked.connect(lambda _checked=False: self.export_table())
         bottom = QHBoxLayout()
         for widget in (self.write_button, self.undo_button):
             bottom.addWidget(widget)
@@ -188,9 +189,6 @@ class LibraryView(QWidget):
             self.genre.addItem(f"{genre} ({n:,})", genre)
         self.genre.setCurrentIndex(max(0, self.genre.findData(chosen)))
         self.genre.blockSignals(False)
-        self.counts.setText(f"{len(rows):,} tracks" + (": " + " \u00b7 ".join(
-            f"{VERDICT_WORDS.get(g.strip('()'), g.strip('()'))} {n:,}" for g, n in counts.most_common()) if counts else
-            " \u2014 add a folder to analyse your music and tag it"))
         self.apply_filter()
 
     def apply_filter(self) -> None:
@@ -199,6 +197,21 @@ class LibraryView(QWidget):
         last = self.db.last_run(self.ref.key) if self.ref is not None else None
         self.proxy.set_filter(self.kind.currentData(), self.genre.currentData(), self.search.text(),
                               last["id"] if last is not None else None)
+        self.counts.setText(self.summary_text())
+
+    def summary_text(self) -> str:
+        """"57 tracks: rock 20 · ...", "5 of 57 tracks: ..." while a filter hides some, or
+        what to do when this model has no results yet."""
+        rows = self.model.rows
+        if not rows:
+            if self.settings.get("library/folders"):
+                return "No results with this model yet \u2014 Rescan analyses the library\u2019s folders with it."
+            return "No tracks yet \u2014 add a folder to analyse your music and tag it."
+        shown = self.visible_rows() if self.proxy.rowCount() < len(rows) else rows
+        counts = genre_counts(shown)
+        total = f"{len(shown):,} of {len(rows):,} tracks" if len(shown) < len(rows) else f"{len(rows):,} tracks"
+        return total + (": " + " \u00b7 ".join(f"{VERDICT_WORDS.get(g.strip('()'), g.strip('()'))} {n:,}"
+                                                for g, n in counts.most_common()) if counts else "")
 
     def visible_rows(self) -> list:
         return [self.proxy.row_at(self.proxy.index(r, 0)) for r in range(self.proxy.rowCount())]
@@ -211,17 +224,25 @@ class LibraryView(QWidget):
         row = None if self._closed else self.db.row(path, None)
         return row.name if row is not None else Path(path).name
 
-    def remember(self, path: str, result) -> None:
-        """A track analysed in the Tracks tab joins the library (with this model's answer)."""
-        if self.ref is None or self._closed or Path(path).name.startswith("."):
-            return
-        try:
-            store_record(self.db, file_record(path, result), self.ref)
-        except (OSError, sqlite3.Error) as exc:
-            log.warning("could not remember %s in the library: %s", path, exc)
-            return
-        if self.scan is None:
+    def add_tracks(self, tracks: list) -> int:
+        """Tracks analysed in the Tracks tab that the person adds to the library (with this
+        model's answer): ``[(path, TrackResult), ...]``; returns how many joined. Nothing
+        joins unasked, and an empty file never does."""
+        if self.ref is None or self._closed:
+            return 0
+        added = 0
+        for path, result in tracks:
+            try:
+                if result is None or not os.path.isfile(path) or os.path.getsize(path) == 0:
+                    continue
+                store_record(self.db, file_record(path, result), self.ref)
+            except (OSError, sqlite3.Error) as exc:
+                log.warning("could not add %s to the library: %s", path, exc)
+                continue
+            added += 1
+        if added and self.scan is None:
             self.refresh()
+        return added
 
     # ------------------------------------------------------------ scanning
     def add_folder(self, folder: Optional[str] = None) -> None:

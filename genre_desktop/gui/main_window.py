@@ -9,10 +9,11 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSplitter, QTableView,
+                               QProgressBar, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.engine.files import expand_paths
+from .help_menu import HelpMenu
 from .library_view import LibraryView
 from .theme import install_theme_menu
 from .live_view import LivePanel
@@ -23,7 +24,7 @@ from .settings import Settings, app_settings
 from .track_table import TrackTableModel, sortable
 from .track_view import TrackPlots, VerdictPanel
 from .playback_controls import PlaybackController
-from .analysis import AnalysisQueue
+from .analysis import AnalysisQueue, QueueProgress
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +91,15 @@ class MainWindow(QMainWindow):
         self.verdict = VerdictPanel()
         self.plots = TrackPlots()
         self.plots.seek_requested.connect(self.playback.seek)
-        self.play_button.clicked.connect(self.toggle_playback)
+        self.play_button.clicked.connect(lambda _checked=False: self.toggle_playback())
         self.skip_button = QPushButton("Skip this file")
         self.skip_button.setToolTip("Stop analysing the current file; the queue goes on")
         self.skip_button.setEnabled(False)
-        self.skip_button.clicked.connect(self.skip_current)
+        self.skip_button.clicked.connect(lambda _checked=False: self.skip_current())
         self.cancel_button = QPushButton("Cancel all")
         self.cancel_button.setToolTip("Stop analysing and empty the queue")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel_analysis)
+        self.cancel_button.clicked.connect(lambda _checked=False: self.cancel_analysis())
         controls = QHBoxLayout()
         controls.addWidget(self.play_button)
         controls.addStretch(1)
@@ -124,8 +125,10 @@ class MainWindow(QMainWindow):
         self.library.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.tabs.addTab(self.library, "Library")
         self.setCentralWidget(self.tabs)
+        self.queue_progress = QueueProgress()
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(320)
         self.progress.setVisible(False)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().showMessage("Loading the genre model\u2026")
@@ -149,12 +152,10 @@ class MainWindow(QMainWindow):
         self.models = ModelMenu(self.model_menu, self)
         self.theme, self.theme_actions = install_theme_menu(self.menuBar().addMenu("&View"), self.settings, self)
         self.theme.changed.connect(self._restyle)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("About the &model\u2026", self.models.about_model)
-        help_menu.addAction("&About Genre Desktop", self.about)
+        self.help = HelpMenu(self.menuBar().addMenu("&Help"), self)
         self.play_action = QAction("Play/Pause", self)
         self.play_action.setShortcut(QKeySequence(Qt.Key_Space))
-        self.play_action.triggered.connect(self.toggle_playback)
+        self.play_action.triggered.connect(lambda _checked=False: self.toggle_playback())
         self.addAction(self.play_action)
         self.refresh_model_menu()
 
@@ -217,14 +218,23 @@ class MainWindow(QMainWindow):
                 self.verdict.show_message("Nothing to analyse", msg)
         if added:
             self.recent.remember(paths)
-            self.worker.enqueue(added)
-            self.cancel_button.setEnabled(True)
-            self.skip_button.setEnabled(True)
-            self.progress.setVisible(True)
-            self.worker.process()
-            if self.table.currentIndex().row() < 0:
-                self.select_path(added[0])
+            self._queue(added)
+            self.select_path(added[0])  # what was just opened is what the person wants to see
         return len(added)
+
+    def _queue(self, paths: list[str]) -> None:
+        self.queue_progress.add(len(paths))
+        self.worker.enqueue(paths)
+        self.cancel_button.setEnabled(True)
+        self.skip_button.setEnabled(True)
+        self.progress.setVisible(True)
+        self._show_queue_progress(0.0)
+        self.worker.process()
+
+    def _show_queue_progress(self, fraction: float) -> None:
+        """The status bar's bar: "12 of 500 \u00b7 about 3 min left" over the whole queue."""
+        self.progress.setValue(int(self.queue_progress.fraction(fraction) * 1000))
+        self.progress.setFormat(self.queue_progress.text(fraction))
 
     def open_files(self) -> None:
         start = self.settings.get("paths/last_folder") or str(Path.home())
@@ -252,6 +262,10 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:  # noqa: N802
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:  # a web link or another program's data: nothing on this computer to open
+            event.ignore()
+            self.statusBar().showMessage("Only files and folders on this computer can be opened.", 8000)
+            return
         event.acceptProposedAction()
         self.tabs.setCurrentIndex(0)
         self.open_paths(paths)
@@ -263,6 +277,7 @@ class MainWindow(QMainWindow):
         self._refresh_if_selected(path)
 
     def _on_cancelled(self, path: str) -> None:
+        self.queue_progress.one_done()
         self.table_model.update(path, status="cancelled")
         self._refresh_if_selected(path)
 
@@ -275,12 +290,11 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, path: str, fraction: float) -> None:
         self.table_model.update(path, progress=fraction)
-        self.progress.setValue(int(fraction * 100))
-        self.progress.setFormat(f"{Path(path).name[:24]} %p%")
+        self._show_queue_progress(fraction)
 
     def _on_finished(self, path: str, result) -> None:
+        self.queue_progress.one_done()
         self.table_model.update(path, status="done", result=result)
-        self.library.remember(path, result)  # first: the panel then names the track by its tags
         self._refresh_if_selected(path)
         self.verdict_ready.emit(path, result)
 
@@ -290,11 +304,14 @@ class MainWindow(QMainWindow):
         self.select_path(paths[0])  # already in the list, or just added
 
     def _on_failed(self, path: str, reason: str) -> None:
+        self.queue_progress.one_done()
         self.table_model.update(path, status="error", error=reason)
         self._refresh_if_selected(path)
         self.track_failed.emit(path, reason)
 
     def _on_idle(self) -> None:
+        self.queue_progress.reset()
+        self.track_actions.update_enabled()
         self.progress.setVisible(False)
         self.cancel_button.setEnabled(False)
         self.skip_button.setEnabled(False)
@@ -307,9 +324,12 @@ class MainWindow(QMainWindow):
             self.worker.discard([self.worker.current_path])
 
     def cancel_analysis(self) -> None:
-        for path in self.worker.cancel_all():
+        dropped = self.worker.cancel_all()
+        self.queue_progress.drop(len(dropped))
+        for path in dropped:
             self.table_model.update(path, status="cancelled")
             self._refresh_if_selected(path)
+        self.track_actions.update_enabled()
 
     def reanalyse(self, paths: list[str]) -> None:
         """Analyse listed tracks again (with the current model)."""
@@ -318,11 +338,7 @@ class MainWindow(QMainWindow):
             self.table_model.update(path, status="queued", result=None, error="", progress=0.0)
             self._refresh_if_selected(path)
         self.worker.discard(again)
-        self.worker.enqueue(again)
-        self.cancel_button.setEnabled(True)
-        self.skip_button.setEnabled(True)
-        self.progress.setVisible(True)
-        self.worker.process()
+        self._queue(again)
 
     def remove_tracks(self, paths: list[str]) -> None:
         self.worker.discard(paths)
@@ -370,11 +386,13 @@ class MainWindow(QMainWindow):
             self.plots.show_result(row.result)
             self.play_button.setEnabled(True)
         else:
-            self.plots.clear()
             self.play_button.setEnabled(False)
             title = {"error": "Could not read this file",
                      "cancelled": "Analysis cancelled (open the file again to analyse it)"}.get(
                 row.status, "Analysing\u2026" if row.status == "analysing" else "Waiting to be analysed\u2026")
+            self.plots.show_placeholder({"error": "Nothing to draw: the file could not be read.",
+                                         "cancelled": "Not analysed."}.get(
+                row.status, "The genre timeline and the spectrogram appear once the track is analysed."))
             self.verdict.show_message(title, row.error or "")
 
     def toggle_playback(self) -> None:
@@ -387,17 +405,17 @@ class MainWindow(QMainWindow):
     def export_results(self) -> None:
         start = str(Path(self.settings.get("paths/last_folder") or Path.home()) / "genres.csv")
         target, _ = QFileDialog.getSaveFileName(self, "Export results", start, "CSV (*.csv);;JSON (*.json)")
-        if target:
-            n = self.table_model.export(Path(target))
-            self.statusBar().showMessage(f"Exported {n} tracks to {target}", 8000)
-
-    def about(self) -> None:
-        from .. import __version__
-
-        QMessageBox.about(self, "About Genre Desktop",
-                          f"Genre Desktop {__version__}\nTells the genre of music, slice by slice.\n\n"
-                          "The bundled model is MSD_musicnn (ISC licence, Pons & Serra) with a genre head\n"
-                          "trained on GTZAN and Emotify.")
+        if not target:
+            return
+        if self.library.ref is None:
+            self.statusBar().showMessage("Nothing exported: the model is not loaded yet.", 8000)
+            return
+        try:
+            n = self.table_model.export(Path(target), self.library.ref)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not write {target}: {exc.strerror or exc}", 15000)
+            return
+        self.statusBar().showMessage(f"Exported {n} tracks to {target}", 8000)
 
     def shutdown(self) -> None:
         """Stop playback and the worker threads (idempotent)."""

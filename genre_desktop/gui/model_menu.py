@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu
 
 from ..core.engine.registry import list_models, resolve_model
 
@@ -117,8 +117,3 @@ class ModelMenu(QObject):
 
         ManageModelsDialog(self.window).exec()
         self.refresh()
-
-    def about_model(self) -> None:
-        bundle = self.window.bundle
-        QMessageBox.information(self.window, "About the model",
-                                bundle.describe() if bundle else "No model is loaded.")

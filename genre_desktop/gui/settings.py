@@ -26,6 +26,7 @@ class Option:
     type: type
     default: Any
     doc: str
+    session: bool = False  # kept for this run of the app only: back to the default at each start
 
 
 OPTIONS: dict[str, Option] = {o.key: o for o in (
@@ -40,10 +41,11 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("wizard/last_folder", str, "", "the library folder the training wizard last used"),
     Option("view/theme", str, "system", "colours: system (follow the desktop), light or dark"),
     Option("library/folders", list, [], "the folders added to the library (rescanned by Rescan)"),
-    Option("library/top_k", int, 1, "genres written into a file's tag (1 to 3)"),
+    # the risky tag-writing choices start from the safe default at each start (never stored)
+    Option("library/top_k", int, 1, "genres written into a file's tag (1 to 3)", session=True),
     Option("library/separator", str, "", "joins several genres into one tag value (empty: separate values)"),
     Option("library/include_unsure", bool, False, "also tag 'not sure' tracks with their best guess"),
-    Option("library/overwrite", bool, False, "replace a genre a file already has"),
+    Option("library/overwrite", bool, False, "replace a genre a file already has", session=True),
     Option("library/playlists_folder", str, "", "where per-genre playlists were last exported"),
 )}
 
@@ -53,10 +55,11 @@ class Settings:
 
     def __init__(self, store: QSettings):
         self.store = store
+        self.session: dict[str, Any] = {}  # the values of the ``session`` options
 
     def get(self, key: str) -> Any:
         option = OPTIONS[key]
-        raw = self.store.value(key, option.default)
+        raw = self.session.get(key, option.default) if option.session else self.store.value(key, option.default)
         if raw is None or option.type is QByteArray:
             return raw if raw is None or isinstance(raw, QByteArray) else option.default
         try:
@@ -71,9 +74,16 @@ class Settings:
 
     def set(self, key: str, value: Any) -> None:
         option = OPTIONS[key]
+        if isinstance(value, bool) and option.type is not bool or \
+                option.type is list and value is not None and any(isinstance(v, bool) for v in value):
+            # a button's clicked(bool) that reached a slot expecting a path: a bug, never stored
+            raise TypeError(f"setting {key} takes a {option.type.__name__}, not {value!r}")
         if value is not None and not isinstance(value, option.type):
             value = option.type(value)
-        self.store.setValue(key, value)
+        if option.session:
+            self.session[key] = value
+        else:
+            self.store.setValue(key, value)
 
     def sync(self) -> None:
         self.store.sync()

@@ -18,8 +18,20 @@ from .tasks import Task
 
 SEPARATORS = (("as separate values (where the format allows)", ""), ("joined by \u201c; \u201d", "; "),
               ("joined by \u201c / \u201d", " / "))
-ACTION_WORDS = {"write": "will be written", "keep": "has a genre (kept)", "same": "already tagged so",
-                "stale": "changed since its scan", "missing": "file is gone", "skip": "skipped"}
+#: the summary's phrases, singular and plural
+ACTION_WORDS = {"write": ("will be written", "will be written"), "keep": ("has a genre (kept)", "have a genre (kept)"),
+                "same": ("is already tagged so", "are already tagged so"),
+                "stale": ("changed since its scan", "changed since their scan"),
+                "missing": ("is gone", "are gone"), "skip": ("skipped", "skipped")}
+#: the Note column: a word or two (the whole reason is in its tooltip)
+NOTE_WORDS = {"write": "new tag", "keep": "kept", "same": "already so", "stale": "changed since scan",
+              "missing": "gone", "skip": "skipped", "written": "written \u2713", "failed": "failed"}
+COLUMNS = ("Track", "Artist", "Album", "Genre tag now", "Will be", "Note")
+
+
+def summary_line(counts: Counter) -> str:
+    """"3 will be written · 5 have a genre (kept)"."""
+    return " \u00b7 ".join(f"{n:,} {ACTION_WORDS[a][n != 1]}" for a, n in counts.most_common())
 
 
 def options_from(settings: Settings) -> TagOptions:
@@ -53,6 +65,7 @@ class TagReviewDialog(QDialog):
         self.db, self.model_key, self.settings, self.paths = db, model_key, settings, paths
         self.task: Optional[Task] = None
         self.lines = []
+        self._writing: list = []
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 3)
         self.separator = QComboBox()
@@ -70,11 +83,17 @@ class TagReviewDialog(QDialog):
         form.addRow("Several genres:", self.separator)
         form.addRow(self.unsure)
         form.addRow(self.overwrite)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Track", "Genre tag now", "Will be", "Note"])
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setTextElideMode(Qt.ElideMiddle)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for column, width in ((1, 130), (2, 130), (3, 120), (4, 120)):
+            header.setSectionResizeMode(column, QHeaderView.Interactive)
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(5, QHeaderView.ResizeToContents)  # short words: never elided
+        self.written_paths: dict[str, str] = {}  # path -> "written" or the reason it failed
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.progress = QProgressBar()
@@ -107,26 +126,37 @@ class TagReviewDialog(QDialog):
                           overwrite=self.overwrite.isChecked())
 
     def refresh(self) -> None:
-        """Recompute the review for the chosen options."""
+        """Recompute the review for the chosen options (rows just written stay, saying so)."""
         self.lines = propose(self.db, self.model_key, self.options(), self.paths)
-        shown = [line for line in self.lines if line.action in ("write", "keep", "stale")]
+        shown = [line for line in self.lines if line.action in ("write", "keep", "stale")
+                 or line.path in self.written_paths]
+        files = {row.id: row for row in self.db.rows(self.model_key)}
         self.table.blockSignals(True)
         self.table.setRowCount(len(shown))
         for r, line in enumerate(shown):
+            row = files.get(line.file_id)
+            outcome = self.written_paths.get(line.path)
+            note = ("written" if outcome == "written" else "failed") if outcome else line.action
             item = QTableWidgetItem(Path(line.path).name)
             item.setToolTip(line.path)
             item.setData(Qt.UserRole, line.file_id)
-            if line.action == "write":
+            if line.action == "write" and outcome is None:
                 item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
                 item.setCheckState(Qt.Checked)
-            self.table.setItem(r, 0, item)
-            self.table.setItem(r, 1, QTableWidgetItem("; ".join(line.current) or "\u2014"))
-            self.table.setItem(r, 2, QTableWidgetItem("; ".join(line.proposed)))
-            self.table.setItem(r, 3, QTableWidgetItem(line.why or ACTION_WORDS[line.action]))
+            will_be = "; ".join(line.proposed) if line.action == "write" and outcome is None else ""
+            cells = (item, QTableWidgetItem(row.artist or "" if row else ""),
+                     QTableWidgetItem(row.album or "" if row else ""),
+                     QTableWidgetItem("; ".join(line.current) or "\u2014"), QTableWidgetItem(will_be),
+                     QTableWidgetItem(NOTE_WORDS[note]))
+            cells[5].setToolTip(outcome if outcome not in (None, "written") else
+                                (line.why or ACTION_WORDS.get(line.action, (line.action,))[0]))
+            for column, cell in enumerate(cells):
+                if column:
+                    cell.setFlags(cell.flags() & ~Qt.ItemIsEditable)
+                self.table.setItem(r, column, cell)
         self.table.blockSignals(False)
         counts = Counter(line.action for line in self.lines)
-        self.summary.setText(" \u00b7 ".join(f"{n:,} {ACTION_WORDS[a]}" for a, n in counts.most_common())
-                             or "The library is empty: add a folder first.")
+        self.summary.setText(summary_line(counts) or "The library is empty: add a folder first.")
         self._update_button()
 
     def chosen(self) -> list:
@@ -147,7 +177,8 @@ class TagReviewDialog(QDialog):
         self.settings.set("library/include_unsure", "unsure" in options.verdicts)
         self.settings.set("library/overwrite", options.overwrite)
         self.progress.setVisible(True)
-        self.task = Task(_apply, self.db.path, self.chosen(), self.model_key, options, name="tag-writing", parent=self)
+        self._writing = self.chosen()
+        self.task = Task(_apply, self.db.path, self._writing, self.model_key, options, name="tag-writing", parent=self)
         self.task.progress.connect(lambda f, m: (self.progress.setValue(int(f * 100)), self.progress.setFormat(m)))
         self.task.finished.connect(self._on_written)
         self.task.errored.connect(lambda message: self.summary.setText(f"Writing stopped: {message}"))
@@ -156,6 +187,8 @@ class TagReviewDialog(QDialog):
         self.task.start()
 
     def _on_written(self, summary: WriteSummary) -> None:
+        failed = dict(summary.failed)
+        self.written_paths.update({line.path: failed.get(line.path, "written") for line in self._writing})
         failed = "".join(f"\n{Path(p).name}: {reason}" for p, reason in summary.failed[:8])
         self.summary.setText(f"{summary.written:,} files tagged (batch {summary.batch_id}; Undo in the Library "
                              f"tab puts the old tags back). {len(summary.failed):,} failed.{failed}")
@@ -165,7 +198,7 @@ class TagReviewDialog(QDialog):
         self.task = None
         self.progress.setVisible(False)
         outcome = self.summary.text()
-        self.refresh()  # what is left to write
+        self.refresh()  # what is left to write; the rows just written say so
         self.summary.setText(outcome)
 
     def reject(self) -> None:

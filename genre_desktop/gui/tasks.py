@@ -24,6 +24,15 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals
 
 
+def _expected(exc: BaseException) -> bool:
+    """Whether a worker's exception is bad input said in words (no traceback wanted)."""
+    from ..core.engine.audio_io import AudioDecodeError
+    from ..core.engine.bundle_meta import BundleError
+    from ..core.engine.playback import PlaybackError
+
+    return isinstance(exc, (OSError, ValueError, AudioDecodeError, BundleError, PlaybackError))
+
+
 class _Runner(QObject):
     """Lives in the task's thread; its signals reach the Task in the GUI thread (queued)."""
 
@@ -46,7 +55,9 @@ class _Runner(QObject):
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # a bug or bad input must not kill the thread or the app
-            if not isinstance(exc, (OSError, ValueError)):
+            if _expected(exc):  # a file that cannot be read, a model that cannot load: one line
+                log.warning("%s: %s", type(exc).__name__, " ".join(str(exc).split()))
+            else:
                 log.exception("background task failed")
             self.errored.emit(" ".join(str(exc).split()) or type(exc).__name__)
         else:

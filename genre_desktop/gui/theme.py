@@ -12,8 +12,8 @@ from typing import Iterable
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 MUTED_STYLE = "color: palette(placeholder-text);"  # grey text that reads on either background
@@ -71,6 +71,31 @@ def style_plot(widget: pg.GraphicsLayoutWidget, plots: Iterable[pg.PlotItem]) ->
             plot.setTitle(plot.titleLabel.text, color=text.name(), size="9pt")
 
 
+class VisibleBoxesStyle(QProxyStyle):
+    """Fusion, with check boxes that show their box on a dark palette too: Fusion draws
+    the box's edge a little darker than the window, which on a dark window is the colour
+    of the list behind it (the review list's boxes were invisible)."""
+
+    BOXES = (QStyle.PE_IndicatorCheckBox, QStyle.PE_IndicatorItemViewItemCheck)
+
+    def __init__(self):
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def drawPrimitive(self, element, option, painter, widget=None):  # noqa: N802
+        super().drawPrimitive(element, option, painter, widget)
+        if element in self.BOXES and is_dark(option.palette):
+            side = min(option.rect.width(), option.rect.height(), 14)
+            box = option.rect.adjusted(0, 0, 0, 0)
+            box.setWidth(side - 1)
+            box.setHeight(side - 1)
+            box.moveCenter(option.rect.center())
+            painter.save()
+            painter.setPen(QPen(option.palette.color(QPalette.PlaceholderText), 1))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRect(box)
+            painter.restore()
+
+
 class ThemeManager(QObject):
     """Applies the chosen theme to the application; ``changed`` after each change."""
 
@@ -94,8 +119,9 @@ class ThemeManager(QObject):
         self.apply()
 
     def apply(self) -> None:
-        if self.app.style().name().lower() != "fusion":
-            self.app.setStyle("Fusion")  # the one style that follows a palette everywhere
+        if not isinstance(self.app.style(), VisibleBoxesStyle):
+            self._style = VisibleBoxesStyle()  # Fusion: the one style that follows a palette everywhere
+            self.app.setStyle(self._style)
             self._light = self.app.style().standardPalette()
         self.app.setPalette(dark_palette() if self.dark else self._light)
         self.changed.emit()

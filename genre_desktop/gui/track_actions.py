@@ -1,5 +1,6 @@
 """What a person can do to a track in the list: the Track menu, its shortcuts and the
-right-click menu (re-analyse, reveal in the file manager, copy the path, remove)."""
+right-click menu (re-analyse, reveal in the file manager, copy the path, remove, add to the
+library), and the bulk actions after Cancel all (retry or remove the cancelled tracks)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,9 +23,19 @@ class TrackActions:
         self.reveal = self._action("Re&veal in file manager", QKeySequence("Ctrl+Shift+R"), self.reveal_selected)
         self.copy_path = self._action("&Copy path", QKeySequence("Ctrl+Shift+C"), self.copy_selected_path)
         self.remove = self._action("Re&move from list", QKeySequence(Qt.Key_Delete), self.remove_selected)
+        self.add_to_library = self._action("&Add to library", QKeySequence("Ctrl+L"), self.add_selected_to_library)
+        self.add_all_to_library = self._action("Add all analysed tracks to the library", QKeySequence(),
+                                               self.add_all_analysed_to_library)
+        self.retry_cancelled = self._action("Retry cancelled tracks", QKeySequence(), self.retry_all_cancelled)
+        self.remove_cancelled = self._action("Remove cancelled tracks", QKeySequence(), self.remove_all_cancelled)
         menu = window.menuBar().addMenu("&Track")
         for act in self.all():
             menu.addAction(act)
+        menu.addSeparator()
+        for act in self.bulk():
+            menu.addAction(act)
+        menu.aboutToShow.connect(self.update_enabled)
+        self.update_enabled()
         window.table.setContextMenuPolicy(Qt.CustomContextMenu)
         window.table.customContextMenuRequested.connect(self.show_context_menu)
 
@@ -37,7 +48,21 @@ class TrackActions:
         return act
 
     def all(self) -> list[QAction]:
-        return [self.reanalyse, self.reveal, self.copy_path, self.remove]
+        """The actions on the selected track (the right-click menu)."""
+        return [self.reanalyse, self.reveal, self.copy_path, self.remove, self.add_to_library]
+
+    def bulk(self) -> list[QAction]:
+        return [self.add_all_to_library, self.retry_cancelled, self.remove_cancelled]
+
+    def _paths(self, status: str) -> list[str]:
+        return [row.path for row in self.window.table_model.rows if row.status == status]
+
+    def update_enabled(self) -> None:
+        """The bulk actions only when there is something for them to do."""
+        cancelled = bool(self._paths("cancelled"))
+        self.retry_cancelled.setEnabled(cancelled)
+        self.remove_cancelled.setEnabled(cancelled)
+        self.add_all_to_library.setEnabled(bool(self._paths("done")))
 
     def show_context_menu(self, pos: QPoint) -> Optional[QMenu]:
         index = self.window.table.indexAt(pos)
@@ -47,6 +72,11 @@ class TrackActions:
         menu = QMenu(self.window.table)
         for act in self.all():
             menu.addAction(act)
+        self.update_enabled()
+        if self.retry_cancelled.isEnabled():
+            menu.addSeparator()
+            menu.addAction(self.retry_cancelled)
+            menu.addAction(self.remove_cancelled)
         menu.popup(self.window.table.viewport().mapToGlobal(pos))
         return menu
 
@@ -69,3 +99,29 @@ class TrackActions:
         path = self.window._selected_path()
         if path:
             self.window.remove_tracks([path])
+
+    def add_selected_to_library(self) -> None:
+        path = self.window._selected_path()
+        if path:
+            self._add_to_library([path])
+
+    def add_all_analysed_to_library(self) -> None:
+        self._add_to_library(self._paths("done"))
+
+    def _add_to_library(self, paths: list[str]) -> None:
+        """Only tracks that were analysed join (an unreadable or empty file never does)."""
+        rows = [self.window.table_model.row_for(p) for p in paths]
+        ready = [(row.path, row.result) for row in rows if row is not None and row.result is not None]
+        added = self.window.library.add_tracks(ready)
+        left = len(paths) - added
+        self.window.statusBar().showMessage(
+            f"{added:,} track{'s' if added != 1 else ''} added to the library"
+            + (f"; {left:,} not (not analysed, or not readable audio)" if left else "") + ".", 10000)
+
+    def retry_all_cancelled(self) -> None:
+        self.window.reanalyse(self._paths("cancelled"))
+        self.update_enabled()
+
+    def remove_all_cancelled(self) -> None:
+        self.window.remove_tracks(self._paths("cancelled"))
+        self.update_enabled()

@@ -1,8 +1,7 @@
 """The list of opened tracks with their verdicts, and its CSV/JSON export."""
 from __future__ import annotations
 
-import csv
-import json
+import tempfile
 from dataclasses import dataclass
 
 from ..core.engine.verdict import VERDICT_WORDS as ALL_VERDICT_WORDS
@@ -154,29 +153,26 @@ class TrackTableModel(RowsModel):
         self._index.clear()
         self.endResetModel()
 
-    def export(self, target: Path) -> int:
-        """Write finished and failed rows as CSV or JSON (by extension); returns the count."""
-        records = []
-        for row in self.rows:
-            if row.result is not None:
-                rec = row.result.to_json(top_k=3)
-                rec.pop("slices", None)
-                records.append(rec)
-            elif row.status == "error":
-                records.append({"path": row.path, "error": row.error})
-        if target.suffix.lower() == ".json":
-            target.write_text(json.dumps(records, indent=1))
-        else:
-            with target.open("w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["path", "genre", "verdict", "confidence", "uncertain", "top3", "error"])
-                for rec in records:
-                    top = "; ".join(f"{g} {p:.2f}" for g, p in rec.get("top", []))
-                    genre = rec.get("genre") or VERDICT_WORDS.get(rec.get("verdict"), "")
-                    if rec.get("verdict") == "silence":
-                        top = ""  # "rock 0.00; ..." says nothing about silence
-                    writer.writerow([rec["path"], genre, rec.get("verdict", ""),
-                                     rec.get("confidence", ""), rec.get("uncertain", ""), top, rec.get("error", "")])
+    def export(self, target: Path, ref) -> int:
+        """Write finished and failed rows as CSV or JSON (by extension); returns the count.
+
+        The records are the core's (``listing.write_table`` over the rows a library would
+        keep for ``ref``, a :class:`~genre_desktop.core.library.analyse.ModelRef`), so the
+        window and ``genre-desktop-cli library export`` write the same fields and values.
+        """
+        from ..core.library.analyse import file_record
+        from ..core.library.batch import store_record
+        from ..core.library.database import LibraryDatabase
+        from ..core.library.listing import write_table
+
+        rows = [r for r in self.rows if r.result is not None or r.status == "error"]
+        order = {r.path: i for i, r in enumerate(rows)}
+        with tempfile.TemporaryDirectory(prefix="genre-desktop-export-") as folder:
+            with LibraryDatabase(Path(folder) / "export.sqlite3") as db:
+                for row in rows:
+                    store_record(db, file_record(row.path, row.result, error=row.error or None), ref)
+                records = sorted((r for r in db.rows(ref.key) if r.path in order), key=lambda r: order[r.path])
+            write_table(records, target, ref.key, ref.name)
         return len(records)
 
 

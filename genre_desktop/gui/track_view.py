@@ -189,9 +189,14 @@ class TrackPlots(QWidget):
         self.result: Optional["TrackResult"] = None
         self.legend = QLabel("")
         self.legend.setTextFormat(Qt.RichText)
+        self.placeholder = QLabel("")  # said instead of empty axes (nothing selected, an error row)
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet(MUTED_STYLE)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.layout_widget)
+        layout.addWidget(self.placeholder, 1)
         layout.addWidget(self.legend)
         self.layout_widget.scene().sigMouseMoved.connect(self._hover)
         self.layout_widget.scene().sigMouseClicked.connect(self._click)
@@ -205,8 +210,22 @@ class TrackPlots(QWidget):
 
     EMPTY_SECONDS = 30.0  # the time axis of the empty plots
 
+    def show_placeholder(self, text: str) -> None:
+        """No track to draw: a line of text where the plots would be, not empty axes."""
+        self.clear()
+        self.layout_widget.setVisible(False)
+        self.placeholder.setText(text)
+        self.placeholder.setVisible(True)
+
+    def _limit(self, seconds: float) -> None:
+        """Panning and zooming stay on the track (a right-drag cannot zoom onto empty axes)."""
+        self.spec.setLimits(xMin=0, xMax=seconds, yMin=0, yMax=self.config.n_mels,
+                            minXRange=min(1.0, seconds), maxXRange=seconds)
+
     def clear(self) -> None:
         """Empty plots with sensible axes: 0-30 s, the mel bands' own frequencies."""
+        self.layout_widget.setVisible(True)
+        self.placeholder.setVisible(False)
         self.result = None
         self.image.clear()
         self.cells.clear()
@@ -214,6 +233,7 @@ class TrackPlots(QWidget):
         self.legend.setText("")
         for c in self.cursors:
             c.setVisible(False)
+        self._limit(self.EMPTY_SECONDS)
         self.spec.setXRange(0, self.EMPTY_SECONDS, padding=0)
         self.spec.setYRange(0, self.config.n_mels, padding=0)
 
@@ -239,6 +259,7 @@ class TrackPlots(QWidget):
             if len(slices) <= 200:  # white lines between cells while they are wide enough to see
                 edges = np.repeat(np.linspace(0, span, len(slices) + 1)[1:-1], 2)
                 self.separators.setData(edges, np.tile([0.0, 1.0], len(edges) // 2))
+        self._limit(max(result.duration, 0.1))
         self.spec.setXRange(0, max(result.duration, 0.1), padding=0)
         self.spec.setYRange(0, self.config.n_mels, padding=0)
         self.timeline.setYRange(0, 1, padding=0)
