@@ -123,7 +123,13 @@ class LivePanel(QWidget):
         self.level.setRange(-60, 0)
         self.level.setValue(-60)
         self.level.setFormat("%v dBFS")
-        self.level.setMaximumWidth(200)
+        self.level.setTextVisible(False)  # a meter, not a box of text: the level is in its tooltip
+        self.level.setFixedSize(160, 10)
+        self.level.setToolTip("Input level (dBFS)")
+        self.level.setStyleSheet("QProgressBar { border: 1px solid palette(mid); border-radius: 2px; "
+                                 "background: palette(base); } QProgressBar::chunk { background: "
+                                 "qlineargradient(x1:0, y1:0, x2:1, y2:0, stop:0 #43a047, stop:0.8 #fdd835, "
+                                 "stop:1 #e53935); }")
         top = QHBoxLayout()
         top.addWidget(QLabel("Input:"))
         top.addWidget(self.device_box, 1)

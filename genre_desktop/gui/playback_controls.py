@@ -4,12 +4,23 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QPushButton, QStyle
 
 from ..core.engine.playback import PlaybackError, Player
 from .tasks import Task
 
-PLAY, PAUSE, LOADING = "\u25b6  Play", "\u23f8  Pause", "Loading\u2026"
+# plain words beside the style's own icons: the \u23f8 glyph is an empty box in common Linux fonts
+PLAY, PAUSE, LOADING = "Play", "Pause", "Loading\u2026"
+ICONS = {PLAY: QStyle.SP_MediaPlay, PAUSE: QStyle.SP_MediaPause, LOADING: QStyle.SP_BrowserReload}
+
+
+class PlayButton(QPushButton):
+    """The Play/Pause button: its text picks its icon."""
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        if text in ICONS:
+            self.setIcon(self.style().standardIcon(ICONS[text]))
 
 
 class PlaybackController(QObject):
@@ -25,7 +36,7 @@ class PlaybackController(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.player = Player()
-        self.button = QPushButton(PLAY)
+        self.button = PlayButton(PLAY)
         self.button.setEnabled(False)
         self._path: Optional[str] = None  # the track loaded in the player
         self._wanted: Optional[str] = None  # the track to play once decoded
