@@ -127,9 +127,7 @@ class LivePanel(QWidget):
         self.level.setFixedSize(160, 10)
         self.level.setToolTip("Input level (dBFS)")
         self.level.setStyleSheet("QProgressBar { border: 1px solid palette(mid); border-radius: 2px; "
-                                 "background: palette(base); } QProgressBar::chunk { background: "
-                                 "qlineargradient(x1:0, y1:0, x2:1, y2:0, stop:0 #43a047, stop:0.8 #fdd835, "
-                                 "stop:1 #e53935); }")
+                                 "background: palette(base); } QProgressBar::chunk { background: #43a047; }")
         top = QHBoxLayout()
         top.addWidget(QLabel("Input:"))
         top.addWidget(self.device_box, 1)
