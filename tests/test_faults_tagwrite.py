@@ -259,11 +259,19 @@ def test_root_keeps_owner_group_and_mode_and_honours_read_only(tmp_path):
     assert frozen.read_bytes() == before
 
 
-def test_group_and_mode_are_kept(tmp_path):
+def test_group_mode_and_extended_attributes_are_kept(tmp_path):
     track = make(tmp_path, "flac")
     track.chmod(0o664)
+    try:
+        os.setxattr(track, "user.rating", b"5")
+    except OSError:
+        xattrs = False
+    else:
+        xattrs = True
     write_genre(track, ["Rock"])
     assert stat.S_IMODE(track.stat().st_mode) == 0o664
+    if xattrs:
+        assert os.getxattr(track, "user.rating") == b"5"
 
 
 # --- 8. an MP3 with ID3 and APEv2 tags

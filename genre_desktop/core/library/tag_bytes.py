@@ -136,6 +136,13 @@ def restore_bytes(path: Path, facts: dict, blob: bytes, named: Optional[Callable
     regions = facts.get("regions")
     if not regions or sum(r[2] for r in regions) != len(blob):
         raise TagError("its original bytes were not kept")
+    try:
+        _rebuild(path, facts, blob, regions, named)
+    except OSError as exc:  # a full disk, a vanished folder: nothing was replaced
+        raise TagError(f"cannot be written ({exc.strerror or exc})") from None
+
+
+def _rebuild(path: Path, facts: dict, blob: bytes, regions: list, named) -> None:
     with open_regular(path, writable=True) as current:
         st = os.fstat(current.fileno())
         check_writable(path, st)
@@ -156,7 +163,7 @@ def restore_bytes(path: Path, facts: dict, blob: bytes, named: Optional[Callable
                 digest.update(piece)
             if digest.hexdigest() != facts["sha_old"]:
                 raise TagError("its kept bytes do not rebuild the original")
-            copy.keep_owner_and_mode(st)
+            copy.keep_owner_and_mode(st, current)
             copy.handle.flush()
             os.utime(copy.handle.fileno(), ns=(facts["atime_ns"], facts["mtime_ns"]))
             copy.replace(current, st)

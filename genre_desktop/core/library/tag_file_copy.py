@@ -109,9 +109,10 @@ class TempCopy:
             self.handle.write(block)
         self.handle.flush()
 
-    def keep_owner_and_mode(self, st: os.stat_result) -> None:
-        """Give the copy the file's owner, group and permission bits."""
+    def keep_owner_and_mode(self, st: os.stat_result, original: Optional[BinaryIO] = None) -> None:
+        """Give the copy the file's owner, group, permission bits and extended attributes."""
         fd = self.handle.fileno()
+        mode = stat_module.S_IMODE(st.st_mode)
         if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
             try:
                 os.fchown(fd, st.st_uid, st.st_gid)
@@ -119,10 +120,14 @@ class TempCopy:
                 if st.st_uid != os.geteuid():
                     raise TagError("belongs to another user; writing it would change its owner, so it was left alone") \
                         from None
-                # the group cannot be kept by this user: its bits are narrowed to the owner's
-                os.fchmod(fd, stat_module.S_IMODE(st.st_mode) & 0o7700)
-                return
-        os.fchmod(fd, stat_module.S_IMODE(st.st_mode))
+                mode &= ~0o070  # its group cannot be kept by this user: no group gets its group's rights
+        if original is not None and hasattr(os, "listxattr"):
+            try:
+                for name in os.listxattr(original.fileno()):
+                    os.setxattr(fd, name, os.getxattr(original.fileno(), name))
+            except OSError:
+                pass  # a file system without them, or one this user may not set
+        os.fchmod(fd, mode)
 
     def replace(self, original: BinaryIO, st: os.stat_result) -> None:
         """fsync the copy and rename it over the file, if the file is still the one copied

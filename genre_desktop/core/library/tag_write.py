@@ -255,7 +255,7 @@ def _write_through_copy(path: Path, original, st, genres, audio_check, expect_au
                 raise TagError(f"its audio could not be checked ({exc})") from None
             if not same:
                 raise TagError("its audio would have changed; the file was left alone")
-        copy.keep_owner_and_mode(st)
+        copy.keep_owner_and_mode(st, original)
         if keep is not None:
             keep(*record_changes(original, copy.handle, st))
         fault_point("tag-before-rename")

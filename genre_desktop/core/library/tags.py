@@ -103,7 +103,8 @@ def open_regular(path: os.PathLike | str, writable: bool = False) -> BinaryIO:
         st = os.stat(name)
         if not stat_module.S_ISREG(st.st_mode):
             raise TagError(f"is {kind_of(st.st_mode)}, not an audio file; left alone")
-        fd = os.open(name, (os.O_RDWR if writable else os.O_RDONLY) | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(name, (os.O_RDWR if writable else os.O_RDONLY) | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise TagError(f"cannot be read ({exc.strerror or exc})") from None
     opened = os.fstat(fd)
