@@ -1,0 +1,221 @@
+"""Not music on REAL recordings: the sound tagger's P(Music) against today's rule.
+
+    python benchmarks/bench_notmusic.py [--set build/notmusic] [--limit N] [--choose]
+
+Non-music: the set of ``tools/real_notmusic.py`` (speech read by people in many languages,
+animals, recorded sound effects; ``train`` and ``val`` split by speaker or language), and,
+reported apart, the reserved outside check (``--outside`` of that tool: asterisk's English
+and French prompts, pocketsphinx's test utterances, alsa-utils' voices) when it was built;
+it never chooses anything. Music: every shared file (GTZAN, GTZAN clips, Emotify) and a
+telephone-band copy of each (300-3400 Hz, 4th-order Butterworth, then 8 kHz).
+
+Each file goes through the bundled model with the tagger off (today's rule: the genre
+model's open-set and steady-sound tests) and through the tagger (mean P(Music) over at most
+``sound_tagger.MAX_WINDOWS`` 10-s windows); the new verdict is
+:func:`genre_desktop.core.engine.sound_tagger.music_verdict` of the two, exactly what the
+classifier does. ``--choose`` prints the threshold rule's choice: the largest recall on the
+``train`` non-music whose false alarms on GTZAN (full tracks and clips, both bands) stay at
+most 1 %; Emotify and ``val`` are never looked at while choosing. Then the cost per
+3-minute track: decoding, the genre model, the tagger (ms, and as a ratio to decoding).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+log = logging.getLogger("bench_notmusic")
+MAX_MUSIC_FALSE_ALARMS = 0.01
+
+
+def telephone_band(audio: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
+    """300-3400 Hz (4th-order Butterworth, zero phase) at 8 kHz: a telephone line."""
+    import soxr
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, [300, 3400], btype="bandpass", fs=rate, output="sos")
+    return soxr.resample(sosfiltfilt(sos, audio).astype(np.float32), rate, 8000).astype(np.float32), 8000
+
+
+def score_file(classifier, tagger, path: Path) -> dict:
+    """Today's verdict (tagger off), whether its steady test fired, and the tagger's P(Music)."""
+    from genre_desktop.core.engine.audio_io import iter_audio_blocks
+    from genre_desktop.core.engine.sound_tagger import WindowPicker
+
+    result = classifier.classify_file(path)
+    picker = WindowPicker(classifier.config.sample_rate)
+    for block in iter_audio_blocks(path, classifier.config.sample_rate, 30.0):
+        picker.push(block)
+    p = tagger.music_probability(picker.windows(), classifier.config.sample_rate)
+    return {"old": result.verdict, "steady": "steady" in (result.reason or ""), "p_music": p,
+            "seconds": result.duration}
+
+
+def score_music(classifier, tagger, limit: int) -> list[dict]:
+    import soundfile as sf
+
+    from genre_desktop.core.engine.audio_io import iter_audio_blocks
+
+    rows = []
+    with open(DATA / "manifest.tsv", newline="", encoding="utf-8") as f:
+        files = [r["file"] for r in csv.DictReader(f, delimiter="\t")][:limit or None]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, rel in enumerate(files):
+            path = DATA / rel
+            rows.append({"file": rel, "set": rel.split("/")[0], "band": "full", **score_file(classifier, tagger, path)})
+            audio = np.concatenate(list(iter_audio_blocks(path, 16000, 30.0)))
+            tele, rate = telephone_band(audio, 16000)
+            copy = Path(tmp) / "tele.wav"
+            sf.write(copy, tele, rate, subtype="PCM_16")
+            rows.append({"file": rel, "set": rel.split("/")[0], "band": "telephone",
+                         **score_file(classifier, tagger, copy)})
+            if i % 100 == 0:
+                log.info("music %d/%d", i, len(files))
+    return rows
+
+
+def score_notmusic(classifier, tagger, folder: Path, limit: int) -> list[dict]:
+    with open(folder / "manifest.tsv", newline="", encoding="utf-8") as f:
+        entries = list(csv.DictReader(f, delimiter="\t"))
+    if limit:  # every group keeps some: a spread, not the first packages only
+        entries = entries[::max(1, len(entries) // limit)]
+    rows = []
+    for i, e in enumerate(entries):
+        rows.append({**e, **score_file(classifier, tagger, folder / e["file"])})
+        if i % 500 == 0:
+            log.info("not music %d/%d", i, len(entries))
+    return rows
+
+
+def new_verdict(row: dict, threshold: float) -> str:
+    from genre_desktop.core.engine.sound_tagger import music_verdict
+
+    return music_verdict(row["old"], row["p_music"], row["steady"], threshold)
+
+
+def flagged(rows: list[dict], threshold: float | None) -> float:
+    """Share of rows called "not music" (today's rule when threshold is None)."""
+    if not rows:
+        return float("nan")
+    return float(np.mean([(r["old"] if threshold is None else new_verdict(r, threshold)) == "not_music"
+                          for r in rows]))
+
+
+def choose_threshold(notmusic: list[dict], music: list[dict]) -> float:
+    train = [r for r in notmusic if r["split"] == "train"]
+    chosen = [r for r in music if r["set"] in ("gtzan", "gtzan_clips")]
+    best = 0.0
+    for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        if flagged(chosen, t) <= MAX_MUSIC_FALSE_ALARMS and flagged(train, t) >= flagged(train, best) - 1e-12:
+            best = float(t)
+    return best
+
+
+def report(notmusic: list[dict], music: list[dict], threshold: float) -> None:
+    def line(name, rows):
+        if rows:
+            log.info("  %-44s n=%4d  today %5.1f %%  new %5.1f %%", name, len(rows),
+                     100 * flagged(rows, None), 100 * flagged(rows, threshold))
+
+    log.info("threshold P(Music) < %.2f; not music flagged (recall):", threshold)
+    groups = defaultdict(list)
+    for r in notmusic:
+        groups[(r["split"], r["category"], r["kind"])].append(r)
+    for key in sorted(groups):
+        line("/".join(key), groups[key])
+    for split in ("train", "val", "outside"):
+        line(f"{split}: all speech", [r for r in notmusic if r["split"] == split and r["category"] == "speech"])
+    by_pkg = defaultdict(list)
+    for r in notmusic:
+        by_pkg[(r["split"], r["group"].split(":")[0] if r["split"] != "outside" else r["package"])].append(r)
+    for key in sorted(by_pkg):
+        line(f"  {key[0]} {key[1]}", by_pkg[key])
+    log.info("music flagged not music (false alarms):")
+    for band in ("full", "telephone"):
+        for s in ("gtzan", "gtzan_clips", "emotify"):
+            line(f"{s} ({band} band)", [r for r in music if r["set"] == s and r["band"] == band])
+        line(f"all shared music ({band} band)", [r for r in music if r["band"] == band])
+    line("all shared music, both bands", music)
+    missed = Counter((r["band"], r["set"]) for r in music if new_verdict(r, threshold) == "not_music")
+    log.info("music called not music by the new rule: %s", dict(missed))
+    log.info("new verdicts on music: %s", dict(Counter(new_verdict(r, threshold) for r in music)))
+    log.info("today's verdicts on music: %s", dict(Counter(r["old"] for r in music)))
+
+
+def cost(classifier, tagger, repeats: int = 3) -> None:
+    """Per 3-minute track (six GTZAN tracks joined): decode, genre model, tagger."""
+    import soundfile as sf
+
+    from genre_desktop.core.engine.audio_io import iter_audio_blocks
+    from genre_desktop.core.engine.sound_tagger import WindowPicker
+
+    parts = sorted((DATA / "gtzan").rglob("*.ogg"))[:6]
+    audio = np.concatenate([np.concatenate(list(iter_audio_blocks(p, 22050, 30.0))) for p in parts])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "track.ogg"
+        sf.write(path, audio, 22050)
+        times = defaultdict(list)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            blocks = list(iter_audio_blocks(path, classifier.config.sample_rate, 30.0))
+            t1 = time.perf_counter()
+            classifier.classify_file(path)
+            t2 = time.perf_counter()
+            picker = WindowPicker(classifier.config.sample_rate)
+            for b in blocks:
+                picker.push(b)
+            tagger.music_probability(picker.windows(), classifier.config.sample_rate)
+            t3 = time.perf_counter()
+            times["decode"].append(t1 - t0)
+            times["classify (decode + genre model)"].append(t2 - t1)
+            times["tagger"].append(t3 - t2)
+    decode = min(times["decode"])
+    log.info("cost per %.0f-s track (best of %d, tagger in %s, %d windows):", len(audio) / 22050, repeats,
+             tagger.runtime, len(picker.windows()))
+    for name, values in times.items():
+        log.info("  %-34s %7.1f ms  (%.2f x decoding)", name, 1000 * min(values), min(values) / decode)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=Path, default=ROOT / "build" / "notmusic")
+    parser.add_argument("--limit", type=int, default=0, help="at most about this many files of each side")
+    parser.add_argument("--choose", action="store_true", help="print the threshold the rule chooses")
+    parser.add_argument("--no-cost", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    os.environ["GENRE_DESKTOP_SOUND_TAGGER"] = "off"  # today's rule from the classifier; the tagger apart
+    from genre_desktop.core.engine.bundle import load_bundle
+    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.engine.sound_tagger import MUSIC_THRESHOLD, SoundTagger
+
+    if not (args.set / "manifest.tsv").is_file():
+        log.error("no real non-music set at %s: run tools/real_notmusic.py first", args.set)
+        return 2
+    classifier = Classifier(load_bundle(resolve_model(None)), runtime="auto")
+    tagger = SoundTagger(runtime="auto")
+    notmusic = score_notmusic(classifier, tagger, args.set, args.limit)
+    music = score_music(classifier, tagger, args.limit) if (DATA / "manifest.tsv").is_file() else []
+    threshold = choose_threshold(notmusic, music) if args.choose else MUSIC_THRESHOLD
+    if args.choose:
+        log.info("chosen threshold: %.2f (shipped: %.2f)", threshold, MUSIC_THRESHOLD)
+    report(notmusic, music, threshold)
+    if not args.no_cost and DATA.is_dir():
+        cost(classifier, tagger)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
