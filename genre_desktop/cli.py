@@ -11,13 +11,39 @@ from typing import Optional, Sequence
 log = logging.getLogger("genre_desktop.cli")
 
 
+MODEL_HELP = "model name or folder (default: the one chosen in the window, else the bundled model)"
+
+
+def model_choice(model: Optional[str]) -> Optional[str]:
+    """``--model``, else the model chosen in the window (its settings file, read without
+    Qt; said on stderr), else None: the bundled default. The window and the CLI so use
+    the same model unless told otherwise."""
+    if model:
+        return model
+    from .core.engine.bundle import BundleError
+    from .core.engine.chosen_model import window_model_choice
+    from .core.engine.registry import resolve_model
+
+    chosen = window_model_choice()
+    if not chosen:
+        return None
+    try:
+        resolve_model(chosen)
+    except BundleError as exc:
+        print(f"note: the model chosen in the window cannot be used ({_one_line(exc)}); using the default",
+              file=sys.stderr)
+        return None
+    print(f"note: using the model chosen in the window, {chosen} (--model picks another)", file=sys.stderr)
+    return chosen
+
+
 def _load(model: Optional[str]):
     from .core.engine.bundle import load_bundle
     from .core.engine.inference import Classifier
     from .core.engine.registry import resolve_model
 
     # network=False: with the network's ONNX graph cached, classifying never imports torch
-    return Classifier(load_bundle(resolve_model(model), network=False), runtime="auto")
+    return Classifier(load_bundle(resolve_model(model_choice(model)), network=False), runtime="auto")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -146,7 +172,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .core.engine.bundle import load_bundle
     from .core.engine.registry import list_models, resolve_model
 
-    bundle = load_bundle(resolve_model(args.model))
+    bundle = load_bundle(resolve_model(model_choice(args.model)))
     if args.json:
         print(json.dumps({"path": str(bundle.path), **bundle.meta}))
         return 0
@@ -272,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("classify", help="tell the genre of files or folders (recursive)")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--model", help="model name or folder (default: the bundled model)")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--top", type=_positive_int, default=3, help="how many genres to list (1 or more)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
@@ -280,13 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with one sub-folder per genre")
     p.add_argument("folder")
-    p.add_argument("--model")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="the active model, its labels, provenance and metrics")
-    p.add_argument("--model")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
@@ -294,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="input device index or name (default: the system's)")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long")
     p.add_argument("--hop", type=float, default=1.0, help="seconds between predictions")
-    p.add_argument("--model")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--json", action="store_true")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.set_defaults(func=cmd_listen)

@@ -12,10 +12,11 @@ from .terminal import ProgressBar
 
 
 def _model(args):
+    from .cli import model_choice
     from .core.engine.registry import resolve_model
     from .core.library.analyse import ModelRef
 
-    return ModelRef.of(resolve_model(args.model))
+    return ModelRef.of(resolve_model(model_choice(args.model)))
 
 
 def _db(args, write: bool = True):
@@ -253,7 +254,9 @@ def add_parser(sub, positive_int) -> None:
     def action(name, func, help_text, model=True):
         p = actions.add_parser(name, help=help_text)
         if model:
-            p.add_argument("--model", help="model name or folder (default: the bundled model)")
+            from .cli import MODEL_HELP
+
+            p.add_argument("--model", help=MODEL_HELP)
         p.set_defaults(func=_library_errors(func))
         return p
 
@@ -277,7 +280,7 @@ def add_parser(sub, positive_int) -> None:
 
     p = action("show", cmd_show, "list the library's tracks with their genre")
     filters(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object per track (with its top genres and timeline)")
 
     p = action("write-tags", cmd_write_tags, "write genres into the files' tags (review with --dry-run)")
     p.add_argument("paths", nargs="*", help="only these files (default: the whole library)")

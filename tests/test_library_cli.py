@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from conftest import TINY_LABELS, synth, write
 from genre_desktop.core.library.tags import read_tags
 from test_cli import run_cli
@@ -54,3 +56,64 @@ def test_library_mistakes_are_one_line(tmp_path):
         proc = run_cli(*lib, *args)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "no tags written yet" in run_cli(*lib, "history", check_rc=0).stderr
+
+
+def test_history_counts_written_undone_and_failed(tmp_path):
+    """A 36-file batch of which 34 were undone reads "36 written (34 since undone)", not
+    "2 written"; its undo reads "34 put back, 2 left alone", not "0 written"."""
+    from genre_desktop.core.library.database import LibraryDatabase
+
+    db_path = tmp_path / "lib.sqlite3"
+    with LibraryDatabase(db_path) as db:
+        batch = db.start_tag_batch("key", {"top_k": 2, "separator": None, "verdicts": ["genre"]})
+        entries = [db.journal_write(batch, None, f"/m/{i}.mp3", [], ["Rock", "Pop"]) for i in range(37)]
+        for entry in entries[:36]:
+            db.mark_write(entry, "done")
+        db.mark_write(entries[36], "failed", "read-only")
+        undo = db.start_tag_batch("key", {"undo": batch}, undo_of=batch)
+        for i, entry in enumerate(entries[:36]):
+            back = db.journal_write(undo, None, f"/m/{i}.mp3", ["Rock", "Pop"], [])
+            if i < 34:
+                db.mark_write(entry, "undone")
+                db.mark_write(back, "done")
+            else:
+                db.mark_write(back, "failed", "changed since")
+        db.mark_undone(batch, undo)
+    lines = run_cli("library", "--library", db_path, "history", check_rc=0).stdout.splitlines()
+    assert "34 put back, 2 left alone" in lines[0] and "undo of batch 1" in lines[0]
+    assert "36 written (34 since undone), 1 failed, undone by batch 2" in lines[1]
+
+
+def test_help_texts_and_verdict_words(tmp_path, tiny_model):
+    def help_of(*args):
+        return " ".join(run_cli(*args, "--help", check_rc=0).stdout.split())
+
+    assert "batch number" in help_of("library", "undo-tags")
+    for args in (["library", "scan"], ["library", "write-tags"], ["classify"]):
+        assert "no progress bar" in help_of(*args)
+    assert "chosen in the window" in help_of("library", "show")
+    silent = write(tmp_path / "silent.wav", np.zeros(16000 * 8, np.float32))
+    line = run_cli("classify", silent, "--model", tiny_model, "--no-progress", check_rc=0).stdout
+    assert "no music heard" in line and "?" not in line and "not sure" not in line
+    from genre_desktop.cli import verdict_text
+
+    text = verdict_text("not_music", None, "not music: a steady sound (noise, a tone or a hum)")
+    assert text == "not music: a steady sound (noise, a tone or a hum)"
+    assert verdict_text("unsure", "rock", "low confidence (40%)") == "rock? (not sure: low confidence (40%))"
+    assert verdict_text("genre", "rock") == "rock"
+
+
+def test_the_cli_uses_the_model_chosen_in_the_window(tmp_path, tiny_model):
+    from genre_desktop.gui.settings import app_settings
+
+    settings = app_settings()  # the window's own settings code writes the choice
+    settings.set("model/name", str(tiny_model))
+    settings.sync()
+    info = run_cli("info", "--json", check_rc=0)
+    assert json.loads(info.stdout)["path"] == str(tiny_model)
+    assert "the model chosen in the window" in info.stderr
+    ogg = write(tmp_path / "m" / "a.ogg", synth("bass", 5.0))
+    db = tmp_path / "lib.sqlite3"
+    run_cli("library", "--library", db, "scan", ogg.parent, "--workers", "1", "--no-progress", check_rc=0)
+    shown = run_cli("library", "--library", db, "show", "--model", tiny_model, "--json", check_rc=0)
+    assert json.loads(shown.stdout)["verdict"]  # the scan used the window's model: its results are there
