@@ -188,7 +188,8 @@ class DaskPool:
                     log.warning("work lost on the Dask cluster at %s is tried again there", self.address)
                     return self
                 except Exception as exc:  # noqa: BLE001 - no worker came back, or the scheduler went
-                    reason = f"no worker is left ({type(exc).__name__})"
+                    reason = (f"no worker came back within {self.timeout:g} s" if isinstance(exc, TimeoutError)
+                              else f"it failed ({type(exc).__name__})")
         log.warning("the Dask cluster at %s cannot go on (%s): the rest of the scan runs on local processes",
                     self.address, reason)
         self.close(cancel=True)
