@@ -7,7 +7,6 @@ one thread for the network, waiting passively.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -20,7 +19,7 @@ from ..engine.audio_io import AudioDecodeError
 from ..engine.bundle_meta import BundleError
 from ..engine.safe_files import fault_point
 from ..engine.threads import set_thread_policy
-from .tags import TagError, audio_digest, read_tags
+from .tags import TagError, audio_digest, new_audio_digest, read_tags
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +255,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
             if record["fingerprint"] == expect_fingerprint:
                 record["moved"] = True
                 return record
-        digest = hashlib.blake2b(digest_size=16)
+        digest = new_audio_digest()
         result = model.classify_file(path, audio_digest=digest, slice_step=slice_step)
         record["fingerprint"] = fingerprint_of(digest, rate)
         record["result"] = result_record(result)

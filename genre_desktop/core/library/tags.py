@@ -244,10 +244,15 @@ def tags_of(audio, handle: BinaryIO) -> FileTags:
     return out
 
 
+def new_audio_digest():
+    """The hash object of :func:`audio_digest` (fed decoded samples; the library's fingerprint)."""
+    return hashlib.blake2b(digest_size=16)
+
+
 def audio_digest(path: os.PathLike | str, sample_rate: Optional[int] = None) -> str:
     """A digest of the decoded samples (mono float32, at ``sample_rate`` or the file's own
     rate): unchanged by tags or the file's name."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = new_audio_digest()
     for block in iter_audio_blocks(path, sample_rate or audio_info(path).sample_rate):
         digest.update(block.tobytes())
     return digest.hexdigest()
