@@ -85,12 +85,6 @@ def _checked(path: Path) -> Iterator[str]:
         yield name if name != os.fspath(path) else _sf_path(path)
 
 
-def _check_file(path: Path) -> None:
-    """Raise :class:`AudioDecodeError` unless ``path`` is a non-empty regular file this process can read."""
-    with _checked(path):
-        pass
-
-
 def _sf_path(path: Path):
     """The path as libsndfile wants it: bytes on POSIX, so that names which are not valid
     UTF-8 (old Latin-1 folders) open instead of raising UnicodeEncodeError."""

@@ -180,14 +180,17 @@ def fsync_folder(folder: os.PathLike | str) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file whole."""
+@contextlib.contextmanager
+def atomic_writer(path: os.PathLike | str) -> Iterator[io.BufferedWriter]:
+    """A binary file to write ``path`` through, piece by piece (a streamed export): it
+    replaces ``path`` only when the block ends without error, so a crash or an error
+    leaves either the old or the new file whole."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # O_EXCL|O_NOFOLLOW
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary file would be, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -195,6 +198,12 @@ def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
+
+
+def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file whole."""
+    with atomic_writer(path) as f:
+        f.write(data)
 
 
 def atomic_write_text(path: os.PathLike | str, text: str) -> None:
