@@ -69,13 +69,27 @@ def main() -> None:
             library_screenshots(w, settle, tmp)
         if "dark" in only:
             dark_screenshot(w, wait, settle, tmp)
+        if "main" in only:
+            main_screenshots(w, wait, settle, tmp)
         w.close()
         return
+    tmp = main_screenshots(w, wait, settle, Path(tempfile.mkdtemp()))
+    dark_screenshot(w, wait, settle, tmp)
+    not_music_screenshot(w, wait, settle, tmp, w.screenshot_tracks)
+    live_screenshot(w, wait, settle, tmp)
+    wizard_screenshots(w, wait, settle, tmp)
+    manage_models_screenshot(w, settle)
+    library_screenshots(w, settle, tmp)
+    w.close()
+
+
+def main_screenshots(w, wait, settle, tmp: Path) -> Path:
+    """docs/main_window.png, docs/track_list.png and docs/uncertain.png."""
     picks = ["emotify/rock/rock.005.ogg", "gtzan/jazz/jazz.00002.ogg", "gtzan/metal/metal.00003.ogg",
              "gtzan/classical/classical.00010.ogg", "emotify/electronic/electronic.004.ogg",
              "gtzan/reggae/reggae.00004.ogg", "gtzan/hiphop/hiphop.00001.ogg"]
     tracks = [str(DATA / p) for p in picks if (DATA / p).exists()]
-    tmp = Path(tempfile.mkdtemp())
+    w.screenshot_tracks = tracks
     # a medley: jazz then metal then classical, which should leave the model unsure
     medley_parts = [DATA / "gtzan/jazz/jazz.00005.ogg", DATA / "gtzan/metal/metal.00005.ogg",
                     DATA / "gtzan/classical/classical.00030.ogg"]
@@ -99,13 +113,7 @@ def main() -> None:
     w.select_path(str(medley))
     settle()
     w.grab().save(str(ROOT / "docs" / "uncertain.png"))
-    dark_screenshot(w, wait, settle, tmp)
-    not_music_screenshot(w, wait, settle, tmp, tracks)
-    live_screenshot(w, wait, settle, tmp)
-    wizard_screenshots(w, wait, settle, tmp)
-    manage_models_screenshot(w, settle)
-    library_screenshots(w, settle, tmp)
-    w.close()
+    return tmp
 
 
 def dark_screenshot(w, wait, settle, tmp: Path) -> None:
@@ -175,15 +183,15 @@ def library_screenshots(w, settle, tmp: Path) -> None:
             tags["genre"] = genre.title()
         tags.save()
     w.tabs.setCurrentWidget(w.library)
-    w.library.add_folder(str(music))
+    w.library.add_folder(str(music))  # what Add folder… does with the folder its dialog returns
     while w.library.scan is not None:
         QApplication.processEvents()
         settle(200)
     settle()
     w.grab().save(str(ROOT / "docs" / "library.png"))
     w.settings.set("library/top_k", 2)
-    w.settings.set("library/overwrite", True)
     dialog = w.library.review_tags()
+    dialog.resize(1100, 600)
     settle()
     dialog.grab().save(str(ROOT / "docs" / "library_review.png"))
     dialog.reject()

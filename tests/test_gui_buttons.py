@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractButton, QApplication, QCheckBox, QDialog
 
 from conftest import TINY_LABELS, synth, write
 from genre_desktop.core.library.tags import read_tags
+from genre_desktop.gui.manage_models import ManageModelsDialog
 from genre_desktop.gui.settings import OPTIONS
 from genre_desktop.gui.tag_review import TagReviewDialog
 from test_gui import window  # noqa: F401  (the window fixture)
@@ -136,7 +137,8 @@ def test_every_button_and_action_works(qtbot, window, tmp_path, monkeypatch):  #
     raised: list = []
     monkeypatch.setattr(sys, "excepthook", lambda *exc: raised.append(exc))
     closer = QTimer()  # a modal dialog (Model › Manage my models) is answered by closing it
-    closer.timeout.connect(lambda: QApplication.activeModalWidget() and QApplication.activeModalWidget().reject())
+    closer.timeout.connect(lambda: isinstance(QApplication.activeModalWidget(), ManageModelsDialog)
+                           and QApplication.activeModalWidget().reject())
     closer.start(200)
     clicked: set = set()
 
@@ -222,6 +224,7 @@ def test_every_button_and_action_works(qtbot, window, tmp_path, monkeypatch):  #
     window.theme_actions["system"].trigger()
 
     # ---------------------------------------------------------------- Tracks tab buttons
+    window.tabs.setCurrentIndex(0)
     long = write(tmp_path / "long.wav", synth("bass", 300.0), 16000)
     nxt = write(tmp_path / "next.wav", synth("bass", 300.0), 16000)
     window.open_paths([str(long), str(nxt), str(extra)])

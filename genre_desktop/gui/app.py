@@ -29,8 +29,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from ..desktop_entry import icon_path
 
     app.setWindowIcon(QIcon(str(icon_path())))
+    from .single_instance import InstanceServer, hand_off
+
+    if hand_off(argv):  # a window is open already: it opens these files, no second window
+        return 0
     window = MainWindow(app_settings())
     app.aboutToQuit.connect(window.shutdown)
+    window.instance_server = InstanceServer(lambda paths: window.open_handed_off(paths), parent=window)
     window.show()
     # the model loads in the background once the window is on screen
     QTimer.singleShot(0, window.start)

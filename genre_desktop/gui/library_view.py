@@ -210,6 +210,8 @@ class LibraryView(QWidget):
         shown = self.visible_rows() if self.proxy.rowCount() < len(rows) else rows
         counts = genre_counts(shown)
         total = f"{len(shown):,} of {len(rows):,} tracks" if len(shown) < len(rows) else f"{len(rows):,} tracks"
+        if not any(row.verdict is not None or row.error is not None for row in rows):
+            return f"{total}, none analysed with this model yet \u2014 Rescan analyses them with it."
         return total + (": " + " \u00b7 ".join(f"{VERDICT_WORDS.get(g.strip('()'), g.strip('()'))} {n:,}"
                                                 for g, n in counts.most_common()) if counts else "")
 

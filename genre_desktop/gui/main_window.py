@@ -8,17 +8,17 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QMainWindow,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMainWindow,
                                QProgressBar, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.engine.files import expand_paths
+from .file_menu import FileMenu
 from .help_menu import HelpMenu
 from .library_view import LibraryView
 from .theme import install_theme_menu
 from .live_view import LivePanel
 from .model_menu import ModelMenu
-from .recent import RecentMenu
 from .track_actions import TrackActions
 from .settings import Settings, app_settings
 from .track_table import TrackTableModel, sortable
@@ -134,19 +134,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Loading the genre model\u2026")
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        act = file_menu.addAction("&Open files\u2026", self.open_files)
-        act.setShortcut(QKeySequence.Open)
-        file_menu.addAction("Open &folder\u2026", self.open_folder).setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.recent = RecentMenu(file_menu.addMenu("Open &recent"), self.settings, self.open_paths)
-        file_menu.addSeparator()
-        file_menu.addAction("&Export results\u2026", self.export_results).setShortcut(QKeySequence("Ctrl+E"))
-        file_menu.addAction("&Clear list", self.clear_tracks)
-        file_menu.addAction("Add folder to &library…", lambda: (self.tabs.setCurrentWidget(self.library),
-                                                                   self.library.add_folder()))
-        file_menu.addSeparator()
-        act = file_menu.addAction("&Quit", self.close)
-        act.setShortcut(QKeySequence.Quit)
+        self.file_menu = FileMenu(self.menuBar().addMenu("&File"), self)
+        self.recent = self.file_menu.recent
         self.track_actions = TrackActions(self)
         self.model_menu = self.menuBar().addMenu("&Model")
         self.models = ModelMenu(self.model_menu, self)
@@ -236,20 +225,16 @@ class MainWindow(QMainWindow):
         self.progress.setValue(int(self.queue_progress.fraction(fraction) * 1000))
         self.progress.setFormat(self.queue_progress.text(fraction))
 
-    def open_files(self) -> None:
-        start = self.settings.get("paths/last_folder") or str(Path.home())
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Open music", start, "Audio (*.mp3 *.flac *.ogg *.opus *.wav *.m4a *.aac *.aiff *.wma);;All files (*)")
-        if files:
-            self.settings.set("paths/last_folder", str(Path(files[0]).parent))
-            self.open_paths(files)
-
-    def open_folder(self) -> None:
-        start = self.settings.get("paths/last_folder") or str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of music", start)
-        if folder:
-            self.settings.set("paths/last_folder", folder)
-            self.open_paths([folder])
+    def open_handed_off(self, paths: list[str]) -> None:
+        """Files another ``genre-desktop`` process was asked to open: here, in front."""
+        if paths:
+            self.tabs.setCurrentIndex(0)
+            self.open_paths(paths)
+            self.settings.sync()
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -401,21 +386,6 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- dialogs
     def open_wizard(self):
         return self.models.open_wizard()
-
-    def export_results(self) -> None:
-        start = str(Path(self.settings.get("paths/last_folder") or Path.home()) / "genres.csv")
-        target, _ = QFileDialog.getSaveFileName(self, "Export results", start, "CSV (*.csv);;JSON (*.json)")
-        if not target:
-            return
-        if self.library.ref is None:
-            self.statusBar().showMessage("Nothing exported: the model is not loaded yet.", 8000)
-            return
-        try:
-            n = self.table_model.export(Path(target), self.library.ref)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Could not write {target}: {exc.strerror or exc}", 15000)
-            return
-        self.statusBar().showMessage(f"Exported {n} tracks to {target}", 8000)
 
     def shutdown(self) -> None:
         """Stop playback and the worker threads (idempotent)."""

@@ -1,0 +1,67 @@
+"""The File menu: open files or a folder, open recent, export the results, clear the list,
+add a folder to the library, quit."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from .recent import RecentMenu
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+class FileMenu:
+    """Fills ``menu``; the dialogs it opens answer into the window."""
+
+    def __init__(self, menu: QMenu, window: "MainWindow"):
+        self.window = window
+        menu.addAction("&Open files\u2026", self.open_files).setShortcut(QKeySequence.Open)
+        menu.addAction("Open &folder\u2026", self.open_folder).setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.recent = RecentMenu(menu.addMenu("Open &recent"), window.settings, window.open_paths)
+        menu.addSeparator()
+        menu.addAction("&Export results\u2026", self.export_results).setShortcut(QKeySequence("Ctrl+E"))
+        menu.addAction("&Clear list", window.clear_tracks)
+        menu.addAction("Add folder to &library\u2026", self.add_library_folder)
+        menu.addSeparator()
+        menu.addAction("&Quit", window.close).setShortcut(QKeySequence.Quit)
+
+    def add_library_folder(self) -> None:
+        self.window.tabs.setCurrentWidget(self.window.library)
+        self.window.library.add_folder()
+
+    def open_files(self) -> None:
+        window = self.window
+        start = window.settings.get("paths/last_folder") or str(Path.home())
+        files, _ = QFileDialog.getOpenFileNames(
+            window, "Open music", start, "Audio (*.mp3 *.flac *.ogg *.opus *.wav *.m4a *.aac *.aiff *.wma);;All files (*)")
+        if files:
+            window.settings.set("paths/last_folder", str(Path(files[0]).parent))
+            window.open_paths(files)
+
+    def open_folder(self) -> None:
+        window = self.window
+        start = window.settings.get("paths/last_folder") or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(window, "Open a folder of music", start)
+        if folder:
+            window.settings.set("paths/last_folder", folder)
+            window.open_paths([folder])
+
+    def export_results(self) -> None:
+        window = self.window
+        start = str(Path(window.settings.get("paths/last_folder") or Path.home()) / "genres.csv")
+        target, _ = QFileDialog.getSaveFileName(window, "Export results", start, "CSV (*.csv);;JSON (*.json)")
+        if not target:
+            return
+        if window.library.ref is None:
+            window.statusBar().showMessage("Nothing exported: the model is not loaded yet.", 8000)
+            return
+        try:
+            n = window.table_model.export(Path(target), window.library.ref)
+        except OSError as exc:
+            window.statusBar().showMessage(f"Could not write {target}: {exc.strerror or exc}", 15000)
+            return
+        window.statusBar().showMessage(f"Exported {n} tracks to {target}", 8000)
