@@ -121,6 +121,7 @@ class DaskPool:
             raise RuntimeError("Dask is not installed (pip install distributed)") from None
         self.address = check_address(address)
         self.timeout, self.slice_step, self.recoveries, self.generation = timeout, slice_step, 0, 0
+        self._workers, self._counted = 1, float("-inf")
         handshake(self.address, timeout)
         try:
             self.client = Client(self.address, timeout=f"{timeout}s", set_as_default=False)
@@ -138,17 +139,22 @@ class DaskPool:
 
     @property
     def workers(self) -> int:
-        try:
-            info = self.client.scheduler_info()["workers"]
-        except Exception:  # noqa: BLE001 - a lost scheduler: the window stays as it was
-            return getattr(self, "_workers", 1)
-        self._workers = max(1, sum(w.get("nthreads", 1) for w in info.values()))
+        """Threads of the cluster's workers (asked of the scheduler at most every 5 s)."""
+        now = time.monotonic()
+        if now - self._counted > 5 and self.client.status == "running":
+            self._counted = now
+            try:
+                info = self.client.scheduler_info()["workers"]
+                self._workers = max(1, sum(w.get("nthreads", 1) for w in info.values()))
+            except Exception as exc:  # noqa: BLE001 - a lost scheduler: the window stays as it was
+                log.info("cannot count the Dask workers: %s", type(exc).__name__)
         return self._workers
 
     def _send_model(self) -> None:
         self.client.wait_for_workers(1, timeout=self.timeout)
         self.ref = self.client.scatter(self._portable, broadcast=True, hash=False)
         self.generation += 1
+        self._counted = float("-inf")
 
     def submit(self, job):
         return self.client.submit(analyse_on_worker, job.path, self.ref, job.expect_fingerprint,
