@@ -55,18 +55,26 @@ def _library_errors(func):
     return wrapper
 
 
-def _rows(args, db, ref):
-    from .core.library.listing import filter_rows
+def _rows(args, db, ref, by_genre: bool = False):
+    """The rows the command's filters pass, streamed from the database (memory flat)."""
+    from .core.library.listing import iter_filtered
 
-    rows = db.rows(ref.key)
-    if rows and not any(r.verdict or r.error for r in rows):
+    files, done = db.counts(ref.key)
+    if files and not done:
         others = [f"{name} ({n} files)" for key, name, n in db.models() if key != ref.key]
         if others:
             print(f"note: no results of {ref.key} yet; the library has results of " + ", ".join(others),
                   file=sys.stderr)
     last = db.last_run(ref.key)
-    return filter_rows(rows, getattr(args, "filter", "all"), getattr(args, "genre", None),
-                       getattr(args, "search", "") or "", last["id"] if last is not None else None)
+    return iter_filtered(db.iter_rows(ref.key, by_genre=by_genre), getattr(args, "filter", "all"),
+                         getattr(args, "genre", None), getattr(args, "search", "") or "",
+                         last["id"] if last is not None else None)
+
+
+def _say_gone(gone: list) -> None:
+    if gone:
+        print(f"left out: {len(gone):,} files gone from the disk (forget them with: genre-desktop-cli library "
+              f"forget --missing)", file=sys.stderr)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -98,23 +106,24 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .core.library.listing import genre_counts
+    from collections import Counter
+
+    from .core.library.listing import genre_counts, track_record
 
     ref = _model(args)
+    counts, n = Counter(), 0
     with _db(args, write=False) as db:
-        rows = _rows(args, db, ref)
-    if args.json:
-        from .core.library.listing import track_record
-
-        for row in rows:
-            print(json.dumps(track_record(row)))
-        return 0
-    for row in rows:
-        verdict = row.error and f"error: {row.error}" or (
-            f"{row.genre} {row.confidence:.0%}" if row.verdict == "genre" else row.verdict or "not analysed")
-        print(f"{row.display}\t{row.name}\t{'; '.join(row.genre_tag) or '-'}\t{verdict}")
-    counts = genre_counts(rows)
-    print(f"{len(rows):,} tracks: " + ", ".join(f"{g} {n}" for g, n in counts.most_common()), file=sys.stderr)
+        for row in _rows(args, db, ref):
+            if args.json:
+                print(json.dumps(track_record(row)))
+                continue
+            verdict = row.error and f"error: {row.error}" or (
+                f"{row.genre} {row.confidence:.0%}" if row.verdict == "genre" else row.verdict or "not analysed")
+            print(f"{row.display}\t{row.name}\t{'; '.join(row.genre_tag) or '-'}\t{verdict}")
+            counts.update(genre_counts((row,)))
+            n += 1
+    if not args.json:
+        print(f"{n:,} tracks: " + ", ".join(f"{g} {k}" for g, k in counts.most_common()), file=sys.stderr)
     return 0
 
 
@@ -194,15 +203,17 @@ def _options_text(options: dict) -> str:
 
 
 def cmd_playlists(args: argparse.Namespace) -> int:
-    from .core.library.listing import write_playlists
+    from .core.library.listing import present, write_playlists
 
     ref = _model(args)
-    with _db(args, write=False) as db:
-        rows = _rows(args, db, ref)
     skipped: list = []
-    written = write_playlists(rows, args.folder, ref.name, include_unsure=args.include_unsure, skipped=skipped)
+    gone: list = []
+    with _db(args, write=False) as db:
+        written = write_playlists(present(_rows(args, db, ref), gone), args.folder, ref.name,
+                                  include_unsure=args.include_unsure, skipped=skipped)
     for path, why in skipped:
         print(f"left out: {path!r}: {why}", file=sys.stderr)
+    _say_gone(gone)
     for path in written:
         print(path)
     if not written:
@@ -211,18 +222,29 @@ def cmd_playlists(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.library.listing import write_table
+    from .core.library.listing import present, write_table
 
     ref = _model(args)
+    gone: list = []
     with _db(args, write=False) as db:
-        rows = _rows(args, db, ref)
-    print(write_table(rows, args.file, ref.key, ref.name))
+        path = write_table(present(_rows(args, db, ref), gone), args.file, ref.key, ref.name)
+    _say_gone(gone)
+    print(path)
     return 0
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
+    import os
+
+    from .core.library.database import path_text
+
+    if not args.paths and not args.missing:
+        raise ValueError("name the files to forget, or --missing for every file gone from the disk")
     with _db(args) as db:
-        removed = db.remove_files(args.paths)
+        paths = list(args.paths)
+        if args.missing:
+            paths += [path_text(key) for key in db.paths() if not os.path.lexists(path_text(key))]
+        removed = db.remove_files(paths)
     print(f"{removed} files forgotten (the files themselves are untouched)")
     return 0
 
@@ -313,4 +335,5 @@ def add_parser(sub, positive_int) -> None:
            " a sound library is left alone", model=False)
 
     p = action("forget", cmd_forget, "remove files from the library (not from the disk)", model=False)
-    p.add_argument("paths", nargs="+")
+    p.add_argument("paths", nargs="*", help="the files to forget")
+    p.add_argument("--missing", action="store_true", help="forget every file gone from the disk")

@@ -338,3 +338,39 @@ def test_damage_found_after_opening_is_said_as_damaged(tmp_path, monkeypatch):
             lib.rows(None)
         assert isinstance(lib.error(caught.value), LibraryDamaged)
     assert repair_library(db) is not None and not db.exists()
+
+
+# --- a scan run killed with kill -9
+
+RUNNER = r"""
+import sys, time
+from genre_desktop.core.library.database import LibraryDatabase
+db = LibraryDatabase(sys.argv[1])
+print(db.start_run("key", "model", ["/music"]), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_killed_run_is_closed_at_the_next_start_and_a_live_one_is_not(tmp_path):
+    db = make_library(tmp_path / "lib.sqlite3")
+    killed = subprocess.Popen([sys.executable, "-c", RUNNER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    killed_id = int(killed.stdout.readline())
+    alive = subprocess.Popen([sys.executable, "-c", RUNNER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    alive_id = int(alive.stdout.readline())
+    try:
+        kill(killed)
+        with LibraryDatabase(db) as lib:  # the next start
+            states = {r["id"]: r["state"] for r in lib._conn.execute("SELECT id, state FROM runs")}
+            assert states == {killed_id: "interrupted", alive_id: "running"}
+            own = lib.start_run("key", "model", [])
+            assert lib.close_stale_runs() == []  # its own run, held, is alive
+            lib.finish_run(own, "finished", {})
+        assert not (tmp_path / f"lib.sqlite3.run-{killed_id}.lock").exists()
+        assert not (tmp_path / f"lib.sqlite3.run-{own}.lock").exists()
+    finally:
+        kill(alive)
+    with LibraryDatabase(db) as lib:
+        assert lib.last_run()["state"] == "finished"
+        assert {r["state"] for r in lib._conn.execute("SELECT state FROM runs")} == {"interrupted", "finished"}

@@ -15,10 +15,14 @@ from genre_desktop.core.library.listing import playlist_names, write_playlists
 from test_cli import run_cli
 
 
-def library_with(db_path: Path, ref: ModelRef, tracks: list[dict]) -> Path:
-    """A library whose files (``path``, ``genre`` and tags) have results of ``ref``."""
+def library_with(db_path: Path, ref: ModelRef, tracks: list[dict], make_files: bool = False) -> Path:
+    """A library whose files (``path``, ``genre`` and tags) have results of ``ref``
+    (``make_files``: the files exist, as exports and playlists leave out files gone)."""
     with LibraryDatabase(db_path) as db:
         for t in tracks:
+            if make_files:
+                Path(t["path"]).parent.mkdir(parents=True, exist_ok=True)
+                Path(t["path"]).write_bytes(b"not really audio")
             file_id = db.upsert_file(t["path"], size=100, mtime_ns=1, fingerprint=None, duration=61.0,
                                      artist=t.get("artist"), title=t.get("title"), album=t.get("album"),
                                      genre_tag=t.get("genre_tag", ()))
@@ -58,13 +62,15 @@ def test_csv_cells_that_look_like_formulas_are_prefixed(tmp_path, tiny_model):
     ref = ModelRef.of(tiny_model)
     tricks = {"artist": '=HYPERLINK("http://evil.example/","click")', "title": "+1+1", "album": "@SUM(A1:A9)",
               "genre_tag": ["-2+3", "\tcmd"]}
+    m = tmp_path / "music"
     db = library_with(tmp_path / "lib.sqlite3", ref, [
-        {"path": "/music/evil.ogg", "genre": "bass", **tricks},
-        {"path": "/music/plain.ogg", "genre": "treble", "artist": "Plain Artist", "title": "A-ha - Take On Me"}])
+        {"path": f"{m}/evil.ogg", "genre": "bass", **tricks},
+        {"path": f"{m}/plain.ogg", "genre": "treble", "artist": "Plain Artist", "title": "A-ha - Take On Me"}],
+        make_files=True)
     out = tmp_path / "table.csv"
     run_cli("library", "--library", db, "export", out, "--model", tiny_model, check_rc=0)
     table = {r["path"]: r for r in csv.DictReader(out.open(newline=""))}
-    evil, plain = table["/music/evil.ogg"], table["/music/plain.ogg"]
+    evil, plain = table[f"{m}/evil.ogg"], table[f"{m}/plain.ogg"]
     assert evil["artist"] == "'" + tricks["artist"] and evil["title"] == "'+1+1" and evil["album"] == "'@SUM(A1:A9)"
     assert evil["genre_tag"] == "'-2+3; \tcmd"
     for row in table.values():  # no cell a spreadsheet would run
@@ -73,21 +79,22 @@ def test_csv_cells_that_look_like_formulas_are_prefixed(tmp_path, tiny_model):
     # JSON keeps the values as they are (no spreadsheet reads it)
     run_cli("library", "--library", db, "export", tmp_path / "t.json", "--model", tiny_model, check_rc=0)
     tracks = {t["path"]: t for t in json.loads((tmp_path / "t.json").read_text())["tracks"]}
-    assert tracks["/music/evil.ogg"]["artist"] == tricks["artist"]
+    assert tracks[f"{m}/evil.ogg"]["artist"] == tricks["artist"]
 
 
 def test_a_file_name_with_a_line_break_never_injects_a_playlist_entry(tmp_path, tiny_model):
     ref = ModelRef.of(tiny_model)
+    share = tmp_path / "share"
     db = library_with(tmp_path / "lib.sqlite3", ref, [
-        {"path": "/share/song.ogg\n/home/victim/.ssh/id_rsa", "genre": "bass"},
-        {"path": "/share/cr.ogg\r#EXTINF:1,x", "genre": "bass"},
-        {"path": "/share/good.ogg", "genre": "bass", "title": "two\nlines\r#EXTM3U"}])
+        {"path": f"{share}/song.ogg\n/home/victim/.ssh/id_rsa", "genre": "bass"},
+        {"path": f"{share}/cr.ogg\r#EXTINF:1,x", "genre": "bass"},
+        {"path": f"{share}/good.ogg", "genre": "bass", "title": "two\nlines\r#EXTM3U"}], make_files=True)
     proc = run_cli("library", "--library", db, "playlists", tmp_path / "lists", "--model", tiny_model, check_rc=0)
     assert proc.stderr.count("left out:") == 2 and "line break" in proc.stderr
     (playlist,) = (tmp_path / "lists").iterdir()
     lines = playlist.read_bytes().split(b"\n")
     entries = [line for line in lines if line and not line.startswith(b"#")]
-    assert entries == [b"/share/good.ogg"]
+    assert entries == [f"{share}/good.ogg".encode()]
     assert b"\r" not in playlist.read_bytes()
     assert [line for line in lines if line.startswith(b"#EXTINF")] == [b"#EXTINF:61,two lines #EXTM3U"]
 
@@ -104,3 +111,28 @@ def test_show_into_a_closed_pipe_ends_quietly(tmp_path, tiny_model):
     assert proc.wait() == 0, stderr
     assert json.loads(first)["path"] == "/music/00000.ogg"
     assert "error" not in stderr and "Broken pipe" not in stderr and "Exception ignored" not in stderr
+
+
+def test_streamed_commands_leave_out_files_gone_and_forget_missing_forgets_them(tmp_path, tiny_model):
+    ref = ModelRef.of(tiny_model)
+    m = tmp_path / "music"
+    tracks = [{"path": f"{m}/{i:03d}.ogg", "genre": "bass" if i % 2 else "treble", "title": f"t{i}"} for i in range(40)]
+    db = library_with(tmp_path / "lib.sqlite3", ref, tracks, make_files=True)
+    for i in range(0, 40, 4):  # ten files deleted since the scan
+        Path(tracks[i]["path"]).unlink()
+    lib = ["library", "--library", db]
+    export = run_cli(*lib, "export", tmp_path / "t.json", "--model", tiny_model, check_rc=0)
+    assert "10 files gone from the disk" in export.stderr and "forget --missing" in export.stderr
+    kept = [t["path"] for t in json.loads((tmp_path / "t.json").read_text())["tracks"]]
+    assert kept == [t["path"] for i, t in enumerate(tracks) if i % 4]  # in path order, none gone
+    table = run_cli(*lib, "export", tmp_path / "t.csv", "--model", tiny_model, check_rc=0).stdout.strip()
+    csv_rows = list(csv.DictReader(open(table, newline="")))
+    assert len(csv_rows) == 30
+    lists = run_cli(*lib, "playlists", tmp_path / "lists", "--model", tiny_model, check_rc=0)
+    entries = [line for p in (tmp_path / "lists").iterdir() for line in p.read_text().splitlines()
+               if not line.startswith("#")]
+    assert sorted(entries) == sorted(kept) and "10 files gone" in lists.stderr
+    shown = run_cli(*lib, "show", "--model", tiny_model, check_rc=0)
+    assert shown.stdout.count("\n") == 40 and "40 tracks:" in shown.stderr and "bass 20" in shown.stderr
+    assert "10 files forgotten" in run_cli(*lib, "forget", "--missing", check_rc=0).stdout
+    assert run_cli(*lib, "show", "--model", tiny_model, check_rc=0).stdout.count("\n") == 30

@@ -16,11 +16,12 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from ..engine.registry import user_data_folder
 from .db_open import DEFAULT_TIMEOUT, LibraryError, library_error, open_library
 from .db_open import repair_library as _repair
+from . import run_locks
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,12 @@ class LibraryDatabase:
         self.notice: Optional[str] = None  # kept for callers of old: opening no longer moves anything
         self._conn = open_library(self.path, _SCHEMA, SCHEMA_VERSION, readonly=readonly, create=create,
                                   timeout=timeout)
+        self._run_locks: dict[int, int] = {}  # run id -> the descriptor holding its lock
+        if not readonly:
+            try:
+                self.close_stale_runs()
+            except sqlite3.Error as exc:  # locked by another program: next time
+                log.info("stale scan runs left for later: %s", exc)
 
     def error(self, exc: BaseException) -> LibraryError:
         """``exc`` (a ``sqlite3.Error`` met using this library) as the one-line
@@ -178,6 +185,9 @@ class LibraryDatabase:
         return library_error(exc, self.path, self.timeout)
 
     def close(self) -> None:
+        for run_id, fd in list(self._run_locks.items()):  # runs never finished: abandoned
+            run_locks.release(self.path, run_id, fd)
+        self._run_locks.clear()
         self._conn.close()
 
     def __enter__(self) -> "LibraryDatabase":
@@ -230,6 +240,11 @@ class LibraryDatabase:
         self._conn.execute("UPDATE files SET size = ?, mtime_ns = ?, genre_tag = ? WHERE id = ?",
                            (size, mtime_ns, json.dumps(genre_tag), file_id))
 
+    def paths(self) -> Iterator[bytes]:
+        """Every file's stored path (bytes), streamed."""
+        for (key,) in self._conn.execute("SELECT path FROM files ORDER BY path"):
+            yield key
+
     def remove_files(self, paths: Iterable[os.PathLike | str]) -> int:
         """Forget files (their results go with them; the tag journal keeps its paths)."""
         with self.transaction():
@@ -255,9 +270,20 @@ class LibraryDatabase:
 
     def rows(self, model_key: Optional[str]) -> list[FileRow]:
         """Every file with its result for ``model_key`` (None fields where it has none)."""
-        cursor = self._conn.execute(
-            _ROWS + " ORDER BY f.path", (model_key or "",))
-        return [_row(row) for row in cursor]
+        return list(self.iter_rows(model_key))
+
+    def iter_rows(self, model_key: Optional[str], by_genre: bool = False) -> Iterator[FileRow]:
+        """:meth:`rows` one at a time from the cursor (memory flat in the number of rows),
+        by path, or by genre then path."""
+        order = " ORDER BY r.genre, f.path" if by_genre else " ORDER BY f.path"
+        for row in self._conn.execute(_ROWS + order, (model_key or "",)):
+            yield _row(row)
+
+    def counts(self, model_key: Optional[str]) -> tuple[int, int]:
+        """(files in the library, files with a result of ``model_key``)."""
+        files = self._conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        done = self._conn.execute("SELECT COUNT(*) FROM results WHERE model_key = ?", (model_key or "",)).fetchone()[0]
+        return files, done
 
     def row(self, path: os.PathLike | str, model_key: Optional[str]) -> Optional[FileRow]:
         cursor = self._conn.execute(
@@ -272,13 +298,32 @@ class LibraryDatabase:
 
     # --- runs
     def start_run(self, model_key: str, model_name: str, roots: list[str]) -> int:
-        cursor = self._conn.execute("INSERT INTO runs (model_key, model_name, roots, started_at, state)"
-                                    " VALUES (?, ?, ?, ?, 'running')", (model_key, model_name, json.dumps(roots), now()))
-        return int(cursor.lastrowid)
+        """Record a scan as running; this object holds its lock (:mod:`.run_locks`) until
+        :meth:`finish_run`, :meth:`close` or the process's death."""
+        with self.transaction():  # nobody sees the run before its lock is held
+            cursor = self._conn.execute("INSERT INTO runs (model_key, model_name, roots, started_at, state)"
+                                        " VALUES (?, ?, ?, ?, 'running')",
+                                        (model_key, model_name, json.dumps(roots), now()))
+            run_id = int(cursor.lastrowid)
+            self._run_locks[run_id] = run_locks.take(self.path, run_id)
+        return run_id
 
     def finish_run(self, run_id: int, state: str, counts: dict) -> None:
         self._conn.execute("UPDATE runs SET finished_at = ?, state = ?, counts = ? WHERE id = ?",
                            (now(), state, json.dumps(counts), run_id))
+        if run_id in self._run_locks:
+            run_locks.release(self.path, run_id, self._run_locks.pop(run_id))
+
+    def close_stale_runs(self) -> list[int]:
+        """Runs still recorded as "running" whose process is gone (killed, crashed: nobody
+        holds their lock) are closed as "interrupted"; returns their ids."""
+        running = [r[0] for r in self._conn.execute("SELECT id FROM runs WHERE state = 'running'")]
+        stale = [i for i in running if i not in self._run_locks and not run_locks.is_alive(self.path, i)]
+        for run_id in stale:
+            self._conn.execute("UPDATE runs SET state = 'interrupted', finished_at = ? WHERE id = ? AND state = "
+                               "'running'", (now(), run_id))
+            log.info("scan run %s was killed before it finished: closed as interrupted", run_id)
+        return stale
 
     def last_run(self, model_key: Optional[str] = None) -> Optional[sqlite3.Row]:
         if model_key is None:

@@ -14,10 +14,10 @@ import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from ..engine.names import tag_spelling
-from ..engine.safe_files import atomic_write_text
+from ..engine.safe_files import atomic_write_text, atomic_writer
 from .database import FileRow
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,23 @@ def fold(text: str) -> str:
 
 def filter_rows(rows: Iterable[FileRow], kind: str = "all", genre: Optional[str] = None, text: str = "",
                 last_run: Optional[int] = None) -> list[FileRow]:
-    return [row for row in rows if matches(row, kind, genre, text, last_run)]
+    return list(iter_filtered(rows, kind, genre, text, last_run))
+
+
+def iter_filtered(rows: Iterable[FileRow], kind: str = "all", genre: Optional[str] = None, text: str = "",
+                  last_run: Optional[int] = None) -> Iterator[FileRow]:
+    """:func:`filter_rows` one row at a time (for streamed commands)."""
+    return (row for row in rows if matches(row, kind, genre, text, last_run))
+
+
+def present(rows: Iterable[FileRow], gone: Optional[list] = None) -> Iterator[FileRow]:
+    """The rows whose file is still on the disk (exports and playlists leave the others
+    out); the paths of the others are appended to ``gone``."""
+    for row in rows:
+        if os.path.lexists(row.path):
+            yield row
+        elif gone is not None:
+            gone.append(row.display)
 
 
 def genre_counts(rows: Iterable[FileRow]) -> Counter:
@@ -120,7 +136,7 @@ def write_playlists(rows: Iterable[FileRow], folder: os.PathLike | str, model_na
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    by_genre: dict[str, list[FileRow]] = {}
+    by_genre: dict[str, list[str]] = {}  # the entries' lines only: small beside the rows
     for row in rows:
         if row.genre and (row.verdict == "genre" or (include_unsure and row.verdict == "unsure")):
             if "\n" in row.display or "\r" in row.display:
@@ -129,14 +145,12 @@ def write_playlists(rows: Iterable[FileRow], folder: os.PathLike | str, model_na
                 if skipped is not None:
                     skipped.append((row.display, why))
                 continue
-            by_genre.setdefault(row.genre, []).append(row)
+            by_genre.setdefault(row.genre, []).extend(
+                (_m3u_line(f"#EXTINF:{int(round(row.duration or -1))},{row.name}"), row.display))
     names = playlist_names(by_genre)
     written = []
     for genre, members in sorted(by_genre.items()):
-        lines = ["#EXTM3U", _m3u_line(f"#PLAYLIST:{tag_spelling(genre)} ({model_name})")]
-        for row in members:
-            lines.append(_m3u_line(f"#EXTINF:{int(round(row.duration or -1))},{row.name}"))
-            lines.append(row.display)
+        lines = ["#EXTM3U", _m3u_line(f"#PLAYLIST:{tag_spelling(genre)} ({model_name})"), *members]
         path = folder / f"{names[genre]}.m3u8"
         atomic_write_text(path, "\n".join(lines) + "\n")
         written.append(path)
@@ -169,20 +183,26 @@ def safe_cell(value):
 
 
 def write_table(rows: Iterable[FileRow], path: os.PathLike | str, model_key: str, model_name: str) -> Path:
-    """The rows as CSV or JSON (by the file's extension), with the model recorded."""
+    """The rows as CSV or JSON (by the file's extension), with the model recorded; written
+    as the rows come (memory flat in their number), replacing ``path`` atomically."""
     path = Path(path)
-    records = [track_record(row) for row in rows]
-    if path.suffix.lower() == ".json":
-        text = json.dumps({"model": model_name, "model_key": model_key, "tracks": records}, indent=1)
-    else:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([*COLUMNS, "top", "model"])
-        for record in records:
-            writer.writerow([safe_cell(v) for v in (
-                *("; ".join(record[c]) if c == "genre_tag" else ("" if record[c] is None else record[c])
-                  for c in COLUMNS),
-                "; ".join(f"{g} {p:.0%}" for g, p in record["top"] or []), model_key)])
-        text = buffer.getvalue()
-    atomic_write_text(path, text)
+    with atomic_writer(path) as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        try:
+            if path.suffix.lower() == ".json":
+                out.write(json.dumps({"model": model_name, "model_key": model_key})[:-1] + ', "tracks": [')
+                for n, row in enumerate(rows):
+                    out.write(("," if n else "") + "\n " + json.dumps(track_record(row)))
+                out.write("\n]}\n")
+            else:
+                writer = csv.writer(out)
+                writer.writerow([*COLUMNS, "top", "model"])
+                for row in rows:
+                    record = track_record(row)
+                    writer.writerow([safe_cell(v) for v in (
+                        *("; ".join(record[c]) if c == "genre_tag" else ("" if record[c] is None else record[c])
+                          for c in COLUMNS),
+                        "; ".join(f"{g} {p:.0%}" for g, p in record["top"] or []), model_key)])
+        finally:
+            out.detach()  # flushed; atomic_writer syncs and closes the file itself
     return path
