@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -24,9 +23,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from ..core.engine.verdict import VERDICT_WORDS
 from ..core.library.analyse import ModelRef, file_record
 from ..core.library.batch import BatchOptions, BatchSummary, scan_library, store_record
-from ..core.library.database import LibraryDatabase, library_path
 from ..core.library.listing import FILTERS, genre_counts, write_playlists, write_table
-from ..core.library.writing import propose, recover, undoable_batches
+from ..core.library.writing import propose, undoable_batches
+from .library_open import open_library
 from .library_table import LibraryFilter, LibraryTableModel
 from .settings import Settings
 from .tag_review import TagReviewDialog, options_from, undo_batch
@@ -46,7 +45,9 @@ class LibraryView(QWidget):
     def __init__(self, settings: Settings, db_path: Optional[str] = None, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.db = self._open_database(db_path)
+        self.db, notices = open_library(db_path)
+        for text in notices:
+            QTimer.singleShot(0, lambda text=text: self.message.emit(text))
         self.ref: Optional[ModelRef] = None
         self.scan: Optional[Task] = None
         self.side_task: Optional[Task] = None  # an undo
@@ -57,27 +58,6 @@ class LibraryView(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
-
-    def _open_database(self, db_path: Optional[str]) -> LibraryDatabase:
-        """The library database, with interrupted tag writes settled; if its folder cannot
-        be written, a temporary one for this session (said in the status bar)."""
-        notices = []
-        try:
-            db = LibraryDatabase(db_path)
-        except (OSError, sqlite3.Error) as exc:
-            fallback = Path(tempfile.mkdtemp(prefix="genre-desktop-library-")) / "library.sqlite3"
-            notices.append(f"The library cannot be kept in {db_path or library_path()} ({exc}); "
-                           f"this session uses {fallback}.")
-            db = LibraryDatabase(fallback)
-        if db.notice:
-            notices.append(f"Library: {db.notice}.")
-        settled = recover(db)
-        if settled:
-            notices.append(f"Library: {len(settled)} interrupted tag writes settled ({settled[0]}).")
-        for text in notices:
-            log.warning(text)
-            QTimer.singleShot(0, lambda text=text: self.message.emit(text))
-        return db
 
     def _build(self) -> None:
         self.add_button = QPushButton("Add folder\u2026")

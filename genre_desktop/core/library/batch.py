@@ -249,9 +249,12 @@ def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_reco
     pool = (DaskPool(ref, options.scheduler, options.connect_timeout, options.slice_step) if options.scheduler
             else make_local())
     done, total, t0 = 0, len(jobs), time.monotonic()
+    paused_for, tick, was_paused = 0.0, t0, False  # time spent paused does not count in the rate
     state = "finished"
     try:
         while pending or in_flight:
+            now = time.monotonic()
+            paused_for, tick, was_paused = paused_for + (now - tick if was_paused else 0.0), now, pause()
             lost = broken = False
             if stop():
                 state = "cancelled"
@@ -304,7 +307,7 @@ def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_reco
                 done += 1
                 if on_record is not None:
                     on_record(job.path)
-                rate = done / max(time.monotonic() - t0, 1e-6)
+                rate = done / max(time.monotonic() - t0 - paused_for, 1e-6)
                 left = (total - done) / rate if rate > 0 else 0
                 progress(done / total, f"{done:,} of {total:,} files · {rate * 60:.0f} files/min · "
                                        f"about {_duration(left)} left" + (" · paused" if pause() else ""))
