@@ -19,6 +19,8 @@ def test_the_hedge_rule():
     assert hedge(0.4, 1.0, 12, None, 0.5, False, RULES) == ("unsure", ["low_confidence"])
     assert hedge(0.9, 0.3, 12, None, 0.5, False, RULES) == ("unsure", ["disagree"])
     assert hedge(0.9, 0.3, 2, None, 0.5, False, RULES) == ("genre", [])  # two slices say nothing of agreement
+    assert hedge(0.6, 1.0, 1, None, 0.5, False, {**RULES, "min_confidence_1": 0.7}) == ("unsure", ["low_confidence"])
+    assert hedge(0.6, 1.0, 4, None, 0.5, False, {**RULES, "min_confidence_1": 0.7}) == ("genre", [])
     assert hedge(0.95, 1.0, 12, None, 0.5, True, RULES) == ("not_music", ["steady"])  # a hum, whatever else
     # the open-set answer counts only far enough beyond its threshold and below the confidence line
     assert hedge(0.6, 1.0, 12, "unknown", 3.0, False, RULES) == ("unknown", ["outlier"])
@@ -72,7 +74,8 @@ def _with(classifier, thresholds=None, openset_scale=None):
 def test_a_hedged_verdict_keeps_its_closest_genres(classifier):
     audio = _music(12.0)
     plain = classifier.classify_audio(audio)
-    for clf, verdicts in ((_with(classifier, {"min_confidence": 0.999}), {"unsure"}),
+    for clf, verdicts in ((_with(classifier, {"min_confidence": 0.999, "min_confidence_1": 0.999,
+                                              "unknown_max_confidence": 0.0}), {"unsure"}),
                           (_with(classifier, {"unknown_margin": 1.0, "unknown_max_confidence": 1.01},
                                  openset_scale=1e-6), {"unknown", "not_music"})):
         r = clf.classify_audio(audio)
@@ -107,7 +110,7 @@ def test_live_and_file_verdicts_of_the_same_audio_agree(classifier):
     audio = _music(12.0, seed=1)
     _agree(classifier, audio)
     # the case: where a file says "not sure", live says it too (not a bare genre)
-    hedged = _agree(_with(classifier, {"min_confidence": 0.999}), audio)
+    hedged = _agree(_with(classifier, {"min_confidence": 0.999, "unknown_max_confidence": 0.0}), audio)
     assert hedged.verdict == "unsure"
 
 

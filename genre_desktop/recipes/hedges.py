@@ -192,6 +192,13 @@ def choose_hedges(records: list[Record], temperatures: dict[str, float],
         rules = {"min_confidence": GRID["min_confidence"][0], "min_agreement": 0.0, "unknown_margin": 3.0,
                  "unknown_max_confidence": 0.5}
         best = (rules, _rates(args, right, rules))
+    # then a confidence line of their own for one-slice votes (excerpts), the other rules kept
+    for short, long in product(GRID["min_confidence"], GRID["min_confidence"]):
+        rules = {**best[0], "min_confidence": long, "min_confidence_1": short}
+        rates = _rates(args, right, rules)
+        if rates["right_hedged"] <= budget and (rates["errors_hedged"], -rates["right_hedged"]) > (
+                best[1]["errors_hedged"], -best[1]["right_hedged"]):
+            best = (rules, rates)
     return best
 
 

@@ -126,6 +126,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 #: the hedge rules' defaults (a bundle's ``model.json`` ``thresholds`` may set each; the
 #: bundled model's are chosen on artist-grouped held-out tracks, ``recipes/hedges.py``)
 HEDGE_DEFAULTS = {**DEFAULT_THRESHOLDS, "unknown_margin": 1.0, "unknown_max_confidence": 1.01}
+#: a vote of one slice (a 2-3-s excerpt, one live window) may have a confidence line of its
+#: own, ``min_confidence_1`` in ``thresholds`` (default: ``min_confidence``)
 #: fewer audible slices than this say nothing about slice agreement
 MIN_AGREEMENT_SLICES = 3
 
@@ -148,7 +150,8 @@ def hedge(confidence: float, agreement: float, n_audible: int, outlier: str | No
     steady : bool
         A steady sound (noise, tone, hum): "not music" whatever else.
     rules : dict
-        ``min_confidence``, ``min_agreement``, ``unknown_margin`` (the open-set answer
+        ``min_confidence`` (``min_confidence_1`` for one slice, when given), ``min_agreement``,
+        ``unknown_margin`` (the open-set answer
         counts only beyond this multiple of its threshold) and ``unknown_max_confidence``
         (... and only below this confidence); missing keys take :data:`HEDGE_DEFAULTS`.
 
@@ -163,7 +166,8 @@ def hedge(confidence: float, agreement: float, n_audible: int, outlier: str | No
     if (outlier is not None and (genre_distance is None or genre_distance > r["unknown_margin"])
             and confidence < r["unknown_max_confidence"]):
         return outlier, ["outlier"]
-    why = (["low_confidence"] if confidence < r["min_confidence"] else []) + (
+    line = r.get("min_confidence_1", r["min_confidence"]) if n_audible <= 1 else r["min_confidence"]
+    why = (["low_confidence"] if confidence < line else []) + (
         ["disagree"] if n_audible >= MIN_AGREEMENT_SLICES and agreement < r["min_agreement"] else [])
     return ("unsure" if why else "genre"), why
 
