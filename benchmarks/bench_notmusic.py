@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import os
 import sys
@@ -62,14 +63,14 @@ def score_file(classifier, tagger, path: Path) -> dict:
             "seconds": result.duration}
 
 
-def score_music(classifier, tagger, limit: int) -> list[dict]:
+def score_music(classifier, tagger) -> list[dict]:
     import soundfile as sf
 
     from genre_desktop.core.engine.audio_io import iter_audio_blocks
 
     rows = []
     with open(DATA / "manifest.tsv", newline="", encoding="utf-8") as f:
-        files = [r["file"] for r in csv.DictReader(f, delimiter="\t")][:limit or None]
+        files = [r["file"] for r in csv.DictReader(f, delimiter="\t")]
     with tempfile.TemporaryDirectory() as tmp:
         for i, rel in enumerate(files):
             path = DATA / rel
@@ -88,8 +89,12 @@ def score_music(classifier, tagger, limit: int) -> list[dict]:
 def score_notmusic(classifier, tagger, folder: Path, limit: int) -> list[dict]:
     with open(folder / "manifest.tsv", newline="", encoding="utf-8") as f:
         entries = list(csv.DictReader(f, delimiter="\t"))
-    if limit:  # every group keeps some: a spread, not the first packages only
-        entries = entries[::max(1, len(entries) // limit)]
+    if limit:  # at most ``limit`` clips of each group, spread over it; every session
+        groups = defaultdict(list)
+        for e in entries:
+            groups[(e["group"], e["kind"])].append(e)
+        entries = [e for (_, kind), g in groups.items()
+                   for e in (g if kind == "session" else g[::max(1, -(-len(g) // limit))])]
     rows = []
     for i, e in enumerate(entries):
         rows.append({**e, **score_file(classifier, tagger, folder / e["file"])})
@@ -190,7 +195,9 @@ def cost(classifier, tagger, repeats: int = 3) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=ROOT / "build" / "notmusic")
-    parser.add_argument("--limit", type=int, default=0, help="at most about this many files of each side")
+    parser.add_argument("--limit", type=int, default=40, help="at most this many clips of each speaker or "
+                        "source (0: all); every session and every music file is used")
+    parser.add_argument("--reuse", action="store_true", help="report the scores of the last run (SET/scores.json)")
     parser.add_argument("--choose", action="store_true", help="print the threshold the rule chooses")
     parser.add_argument("--no-cost", action="store_true")
     args = parser.parse_args(argv)
@@ -206,8 +213,13 @@ def main(argv=None) -> int:
         return 2
     classifier = Classifier(load_bundle(resolve_model(None)), runtime="auto")
     tagger = SoundTagger(runtime="auto")
-    notmusic = score_notmusic(classifier, tagger, args.set, args.limit)
-    music = score_music(classifier, tagger, args.limit) if (DATA / "manifest.tsv").is_file() else []
+    scores = args.set / "scores.json"
+    if args.reuse and scores.is_file():
+        notmusic, music = json.loads(scores.read_text())
+    else:
+        notmusic = score_notmusic(classifier, tagger, args.set, args.limit)
+        music = score_music(classifier, tagger) if (DATA / "manifest.tsv").is_file() else []
+        scores.write_text(json.dumps([notmusic, music]))
     threshold = choose_threshold(notmusic, music) if args.choose else MUSIC_THRESHOLD
     if args.choose:
         log.info("chosen threshold: %.2f (shipped: %.2f)", threshold, MUSIC_THRESHOLD)

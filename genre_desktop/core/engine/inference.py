@@ -16,6 +16,7 @@ from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .openset import slice_dispersion
 from .slice_runs import SliceRuns
+from .sound_tagger import NOT_MUSIC_REASON, WindowPicker, music_probability_of, music_verdict, windows_of
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
 from .calibration import apply_temperature, temperature_for
 from .threads import network_threads
@@ -74,6 +75,7 @@ class TrackResult:
     closest: Optional[str] = None
     genre_distance: Optional[float] = None  # open-set scores as multiples of their thresholds
     music_distance: Optional[float] = None  # (above 1: unknown genre / not music)
+    music_probability: Optional[float] = None  # the sound tagger's mean P(Music) (.sound_tagger)
     spectrogram: Optional[np.ndarray] = None  # (n_mels, n_columns), when asked for
     frames_per_second: float = 0.0
     spectrogram_factor: int = 1  # frames per spectrogram column (>1 once downsampled)
@@ -92,6 +94,7 @@ class TrackResult:
             "top": [[label, round(p, 4)] for label, p in self.top(top_k)],
             "tags": [[t, round(p, 3)] for t, p in self.tags],
             "notes": list(self.notes),
+            "music_probability": None if self.music_probability is None else round(self.music_probability, 4),
             "slices": [{"start": round(s.start, 3), "genre": s.genre,
                         "probs": [round(float(p), 4) for p in s.probs]} for s in self.slices],
         }
@@ -215,7 +218,8 @@ class Classifier:
         slices, starts = fit_slices(mel, self.config.slice_frames)
         silent = silent_slices(slices)
         probs, tags, embs = self.predict_slices(slices)
-        return self.verdict(path, len(audio) / self.config.sample_rate, starts, probs, silent, tags, embs)
+        return self.verdict(path, len(audio) / self.config.sample_rate, starts, probs, silent, tags, embs,
+                            music_probability=music_probability_of(self, windows_of(audio, self.config.sample_rate)))
 
     def classify_file(self, path: os.PathLike | str, progress: ProgressCallback = no_progress,
                       should_stop: Optional[StopCallback] = None,
@@ -255,14 +259,17 @@ class Classifier:
         runs = SliceRuns(self.predict_slices, slice_step, executor)
         next_check = FAST_EARLY_SLICES  # slices with outputs at which the fast path looks again
 
+        picker, p_music = WindowPicker(cfg.sample_rate), [None]  # the sound tagger's windows, its P(Music)
+
         def vote_so_far() -> TrackResult:
-            return self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline())
+            return self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline(), music_probability=p_music[0])
 
         try:
             for block in iter_audio_blocks(path, cfg.sample_rate, PIPELINE_BLOCK_SECONDS if executor else 30.0):
                 if should_stop is not None and should_stop():
                     raise Cancelled(f"cancelled: {path.name}")
                 decoded += block.size
+                picker.push(block)
                 if audio_digest is not None:
                     audio_digest.update(block.tobytes())
                 frames = stream.push(block)
@@ -283,6 +290,7 @@ class Classifier:
             runs.add(*slicer.push(tail))
             runs.add(*slicer.finish())
             runs.collect()
+            p_music[0] = music_probability_of(self, picker.windows())
             result = vote_so_far()
             if runs.held and self.borderline(result):  # the fast path's verdict is near a line: all decide
                 runs.run_held()
@@ -310,7 +318,7 @@ class Classifier:
 
     def verdict(self, path: str, duration: float, starts: np.ndarray, probs: np.ndarray,
                 silent: np.ndarray, tag_probs: Optional[np.ndarray] = None,
-                embeddings: Optional[np.ndarray] = None) -> TrackResult:
+                embeddings: Optional[np.ndarray] = None, music_probability: Optional[float] = None) -> TrackResult:
         """Vote slice probabilities (n_slices, n_labels) into a :class:`TrackResult`.
 
         The vote is :func:`verdict.vote` over the audible slices, calibrated by the bundle's
@@ -351,13 +359,18 @@ class Classifier:
             distances = {"genre_distance": to_genres, "music_distance": to_music}
         verdict, why = hedge(float(track[best]), agreement, n_audible, outlier, distances.get("genre_distance"),
                              steady, self.bundle.thresholds)
+        tagged = music_verdict(verdict, music_probability, steady)  # the sound tagger's say (.sound_tagger)
+        if tagged != verdict:
+            verdict, why = tagged, (["tagger"] if tagged == "not_music" else why)
         genre = labels[best] if verdict in ("genre", "unsure") else None
         reasons = {"steady": "not music: a steady sound (noise, a tone or a hum) whose slices barely change",
                    "outlier": "sounds like speech, noise or tones, not music" if verdict == "not_music" else
                    f"music unlike any of this model's {len(labels)} genres (closest: {labels[best]})",
                    "low_confidence": f"low confidence ({track[best]:.0%})",
-                   "disagree": f"slices disagree ({agreement:.0%} agree)"}
+                   "disagree": f"slices disagree ({agreement:.0%} agree)",
+                   "tagger": NOT_MUSIC_REASON.format(p=music_probability or 0.0)}
         reasons = [reasons[w] for w in why]
         return TrackResult(genre=genre, confidence=float(track[best]), uncertain=verdict != "genre",
                            probs=track.astype(np.float32), agreement=agreement, tags=tags,
-                           reason="; ".join(reasons), verdict=verdict, closest=labels[best], **distances, **base)
+                           reason="; ".join(reasons), verdict=verdict, closest=labels[best],
+                           music_probability=music_probability, **distances, **base)

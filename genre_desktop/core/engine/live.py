@@ -27,6 +27,7 @@ import soxr
 
 from .calibration import apply_temperature, temperature_for
 from .features import SILENCE_LEVEL, StreamingLogMel
+from .sound_tagger import WINDOW_SECONDS, music_probability_of
 
 if TYPE_CHECKING:
     from .inference import Classifier
@@ -171,11 +172,14 @@ class LiveAnalyzer:
         # the voted slices: (first frame, probs, tags or None, embedding, silent)
         self.history: deque[tuple] = deque(maxlen=max(1, smoothing))
         self._last_run: Optional[tuple] = None  # (frames_total, network outputs) of the latest window
+        self.tagger_audio = np.zeros(int(WINDOW_SECONDS * cfg.sample_rate), np.float32)  # the sound tagger's
+        self._p_music: Optional[float] = None  # its P(Music) of the voted slices' audio (a file's decision)
 
     def feed(self, samples: np.ndarray, received_at: Optional[float] = None) -> LiveUpdate:
         """Add mono samples at the model's rate; returns new columns and due predictions."""
         samples = np.asarray(samples, np.float32)
         _shift_in(self.recent_audio, samples)
+        _shift_in(self.tagger_audio, samples)
         columns = self.mel.push(samples)
         predictions = []
         pos, n_new = 0, columns.shape[1]
@@ -209,6 +213,8 @@ class LiveAnalyzer:
         probs, tags, emb = self._run_window()
         self.history.append((self.frames_total - self.config.slice_frames, probs[0],
                              None if tags is None else tags[0], emb[0], False))
+        heard = self.tagger_audio[-len(self.history) * int(self.config.slice_seconds * self.config.sample_rate):]
+        self._p_music = music_probability_of(self.classifier, [heard])
 
     def _predict(self, received_at: Optional[float]) -> LivePrediction:
         labels = self.classifier.labels
@@ -226,7 +232,8 @@ class LiveAnalyzer:
         starts, slice_probs, slice_tags, embs, silent = zip(*voted)
         result = self.classifier.verdict(
             "<live>", len(voted) * cfg.slice_seconds, np.array(starts), np.array(slice_probs), np.array(silent),
-            None if slice_tags[0] is None else np.array(slice_tags), np.array(embs))
+            None if slice_tags[0] is None else np.array(slice_tags), np.array(embs),
+            music_probability=self._p_music if self.history else None)
         latency = (time.perf_counter() - received_at) * 1000 if received_at else 0.0
         return LivePrediction(t, p, labels[int(np.argmax(p))], float(p.max()), result.closest, result.confidence,
                               level, latency, result.verdict, result.reason)
