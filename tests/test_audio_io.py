@@ -112,3 +112,23 @@ def test_a_cut_ogg_is_said_to_be_truncated(tmp_path, tiny_model):
     assert clf.classify_file(full).notes == []
     notes = clf.classify_file(cut).notes
     assert len(notes) == 1 and notes[0].startswith("truncated")
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_stereo_through_ffmpeg_keeps_frames_whole(tmp_path):
+    """A stereo file decoded by ffmpeg: both channels, the right pitch and length."""
+    sr = 44100
+    t = np.arange(int(4.0 * sr)) / sr
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 440 * t)], axis=1)
+    wav = write(tmp_path / "src.wav", stereo.astype(np.float32), sr)
+    m4a = tmp_path / "stereo.m4a"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    audio = load_audio(m4a, 16000)
+    assert abs(len(audio) / 16000 - 4.0) < 0.1
+    assert abs(dominant_hz(audio[4000:60000], 16000) - 440) < 5
+    assert audio_info(m4a).channels == 2
+
+
+def test_a_folder_is_refused_in_one_line(tmp_path):
+    with pytest.raises(AudioDecodeError, match=r"^not a regular file \(a folder\)$"):
+        load_audio(tmp_path, 16000)

@@ -391,3 +391,13 @@ def test_a_journal_that_is_a_fifo_or_a_device_link_is_dropped(tmp_path):
     finishes(lambda: safe_files._apply_journal(folder, folder / ".a.swap"))
     finishes(lambda: safe_files.recover_folder(folder))
     assert not os.path.lexists(folder / ".a.swap")
+
+
+@posix_only
+def test_a_fifo_or_device_link_in_a_model_folder_is_not_opened(tmp_path):
+    from genre_desktop.core.engine.registry import safetensors_problem
+
+    os.mkfifo(tmp_path / "weights.safetensors")
+    (tmp_path / "openset.safetensors").symlink_to("/dev/zero")
+    for name in ("weights.safetensors", "openset.safetensors"):
+        assert finishes(lambda: safetensors_problem(tmp_path / name)) == "is not a regular file"

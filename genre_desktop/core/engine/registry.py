@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import shutil
-import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,8 +17,8 @@ from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
 from .bundle import META, WEIGHTS, BundleError, read_meta
 from .names import InvalidName, validate_model_name
-from .safe_files import (BACKUP_SUFFIX, atomic_write_text, fsync_folder, name_lock, needs_recovery,
-                         new_partial, recover_folder, remove_folder, replace_folder)
+from .safe_files import (BACKUP_SUFFIX, NotRegularFile, atomic_write_text, fsync_folder, name_lock, needs_recovery,
+                         new_partial, open_regular, recover_folder, remove_folder, replace_folder)
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +102,7 @@ def safetensors_problem(path: Path) -> Optional[str]:
     tensors are not read), or None when it looks whole: present, a regular file, a JSON
     header of tensors whose byte ranges lie inside the file."""
     try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return "is not a regular file"
+        with open_regular(path) as f:  # a FIFO or a device in its place is never opened
             size = os.fstat(f.fileno()).st_size
             head = f.read(8)
             length = int.from_bytes(head, "little") if len(head) == 8 else -1
@@ -114,6 +111,8 @@ def safetensors_problem(path: Path) -> Optional[str]:
             header = json.loads(f.read(length).decode("utf-8"))
     except FileNotFoundError:
         return "is missing"
+    except NotRegularFile:
+        return "is not a regular file"
     except PermissionError:
         return "cannot be read (permission denied)"
     except OSError as exc:
