@@ -365,7 +365,7 @@ def test_a_write_whose_bytes_were_not_kept_undoes_its_genre(tmp_path):
     tag_everything(track)
     db = library(tmp_path, {track: [["rock", 0.9]]})
     assert write_all(db).written == 1
-    for kept in Path(f"{db.path}.undo").glob("*.bin"):
+    for kept in Path(f"{db.path}.undo").glob("*.kept"):
         kept.unlink()  # e.g. a write that moved more than the bounded amount
     assert undo(db).written == 1 and read_tags(track).genre == ["Blues"]
 
@@ -393,7 +393,7 @@ def test_kept_bytes_stay_within_their_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(writer_lock, "UNDO_BUDGET", 1)  # room for the newest write's bytes only
     db = library(tmp_path, {t: [["rock", 0.9]] for t in tracks})
     assert write_all(db).written == 3
-    assert len(list(Path(f"{db.path}.undo").glob("*.bin"))) == 1
+    assert len(list(Path(f"{db.path}.undo").glob("*.kept"))) == 1
     assert undo(db).written == 3  # the others are undone tag by tag
     assert all(read_tags(t).genre == ["Blues"] for t in tracks)
     assert sum(t.read_bytes() == originals[t] for t in tracks) >= 1

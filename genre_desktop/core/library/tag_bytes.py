@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
 
+import numpy as np
+
 from .tag_file_copy import TempCopy, check_writable
 from .tags import TagError, open_regular
 
@@ -52,11 +54,10 @@ def _same_prefix(a: BinaryIO, a_start: int, b: BinaryIO, b_start: int, limit: in
         a.seek(a_start + done)
         b.seek(b_start + done)
         x, y = a.read(n), b.read(n)
-        if x != y:
-            for i in range(min(len(x), len(y))):
-                if x[i] != y[i]:
-                    return done + i
-            return done + min(len(x), len(y))
+        if x != y or len(x) < n:
+            m = min(len(x), len(y))
+            differ = np.flatnonzero(np.frombuffer(x, np.uint8, m) != np.frombuffer(y, np.uint8, m))
+            return done + (int(differ[0]) if differ.size else m)
         done += n
     return done
 
@@ -68,10 +69,10 @@ def _same_suffix(a: BinaryIO, a_end: int, b: BinaryIO, b_end: int, limit: int) -
         a.seek(a_end - done - n)
         b.seek(b_end - done - n)
         x, y = a.read(n), b.read(n)
-        if x != y:
-            for i in range(1, n + 1):
-                if x[-i] != y[-i]:
-                    return done + i - 1
+        if x != y or len(x) < n:
+            m = min(len(x), len(y))
+            differ = np.flatnonzero(np.frombuffer(x, np.uint8, m)[::-1] != np.frombuffer(y, np.uint8, m)[::-1])
+            return done + (int(differ[0]) if differ.size else m)
         done += n
     return done
 

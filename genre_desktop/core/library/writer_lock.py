@@ -5,7 +5,7 @@ holding the writer's PID and start time: a second ``write-tags`` or undo (anothe
 or another thread of the window) is told "another write is running (pid N)", and start-up
 recovery leaves a running writer's journal entries alone (the kernel drops the lock when
 its process dies, however it dies). :class:`UndoStore` keeps, per journal entry, what
-:func:`.tag_bytes.record_changes` found (``<library>.undo/<entry>.json`` and ``.bin``).
+:func:`.tag_bytes.record_changes` found (``<library>.undo/<entry>.kept``).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import datetime as _dt
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
 
-from ..engine.safe_files import atomic_write_bytes
 
 try:
     import fcntl
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 LOCK_SUFFIX = ".writer.lock"
 UNDO_SUFFIX = ".undo"
 UNDO_BUDGET = 512 << 20  # original bytes kept for all writes together; the oldest go first
+KEPT_SUFFIX = ".kept"
+_FACTS_MAX = 1 << 20
+_BLOB_MAX = 64 << 20
 
 
 class WriterBusy(ValueError):
@@ -82,16 +85,22 @@ class UndoStore:
     def __init__(self, db):
         self.folder = Path(f"{db.path}{UNDO_SUFFIX}")
 
-    def _paths(self, entry: int) -> tuple[Path, Path]:
-        return self.folder / f"{int(entry)}.json", self.folder / f"{int(entry)}.bin"
+    def _path(self, entry: int) -> Path:
+        return self.folder / f"{int(entry)}{KEPT_SUFFIX}"
 
     def keep(self, entry: int, facts: dict, blob: bytes) -> None:
-        """Store durably (before the rename it describes)."""
+        """Store (one file: a JSON line, then the bytes). Not fsynced: a crash that loses it
+        costs only the exactness of that undo (what is loaded is checked before use)."""
         self.folder.mkdir(mode=0o700, exist_ok=True)
-        facts_path, blob_path = self._paths(entry)
-        if facts.get("regions") is not None:
-            atomic_write_bytes(blob_path, blob)
-        atomic_write_bytes(facts_path, json.dumps(facts).encode())
+        fd, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(json.dumps(facts).encode() + b"\n")
+                handle.write(blob)
+            os.replace(temp, self._path(entry))
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
         self._trim(keep=int(entry))
 
     def _trim(self, keep: int) -> None:
@@ -99,35 +108,30 @@ class UndoStore:
         undone tag by tag)."""
         kept = []
         for item in os.scandir(self.folder):
-            stem, _, ext = item.name.partition(".")
-            if ext == "bin" and stem.isdigit() and int(stem) != keep:
-                kept.append((int(stem), item.stat().st_size, item.path))
-        own = self._paths(keep)[1]
-        total = sum(size for _, size, _ in kept) + (own.stat().st_size if own.exists() else 0)
-        for _, size, path in sorted(kept):
-            if total <= UNDO_BUDGET:
+            stem = item.name[:-len(KEPT_SUFFIX)] if item.name.endswith(KEPT_SUFFIX) else ""
+            if stem.isdigit():
+                kept.append((int(stem) == keep, int(stem), item.stat().st_size, item.path))
+        total = sum(size for _, _, size, _ in kept)
+        for current, _, size, path in sorted(kept):  # the oldest first; the write just kept stays
+            if total <= UNDO_BUDGET or current:
                 break
             Path(path).unlink(missing_ok=True)
             total -= size
 
     def load(self, entry: int) -> tuple[Optional[dict], bytes]:
-        facts_path, blob_path = self._paths(entry)
+        """(facts, original bytes), or (None, b"") when nothing usable was kept."""
         try:
-            facts = json.loads(facts_path.read_bytes())
+            with open(self._path(entry), "rb") as handle:
+                facts = json.loads(handle.readline(_FACTS_MAX))
+                blob = handle.read(_BLOB_MAX + 1)
         except (OSError, ValueError):
             return None, b""
         if not isinstance(facts, dict) or not {"mtime_ns", "atime_ns"} <= facts.keys():
             return None, b""
-        try:
-            blob = blob_path.read_bytes() if facts.get("regions") else b""
-        except OSError:
-            facts["regions"] = None
-            blob = b""
         return facts, blob
 
     def drop(self, entry: int) -> None:
-        for path in self._paths(entry):
-            path.unlink(missing_ok=True)
+        self._path(entry).unlink(missing_ok=True)
 
 
 def undo_store(db) -> UndoStore:
