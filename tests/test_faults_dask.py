@@ -188,3 +188,30 @@ def test_the_scheduler_killed_mid_scan_leaves_the_rest_to_local_processes(tmp_pa
     assert kill.killed == scheduler.pid and scheduler.wait(timeout=30) == -signal.SIGKILL
     assert (summary.analysed, [Path(p).name for p, _ in summary.failed]) == (12, ["broken.mp3"])
     _every_file_has_its_own_result(tmp_path / "l.sqlite3", ref, music)
+
+
+def test_files_an_old_version_stored_as_lost_work_are_analysed_again(tmp_path, tiny_model):
+    """Results earlier versions stored when the cluster lost a file's work ("lost
+    dependencies", a killed worker, a closed connection) are not the file's: a plain rescan
+    analyses those files again, and leaves a file's own error as it is."""
+    from genre_desktop.core.library.batch import store_record
+
+    ref = ModelRef.of(tiny_model)
+    music = tmp_path / "music"
+    errors = {"lost.flac": "analysis failed (FutureCancelledError: analyse_on_worker-1 cancelled for reason: "
+                           "lost dependencies.)",
+              "killed.flac": "analysis failed (KilledWorker: Attempted to run task on 4 different workers)",
+              "closed.flac": "analysis failed (CommClosedError: in <TCP (closed)>: Stream is closed)",
+              "own.flac": "analysis failed (ValueError: a worker's bug on this very file)"}
+    with LibraryDatabase(tmp_path / "l.sqlite3") as db:
+        for i, (name, error) in enumerate(errors.items()):
+            path = write(music / name, synth("bass", 3.0, seed=i)).absolute()
+            stat = path.stat()
+            store_record(db, {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                              "result": {"error": error}}, ref)
+    summary = scan_library([music], ref, tmp_path / "l.sqlite3", BatchOptions(workers=1))
+    assert (summary.analysed, summary.unchanged, summary.failed) == (3, 1, [])
+    with LibraryDatabase(tmp_path / "l.sqlite3") as db:
+        rows = {Path(r.path).name: r for r in db.rows(ref.key)}
+    assert {name: r.error for name, r in rows.items() if r.error} == {"own.flac": errors["own.flac"]}
+    assert all(rows[name].verdict for name in ("lost.flac", "killed.flac", "closed.flac"))

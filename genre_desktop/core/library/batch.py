@@ -105,7 +105,8 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
             continue
         row = db.file(path)
         if row is not None and row["size"] == stat.st_size and row["mtime_ns"] == stat.st_mtime_ns \
-                and not options.reanalyse and db.has_result(row["id"], ref.key, include_errors=not options.retry_errors):
+                and not options.reanalyse and db.has_result(row["id"], ref.key, include_errors=not options.retry_errors) \
+                and not _lost_before(db, row, path, ref):
             summary.unchanged += 1
             continue
         job = Job(str(path.absolute()), stat.st_size, stat.st_mtime_ns)
@@ -117,6 +118,19 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
         jobs.append(job)
     summary.queued = len(jobs)
     return jobs
+
+
+#: what earlier versions stored as a file's error when its work was lost with a Dask worker
+#: or scheduler: not the file's result, so such files are analysed again
+_LOST_WORDS = ("CancelledError", "CommClosedError", "ClosedClientError", "KilledWorker", "lost dependencies")
+
+
+def _lost_before(db: LibraryDatabase, row, path: Path, ref: ModelRef) -> bool:
+    if db.has_result(row["id"], ref.key, include_errors=False):
+        return False
+    stored = db.row(path, ref.key)
+    error = (stored.error or "") if stored is not None else ""
+    return error.startswith("analysis failed (") and any(word in error for word in _LOST_WORDS)
 
 
 class _LocalPool:
