@@ -401,3 +401,19 @@ def test_a_fifo_or_device_link_in_a_model_folder_is_not_opened(tmp_path):
     (tmp_path / "openset.safetensors").symlink_to("/dev/zero")
     for name in ("weights.safetensors", "openset.safetensors"):
         assert finishes(lambda: safetensors_problem(tmp_path / name)) == "is not a regular file"
+
+
+@posix_only
+def test_linked_album_folders_are_walked_once_and_loops_are_said(tmp_path):
+    """An album folder that is a link (to a second disk) is scanned; a link back up the
+    tree is skipped with a reason instead of being walked for ever."""
+    elsewhere = tmp_path / "disk2" / "Album B"
+    write(elsewhere / "b1.wav", synth("bass", 1.0), 16000)
+    music = tmp_path / "Music"
+    write(music / "Album A" / "a1.wav", synth("bass", 1.0), 16000)
+    (music / "Album B").symlink_to(elsewhere, target_is_directory=True)
+    (music / "Album A" / "loop").symlink_to(music, target_is_directory=True)
+    skipped: list = []
+    found = finishes(lambda: list(iter_audio_files([music], on_error=lambda p, r: skipped.append((p, r)))))
+    assert [p.name for p in found] == ["a1.wav", "b1.wav"]
+    assert [r for _, r in skipped] == ["a link to a folder already scanned (skipped)"]
