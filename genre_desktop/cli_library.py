@@ -19,12 +19,13 @@ def _model(args):
     return ModelRef.of(resolve_model(model_choice(args.model)))
 
 
-def _db(args, write: bool = True):
-    """The library named by ``--library``: read-only (``mode=ro``, never created) for the
-    commands that only read; for the others, interrupted tag writes settled first."""
+def _db(args, write: bool = True, create: bool = False):
+    """The library named by ``--library``: read-only (``mode=ro``) for the commands that
+    only read; for the others, interrupted tag writes settled first. Only ``create``
+    (``scan``) makes a missing library; other commands say "no library at …"."""
     from .core.library.database import LibraryDatabase
 
-    db = LibraryDatabase(args.library, readonly=not write, create=write, timeout=args.wait)
+    db = LibraryDatabase(args.library, readonly=not write, create=write and create, timeout=args.wait)
     if write:
         try:
             from .core.library.writing import recover
@@ -84,7 +85,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not Path(raw).expanduser().exists():
             raise ValueError(f"no such file or folder: {raw}")
     ref = _model(args)
-    _db(args).close()  # settles interrupted work, and says so, before the scan
+    _db(args, create=True).close()  # settles interrupted work, and says so, before the scan
     bar = ProgressBar(args.progress)
     try:
         summary = scan_library(args.paths, ref, args.library,

@@ -55,7 +55,10 @@ def test_library_mistakes_are_one_line(tmp_path):
     for args in (["scan", tmp_path / "nowhere"], ["undo-tags", "7"]):
         proc = run_cli(*lib, *args)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert "no tags written yet" in run_cli(*lib, "history", check_rc=0).stderr
+    for args in (["history"], ["undo-tags"], ["forget", "x"]):  # only scan makes a library
+        missing = run_cli(*lib, *args)
+        assert missing.returncode == 2 and "no library at" in missing.stderr, missing.stderr
+    assert not (tmp_path / "lib.sqlite3").exists()
 
 
 def test_history_counts_written_undone_and_failed(tmp_path):
