@@ -11,7 +11,7 @@ backup and a broken model folder), docs/dark.png (View › Theme › Dark, a lon
 (a row's right-click menu and View › Theme),
 docs/library.png and docs/library_review.png (a tagged
 folder of GTZAN and Emotify tracks scanned into the Library tab, and the tag review).
-Name groups to take only those: ``python scripts/screenshots.py library``.
+Name groups to take only those: ``python scripts/screenshots.py main dark library``.
 """
 from __future__ import annotations
 
@@ -65,12 +65,12 @@ def main() -> None:
     only = set(sys.argv[1:])
     if only:
         tmp = Path(tempfile.mkdtemp())
-        if "library" in only:
-            library_screenshots(w, settle, tmp)
-        if "dark" in only:
-            dark_screenshot(w, wait, settle, tmp)
         if "main" in only:
             main_screenshots(w, wait, settle, tmp)
+        if "dark" in only:
+            dark_screenshot(w, wait, settle, tmp)
+        if "library" in only:
+            library_screenshots(w, settle, tmp)
         w.close()
         return
     tmp = main_screenshots(w, wait, settle, Path(tempfile.mkdtemp()))

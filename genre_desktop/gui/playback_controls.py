@@ -17,6 +17,10 @@ ICONS = {PLAY: QStyle.SP_MediaPlay, PAUSE: QStyle.SP_MediaPause, LOADING: QStyle
 class PlayButton(QPushButton):
     """The Play/Pause button: its text picks its icon."""
 
+    def __init__(self, text: str, parent=None):
+        super().__init__(parent)
+        self.setText(text)
+
     def setText(self, text: str) -> None:  # noqa: N802
         super().setText(text)
         if text in ICONS:
