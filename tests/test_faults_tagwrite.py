@@ -397,3 +397,25 @@ def test_kept_bytes_stay_within_their_budget(tmp_path, monkeypatch):
     assert undo(db).written == 3  # the others are undone tag by tag
     assert all(read_tags(t).genre == ["Blues"] for t in tracks)
     assert sum(t.read_bytes() == originals[t] for t in tracks) >= 1
+
+
+UNDO_SCRIPT = """
+import sys
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.writing import undo
+undo(LibraryDatabase(sys.argv[1]))
+"""
+
+
+def test_an_undo_killed_after_putting_a_file_back_finishes_on_the_next_undo(tmp_path):
+    tracks, db = three_tracks(tmp_path)
+    originals = {t: t.read_bytes() for t in tracks}
+    assert write_all(db).written == 3
+    proc = subprocess.run([sys.executable, "-c", UNDO_SCRIPT, str(db.path)], capture_output=True, text=True,
+                          env={**os.environ, "GENRE_DESKTOP_FAULT": "tag-after-rename"}, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    assert sum(t.read_bytes() == originals[t] for t in tracks) == 1  # killed after the first file
+    assert len(recover(db)) == 1
+    result = undo(db)
+    assert result.written == 2 and not result.failed
+    assert {t: t.read_bytes() for t in tracks} == originals and db.tag_batch(1)["undone_by"] is not None

@@ -325,12 +325,27 @@ def settle(db: LibraryDatabase) -> list[str]:
             continue
         if same_genres(genre, json.loads(entry["new"])):
             _mark_done(db, entry["id"], entry["file_id"], path, genre, "finished after an interruption")
+            _undo_finished(db, entry)
             lines.append(f"{path}: the interrupted write had finished")
         else:
             db.mark_write(entry["id"], "failed", "interrupted before the file was replaced; it is as it was")
             undo_store(db).drop(entry["id"])
             lines.append(f"{path}: the interrupted write had not happened; the file is as it was")
     return lines
+
+
+def _undo_finished(db: LibraryDatabase, entry) -> None:
+    """An interrupted undo that had put a file back: the write it undid is undone."""
+    batch = db.tag_batch(entry["batch_id"])
+    if batch is None or batch["undo_of"] is None:
+        return
+    undone = db.journal(batch["undo_of"])
+    for original in undone:
+        if original["state"] == "done" and original["path"] == entry["path"]:
+            db.mark_write(original["id"], "undone")
+            undo_store(db).drop(original["id"])
+    if not any(e["state"] == "done" for e in db.journal(batch["undo_of"])):
+        db.mark_undone(batch["undo_of"], batch["id"])
 
 
 def _recorded_temp(entry) -> Optional[str]:
