@@ -419,3 +419,14 @@ def test_an_undo_killed_after_putting_a_file_back_finishes_on_the_next_undo(tmp_
     result = undo(db)
     assert result.written == 2 and not result.failed
     assert {t: t.read_bytes() for t in tracks} == originals and db.tag_batch(1)["undone_by"] is not None
+
+
+@pytest.mark.parametrize("name", ["🎵" * 62 + ".flac", "caf\udce9\nline.flac", "-rf *.flac"])
+def test_hostile_names_are_written_and_undone(tmp_path, name):
+    track = make(tmp_path, "flac").rename(tmp_path / name)
+    tag_everything(track)
+    original = track.read_bytes()
+    db = library(tmp_path, {track: [["rock", 0.9]]})
+    assert write_all(db).written == 1 and read_tags(track).genre == ["Rock"]
+    assert undo(db).written == 1 and track.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("library.sqlite3")) == [name]

@@ -25,7 +25,7 @@ except ImportError:  # not on Windows: no advisory locks to honour there
     fcntl = None  # type: ignore[assignment]
 
 TEMP_SUFFIX = ".genre-tmp"  # copies are ".NAME.<random>.genre-tmp" beside the file
-_NAME_KEEP = 80  # characters of the file's name kept in its copy's name
+_NAME_KEEP = 80  # bytes of the file's name kept in its copy's name
 _COPY_BLOCK = 1 << 20
 
 
@@ -79,8 +79,9 @@ class TempCopy:
 
     def __enter__(self) -> "TempCopy":
         flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        stem = os.fsdecode(os.fsencode(self.path.name)[:_NAME_KEEP])  # bytes: a name of 255 stays legal
         for _ in range(100):
-            temp = self.path.with_name(f".{self.path.name[:_NAME_KEEP]}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+            temp = self.path.with_name(f".{stem}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
             if self._named is not None:
                 self._named(temp)
             try:
