@@ -168,7 +168,8 @@ def audio_check_for(fingerprint: Optional[str]):
 
 def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, named) -> list:
     """Undo one write: byte for byte (with its modification time) where its original bytes
-    were kept and the file is exactly as written; else the previous genre values."""
+    were kept and the file is exactly as written; else the previous genre values (and the
+    file keeps any other change made since, with the time of this undo)."""
     store = undo_store(db)
     facts, blob = store.load(entry_id)
     if facts is not None and facts.get("regions"):
@@ -180,13 +181,8 @@ def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, nam
             log.warning("%s: the restored bytes do not hold the previous genre; writing it", path)
         except TagError as exc:
             log.info("%s: not restored byte for byte (%s); restoring its genre", path, exc)
-    genre = write_genre(path, previous, named=named).genre
-    if facts is not None:
-        try:
-            os.utime(path, ns=(facts["atime_ns"], facts["mtime_ns"]))
-        except OSError as exc:
-            log.info("%s: its modification time was not put back (%s)", path, exc)
-    return genre
+    # the file changed in other ways since (or nothing was kept): its time stays "now"
+    return write_genre(path, previous, named=named).genre
 
 
 def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optional[str], options: TagOptions,
