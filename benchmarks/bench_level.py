@@ -34,22 +34,30 @@ def answer(result) -> tuple:
     return result.verdict, result.genre
 
 
-def sweep(classifier, tracks: list[tuple[str, str, np.ndarray]], steps=STEPS_DB) -> dict:
-    """``{step: {top1, strict, hedged, flips, n}}`` over ``tracks`` (path, genre, audio)."""
-    answers: dict = {}
+def classify_sweep(classifier, tracks: list[tuple[str, str, np.ndarray]], steps=STEPS_DB) -> dict:
+    """``{step: [TrackResult per track]}``: each of ``tracks`` (path, genre, audio) at each gain."""
+    out = {}
     for db in steps:
         gain = np.float32(10 ** (db / 20))
-        answers[db] = [classifier.classify_audio(audio * gain, path) for path, _, audio in tracks]
+        out[db] = [classifier.classify_audio(audio * gain, path) for path, _, audio in tracks]
+        log.info("  %d dB done", db)
+    return out
+
+
+def summarise(answers: dict, truth: list[str], pick: list[bool]) -> dict:
+    """``{step: {top1, strict, hedged, flips, top1_flips, n}}`` over the picked tracks."""
+    steps = list(answers)
     out = {}
-    truth = [genre for _, genre, _ in tracks]
     for db, results in answers.items():
-        top1 = np.mean([r.closest == g for r, g in zip(results, truth)])
-        strict = np.mean([r.verdict == "genre" and r.genre == g for r, g in zip(results, truth)])
-        hedged = np.mean([r.verdict != "genre" for r in results])
-        flips = np.mean([answer(r) != answer(r0) for r, r0 in zip(results, answers[steps[0]])])
-        top_flips = np.mean([r.closest != r0.closest for r, r0 in zip(results, answers[steps[0]])])
-        out[db] = {"top1": float(top1), "strict": float(strict), "hedged": float(hedged),
-                   "flips": float(flips), "top1_flips": float(top_flips), "n": len(results)}
+        rs = [r for r, p in zip(results, pick) if p]
+        r0 = [r for r, p in zip(answers[steps[0]], pick) if p]
+        gs = [g for g, p in zip(truth, pick) if p]
+        out[db] = {"top1": float(np.mean([r.closest == g for r, g in zip(rs, gs)])),
+                   "strict": float(np.mean([r.verdict == "genre" and r.genre == g for r, g in zip(rs, gs)])),
+                   "hedged": float(np.mean([r.verdict != "genre" for r in rs])),
+                   "flips": float(np.mean([answer(a) != answer(b) for a, b in zip(rs, r0)])),
+                   "top1_flips": float(np.mean([a.closest != b.closest for a, b in zip(rs, r0)])),
+                   "n": len(rs)}
     return out
 
 
@@ -94,19 +102,21 @@ def main() -> None:
     t0 = time.perf_counter()
     tracks = held_out_tracks(bundle.meta, args.limit, bundle.features.sample_rate)
     log.info("%d validation items decoded in %.0f s", len(tracks), time.perf_counter() - t0)
-    groups = {"all": tracks, "full tracks": [t for t in tracks if not t[0].startswith("gtzan_clips/")],
-              "2-3-s excerpts": [t for t in tracks if t[0].startswith("gtzan_clips/")]}
+    excerpt = [t[0].startswith("gtzan_clips/") for t in tracks]
+    groups = {"all": [True] * len(tracks), "full tracks": [not e for e in excerpt], "2-3-s excerpts": excerpt}
     models = {f"{bundle.meta['name']} {bundle.meta.get('version', '')}": bundle}
     if args.compare:
         old = load_bundle(args.compare)
         models[f"{old.meta['name']} {old.meta.get('version', '')} (compare)"] = old
     results: dict = {}
+    truth = [genre for _, genre, _ in tracks]
     for name, b in models.items():
-        clf = Classifier(b, runtime="auto")
-        for group, items in groups.items():
-            if items:
-                results[f"{name}, {group} ({len(items)})"] = res = sweep(clf, items)
-                log.info("%s", table(f"{name}, {group} ({len(items)})", res))
+        answers = classify_sweep(Classifier(b, runtime="auto"), tracks)
+        for group, pick in groups.items():
+            if any(pick):
+                title = f"{name}, {group} ({sum(pick)})"
+                results[title] = res = summarise(answers, truth, pick)
+                log.info("%s", table(title, res))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     log.info("written %s (%.0f s)", args.out, time.perf_counter() - t0)

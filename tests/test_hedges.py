@@ -41,12 +41,19 @@ def test_temperature_per_length():
 
 
 def _music(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
-    """A few bars of synthetic 'music': chords over a beat (no shared data needed)."""
+    """Synthetic 'music' that changes (no shared data needed): a chord every half second
+    from a random progression, a bass line and a beat."""
     rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 3
-    beat = np.exp(-((t * 2) % 1) * 12) * rng.standard_normal(t.size)
-    return (0.2 * chord * (0.7 + 0.3 * np.sin(2 * np.pi * 0.5 * t)) + 0.1 * beat).astype(np.float32)
+    n, step = int(seconds * sr), sr // 2
+    t = np.arange(step) / sr
+    out = []
+    for _ in range(-(-n // step)):
+        root = 110.0 * 2 ** (rng.integers(0, 12) / 12)
+        chord = sum(np.sin(2 * np.pi * root * r * t) for r in (2, 2.52, 3.0)) / 3
+        bass = np.sin(2 * np.pi * root / 2 * t) * np.exp(-t * 4)
+        hit = np.exp(-t * 30) * rng.standard_normal(step) * rng.choice([0.0, 0.3])
+        out.append(0.15 * chord + 0.2 * bass + hit)
+    return np.concatenate(out)[:n].astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +104,8 @@ def _agree(classifier, audio):
     file_result = classifier.classify_audio(ten_seconds)
     assert len(file_result.slices) == 4
     analyzer = LiveAnalyzer(classifier, hop_seconds=1.0, smoothing=4)
-    preds = analyzer.feed(audio[:4 * sf * hop + classifier.config.sample_rate]).predictions
+    stream = audio[:4 * sf * hop + classifier.config.sample_rate]
+    preds = [p for i in range(0, len(stream), 320) for p in analyzer.feed(stream[i:i + 320]).predictions]
     live = [p for p in preds if p.time * classifier.config.frames_per_second >= 4 * sf][0]
     assert live.verdict == file_result.verdict, (live.reason, file_result.reason)
     assert live.smoothed_genre == file_result.closest
