@@ -1,7 +1,7 @@
 """"Train on my library" on a real library: ../shared/data/emotify (4 genres, 40 tracks each).
 
-    python benchmarks/bench_wizard.py [--protocol split|unseen] [--mode quick|thorough]
-                                      [--repeats 5] [--shots 20 5]
+    python benchmarks/bench_wizard.py [--protocol split|unseen|scope] [--mode quick|thorough]
+                                      [--repeats 5] [--shots 20 5] [--genres classical metal reggae]
 
 ``split`` (the default, the issue's protocol): each run splits every genre's 40 tracks at
 random into 20 candidates for training and 20 for testing, trains on ``shots`` of the
@@ -14,6 +14,13 @@ come from the other 30 (the protocol needed for a backbone trained on Emotify, l
 genre_cnn_v1's). Training is exactly the wizard's (``train_on_library``). The first run
 starts with an empty feature cache (cold: decoding included) and is then repeated on the
 same tracks (cached); other runs draw other tracks, whose features may be cached already.
+
+``scope``: what a model of a person's genres says about the rest of music. A library of
+``--genres`` (``--shots`` GTZAN tracks each, default 10, from the bundled model's training
+side) is trained with ``--scope extend`` and ``--scope only`` and scored on the bundled
+model's own held-out full tracks (GTZAN and Emotify, never heard by any part of it): top-1
+accuracy on the person's genres and on the other genres, how many of the other genres'
+tracks are hedged, and how many are called one of the person's genres at >= 90 %.
 
 Known genres (``--known-genres``): the wizard starts genres that the base model knows
 (classical, pop, rock here) from its head. The bundled head did train on Emotify, so that
@@ -48,16 +55,111 @@ def unseen_paths(model) -> set[str]:
     return {p for p in meta.get("provenance", {}).get("validation_tracks", []) if p.startswith("emotify/")}
 
 
+def base_embeddings(base, paths: list[Path], cache: FeatureCache) -> dict:
+    """``{path: (slice embeddings, audible)}`` from the base network (quick mode keeps it)."""
+    from genre_desktop.core.training.train_on_library import audible_slices, slice_embeddings
+
+    out = {}
+    for n, path in enumerate(paths):
+        mel = cache.get(path, base.features)
+        out[path] = (slice_embeddings(base.model, mel, base.features.slice_frames),
+                     audible_slices(mel, base.features.slice_frames))
+        if n % 50 == 0:
+            print(f"  base embeddings {n}/{len(paths)}", flush=True)
+    return out
+
+
+def judge(bundle, embedded: dict, paths: list[Path]) -> list:
+    """Each track's verdict by ``bundle`` from base-network embeddings (its head, temperature
+    and open-set test: the app's own verdict path)."""
+    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.verdict import softmax
+
+    clf = Classifier(bundle)
+    w, b = bundle.model.head.weight.detach().numpy(), bundle.model.head.bias.detach().numpy()
+    results = []
+    for path in paths:
+        e, audible = embedded[path]
+        p = softmax(e @ w.T + b)
+        results.append(clf.verdict(str(path), 30.0, np.zeros(len(p), int), p, ~audible, embeddings=e))
+    return results
+
+
+HEDGES = ("unsure", "unknown", "not_music")
+
+
+def scope_protocol(args) -> None:
+    """``--protocol scope``: a person's library of ``--genres`` (``--shots`` GTZAN tracks each,
+    drawn from the bundled model's training side), trained with ``--scope extend`` and
+    ``only``; scored on the bundled model's own held-out tracks (GTZAN and Emotify full
+    tracks, never heard by any part of it): the person's genres and all the others."""
+    from genre_desktop.core.training.library_scan import LabelledTrack
+
+    data = ROOT.parent / "shared" / "data"
+    base = load_bundle(resolve_model(args.model))
+    held_out = {p for p in base.meta["provenance"].get("validation_tracks", []) if not p.startswith("gtzan_clips/")}
+    if not held_out:
+        raise SystemExit("the base model lists no validation tracks")
+    test = sorted(held_out)
+    genre_of = {data / p: p.split("/")[1] for p in test}
+    cache = FeatureCache(Path(args.cache) if args.cache else Path(tempfile.mkdtemp()) / "cache")
+    embedded = base_embeddings(base, list(genre_of), cache)
+    mine = [t for t in genre_of if genre_of[t] in args.genres]
+    others = [t for t in genre_of if genre_of[t] not in args.genres]
+    ref = judge(base, embedded, list(genre_of))
+    ref_by = dict(zip(genre_of, ref))
+    print(f"base {base.name}: {len(mine)} held-out tracks of {', '.join(args.genres)}, {len(others)} of other "
+          f"genres; base accuracy on them {np.mean([ref_by[t].closest == genre_of[t] for t in mine]):.1%} / "
+          f"{np.mean([ref_by[t].closest == genre_of[t] for t in others]):.1%}")
+    rows = {scope: [] for scope in ("extend", "only")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.repeats):
+            rng = np.random.default_rng(rep)
+            train = []
+            for genre in args.genres:
+                pool = sorted(p for p in (data / "gtzan" / genre).glob("*.ogg")
+                              if f"gtzan/{genre}/{p.name}" not in held_out)
+                train += [LabelledTrack(pool[i], genre) for i in rng.choice(len(pool), args.shots[0], replace=False)]
+            for scope in rows:
+                outcome = train_on_library(LibraryScan(train), f"scope-{scope}-{rep}",
+                                           TrainOptions(val_fraction=0.0, seed=rep, scope=scope),
+                                           base_model=args.model, dest=Path(tmp) / f"{scope}{rep}", cache=cache)
+                bundle = load_bundle(outcome.path)
+                r_mine, r_other = judge(bundle, embedded, mine), judge(bundle, embedded, others)
+                row = {
+                    "mine_accuracy": np.mean([r.closest == genre_of[t] for r, t in zip(r_mine, mine)]),
+                    "mine_hedged": np.mean([r.verdict in HEDGES for r in r_mine]),
+                    "other_accuracy": np.mean([r.closest == genre_of[t] for r, t in zip(r_other, others)]),
+                    "other_hedged": np.mean([r.verdict in HEDGES for r in r_other]),
+                    "other_unknown": np.mean([r.verdict in ("unknown", "not_music") for r in r_other]),
+                    "other_confident_mine": np.mean([r.verdict == "genre" and r.confidence >= 0.9
+                                                     and r.closest in args.genres for r in r_other]),
+                    "other_called_mine": np.mean([r.verdict == "genre" and r.closest in args.genres for r in r_other]),
+                    "estimate": outcome.estimate.accuracy}
+                rows[scope].append(row)
+                print(f"run {rep} {scope}: " + ", ".join(f"{k} {v:.1%}" for k, v in row.items()), flush=True)
+    for scope, runs in rows.items():
+        print(f"== {scope}: " + ", ".join(f"{k} {np.mean([r[k] for r in runs]):.1%} \u00b1 "
+                                          f"{np.std([r[k] for r in runs]):.1%}" for k in runs[0]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--shots", type=int, nargs="+", default=[20, 5])
-    parser.add_argument("--protocol", choices=["split", "unseen"], default="split")
+    parser.add_argument("--protocol", choices=["split", "unseen", "scope"], default="split")
+    parser.add_argument("--genres", nargs="+", default=["classical", "metal", "reggae"],
+                        help="scope protocol: the person's genres (GTZAN folders)")
+    parser.add_argument("--cache", default=None, help="feature cache folder (default: a temporary one)")
     parser.add_argument("--mode", choices=["quick", "thorough"], default="quick")
     parser.add_argument("--model", default=None, help="base model (default: the app's default)")
     parser.add_argument("--known-genres", choices=["on", "off"], default=None,
                         help="start known genres from the base head (default: on for unseen, off for split)")
     args = parser.parse_args()
+    if args.protocol == "scope":
+        args.shots = args.shots if args.shots != [20, 5] else [10]
+        args.repeats = args.repeats if args.repeats != 5 else 3
+        return scope_protocol(args)
     reuse = (args.known_genres or ("on" if args.protocol == "unseen" else "off")) == "on"
     scan = scan_labelled_folders(EMOTIFY)
     unseen = unseen_paths(args.model)

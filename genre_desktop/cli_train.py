@@ -14,7 +14,8 @@ log = logging.getLogger("genre_desktop.cli")
 def cmd_train(args: argparse.Namespace) -> int:
     from .core.training.library_scan import scan_labelled_folders
     from .core.engine.registry import user_model_path
-    from .core.training.train_on_library import TrainOptions, train_on_library, trust_warnings
+    from .core.training.outcome import trust_warnings
+    from .core.training.train_on_library import TrainOptions, train_on_library
 
     dest = user_model_path(args.name)  # the one name rule: refused before any work
     folder = existing_folder(args.folder)
@@ -31,23 +32,29 @@ def cmd_train(args: argparse.Namespace) -> int:
           file=sys.stderr)
     bar = ProgressBar()
     options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed,
-                           reuse_known_genres=not args.ignore_known_genres)
+                           reuse_known_genres=not args.ignore_known_genres, scope=args.scope)
+    if args.scope == "only":
+        log.warning("--scope only: the model will know only your %d genres; music of any other genre will be "
+                    "called one of them, or 'none of my genres' when it is far enough away", len(scan.counts()))
     try:
         outcome = train_on_library(scan, dest.name, options, base_model=args.base, dest=dest,
                                    progress=bar)
+    except ValueError as exc:  # e.g. thorough mode would move the kept genres
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         bar.close()
     for path, reason in outcome.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    estimate = outcome.estimate
+    print(f"accuracy: {estimate.accuracy:.1%} of {estimate.tracks} tracks ({estimate.method})")
+    print(outcome.knows())
+    print("held-out validation tracks, through the app's verdict path:")
     print(outcome.report.to_text())
     print("verdicts on the validation tracks: " + ", ".join(f"{v} {n}" for v, n in outcome.verdicts.items()))
     cal = outcome.calibration
     print(f"calibration: temperature {cal.get('temperature', 1.0):.2f}, expected calibration error "
           f"{cal.get('ece_before', 0):.3f} -> {cal.get('ece_after', 0):.3f} (held-out training folds)")
-    if outcome.cross_validated:
-        cv = outcome.cross_validated
-        print(f"{cv['folds']}-fold cross-validation over all {cv['tracks']} tracks: "
-              f"{cv['mean']:.1%} \u00b1 {cv['spread']:.1%}")
     for warning in trust_warnings(outcome):
         print(f"warning: {warning}", file=sys.stderr)
     if outcome.known_genres:
@@ -65,6 +72,9 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--base", help="model to start from (default: the bundled model)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scope", choices=("extend", "only"), default="extend",
+                   help="extend (default): keep the base model's genres and add or re-teach yours; "
+                        "only: your genres alone (everything will be called one of them)")
     p.add_argument("--ignore-known-genres", action="store_true",
                    help="learn every genre from the library alone, even those the base model knows")
     p.set_defaults(func=cmd_train)

@@ -57,7 +57,7 @@ def test_train_on_library_really_trains(tiny_library, tiny_model, mode):
     assert outcome.path == user_models_folder() / f"mine-{mode}"
     assert outcome.report.total == 6 and outcome.report.accuracy >= 0.8
     bundle = load_bundle(outcome.path)
-    assert bundle.labels == ["bass", "noise", "treble"]
+    assert bundle.labels == ["bass", "treble", "noise"]  # extend: the base's genres, in its order
     assert f"mine-{mode}" in [m.name for m in list_models()]
     assert seen[-1] == 1.0
     if mode == "thorough":
@@ -95,12 +95,14 @@ def test_feature_cache_hits(tmp_path):
 def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
     from genre_desktop.core.training.heads import fit_standardised_head
     from genre_desktop.core.engine.names import genre_key
-    from genre_desktop.core.training.train_on_library import known_genre_prior
+    from genre_desktop.core.training.scope import head_prior, plan_labels
 
     assert genre_key("Hip-Hop") == genre_key("hip hop") == "hiphop"
     base = load_bundle(tiny_model)
-    weight, bias, known = known_genre_prior(base.labels, base.model.head, ["Treble", "shoegaze"])
-    assert known == ["Treble"]
+    plan = plan_labels(base.labels, ["Treble", "shoegaze"], "only")
+    weight, bias = head_prior(plan, base.labels, base.model.head.weight.detach().numpy(),
+                              base.model.head.bias.detach().numpy())
+    assert plan.known == ["Treble"]
     np.testing.assert_array_equal(weight[0], base.model.head.weight[base.labels.index("treble")].detach().numpy())
     assert not weight[1].any() and bias[1] == 0
     # the penalty pulls towards the prior: strongly regularised, the head stays there

@@ -1,6 +1,7 @@
 """The training wizard, driven end to end offscreen on a tiny synthetic library."""
 import shutil
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QWizard
 
@@ -51,7 +52,9 @@ def test_wizard_end_to_end(qtbot, wizard, library):
     assert train.acc_curve.getData()[0] is not None and len(train.acc_curve.getData()[0]) == 2
     wizard.next()
     results = wizard.results_page
-    assert "validation tracks right" in results.summary.text()
+    text = results.summary.text()  # thorough mode trains only your genres, and is not cross-validated
+    assert "tracks right (on " in text and "held out of training" in text
+    assert "It knows only your 3 genres (bass, noise, treble)" in text
     assert results.recall.rowCount() == 3
     used = []
     wizard.use_model.connect(used.append)
@@ -122,18 +125,46 @@ def test_keep_the_old_one_is_honoured(qtbot, wizard, library, tiny_model, existe
         assert not dest.exists()
 
 
-def test_results_page_warns_when_the_estimate_cannot_be_trusted(qtbot, wizard, library):
-    """18 tracks leave 3-4 validation tracks: the page says the number is an anecdote, and
-    shows the verdicts the validation tracks got."""
+def test_results_page_gives_one_estimate_and_says_how_it_was_measured(qtbot, wizard, library):
+    """18 tracks: one figure (cross-validated over all of them), how it was measured, how many
+    genres the model knows, and a warning that 18 tracks are few; the table, matrix and list
+    of wrong tracks are the same predictions as the figure."""
+    import re
+
     to_check_page(qtbot, wizard, library)
     wizard.next()
-    with qtbot.waitSignal(wizard.train_page.training_finished, timeout=120000):
+    assert wizard.train_page.scope() == "extend"  # the default
+    with qtbot.waitSignal(wizard.train_page.training_finished, timeout=120000) as blocker:
         wizard.train_page.start_button.click()
+    outcome = blocker.args[0]
     wizard.next()
-    text = wizard.results_page.summary.text()
-    assert "rests on only" in text and "Verdicts on them:" in text
-    assert "Cross-validated over all 18 tracks (5 folds)" in text  # the steadier estimate, with its spread
-    assert wizard.results_page.use_button.text() == "Use it anyway"
+    page = wizard.results_page
+    text = page.summary.text()
+    assert len(re.findall(r"\d+ ?%", text)) == 1, text  # one figure, no second one beside it
+    assert "of 18 tracks right (5-fold cross-validation over all 18 of your tracks" in text
+    assert "It knows 3 genres: the base model's 3" in text
+    assert "rests on only 18 tracks" in text and page.use_button.text() == "Use it anyway"
+    estimate = outcome.estimate
+    shown = int(re.search(r"<b>(\d+)%</b>", text).group(1))
+    assert shown == round(100 * estimate.accuracy)
+    assert estimate.accuracy == pytest.approx(np.trace(estimate.report.matrix) / 18)
+    assert page.wrong.count() == max(len(estimate.wrong), 1)
+    per_genre = {page.recall.item(r, 0).text(): page.recall.item(r, 1).text() for r in range(page.recall.rowCount())}
+    assert per_genre == {g: f"{v:.0%}" for g, v in estimate.report.recall().items()}
+
+
+def test_train_page_scope_choice(qtbot, wizard):
+    """Add to the base's genres is the default; "only my genres" carries a plain warning; thorough
+    mode (which moves the network) trains only your genres."""
+    page = wizard.train_page
+    assert page.extend.isChecked() and page.scope() == "extend"
+    page.only.setChecked(True)
+    assert page.scope() == "only" and "calls all music one of them" in page.scope_note.text()
+    page.extend.setChecked(True)
+    page.thorough.setChecked(True)
+    assert page.scope() == "only" and not page.extend.isEnabled()
+    page.quick.setChecked(True)
+    assert page.extend.isEnabled()
 
 
 def test_wizard_starts_from_the_bundled_model_and_remembers_the_folder(qtbot, library, bundled_model_path):

@@ -22,6 +22,7 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
                     init: Optional[tuple[np.ndarray, np.ndarray]] = None,
                     sample_weight: Optional[np.ndarray] = None,
                     prior: Optional[np.ndarray] = None,
+                    frozen: Optional[np.ndarray] = None,
                     should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression by full-batch L-BFGS.
 
@@ -34,6 +35,8 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
     sample_weight : (n,) optional per-sample weights (replace ``balanced``)
     prior : (n_classes, d) optional weights that the L2 penalty pulls towards (instead of
         zero): ``l2 * ||weight - prior||^2``; a row of zeros is the plain penalty
+    frozen : (n_classes,) optional bool: these rows (weight and bias) stay at ``init``
+        (zeros without it); they still compete in the softmax
 
     Returns
     -------
@@ -56,29 +59,37 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
     else:
         sw = torch.ones(len(yt))
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
+    keep = torch.zeros(n_classes, dtype=torch.bool) if frozen is None else torch.from_numpy(np.asarray(frozen, bool))
+    w_fixed, b_fixed = w.detach().clone(), b.detach().clone()
+
+    def effective():
+        return (torch.where(keep[:, None], w_fixed, w), torch.where(keep, b_fixed, b))
 
     def closure():
         opt.zero_grad()
-        loss = (F.cross_entropy(xt @ w.T + b, yt, reduction="none") * sw).mean() + l2 * ((w - w0) ** 2).sum()
+        we, be = effective()
+        loss = (F.cross_entropy(xt @ we.T + be, yt, reduction="none") * sw).mean() + l2 * ((we - w0) ** 2).sum()
         loss.backward()
         return loss
 
     for _ in range(max(1, steps // 20)):
         check_stop(should_stop)
         opt.step(closure)
-    return w.detach().numpy(), b.detach().numpy()
+    we, be = effective()
+    return we.detach().numpy(), be.detach().numpy()
 
 
 def fit_standardised_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float,
                           sample_weight: Optional[np.ndarray] = None,
                           prior: Optional[tuple[np.ndarray, np.ndarray]] = None,
+                          frozen: Optional[np.ndarray] = None,
                           should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`fit_linear_head` on standardised features, folded back to act on raw ones.
 
     The L2 penalty then treats every feature dimension alike, whatever its scale.
     ``prior = (weight (n_classes, d), bias (n_classes,))``, a head acting on the raw
     features, is where the fit starts and what the penalty pulls towards (rows of zeros
-    for classes without prior knowledge).
+    for classes without prior knowledge). ``frozen`` rows stay the prior's exactly.
 
     Returns
     -------
@@ -90,5 +101,6 @@ def fit_standardised_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: floa
         w_raw, b_raw = (np.asarray(a, np.float64) for a in prior)
         init = ((w_raw * std).astype(np.float32), (b_raw + w_raw @ mean).astype(np.float32))
     w, b = fit_linear_head((x - mean) / std, y, n_classes, l2=l2, sample_weight=sample_weight,
-                           init=init, prior=None if init is None else init[0], should_stop=should_stop)
+                           init=init, prior=None if init is None else init[0], frozen=frozen,
+                           should_stop=should_stop)
     return (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Wizard page 4: per-genre accuracy, confusion matrix, the tracks it got wrong."""
+"""Wizard page 4: one accuracy figure and how it was measured, what the model knows, and\nthe same predictions per genre, as a confusion matrix and as the tracks it got wrong."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +16,7 @@ class ResultsPage(QWizardPage):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.recall = QTableWidget(0, 2)
-        self.recall.setHorizontalHeaderLabels(["Genre", "Validation accuracy"])
+        self.recall.setHorizontalHeaderLabels(["Genre", "Right"])
         self.recall.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
         self.recall.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeToContents)
         self.recall.verticalHeader().setVisible(False)
@@ -48,64 +48,57 @@ class ResultsPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(top, 1)
-        layout.addWidget(QLabel("Validation tracks it got wrong (double-click to open one; fix its "
+        layout.addWidget(QLabel("Tracks it got wrong (double-click to open one; fix its "
                                 "folder if the label is wrong):"))
         layout.addWidget(self.wrong)
         layout.addLayout(buttons)
         self._texts = []
 
     def initializePage(self) -> None:  # noqa: N802
-        outcome = self.wizard().outcome
-        report = outcome.report
-        note = "" if outcome.validated else " (no tracks could be held out: these are training tracks)"
-        from ...core.training.train_on_library import trust_warnings
+        from ...core.training.outcome import trust_warnings
 
-        words = {"genre": "a genre", "unsure": "not sure", "unknown": "none of its genres",
-                 "not_music": "not music", "silence": "silence"}
-        verdicts = ", ".join(f"{words.get(v, v)} {n}" for v, n in outcome.verdicts.items())
+        outcome = self.wizard().outcome
+        estimate = outcome.estimate  # the one figure; the table, matrix and list below are the same predictions
         warnings = trust_warnings(outcome)
-        self.summary.setText(f"<b>{report.accuracy:.0%}</b> of {report.total} validation tracks right{note}; "
-                             f"balanced accuracy {report.balanced_accuracy():.0%}. Verdicts on them: {verdicts}. "
-                             + (f"Cross-validated over all {outcome.cross_validated['tracks']} tracks "
-                                f"({outcome.cross_validated['folds']} folds): "
-                                f"<b>{outcome.cross_validated['mean']:.0%} \u00b1 "
-                                f"{outcome.cross_validated['spread']:.0%}</b>. " if outcome.cross_validated else "")
-                             + f"Saved as <i>{outcome.path.name}</i> in {outcome.path.parent}."
+        self.summary.setText(f"<b>{estimate.accuracy:.0%}</b> of {estimate.tracks} tracks right ({estimate.method}). "
+                             + outcome.knows()
+                             + f" Saved as <i>{outcome.path.name}</i> in {outcome.path.parent}."
                              + (f" Genres the base model already knew ({', '.join(outcome.known_genres)}) "
                                 "started from what it knew." if outcome.known_genres else "")
                              + "".join(f"<br><b style='color:#b71c1c'>\u26a0 {w}.</b>" for w in warnings))
-        if warnings:  # ask before the person relies on it: say so next to the buttons
-            self.use_button.setText("Use it anyway")
-        recall = report.recall()
+        # ask before the person relies on it: say so next to the buttons
+        self.use_button.setText("Use it anyway" if warnings else "Use this model now")
+        recall = estimate.report.recall()
         self.recall.setRowCount(len(recall))
         for row, (genre, value) in enumerate(recall.items()):
             self.recall.setItem(row, 0, QTableWidgetItem(genre))
             self.recall.setItem(row, 1, QTableWidgetItem(f"{value:.0%}"))
-        if not warnings:
-            self.use_button.setText("Use this model now")
-        self._draw_matrix(report)
+        self._draw_matrix(estimate.report)
         self.keep_button.setText("Keep the old one" if outcome.replaced else "Discard this model")
         self.keep_button.setToolTip("Put back the model this training replaced (the new one is kept as "
                                     "its backup, restorable in Manage my models)" if outcome.replaced
                                     else "Delete the model just trained")
         self.wrong.clear()
-        for w in outcome.wrong:
+        for w in estimate.wrong:
             item = QListWidgetItem(f"{w.path.name}: labelled {w.truth}, heard as {w.predicted} ({w.confidence:.0%})")
             item.setData(256, str(w.path))
             item.setToolTip(str(w.path))
             self.wrong.addItem(item)
-        if not outcome.wrong:
-            self.wrong.addItem("None \u2014 every validation track was right.")
+        if not estimate.wrong:
+            self.wrong.addItem("None \u2014 every track was right.")
 
     def _draw_matrix(self, report) -> None:
         for t in self._texts:
             self.matrix_plot.removeItem(t)
         self._texts = []
-        m = report.matrix.astype(float)
+        # only the genres that were tested or predicted (an extended model knows many more)
+        used = [i for i in range(len(report.labels)) if report.matrix[i].sum() or report.matrix[:, i].sum()]
+        m = report.matrix[np.ix_(used, used)].astype(float)
+        labels = [report.labels[i] for i in used]
         rows = m.sum(axis=1, keepdims=True)
         norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
         self.matrix_image.setImage(norm, autoLevels=False, levels=(0, 1))
-        n = len(report.labels)
+        n = len(labels)
         for i in range(n):
             for j in range(n):
                 if m[i, j]:
@@ -114,7 +107,7 @@ class ResultsPage(QWizardPage):
                     text.setPos(j + 0.5, i + 0.5)
                     self.matrix_plot.addItem(text)
                     self._texts.append(text)
-        ticks = [(i + 0.5, label) for i, label in enumerate(report.labels)]
+        ticks = [(i + 0.5, label) for i, label in enumerate(labels)]
         self.matrix_plot.getAxis("bottom").setTicks([ticks])
         self.matrix_plot.getAxis("left").setTicks([ticks])
 

@@ -19,6 +19,22 @@ from ..theme import style_plot
 SUBTITLE = ("Starting from {base}. Quick trains a new genre layer on its network's features (about "
             "a minute); thorough also fine-tunes the network's later layers (several minutes; with a "
             "few dozen tracks per genre quick is usually as good).")
+ONLY_WARNING = ("\u26a0 A model that knows only your genres calls all music one of them: a track of any "
+                "other genre gets the nearest of yours, or \u201cnone of my genres\u201d when it is far enough "
+                "away. Keep the base model's genres unless your library covers all the music you will play.")
+THOROUGH_NEEDS_ONLY = ("Thorough fine-tunes the network on your tracks alone, which would change the base "
+                       "model's other genres: it trains only your genres.")
+
+
+def base_genre_count(base_model) -> int | None:
+    """How many genres the base model knows (None when its labels cannot be read)."""
+    from ...core.engine.bundle import read_meta
+    from ...core.engine.registry import resolve_model
+
+    try:
+        return len(read_meta(resolve_model(base_model))["labels"])
+    except (BundleError, OSError, KeyError, TypeError):
+        return None
 
 
 class TrainPage(QWizardPage):
@@ -50,9 +66,25 @@ class TrainPage(QWizardPage):
         modes.addWidget(QLabel("epochs:"))
         modes.addWidget(self.epochs)
         modes.addStretch(1)
+        self.extend = QRadioButton("Add my genres to the base model's")
+        self.only = QRadioButton("Only my genres")
+        self.extend.setChecked(True)
+        scopes = QButtonGroup(self)
+        scopes.addButton(self.extend)
+        scopes.addButton(self.only)
+        scope_row = QHBoxLayout()
+        scope_row.addWidget(self.extend)
+        scope_row.addWidget(self.only)
+        scope_row.addStretch(1)
+        self.scope_note = QLabel("")
+        self.scope_note.setWordWrap(True)
+        self.extend.toggled.connect(self._scope_changed)
+        self.thorough.toggled.connect(self._scope_changed)
         form = QFormLayout()
         form.addRow("Model name:", self.name_edit)
         form.addRow("", self.name_note)
+        form.addRow("Genres:", scope_row)
+        form.addRow("", self.scope_note)
         form.addRow("Mode:", modes)
         self.start_button = QPushButton("Start training")
         self.start_button.clicked.connect(self.start)
@@ -97,10 +129,32 @@ class TrainPage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802
         base = self.wizard().choose_page.base_combo.currentText() or "the bundled model"
         self.setSubTitle(SUBTITLE.format(base=base))
+        n = base_genre_count(self.wizard().base_model)
+        self.extend.setText(f"Add my genres to the base model's {n}" if n else "Add my genres to the base model's")
+        self._scope_changed()
         self.outcome = None
         self.progress.setValue(0)
         self.status.setText("")
         self._validate_name(self.name_edit.text())
+
+    def scope(self) -> str:
+        """What the model will know: ``"extend"`` (the base's genres and yours) or ``"only"``."""
+        return "extend" if self.extend.isChecked() else "only"
+
+    def _scope_changed(self, *_) -> None:
+        """Say what each choice means; thorough mode trains only your genres."""
+        if self.thorough.isChecked() and self.extend.isChecked():
+            self.only.setChecked(True)
+        self.extend.setEnabled(not self.thorough.isChecked())
+        self.extend.setToolTip(THOROUGH_NEEDS_ONLY if self.thorough.isChecked() else
+                               "The base model's genres are kept; yours are added, or re-taught when it knows them")
+        if self.extend.isChecked():
+            self.scope_note.setText("Your genres are added to those the base model knows (a genre it knows is "
+                                    "re-taught from your tracks); music of other genres keeps its genre.")
+            self.scope_note.setStyleSheet("")
+        else:
+            self.scope_note.setText(ONLY_WARNING + (" " + THOROUGH_NEEDS_ONLY if self.thorough.isChecked() else ""))
+            self.scope_note.setStyleSheet("color: #b26a00;")
 
     def _validate_name(self, text: str) -> None:
         try:
@@ -118,7 +172,7 @@ class TrainPage(QWizardPage):
     def start(self) -> None:
         wizard = self.wizard()
         options = TrainOptions(mode="thorough" if self.thorough.isChecked() else "quick",
-                               epochs=self.epochs.value())
+                               epochs=self.epochs.value(), scope=self.scope())
         self.worker = Task(train_on_library, wizard.scan, self.name_edit.text().strip(), options,
                            base_model=wizard.base_model, name="training", parent=self,
                            on_epoch=lambda h: self._epoch.emit(list(h.train_loss), list(h.val_accuracy)))
@@ -162,9 +216,9 @@ class TrainPage(QWizardPage):
     def _on_done(self, outcome) -> None:
         self.outcome = outcome
         self.wizard().outcome = outcome
-        acc = outcome.report.accuracy
-        self._finish(f"Done in {outcome.seconds['total']:.0f} s: {acc:.0%} of validation tracks right. "
-                     "Press Next for the details.")
+        estimate = outcome.estimate
+        self._finish(f"Done in {outcome.seconds['total']:.0f} s: {estimate.accuracy:.0%} of {estimate.tracks} "
+                     "tracks right. Press Next for how this was measured.")
         self.completeChanged.emit()
         self.training_finished.emit(outcome)
 
