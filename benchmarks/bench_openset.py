@@ -85,7 +85,7 @@ def open_set(name: str, known: dict, unknown: list, per_genre: int, splits: int,
             test_known += [(paths[i], genre) for i in order[per_genre:]]
         with tempfile.TemporaryDirectory() as tmp:
             outcome = train_on_library(LibraryScan(train), f"openset-{seed}",
-                                       TrainOptions(val_fraction=0.0, seed=seed, reuse_known_genres=known_genres),
+                                       TrainOptions(val_fraction=0.0, seed=seed, reuse_known_genres=known_genres, scope="only"),
                                        dest=Path(tmp) / "m")
             clf = Classifier(load_bundle(outcome.path))
             kr = classify_all(clf, [p for p, _ in test_known])

@@ -68,7 +68,7 @@ def synth_genres_model(bundled_model_path, tiny_library, tmp_path_factory):
     from genre_desktop.core.training.library_scan import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
-    outcome = train_on_library(scan_labelled_folders(tiny_library), "synth", TrainOptions(val_fraction=0.0),
+    outcome = train_on_library(scan_labelled_folders(tiny_library), "synth", TrainOptions(val_fraction=0.0, scope="only"),
                                base_model=str(bundled_model_path),
                                dest=tmp_path_factory.mktemp("synthmodel") / "synth")
     return outcome.path
