@@ -25,7 +25,7 @@ from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progre
 from .analyse import audio_fingerprint
 from .database import LibraryDatabase, path_text
 from .tag_bytes import restore_bytes
-from .tag_file_copy import is_temp_name, remove_temp
+from .tag_file_copy import TEMP_SUFFIX, is_temp_name, remove_temp
 from .tag_write import write_genre
 from .tags import TagError, audio_digest, read_tags, same_genres
 from .writer_lock import WriterBusy, undo_store, writer_lock
@@ -311,6 +311,8 @@ def settle(db: LibraryDatabase) -> list[str]:
     for entry in db.pending_writes():
         path = Path(path_text(entry["path"]))
         temp = _recorded_temp(entry)
+        if temp is None and entry["message"] is None:
+            temp = f".{path.name}{TEMP_SUFFIX}"  # the one fixed name versions before 2026-12 used
         if temp:
             remove_temp(path.parent / temp)
         try:
