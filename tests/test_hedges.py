@@ -123,7 +123,7 @@ def test_live_and_file_verdicts_of_the_same_audio_agree(classifier):
 
 
 def test_live_and_file_agree_on_real_music(classifier):
-    source = SHARED_DATA / "gtzan" / "jazz" / "jazz.00003.ogg"
+    source = SHARED_DATA / "gtzan" / "jazz" / "jazz.00004.ogg"
     if not source.exists():
         pytest.skip(f"real music not found at {source}")
     from genre_desktop.core.engine.audio_io import load_audio
@@ -131,3 +131,21 @@ def test_live_and_file_agree_on_real_music(classifier):
     audio = load_audio(source, classifier.config.sample_rate)
     for start in (0, 8, 16):  # three 10-s windows of one track
         _agree(classifier, audio[start * classifier.config.sample_rate:])
+
+
+@pytest.mark.parametrize("verdict", ["unknown", "not_music", "unsure"])
+def test_the_panel_keeps_the_bars_of_a_hedged_verdict(qtbot, verdict):
+    """The panel names the hedge and still shows the three closest genres with their bars."""
+    from genre_desktop.core.engine.inference import TrackResult
+    from genre_desktop.gui.track_view import VerdictPanel
+
+    labels = ["blues", "classical", "metal", "rock"]
+    result = TrackResult(path="x.ogg", duration=30.0, labels=labels, genre="metal" if verdict == "unsure" else None,
+                         confidence=0.46, uncertain=True, probs=np.array([0.04, 0.1, 0.46, 0.4], np.float32),
+                         agreement=0.6, reason="music unlike any of this model's 4 genres (closest: metal)",
+                         verdict=verdict, closest="metal")
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show_result(result)
+    shown = [(name.text(), bar.value()) for name, bar in panel.bars if not bar.isHidden()]
+    assert shown == [("metal", 460), ("rock", 400), ("classical", 100)]

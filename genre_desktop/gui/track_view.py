@@ -99,6 +99,7 @@ class VerdictPanel(QFrame):
             title = VERDICT_TITLES[result.verdict]
             self.show_message(title, f"{result.reason[:1].upper()}{result.reason[1:]}.  {minutes}:{seconds:02d} long")
             self.genre.setStyleSheet(f"color: {VERDICT_COLORS[result.verdict]};")
+            self._show_bars(result)  # the genres the model did hear stay in view (issue 25)
             self._add_notes(result)
             return
         color = genre_color(result.labels, result.genre)
@@ -112,6 +113,12 @@ class VerdictPanel(QFrame):
             self.genre.setStyleSheet(f"color: {color.name()};")
             self.detail.setText(f"{result.confidence:.0%} confident; {result.agreement:.0%} of "
                                 f"{len(result.slices)} slices agree.  {minutes}:{seconds:02d} long")
+        self._show_bars(result)
+        self.tags.setText("Sounds like: " + ", ".join(t for t, _ in result.tags) if result.tags else "")
+        self._add_notes(result)
+
+    def _show_bars(self, result: "TrackResult") -> None:
+        """The top 3 genres as bars, whatever the verdict."""
         for (name, bar), (label, prob) in zip(self.bars, result.top(3)):
             name.setText(label)
             bar.setVisible(True)
@@ -120,8 +127,6 @@ class VerdictPanel(QFrame):
             bar.setStyleSheet("QProgressBar { background: palette(base); border: 1px solid palette(mid); "
                               "color: palette(text); } "
                               f"QProgressBar::chunk {{ background: {genre_color(result.labels, label).name()}; }}")
-        self.tags.setText("Sounds like: " + ", ".join(t for t, _ in result.tags) if result.tags else "")
-        self._add_notes(result)
 
     def _add_notes(self, result: "TrackResult") -> None:
         """What is wrong with the file itself ("truncated: ..."), under the verdict."""
