@@ -333,11 +333,11 @@ def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_reco
                 pool.restart()
             if lost:
                 progress(done / total, "work lost on the cluster: trying it again…")
-                now = pool.recover(make_local)
-                if now is not pool:  # the rest runs locally; what the cluster had is tried again
+                successor = pool.recover(make_local)
+                if successor is not pool:  # the rest runs locally; what the cluster had is tried again
                     pending.extend(in_flight.values())
                     in_flight.clear()
-                    pool = now
+                    pool = successor
     finally:
         pool.close(cancel=True)
     return state
