@@ -271,3 +271,10 @@ def test_a_pause_does_not_count_in_files_per_minute(tmp_path, tiny_model, monkey
     rates = [int(m.split(" files/min")[0].rsplit(" ", 1)[-1]) for m in said if "files/min" in m]
     assert jumped[0] == 1800.0 and rates
     assert min(rates) >= 1  # 3 files in 30 paused minutes would read "0 files/min"
+
+
+def test_meter_and_play_button_draw_without_special_glyphs(qtbot, window):  # noqa: F811
+    level = window.live.level
+    assert not level.isTextVisible() and level.height() <= 16  # a bar, not a box of text
+    button = window.play_button
+    assert not button.icon().isNull() and button.text().isascii()  # no \u25b6 / \u23f8 glyphs
