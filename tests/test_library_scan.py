@@ -84,7 +84,7 @@ def test_a_killed_scan_loses_only_the_files_in_flight(tmp_path, music, tiny_mode
     assert proc.returncode == -9, proc.stderr
     with LibraryDatabase(db_path) as db:  # the database survived the kill, with the first result
         assert len(db.rows(None)) == 1
-        assert db.last_run()["state"] == "running"
+        assert db.last_run()["state"] == "interrupted"  # the killed run is closed at the next start
     resumed = scan_library([music], ModelRef.of(tiny_model), db_path, BatchOptions(workers=1))
     assert (resumed.unchanged, resumed.queued) == (1, 9)
 
