@@ -42,7 +42,7 @@ class LibraryError(sqlite3.Error):
     exit_code = 1
 
     def __init__(self, message: str, path: Optional[os.PathLike | str] = None):
-        super().__init__(message)
+        super().__init__(" ".join(message.split()))  # one line, whatever SQLite said
         self.path = path
 
 
