@@ -112,6 +112,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .core.library.listing import genre_counts, track_record
 
     ref = _model(args)
+    if args.albums:
+        return _show_albums(args, ref)
     counts, n = Counter(), 0
     with _db(args, write=False) as db:
         for row in _rows(args, db, ref):
@@ -128,21 +130,47 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_albums(args, ref) -> int:
+    """``show --albums``: one line (or JSON object) per album, with its vote."""
+    from .core.library.albums import AlbumModel, albums
+
+    with _db(args, write=False) as db:
+        found = albums(db, ref.key, AlbumModel.of_folder(ref.folder), _rows(args, db, ref))
+    for album in found:
+        if args.json:
+            print(json.dumps(album.record(), ensure_ascii=False))
+            continue
+        genre = (f"{album.genre} {album.confidence:.0%}" if album.verdict == "genre" else
+                 f"not sure ({album.genre} {album.confidence:.0%})" if album.verdict == "unsure" else "not analysed")
+        odd = f"\t{len(album.disagreeing)} disagreeing" if album.disagreeing else ""
+        print(f"{album.artist or '-'}\t{album.title}\t{genre}\t{len(album.tracks)} tracks{odd}")
+    if not args.json:
+        print(f"{len(found):,} albums", file=sys.stderr)
+    return 0
+
+
 def _options(args):
     from .core.library.writing import TagOptions
 
     return TagOptions(top_k=args.top, separator=args.separator,
                       verdicts=("genre", "unsure") if args.include_unsure else ("genre",),
-                      overwrite=args.overwrite)
+                      overwrite=args.overwrite, add=args.add, per_album=args.per_album)
 
 
 def cmd_write_tags(args: argparse.Namespace) -> int:
     from .core.library.writing import apply, propose
 
+    from .core.library.albums import AlbumModel
+    from .core.library.vocabulary import vocabulary_or_default
+
     ref = _model(args)
     options = _options(args)
+    vocabulary, problem = vocabulary_or_default()
+    if problem:
+        print(f"vocabulary not used: {problem}", file=sys.stderr)
     with _db(args, write=not args.dry_run) as db:
-        lines = propose(db, ref.key, options, args.paths or None)
+        lines = propose(db, ref.key, options, args.paths or None, vocabulary=vocabulary,
+                        album_model=AlbumModel.of_folder(ref.folder))
         for line in lines:
             if line.action == "write" or args.verbose_review:
                 print(f"{line.path}\t{'; '.join(line.current) or '-'}\t->\t{'; '.join(line.proposed) or '-'}"
@@ -199,7 +227,10 @@ def _options_text(options: dict) -> str:
     if top > 1:
         parts.append(f"joined by {options['separator']!r}" if options.get("separator") else "as separate values")
     parts.append("confident and not-sure tracks" if "unsure" in options.get("verdicts", []) else "confident tracks only")
-    parts.append("replacing genres" if options.get("overwrite") else "keeping existing genres")
+    parts.append("adding to existing genres" if options.get("add") else
+                 "replacing genres" if options.get("overwrite") else "keeping existing genres")
+    if options.get("per_album"):
+        parts.append("one genre per album")
     return ", ".join(parts)
 
 
@@ -304,6 +335,9 @@ def add_parser(sub, positive_int) -> None:
     p = action("show", cmd_show, "list the library's tracks with their genre")
     filters(p)
     p.add_argument("--json", action="store_true", help="one JSON object per track (with its top genres and timeline)")
+    p.add_argument("--albums", action="store_true",
+                   help="one line per album (its tracks' slices voted); with --json: artist, album, genre, "
+                        "verdict, confidence, tracks, disagreeing")
 
     p = action("write-tags", cmd_write_tags, "write genres into the files' tags (review with --dry-run)")
     p.add_argument("paths", nargs="*", help="only these files (default: the whole library)")
@@ -313,6 +347,9 @@ def add_parser(sub, positive_int) -> None:
                    help="join several genres into one value with this text (default: separate values)")
     p.add_argument("--include-unsure", action="store_true", help="also tag 'not sure' tracks with the best guess")
     p.add_argument("--overwrite", action="store_true", help="replace a genre a file already has")
+    p.add_argument("--add", action="store_true", help="add the genre to those a file already has")
+    p.add_argument("--per-album", action="store_true",
+                   help="one genre per album (albums of at least 3 analysed tracks; the others track by track)")
     p.add_argument("--verbose-review", action="store_true", help="list every file, not only those to write")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
 

@@ -8,6 +8,12 @@ settles writes a crash interrupted (only when their writer is dead). A file is w
 only through :func:`.tag_write.write_genre` (a verified private copy renamed over it), by
 one writer per library at a time (:func:`.writer_lock.writer_lock`). Genre lists are
 compared with :func:`.tags.same_genres` ("Rock; Pop" in an ID3v2.3 file is ["Rock", "Pop"]).
+
+The person's :class:`.vocabulary.Vocabulary` says how labels are written and which names
+in existing tags mean which label (so "Heavy Metal" agrees with ``metal``); with
+``per_album`` every music track of an album of at least :data:`.albums.MIN_ALBUM_TRACKS`
+analysed tracks gets the album's genre (:mod:`.albums`), and ``add`` puts the proposed
+genre beside those a file has instead of replacing them.
 """
 from __future__ import annotations
 
@@ -18,16 +24,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..engine.names import tag_spelling
 from ..engine.safe_files import fault_point
 from ..engine.verdict import VERDICT_WORDS
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
+from .albums import MIN_ALBUM_TRACKS, MUSIC_VERDICTS, AlbumModel, album_of_files, albums, own_genre
 from .analyse import audio_fingerprint
 from .database import LibraryDatabase, path_text
 from .tag_bytes import restore_bytes
 from .tag_file_copy import TEMP_SUFFIX, is_temp_name, remove_temp
 from .tag_write import write_genre
-from .tags import TagError, audio_digest, read_tags, same_genres
+from .tags import TagError, audio_digest, normalise_genres, read_tags, same_genres
+from .vocabulary import Vocabulary
 from .writer_lock import WriterBusy, undo_store, writer_lock
 
 log = logging.getLogger(__name__)
@@ -44,13 +51,18 @@ class TagOptions:
     ``separator``: None writes several genres as several values where the format allows
     (ID3v2.4, Vorbis, MP4); a text (``"; "``) joins them into one value.
     ``verdicts``: the verdicts that get a tag ("genre": confident only; add "unsure" for
-    best guesses). ``overwrite``: replace a genre the file already has.
+    best guesses). ``overwrite``: replace a genre the file already has. ``add``: keep the
+    genres a file has and add the proposed ones not among them. ``per_album``: one genre
+    per album (albums of at least ``MIN_ALBUM_TRACKS`` analysed tracks; the others are
+    exceptions, tagged track by track).
     """
 
     top_k: int = 1
     separator: Optional[str] = None
     verdicts: tuple = ("genre",)
     overwrite: bool = False
+    add: bool = False
+    per_album: bool = False
 
 
 @dataclass
@@ -65,6 +77,10 @@ class Proposal:
     confidence: Optional[float]
     action: str
     why: str = ""
+    agrees: Optional[bool] = None  # the genre tag it has names the proposed genre (None: no tag, no proposal)
+    label: Optional[str] = None  # the proposed label (the album's with per_album)
+    album_genre: Optional[str] = None  # its album's genre, when its album voted
+    own: Optional[str] = None  # the track's own genre, when it is not its album's (an exception)
 
 
 @dataclass
@@ -76,50 +92,115 @@ class WriteSummary:
     cancelled: bool = False
 
 
-def proposed_genres(top: list, options: TagOptions) -> list[str]:
-    """The genre values to write from a result's top list ``[[label, p], ...]``."""
-    chosen = [tag_spelling(label) for i, (label, p) in enumerate(top[:max(1, options.top_k)])
-              if i == 0 or p >= MIN_SHARE]
+def proposed_genres(top: list, options: TagOptions, vocabulary: Optional[Vocabulary] = None) -> list[str]:
+    """The genre values to write from a result's top list ``[[label, p], ...]`` (spelled
+    by the vocabulary; labels outside its whitelist left out)."""
+    vocabulary = vocabulary or Vocabulary(aliases={})
+    chosen = [vocabulary.spell(label) for i, (label, p) in enumerate(top[:max(1, options.top_k)])
+              if (i == 0 or p >= MIN_SHARE) and vocabulary.allowed(label)]
     if options.separator is not None and len(chosen) > 1:
         return [options.separator.join(chosen)]
     return chosen
 
 
 def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
-            paths: Optional[Iterable[str]] = None, check_files: bool = True) -> list[Proposal]:
+            paths: Optional[Iterable[str]] = None, check_files: bool = True,
+            vocabulary: Optional[Vocabulary] = None, album_model: Optional[AlbumModel] = None) -> list[Proposal]:
     """Review lines for every file of the library (or those of ``paths``).
 
     ``check_files`` looks at each file (gone? changed since its scan?); without it the
     lines come from the database alone (a quick preview; :func:`apply` checks anyway).
+    ``vocabulary``: spellings, aliases and whitelist (default: the built-in ones).
+    ``album_model``: the model's labels, hedges and calibration for ``per_album``.
     """
+    vocabulary = vocabulary or Vocabulary()
     wanted = {os.path.abspath(p) for p in paths} if paths is not None else None
+    rows = db.rows(model_key)
+    by_file = album_of_files(albums(db, model_key, album_model, rows)) if options.per_album else {}
     out = []
-    for row in db.rows(model_key):
+    for row in rows:
         if wanted is not None and os.path.abspath(row.path) not in wanted:
             continue
         line = Proposal(row.id, row.path, list(row.genre_tag), [], row.verdict, row.confidence, "skip")
-        if row.verdict is None:
+        album = by_file.get(row.id)
+        line.album_genre = album.genre if album is not None else None
+        top = None
+        if _album_decides(album, row, options):
+            top, line.why = album.top, f"the album's genre ({album.analysed} tracks)"
+            line.own = own_genre(row) if own_genre(row) != album.genre else None
+        elif row.verdict is None:
             line.why = row.error or "not analysed by this model"
         elif row.verdict not in options.verdicts:
             line.why = VERDICT_WORDS.get(row.verdict, row.verdict)
         else:
-            line.proposed = proposed_genres(row.top or [[row.genre, 1.0]], options)
-            try:
-                stat = os.stat(row.path) if check_files else None
-            except OSError:
-                line.action, line.why = "missing", "the file is gone"
-                out.append(line)
-                continue
-            if stat is not None and (stat.st_size, stat.st_mtime_ns) != (row.size, row.mtime_ns):
-                line.action, line.why = "stale", "changed since it was analysed: scan again"
-            elif same_genres(line.current, line.proposed):
-                line.action, line.why = "same", "already tagged so"
-            elif line.current and not options.overwrite:
-                line.action, line.why = "keep", "has a genre already (allow overwriting to replace it)"
-            else:
-                line.action = "write"
+            top = row.top or [[row.genre, 1.0]]
+            if album is not None and row.verdict in MUSIC_VERDICTS:
+                line.why = _exception_why(album, options)
+        if top:
+            _judge(line, row, top, options, vocabulary, check_files)
         out.append(line)
     return out
+
+
+def _album_decides(album, row, options: TagOptions) -> bool:
+    """Whether ``row`` takes its album's genre (per_album, a music track, an album of
+    enough analysed tracks whose verdict is one the options write)."""
+    return (album is not None and row.verdict in MUSIC_VERDICTS and album.genre is not None
+            and album.analysed >= MIN_ALBUM_TRACKS and album.verdict in options.verdicts)
+
+
+def _exception_why(album, options: TagOptions) -> str:
+    """Why a track of an album is tagged on its own (an exception to one genre per album)."""
+    if album.analysed < MIN_ALBUM_TRACKS:
+        return f"album exception: its album has {album.analysed} analysed track{'s' if album.analysed != 1 else ''}"
+    return f"album exception: its album is {VERDICT_WORDS.get(album.verdict or '', 'not voted')}"
+
+
+def _judge(line: Proposal, row, top: list, options: TagOptions, vocabulary: Vocabulary, check_files: bool) -> None:
+    """Fill a line's proposal and action from the genres ``top`` to write."""
+    line.label = top[0][0]
+    line.proposed = proposed_genres(top, options, vocabulary)
+    line.agrees = vocabulary.agrees(line.current, line.label)
+    note = f"; {line.why}" if line.why else ""
+    if not line.proposed:
+        line.why = f"{vocabulary.spell(line.label)} is not in your whitelist{note}"
+        return
+    try:
+        stat = os.stat(row.path) if check_files else None
+    except OSError:
+        line.action, line.why = "missing", "the file is gone"
+        return
+    if stat is not None and (stat.st_size, stat.st_mtime_ns) != (row.size, row.mtime_ns):
+        line.action, line.why = "stale", "changed since it was analysed: scan again"
+    elif same_genres(line.current, line.proposed):
+        line.action, line.why = "same", "already tagged so" + note
+    elif options.add and line.current:
+        have = normalise_genres(line.current)
+        extra = [g for g in normalise_genres(line.proposed) if not vocabulary.has(have, g)]
+        if not extra:
+            line.action, line.why = "same", "already has it" + note
+        else:
+            merged = have + extra
+            line.proposed = [options.separator.join(merged)] if options.separator is not None else merged
+            line.action, line.why = "write", "added to the genres it has" + note
+    elif line.current and not options.overwrite:
+        line.action = "keep"
+        line.why = ("your tag agrees" if line.agrees else "has a genre already (allow overwriting or adding)") + note
+    else:
+        line.action = "write"
+
+
+def review_order(lines: Iterable[Proposal]) -> list[Proposal]:
+    """Lines as the review lists them: tags that disagree with the proposal first, then
+    album exceptions (tracks whose own genre is not their album's), then files to write,
+    then the rest (stable within each)."""
+    def rank(line: Proposal) -> int:
+        if line.agrees is False:
+            return 0
+        if line.own is not None:
+            return 1
+        return 2 if line.action == "write" else 3
+    return sorted(lines, key=rank)
 
 
 def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path: str, new: list[str],

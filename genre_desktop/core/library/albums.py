@@ -1,0 +1,213 @@
+"""Albums: tracks grouped by their album, one genre voted over all of their slices.
+
+A track belongs to the album its tag names, within its folder (two "Greatest Hits" in
+two folders are two albums; a compilation's many artists stay one album); an untagged
+track belongs to its folder. The library keeps no album-artist field, so an album's
+artist is the one most of its tracks name ("Various artists" when none has most).
+
+The album's genre is :func:`~genre_desktop.core.engine.verdict.vote` over the audible
+slices of its music tracks (as the scans stored them: each slice's top genre and its
+probability), calibrated and hedged exactly as one track is
+(:func:`~genre_desktop.core.engine.verdict.hedge`): "not sure" when the slices split. A
+track whose own genre is not the album's is flagged as disagreeing.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+
+from ..engine.calibration import apply_temperature, temperature_for
+from ..engine.verdict import HEDGE_DEFAULTS, hedge, vote
+from .database import FileRow, LibraryDatabase
+
+MIN_ALBUM_TRACKS = 3  # analysed tracks an album needs before one genre is written for all
+MUSIC_VERDICTS = ("genre", "unsure")  # tracks whose slices vote for their album
+VARIOUS = "Various artists"
+MIN_LABELS = 10  # labels assumed when the model's are not known (the spread of a slice's rest)
+
+
+@dataclass
+class AlbumModel:
+    """What the album vote needs of the model: its labels (for each slice's spread), hedge
+    rules and calibration (its ``model.json``); defaults when it is not at hand."""
+
+    labels: list = field(default_factory=list)
+    rules: dict = field(default_factory=lambda: dict(HEDGE_DEFAULTS))
+    calibration: dict = field(default_factory=dict)
+
+    @classmethod
+    def of_folder(cls, folder: os.PathLike | str) -> "AlbumModel":
+        """From a bundle folder's ``model.json`` (defaults for what it lacks or cannot give)."""
+        from ..engine.bundle import read_meta
+        from ..engine.bundle_meta import BundleError
+
+        try:
+            meta = read_meta(Path(folder))
+        except (BundleError, OSError, ValueError):
+            return cls()
+        labels = [str(x) for x in meta.get("labels", []) if isinstance(x, str)]
+        rules = meta.get("thresholds") if isinstance(meta.get("thresholds"), dict) else {}
+        calibration = meta.get("calibration") if isinstance(meta.get("calibration"), dict) else {}
+        return cls(labels=labels, rules={**HEDGE_DEFAULTS, **rules}, calibration=calibration)
+
+
+@dataclass
+class Album:
+    """One album and its vote. ``genre`` is the best label (None when nothing voted);
+    ``verdict`` "genre" or "unsure" (or None); ``disagreeing``: paths of music tracks whose
+    own genre is not the album's."""
+
+    key: tuple
+    artist: Optional[str]
+    album: Optional[str]
+    folder: str
+    tracks: list = field(default_factory=list)  # FileRow, by path
+    genre: Optional[str] = None
+    verdict: Optional[str] = None
+    confidence: Optional[float] = None
+    agreement: Optional[float] = None
+    top: list = field(default_factory=list)  # [[label, p], ...] best first
+    analysed: int = 0  # music tracks that voted
+    disagreeing: list = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.album or os.path.basename(self.folder.rstrip(os.sep)) or self.folder
+
+    def record(self) -> dict:
+        """The fixed JSON line of ``library show --albums --json``."""
+        return {"artist": self.artist, "album": self.album, "genre": self.genre, "verdict": self.verdict,
+                "confidence": None if self.confidence is None else round(self.confidence, 4),
+                "tracks": len(self.tracks), "disagreeing": list(self.disagreeing)}
+
+
+def album_key(path: str, album: Optional[str]) -> tuple:
+    """(folder, album name folded) of a track; the folder alone when it has no album tag."""
+    folder = os.path.dirname(path)
+    return folder, " ".join(album.split()).casefold() if album and album.strip() else ""
+
+
+def album_artist(artists: Iterable[Optional[str]]) -> Optional[str]:
+    """The artist most tracks name; ``VARIOUS`` when none has most; None when none do."""
+    counts = Counter(a for a in artists if a)
+    if not counts:
+        return None
+    (best, n), total = counts.most_common(1)[0], sum(counts.values())
+    return best if len(counts) == 1 or n * 2 > total else VARIOUS
+
+
+def own_genre(row: FileRow) -> Optional[str]:
+    """A music track's own genre (its best guess when not sure); None for other verdicts."""
+    if row.verdict not in MUSIC_VERDICTS:
+        return None
+    return row.genre or row.closest
+
+
+def slice_table(rows: Iterable[FileRow], model: AlbumModel) -> tuple[list, np.ndarray, int]:
+    """(labels, slice probabilities (n_audible, n_labels), audible count) of the stored
+    timelines. A scan keeps each audible slice's top genre and its probability; the rest
+    of the slice's probability is spread over the other labels as its track's stored top
+    genres share them (what the track's other slices leaned to), evenly where it says nothing."""
+    rows = [row for row in rows if row.verdict in MUSIC_VERDICTS]
+    labels = list(model.labels)
+    seen = {g for row in rows for _, g, _ in _timeline(row) if g is not None} | {
+        g for row in rows for g, _ in _top(row)}
+    labels += sorted(seen - set(labels))
+    width = max(len(labels), MIN_LABELS)
+    index = {g: i for i, g in enumerate(labels)}
+    blocks = []
+    for row in rows:
+        picked = [(index[g], min(max(float(p), 1e-6), 1.0)) for _, g, p in _timeline(row)
+                  if g is not None and p is not None]
+        if not picked:
+            continue
+        lean = np.zeros(width)
+        for g, p in _top(row):
+            lean[index[g]] = max(p, 0.0)
+        unlisted = width - int(np.count_nonzero(lean))
+        lean[lean == 0] = max(1.0 - lean.sum(), 0.0) / unlisted if unlisted else 0.0
+        lean = np.maximum(lean, 1e-4)
+        table = np.empty((len(picked), width))
+        for r, (g, p) in enumerate(picked):
+            rest = lean.copy()
+            rest[g] = 0.0
+            table[r] = rest * ((1.0 - p) / rest.sum())
+            table[r, g] = p
+        blocks.append(table)
+    table = np.concatenate(blocks) if blocks else np.zeros((0, width))
+    return labels, table, len(table)
+
+
+def _top(row: FileRow) -> list:
+    """A row's stored top genres [(label, p), ...] (malformed entries left out)."""
+    return [(item[0], float(item[1])) for item in row.top or [] if isinstance(item, (list, tuple)) and len(item) == 2
+            and isinstance(item[0], str) and isinstance(item[1], (int, float))] if isinstance(row.top, list) else []
+
+
+def _timeline(row: FileRow) -> list:
+    out = []
+    for item in row.timeline or []:
+        if isinstance(item, (list, tuple)) and len(item) == 3 and (item[1] is None or isinstance(item[1], str)) \
+                and (item[2] is None or isinstance(item[2], (int, float))):
+            out.append(item)
+    return out
+
+
+def vote_album(album: Album, model: AlbumModel) -> Album:
+    """Fill ``album``'s vote from its tracks' stored timelines (the track rule, once)."""
+    music = [row for row in album.tracks if row.verdict in MUSIC_VERDICTS]
+    album.analysed = len(music)
+    labels, table, n = slice_table(music, model)
+    if n == 0:
+        album.genre = album.verdict = album.confidence = album.agreement = None
+        album.top, album.disagreeing = [], []
+        return album
+    probs = apply_temperature(vote(table), temperature_for(model.calibration, n))
+    best = int(np.argmax(probs))
+    agreement = float((table.argmax(axis=1) == best).mean())
+    verdict, _why = hedge(float(probs[best]), agreement, n, None, None, False, model.rules)
+    album.genre, album.verdict = labels[best], verdict
+    album.confidence, album.agreement = float(probs[best]), agreement
+    order = [i for i in np.argsort(probs)[::-1] if i < len(labels)][:3]
+    album.top = [[labels[i], round(float(probs[i]), 4)] for i in order]
+    album.disagreeing = [row.display for row in music if own_genre(row) not in (None, album.genre)]
+    return album
+
+
+def group_rows(rows: Iterable[FileRow]) -> list[Album]:
+    """Rows grouped into albums (:func:`album_key`), by artist, then album title."""
+    groups: dict = {}
+    for row in rows:
+        key = album_key(row.path, row.album)
+        found = groups.get(key)
+        if found is None:
+            found = groups[key] = Album(key=key, artist=None, album=row.album, folder=key[0])
+        found.tracks.append(row)
+    for album in groups.values():
+        album.artist = album_artist(r.artist for r in album.tracks)
+        album.tracks.sort(key=lambda r: r.path)
+    return sorted(groups.values(), key=lambda a: ((a.artist or "\uffff").casefold(), a.title.casefold(), a.folder))
+
+
+def albums(db: LibraryDatabase, model_key: Optional[str], model: Optional[AlbumModel] = None,
+           rows: Optional[Iterable[FileRow]] = None) -> list[Album]:
+    """Every album of the library (or of ``rows``) with its vote for ``model_key``."""
+    model = model or AlbumModel()
+    return [vote_album(a, model) for a in group_rows(rows if rows is not None else db.iter_rows(model_key))]
+
+
+def album_of_files(found: list[Album]) -> dict:
+    """file id -> its :class:`Album`."""
+    return {row.id: album for album in found for row in album.tracks}
+
+
+def iter_records(found: Iterable[Album]) -> Iterator[str]:
+    """JSON lines of albums (``library show --albums --json``)."""
+    for album in found:
+        yield json.dumps(album.record(), ensure_ascii=False)

@@ -1,0 +1,141 @@
+"""Albums (issue 28): tracks grouped by album, one genre voted over their slices, outliers
+flagged, ``--per-album`` writing; real tagged files and a real SQLite library."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from mutagen.flac import FLAC
+
+from conftest import synth, write
+from genre_desktop.core.library.albums import AlbumModel, albums
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.tags import read_tags
+from genre_desktop.core.library.writing import TagOptions, apply, propose, undo
+from test_cli import run_cli
+
+KEY = "model@1#x"
+LABELS = ["blues", "classical", "country", "disco", "electronic", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+MODEL = AlbumModel(labels=LABELS, rules={"min_confidence": 0.5, "min_agreement": 0.5})
+
+
+def tagged_flac(path, artist, album, seed, genre=None):
+    """A real FLAC file with artist/album (and genre) tags."""
+    write(path, synth("bass", 2.0, seed=seed))
+    audio = FLAC(path)
+    audio["artist"], audio["album"], audio["title"] = artist, album, path.stem
+    if genre:
+        audio["genre"] = genre
+    audio.save()
+    return path
+
+
+def timeline(genres, p=0.8):
+    return [[3.0 * i, g, p] for i, g in enumerate(genres)]
+
+
+def add_track(db, path, verdict, genre, slices, key=KEY, top=None):
+    """The row a scan leaves for ``path`` (its tags read from the file)."""
+    stat, tags = path.stat(), read_tags(path)
+    fid = db.upsert_file(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns, fingerprint=None, duration=2.0,
+                         artist=tags.artist, title=tags.title, album=tags.album, genre_tag=tags.genre)
+    db.save_result(fid, key, "model", {"verdict": verdict, "genre": genre, "closest": genre, "confidence": 0.7,
+                                       "top": top or [[genre, 0.7]], "timeline": timeline(slices)})
+    return fid
+
+
+def split_album(db, folder, key=KEY):
+    """A 5-track rock album whose tracks came out rock / reggae / pop / not sure / rock."""
+    own = [("genre", "rock", ["rock"] * 4, [["rock", 0.8], ["metal", 0.1], ["pop", 0.05]]),
+           ("genre", "reggae", ["reggae", "reggae", "reggae", "rock"], [["reggae", 0.55], ["rock", 0.35], ["pop", 0.05]]),
+           ("genre", "pop", ["pop", "pop", "rock", "pop"], [["pop", 0.6], ["rock", 0.3], ["country", 0.05]]),
+           ("unsure", "rock", ["rock", "jazz", "rock", "blues"], [["rock", 0.45], ["jazz", 0.25], ["blues", 0.2]]),
+           ("genre", "rock", ["rock", "rock", "rock", "metal"], [["rock", 0.7], ["metal", 0.25], ["pop", 0.02]])]
+    paths = []
+    for i, (verdict, genre, slices, top) in enumerate(own):
+        path = tagged_flac(folder / f"{i + 1:02d}.flac", "The Band", "Split Album", seed=i)
+        add_track(db, path, verdict, genre, slices, key, top)
+        paths.append(path)
+    return paths
+
+
+def test_a_split_album_gets_one_genre_and_its_outliers_are_flagged(tmp_path):
+    with LibraryDatabase(tmp_path / "lib.sqlite3") as db:
+        paths = split_album(db, tmp_path / "The Band" / "Split Album")
+        even = [tagged_flac(tmp_path / "Mix" / f"{g}.flac", f"Artist {g}", "Mixtape", seed=9 + i)
+                for i, g in enumerate(["rock", "reggae", "pop", "jazz"])]
+        for path, g in zip(even, ["rock", "reggae", "pop", "jazz"]):
+            add_track(db, path, "genre", g, [g] * 4)
+        found = {a.album: a for a in albums(db, KEY, MODEL)}
+    album = found["Split Album"]
+    assert album.artist == "The Band" and len(album.tracks) == 5
+    assert album.genre == "rock" and album.verdict == "genre"
+    assert sorted(album.disagreeing) == sorted(str(p) for p in paths[1:3])  # the reggae and the pop track
+    mix = found["Mixtape"]  # four genres, one track each: the slices split, so the album is not sure
+    assert mix.verdict == "unsure" and mix.artist == "Various artists"
+    assert len(mix.disagreeing) == 3
+
+
+def test_untagged_tracks_group_by_folder_and_same_titles_in_two_folders_stay_apart(tmp_path):
+    with LibraryDatabase(tmp_path / "lib.sqlite3") as db:
+        for folder in ("A", "B"):
+            for i in range(2):
+                add_track(db, tagged_flac(tmp_path / folder / f"{i}.flac", "X", "Greatest Hits", seed=i),
+                          "genre", "jazz", ["jazz"] * 3)
+        plain = tmp_path / "C" / "loose.flac"
+        write(plain, synth("bass", 2.0, seed=5))
+        add_track(db, plain, "genre", "blues", ["blues"] * 3)
+        found = albums(db, KEY, MODEL)
+    assert sorted((a.album, len(a.tracks)) for a in found if a.album) == [("Greatest Hits", 2)] * 2
+    loose = [a for a in found if a.album is None]
+    assert len(loose) == 1 and loose[0].title == "C" and loose[0].genre == "blues"
+
+
+def test_per_album_writes_the_album_genre_and_lists_small_albums_as_exceptions(tmp_path):
+    with LibraryDatabase(tmp_path / "lib.sqlite3") as db:
+        paths = split_album(db, tmp_path / "The Band" / "Split Album")
+        duo = [tagged_flac(tmp_path / "Duo" / f"{i}.flac", "Duo", "Two", seed=20 + i) for i in range(2)]
+        add_track(db, duo[0], "genre", "jazz", ["jazz"] * 3)
+        add_track(db, duo[1], "genre", "blues", ["blues"] * 3)
+        options = TagOptions(per_album=True)
+        lines = {line.path: line for line in propose(db, KEY, options, album_model=MODEL)}
+        assert all(lines[str(p)].proposed == ["Rock"] and lines[str(p)].action == "write" for p in paths)
+        assert lines[str(paths[1])].own == "reggae"  # an exception the review lists
+        assert lines[str(duo[1])].proposed == ["Blues"] and "album exception" in lines[str(duo[1])].why
+        summary = apply(db, lines.values(), KEY, options)
+        assert summary.written == 7 and not summary.failed
+        assert [read_tags(p).genre for p in paths] == [["Rock"]] * 5
+        assert undo(db).written == 7 and all(read_tags(p).genre == [] for p in paths)
+        track_by_track = {line.path: line for line in propose(db, KEY, TagOptions(), album_model=MODEL)}
+        assert track_by_track[str(paths[1])].proposed == ["Reggae"]  # without per_album, its own
+
+
+@pytest.fixture(scope="module")
+def bundled_key():
+    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.library.analyse import ModelRef
+
+    return ModelRef.of(resolve_model("genre_musicnn_v3")).key
+
+
+def test_cli_show_albums_json_and_write_tags_per_album(tmp_path, bundled_key):
+    db_path = tmp_path / "lib.sqlite3"
+    with LibraryDatabase(db_path) as db:
+        paths = split_album(db, tmp_path / "The Band" / "Split Album", key=bundled_key)
+    lib = ["library", "--library", db_path]
+    shown = [json.loads(line) for line in
+             run_cli(*lib, "show", "--albums", "--json", "--model", "genre_musicnn_v3", check_rc=0).stdout.splitlines()]
+    assert len(shown) == 1
+    album = shown[0]
+    assert set(album) == {"artist", "album", "genre", "verdict", "confidence", "tracks", "disagreeing"}
+    assert (album["artist"], album["album"], album["genre"], album["tracks"]) == ("The Band", "Split Album", "rock", 5)
+    assert album["verdict"] == "genre" and 0 < album["confidence"] <= 1
+    assert sorted(album["disagreeing"]) == sorted(str(p) for p in paths[1:3])
+    plain = run_cli(*lib, "show", "--albums", "--model", "genre_musicnn_v3", check_rc=0)
+    assert "Split Album\trock" in plain.stdout and "2 disagreeing" in plain.stdout
+
+    wrote = run_cli(*lib, "write-tags", "--per-album", "--include-unsure", "--model", "genre_musicnn_v3",
+                    "--no-progress", check_rc=0)
+    assert "5 files tagged" in wrote.stdout, wrote.stdout + wrote.stderr
+    assert [read_tags(p).genre for p in paths] == [["Rock"]] * 5
+    assert "one genre per album" in run_cli(*lib, "history", check_rc=0).stdout
