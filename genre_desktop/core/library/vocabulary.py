@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..engine.names import GENRE_ALIASES, clean_label, genre_key, tag_spelling
+from ..engine.names import clean_label, genre_key, tag_spelling
 from ..engine.registry import user_config_folder
 from ..engine.safe_files import FileTooLarge, NotRegularFile, atomic_write_text, open_regular
 from .tags import normalise_genres
@@ -29,11 +29,11 @@ MAX_BYTES = 1024 * 1024  # a vocabulary file larger than this is refused
 MAX_ENTRIES = 10_000
 MAX_NAME = 100  # characters of one name
 
-#: names people give the bundled model's genres (more in :data:`names.GENRE_ALIASES`)
+#: names people give the bundled model's genres (those of :data:`names.GENRE_ALIASES` among them)
 DEFAULT_ALIASES = {
     "Heavy Metal": "metal", "Thrash Metal": "metal", "Death Metal": "metal", "Black Metal": "metal",
     "Hard Rock": "rock", "Classic Rock": "rock", "Alternative Rock": "rock", "Indie Rock": "rock",
-    "Punk Rock": "rock", "Rock & Roll": "rock",
+    "Punk Rock": "rock", "Rock & Roll": "rock", "Rock and Roll": "rock",
     "Rap": "hiphop", "Hip Hop": "hiphop", "Gangsta Rap": "hiphop", "Trap": "hiphop",
     "Electronica": "electronic", "Electro": "electronic", "EDM": "electronic", "Techno": "electronic",
     "House": "electronic", "Trance": "electronic",
@@ -75,7 +75,7 @@ class Vocabulary:
         key = genre_key(name)
         own = {genre_key(alias): genre_key(label) for alias, label in self.aliases.items()}
         own.update({genre_key(text): genre_key(label) for label, text in self.spellings.items()})
-        return own.get(key) or GENRE_ALIASES.get(key) or key
+        return own.get(key) or key
 
     def agrees(self, current: Iterable[str], label: Optional[str]) -> Optional[bool]:
         """Whether the genres a file has name ``label`` (read through the aliases); None
