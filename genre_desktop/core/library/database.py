@@ -291,6 +291,22 @@ class LibraryDatabase:
         found = cursor.fetchone()
         return _row(found) if found is not None else None
 
+    def album_fields(self, model_key: Optional[str]) -> Iterator[sqlite3.Row]:
+        """(id, path, artist, album, verdict, genre, closest) of every file, by path: what
+        grouping into albums needs (:mod:`.albums`), without the timelines."""
+        return self._conn.execute("SELECT f.id, f.path, f.artist, f.album, r.verdict, r.genre, r.closest FROM files f"
+                                  " LEFT JOIN results r ON r.file_id = f.id AND r.model_key = ? ORDER BY f.path",
+                                  (model_key or "",))
+
+    def rows_by_id(self, model_key: Optional[str], ids: Iterable[int]) -> list[FileRow]:
+        """The rows of these file ids (in chunks of 500 ids), by path."""
+        ids, out = list(ids), []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out += [_row(r) for r in self._conn.execute(
+                _ROWS + f" WHERE f.id IN ({','.join('?' * len(chunk))})", (model_key or "", *chunk))]
+        return sorted(out, key=lambda r: r.path)
+
     def models(self) -> list[tuple[str, str, int]]:
         """(model key, model name, files) of every model with results, most used first."""
         return [tuple(r) for r in self._conn.execute(
