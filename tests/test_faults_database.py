@@ -381,3 +381,24 @@ def test_a_killed_run_is_closed_at_the_next_start_and_a_live_one_is_not(tmp_path
     with LibraryDatabase(db) as lib:
         assert lib.last_run()["state"] == "finished"
         assert {r["state"] for r in lib._conn.execute("SELECT state FROM runs")} == {"interrupted", "finished"}
+
+
+HOT_JOURNAL = r"""
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode=DELETE")
+conn.execute("PRAGMA cache_size=2")  # the change spills into the file before any commit
+conn.execute("BEGIN")
+conn.execute("UPDATE files SET title = 'half written ' || title")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_writer_killed_mid_transaction_in_rollback_mode_is_rolled_back_not_called_read_only(tmp_path):
+    db = make_library(tmp_path / "lib.sqlite3", files=400)
+    proc = subprocess.run([sys.executable, "-c", HOT_JOURNAL, str(db)])
+    assert proc.returncode == -9 and (tmp_path / "lib.sqlite3-journal").exists()
+    out = run_cli("library", "--library", db, "history")
+    assert out.returncode == 0 and "batch 1" in out.stdout, out.stderr
+    with LibraryDatabase(db) as lib:
+        assert not any(r.title.startswith("half written") for r in lib.rows(None))

@@ -235,7 +235,12 @@ def open_library(path: Path, schema: str, version: int, *, readonly: bool = Fals
         try:
             found, tables = 0, set()
             if exists:
-                inspector = _connect(path, True, timeout)
+                try:
+                    inspector = _connect(path, True, timeout)
+                except sqlite3.OperationalError as exc:
+                    if not _hot_journal(exc, path):
+                        raise
+                    inspector = _connect(path, False, timeout)  # only a writer rolls a hot journal back
                 found, tables = _identify(inspector, path, version)
             if readonly:
                 conn, inspector = inspector, None
@@ -253,6 +258,14 @@ def open_library(path: Path, schema: str, version: int, *, readonly: bool = Fals
                 inspector.close()
     except sqlite3.Error as exc:
         raise library_error(exc, path, timeout) from exc
+
+
+def _hot_journal(exc: sqlite3.Error, path: Path) -> bool:
+    """Whether a read-only connection failed only because a writer died mid-transaction
+    in rollback-journal mode (``-journal`` left), which a writable connection undoes."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (isinstance(code, int) and code & 0xFF == _READONLY and Path(f"{path}-journal").exists()
+            and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
 def _identify(conn: sqlite3.Connection, path: Path, version: Optional[int]) -> tuple[int, set]:
