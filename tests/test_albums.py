@@ -139,3 +139,46 @@ def test_cli_show_albums_json_and_write_tags_per_album(tmp_path, bundled_key):
     assert "5 files tagged" in wrote.stdout, wrote.stdout + wrote.stderr
     assert [read_tags(p).genre for p in paths] == [["Rock"]] * 5
     assert "one genre per album" in run_cli(*lib, "history", check_rc=0).stdout
+
+
+def library_view(qtbot, tmp_path, db_path):
+    """The real Library tab on a library database, showing the bundled model's results."""
+    from PySide6.QtCore import QSettings
+
+    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.gui.library_view import LibraryView
+    from genre_desktop.gui.settings import Settings
+
+    view = LibraryView(Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)), str(db_path))
+    qtbot.addWidget(view)
+    view.set_model(str(resolve_model("genre_musicnn_v3")))
+    view.show()
+    return view
+
+
+def test_the_album_view_opens_from_the_library_button_and_flags_outliers(qtbot, tmp_path, bundled_key):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from genre_desktop.gui.album_view import FLAG, AlbumWindow
+
+    db_path = tmp_path / "lib.sqlite3"
+    with LibraryDatabase(db_path) as db:
+        paths = split_album(db, tmp_path / "The Band" / "Split Album", key=bundled_key)
+    view = library_view(qtbot, tmp_path, db_path)
+    QTest.mouseClick(view.albums_button, Qt.LeftButton)
+    window = view.findChildren(AlbumWindow)[-1]
+    qtbot.waitUntil(window.isVisible, timeout=5000)
+    tree = window.view
+    artist = tree.artist_row("The Band")
+    assert artist is not None and artist.child(0, 0).text() == "Split Album"
+    assert artist.child(0, 1).text() == "\u2026"  # not voted before the artist is expanded
+    tree.tree.expand(artist.index())
+    album = artist.child(0, 0)
+    assert artist.child(0, 1).text() == "rock" and artist.child(0, 2).text().startswith("confident")
+    assert artist.child(0, 4).text() == "2 tracks disagree"
+    notes = {album.child(r, 0).toolTip(): (album.child(r, 1).text(), album.child(r, 4).text())
+             for r in range(album.rowCount())}
+    assert notes[str(paths[1])] == ("reggae", FLAG) and notes[str(paths[2])] == ("pop", FLAG)
+    assert notes[str(paths[0])] == ("rock", "")
+    window.close()

@@ -180,6 +180,9 @@ def test_every_button_and_action_works(qtbot, window, tmp_path, monkeypatch):  #
     press(view.undo_button)  # answered No: nothing is undone
     assert "Undo tag writes" in answers.asked and view.side_task is None
     assert {str(f): read_tags(f).genre for f in files} == tagged
+    press(view.albums_button)  # the album view and the vocabulary dialog (issue 28)
+    press(view.vocabulary_button)
+    close_dialogs()
     press(view.playlists_button)
     assert list(answers.lists.glob("*.m3u8"))
     press(view.export_button)

@@ -65,7 +65,7 @@ def test_review_dialog_says_what_happens_to_each_file(qtbot, window, tmp_path, m
     assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == list(COLUMNS)
     rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(table.columnCount())]
             for r in range(table.rowCount())}
-    assert rows["tagged_0.flac"][1:] == ["Bo", "Old", "Jazz", "", NOTE_WORDS["keep"]]  # nothing "will be"
+    assert rows["tagged_0.flac"][1:6] == ["Bo", "Old", "Jazz", "", NOTE_WORDS["keep"]]  # nothing "will be"
     assert "2 have a genre (kept)" in dialog.summary.text()
     assert rows["bass.flac"][1:3] == ["Ann Artist", "First Album"]
     dialog.resize(900, 500)

@@ -105,3 +105,46 @@ def test_the_vocabulary_file_round_trips_and_bad_files_are_one_line(tmp_path):
     path.write_text(json.dumps({"aliases": {f"a{i}": "rock" for i in range(20000)}}))
     with pytest.raises(VocabularyError, match="at most"):
         load_vocabulary()
+
+
+def test_the_vocabulary_dialog_opens_from_its_action_saves_and_the_review_shows_agreement(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.library.analyse import ModelRef
+    from genre_desktop.gui.tag_review import TagReviewDialog
+    from genre_desktop.gui.vocabulary_dialog import VocabularyDialog
+    from test_albums import library_view
+
+    key = ModelRef.of(resolve_model("genre_musicnn_v3")).key
+    nu, jazz = flac_with(tmp_path / "nu.flac", "Nu Metal"), flac_with(tmp_path / "jazz.flac", "Jazz")
+    global KEY
+    old, KEY = KEY, key
+    try:
+        library(tmp_path, {nu: "metal", jazz: "metal"}).close()
+    finally:
+        KEY = old
+    view = library_view(qtbot, tmp_path, tmp_path / "lib.sqlite3")
+    view.vocabulary_action.trigger()
+    dialog = view.findChildren(VocabularyDialog)[-1]
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    assert dialog.spellings.rowCount() == 11  # the model's genres
+    QTest.mouseClick(dialog.add_alias, Qt.LeftButton)
+    row = dialog.aliases.rowCount() - 1
+    dialog.aliases.item(row, 0).setText("Nu Metal")
+    dialog.aliases.item(row, 1).setText("metal")
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
+    assert not dialog.isVisible()
+    assert load_vocabulary().aliases["Nu Metal"] == "metal"
+
+    QTest.mouseClick(view.write_button, Qt.LeftButton)
+    review = view.findChildren(TagReviewDialog)[-1]
+    table = review.table
+    order = [table.item(r, 0).text() for r in range(table.rowCount())]
+    agree = {table.item(r, 0).text(): table.item(r, 6).text() for r in range(table.rowCount())}
+    assert order[0] == "jazz.flac" and agree == {"jazz.flac": "disagrees", "nu.flac": "agrees"}
+    review.show_only.setCurrentIndex(review.show_only.findText("Tag agrees"))
+    assert [table.item(r, 0).text() for r in range(table.rowCount())] == ["nu.flac"]
+    review.reject()

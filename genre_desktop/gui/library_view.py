@@ -28,6 +28,7 @@ from ..core.library.writing import propose, undoable_batches
 from .library_open import open_library
 from .library_table import LibraryFilter, LibraryTableModel
 from .settings import Settings
+from .album_view import album_controls
 from .tag_review import TagReviewDialog, options_from, undo_batch
 from .tasks import Task
 
@@ -128,7 +129,7 @@ class LibraryView(QWidget):
         self.export_button = QPushButton("Export table\u2026")
         self.export_button.clicked.connect(lambda _checked=False: self.export_table())
         bottom = QHBoxLayout()
-        for widget in (self.write_button, self.undo_button):
+        for widget in (self.write_button, self.undo_button, *album_controls(self)):
             bottom.addWidget(widget)
         bottom.addStretch(1)
         for widget in (self.playlists_button, self.export_button):
@@ -333,7 +334,8 @@ class LibraryView(QWidget):
     def review_tags(self, paths: Optional[list[str]] = None) -> Optional[TagReviewDialog]:
         if self.ref is None:
             return None
-        dialog = TagReviewDialog(self.db, self.ref.key, self.settings, paths or None, self)
+        dialog = TagReviewDialog(self.db, self.ref.key, self.settings, paths or None, self,
+                                 model_folder=self.ref.folder)
         dialog.written.connect(lambda _summary: self.refresh())
         dialog.finished.connect(lambda _code: self.refresh())
         dialog.open()

@@ -46,6 +46,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("library/separator", str, "", "joins several genres into one tag value (empty: separate values)"),
     Option("library/include_unsure", bool, False, "also tag 'not sure' tracks with their best guess"),
     Option("library/overwrite", bool, False, "replace a genre a file already has", session=True),
+    Option("library/add", bool, False, "add the genre to those a file already has", session=True),
+    Option("library/per_album", bool, True, "one genre per album (albums of 3 or more analysed tracks)"),
     Option("library/playlists_folder", str, "", "where per-genre playlists were last exported"),
 )}
 

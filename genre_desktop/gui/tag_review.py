@@ -1,5 +1,9 @@
 """Review before writing: each file's genre tag now and what it would become; write the
-ticked ones as one undoable batch."""
+ticked ones as one undoable batch.
+
+Tags a file already has are evidence, read through the person's vocabulary: the "Your
+tag" column says whether they agree with the proposal, and disagreements come first,
+then album exceptions (a track whose own genre is not its album's)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -11,8 +15,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
+from ..core.library.albums import AlbumModel
 from ..core.library.database import LibraryDatabase
-from ..core.library.writing import TagOptions, WriteSummary, apply, propose, undo
+from ..core.library.vocabulary import vocabulary_or_default
+from ..core.library.writing import TagOptions, WriteSummary, apply, propose, review_order, undo
 from .settings import Settings
 from .tasks import Task
 
@@ -26,7 +32,10 @@ ACTION_WORDS = {"write": ("will be written", "will be written"), "keep": ("has a
 #: the Note column: a word or two (the whole reason is in its tooltip)
 NOTE_WORDS = {"write": "new tag", "keep": "kept", "same": "already so", "stale": "changed since scan",
               "missing": "gone", "skip": "skipped", "written": "written \u2713", "failed": "failed"}
-COLUMNS = ("Track", "Artist", "Album", "Genre tag now", "Will be", "Note")
+COLUMNS = ("Track", "Artist", "Album", "Genre tag now", "Will be", "Note", "Your tag", "Album genre")
+#: the "Your tag" column and its filter
+AGREE_WORDS = {True: "agrees", False: "disagrees", None: ""}
+SHOW = (("All files", None), ("Tag disagrees", False), ("Tag agrees", True))
 
 
 def summary_line(counts: Counter) -> str:
@@ -39,7 +48,15 @@ def options_from(settings: Settings) -> TagOptions:
     return TagOptions(top_k=min(max(settings.get("library/top_k"), 1), 3),
                       separator=settings.get("library/separator") or None,
                       verdicts=("genre", "unsure") if settings.get("library/include_unsure") else ("genre",),
-                      overwrite=settings.get("library/overwrite"))
+                      overwrite=settings.get("library/overwrite"), add=settings.get("library/add"),
+                      per_album=settings.get("library/per_album"))
+
+
+def _album_text(line) -> str:
+    """The album genre column: the album's genre, and the track's own when it differs."""
+    if line.album_genre is None:
+        return ""
+    return f"{line.album_genre} (this track: {line.own})" if line.own else line.album_genre
 
 
 def _apply(db_path, lines, model_key, options, progress, should_stop) -> WriteSummary:
@@ -59,11 +76,12 @@ class TagReviewDialog(QDialog):
     written = Signal(object)  # WriteSummary
 
     def __init__(self, db: LibraryDatabase, model_key: str, settings: Settings,
-                 paths: Optional[list[str]] = None, parent=None):
+                 paths: Optional[list[str]] = None, parent=None, model_folder: Optional[str] = None):
         super().__init__(parent)
         self.setWindowTitle("Write genre tags")
         self.db, self.model_key, self.settings, self.paths = db, model_key, settings, paths
         self.task: Optional[Task] = None
+        self.album_model = AlbumModel.of_folder(model_folder) if model_folder else AlbumModel()
         self.lines = []
         self._writing: list = []
         self.top_k = QSpinBox()
@@ -73,16 +91,29 @@ class TagReviewDialog(QDialog):
             self.separator.addItem(text, value)
         self.unsure = QCheckBox("Also tag \u201cnot sure\u201d tracks with the best guess")
         self.overwrite = QCheckBox("Replace genres the files already have")
+        self.add = QCheckBox("Add the genre to those the files already have")
+        self.per_album = QCheckBox("One genre per album (albums of 3 or more analysed tracks; "
+                                   "the others track by track)")
+        self.show_only = QComboBox()
+        for text, value in SHOW:
+            self.show_only.addItem(text, value)
         options = options_from(settings)
         self.top_k.setValue(options.top_k)
         self.separator.setCurrentIndex(max(0, self.separator.findData(options.separator or "")))
         self.unsure.setChecked("unsure" in options.verdicts)
         self.overwrite.setChecked(options.overwrite)
+        self.add.setChecked(options.add and not options.overwrite)
+        self.per_album.setChecked(options.per_album)
+        self.overwrite.toggled.connect(lambda on: on and self.add.setChecked(False))  # keep, replace or add
+        self.add.toggled.connect(lambda on: on and self.overwrite.setChecked(False))
         form = QFormLayout()
         form.addRow("Genres per file:", self.top_k)
         form.addRow("Several genres:", self.separator)
         form.addRow(self.unsure)
         form.addRow(self.overwrite)
+        form.addRow(self.add)
+        form.addRow(self.per_album)
+        form.addRow("Show:", self.show_only)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -93,6 +124,8 @@ class TagReviewDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.Interactive)
             header.resizeSection(column, width)
         header.setSectionResizeMode(5, QHeaderView.ResizeToContents)  # short words: never elided
+        header.setSectionResizeMode(6, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(7, QHeaderView.ResizeToContents)
         self.written_paths: dict[str, str] = {}  # path -> "written" or the reason it failed
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -112,7 +145,8 @@ class TagReviewDialog(QDialog):
         bottom.addWidget(self.progress, 1)
         bottom.addWidget(self.buttons)
         layout.addLayout(bottom)
-        for widget in (self.top_k, self.separator, self.unsure, self.overwrite):
+        for widget in (self.top_k, self.separator, self.unsure, self.overwrite, self.add, self.per_album,
+                       self.show_only):
             signal = widget.valueChanged if isinstance(widget, QSpinBox) else (
                 widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.toggled)
             signal.connect(self.refresh)
@@ -123,13 +157,18 @@ class TagReviewDialog(QDialog):
     def options(self) -> TagOptions:
         return TagOptions(top_k=self.top_k.value(), separator=self.separator.currentData() or None,
                           verdicts=("genre", "unsure") if self.unsure.isChecked() else ("genre",),
-                          overwrite=self.overwrite.isChecked())
+                          overwrite=self.overwrite.isChecked(), add=self.add.isChecked(),
+                          per_album=self.per_album.isChecked())
 
     def refresh(self) -> None:
         """Recompute the review for the chosen options (rows just written stay, saying so)."""
-        self.lines = propose(self.db, self.model_key, self.options(), self.paths)
-        shown = [line for line in self.lines if line.action in ("write", "keep", "stale")
-                 or line.path in self.written_paths]
+        vocabulary, problem = vocabulary_or_default()
+        self.lines = propose(self.db, self.model_key, self.options(), self.paths, vocabulary=vocabulary,
+                             album_model=self.album_model)
+        wanted = self.show_only.currentData()
+        shown = review_order(line for line in self.lines if (line.action in ("write", "keep", "stale")
+                                                             or line.path in self.written_paths)
+                             and (wanted is None or line.agrees is wanted))
         files = {row.id: row for row in self.db.rows(self.model_key)}
         self.table.blockSignals(True)
         self.table.setRowCount(len(shown))
@@ -147,7 +186,8 @@ class TagReviewDialog(QDialog):
             cells = (item, QTableWidgetItem(row.artist or "" if row else ""),
                      QTableWidgetItem(row.album or "" if row else ""),
                      QTableWidgetItem("; ".join(line.current) or "\u2014"), QTableWidgetItem(will_be),
-                     QTableWidgetItem(NOTE_WORDS[note]))
+                     QTableWidgetItem(NOTE_WORDS[note]), QTableWidgetItem(AGREE_WORDS[line.agrees]),
+                     QTableWidgetItem(_album_text(line)))
             cells[5].setToolTip(outcome if outcome not in (None, "written") else
                                 (line.why or ACTION_WORDS.get(line.action, (line.action,))[0]))
             for column, cell in enumerate(cells):
@@ -156,7 +196,10 @@ class TagReviewDialog(QDialog):
                 self.table.setItem(r, column, cell)
         self.table.blockSignals(False)
         counts = Counter(line.action for line in self.lines)
-        self.summary.setText(summary_line(counts) or "The library is empty: add a folder first.")
+        disagree = sum(line.agrees is False for line in self.lines)
+        text = summary_line(counts) or "The library is empty: add a folder first."
+        text += f" \u00b7 {disagree:,} tag{'s' if disagree != 1 else ''} disagree" if disagree else ""
+        self.summary.setText(text + (f"\nVocabulary not used: {problem}" if problem else ""))
         self._update_button()
 
     def chosen(self) -> list:
@@ -176,6 +219,8 @@ class TagReviewDialog(QDialog):
         self.settings.set("library/separator", options.separator or "")
         self.settings.set("library/include_unsure", "unsure" in options.verdicts)
         self.settings.set("library/overwrite", options.overwrite)
+        self.settings.set("library/add", options.add)
+        self.settings.set("library/per_album", options.per_album)
         self.progress.setVisible(True)
         self._writing = self.chosen()
         self.task = Task(_apply, self.db.path, self._writing, self.model_key, options, name="tag-writing", parent=self)

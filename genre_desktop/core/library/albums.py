@@ -67,7 +67,8 @@ class Album:
     artist: Optional[str]
     album: Optional[str]
     folder: str
-    tracks: list = field(default_factory=list)  # FileRow, by path
+    tracks: list = field(default_factory=list)  # FileRow, by path (empty in an :func:`album_index`)
+    file_ids: list = field(default_factory=list)
     genre: Optional[str] = None
     verdict: Optional[str] = None
     confidence: Optional[float] = None
@@ -189,10 +190,38 @@ def group_rows(rows: Iterable[FileRow]) -> list[Album]:
         if found is None:
             found = groups[key] = Album(key=key, artist=None, album=row.album, folder=key[0])
         found.tracks.append(row)
+        found.file_ids.append(row.id)
     for album in groups.values():
         album.artist = album_artist(r.artist for r in album.tracks)
         album.tracks.sort(key=lambda r: r.path)
     return sorted(groups.values(), key=lambda a: ((a.artist or "\uffff").casefold(), a.title.casefold(), a.folder))
+
+
+def album_index(db: LibraryDatabase, model_key: Optional[str]) -> list[Album]:
+    """Every album's name, artist and file ids, from one query without timelines (for a
+    view of a large library: vote an album with :func:`load_album` when it is shown)."""
+    groups: dict = {}
+    artists: dict = {}
+    for row in db.album_fields(model_key):
+        path = os.fsdecode(row["path"])
+        key = album_key(path, row["album"])
+        found = groups.get(key)
+        if found is None:
+            found = groups[key] = Album(key=key, artist=None, album=row["album"], folder=key[0])
+            artists[key] = []
+        found.file_ids.append(row["id"])
+        artists[key].append(row["artist"])
+        if row["verdict"] in MUSIC_VERDICTS:
+            found.analysed += 1
+    for key, album in groups.items():
+        album.artist = album_artist(artists[key])
+    return sorted(groups.values(), key=lambda a: ((a.artist or "\uffff").casefold(), a.title.casefold(), a.folder))
+
+
+def load_album(db: LibraryDatabase, model_key: Optional[str], album: Album, model: Optional[AlbumModel] = None) -> Album:
+    """An :func:`album_index` entry with its tracks' rows and its vote."""
+    album.tracks = db.rows_by_id(model_key, album.file_ids)
+    return vote_album(album, model or AlbumModel())
 
 
 def albums(db: LibraryDatabase, model_key: Optional[str], model: Optional[AlbumModel] = None,
