@@ -402,3 +402,19 @@ def test_a_writer_killed_mid_transaction_in_rollback_mode_is_rolled_back_not_cal
     assert out.returncode == 0 and "batch 1" in out.stdout, out.stderr
     with LibraryDatabase(db) as lib:
         assert not any(r.title.startswith("half written") for r in lib.rows(None))
+
+
+def test_a_library_whose_header_is_gone_can_be_repaired_but_a_song_never_is(tmp_path):
+    db = make_library(tmp_path / "lib.sqlite3", files=50)
+    data = bytearray(db.read_bytes())
+    data[:100] = b"\x00" * 100  # the header overwritten
+    db.write_bytes(bytes(data))
+    out = run_cli("library", "--library", db, "history")
+    assert out.returncode == 2 and "not an SQLite file" in out.stderr and "library repair" in out.stderr
+    assert "moved to" in run_cli("library", "--library", db, "repair", check_rc=0).stdout
+    (aside,) = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
+    assert aside.read_bytes() == bytes(data)
+    song = tmp_path / "song.mp3"
+    song.write_bytes(b"\x00" * 4096)
+    refused = run_cli("library", "--library", song, "repair")
+    assert refused.returncode == 2 and "library repair" not in refused.stderr and song.read_bytes() == b"\x00" * 4096

@@ -29,6 +29,8 @@ QUICK_CHECK_MAX_BYTES = 32 << 20
 REPAIR_COMMAND = "genre-desktop-cli library repair"
 #: tables of the library; a database with other tables and none of these is another program's
 LIBRARY_TABLES = {"files", "results", "runs", "tag_batches", "tag_writes"}
+#: names of database files: only these are moved aside by ``repair`` when their header is gone
+DATABASE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
 
 # SQLite's primary result codes (https://www.sqlite.org/rescode.html)
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
@@ -140,6 +142,12 @@ def _no_room(path) -> bool:
         return False
 
 
+def _db_name(path) -> bool:
+    """Whether the name says database (a library whose header was overwritten, which
+    ``repair`` may move aside; a song or a document never is)."""
+    return Path(path).suffix.lower() in DATABASE_SUFFIXES
+
+
 def check_path(path: Path, create: bool) -> None:
     """Refuse what is not a library (a folder, a song, a FIFO) without touching it; for
     ``create``, make the missing folders, else a missing file is :class:`NoLibrary`."""
@@ -176,7 +184,9 @@ def check_path(path: Path, create: bool) -> None:
     except OSError as exc:
         raise library_error(exc, path) from exc
     if head != SQLITE_MAGIC:
-        raise NotALibrary(f"{path} is not a library database (not an SQLite file); nothing was changed", path)
+        hint = (f"; if it was your library, '{REPAIR_COMMAND}' moves it aside" if _db_name(path) else "")
+        raise NotALibrary(f"{path} is not a library database (not an SQLite file{hint}); nothing was changed",
+                          path)
 
 
 def _uri(path: Path, **params: str) -> str:
@@ -314,7 +324,12 @@ def diagnose(path: os.PathLike | str, version: Optional[int] = None,
     read-only connection), or None when it is sound. Raises the :class:`LibraryError` of
     any other trouble (not a library, newer than ``version``, locked, ...)."""
     path = Path(path)
-    check_path(path, create=False)
+    try:
+        check_path(path, create=False)
+    except NotALibrary as exc:  # the header overwritten: a library by its name, damaged past opening
+        if _db_name(path) and "not an SQLite file" in str(exc) and path.is_file():
+            return "not an SQLite file any more (its header is gone)"
+        raise
     conn = None
     try:
         conn = _connect(path, True, timeout)
