@@ -417,3 +417,15 @@ def test_linked_album_folders_are_walked_once_and_loops_are_said(tmp_path):
     found = finishes(lambda: list(iter_audio_files([music], on_error=lambda p, r: skipped.append((p, r)))))
     assert [p.name for p in found] == ["a1.wav", "b1.wav"]
     assert [r for _, r in skipped] == ["a link to a folder already scanned (skipped)"]
+
+
+def test_open_regular_can_write_in_place_and_names_the_file(tmp_path):
+    path = tmp_path / "song.mp3"
+    path.write_bytes(b"0123456789")
+    with open_regular(path, writable=True) as handle:
+        assert handle.name == str(path)
+        handle.seek(2)
+        handle.write(b"ab")
+    assert path.read_bytes() == b"01ab456789"
+    with open_regular(path) as handle:
+        assert handle.name == str(path) and handle.read(4) == b"01ab"

@@ -102,53 +102,65 @@ class _BoundedFile(io.FileIO):
         return self.read(-1)
 
 
-def open_regular(path: os.PathLike | str, max_bytes: Optional[int] = None) -> io.BufferedReader:
-    """Open ``path`` for reading only if it is a regular file; every read is bounded.
+def open_regular(path: os.PathLike | str, max_bytes: Optional[int] = None,
+                 writable: bool = False) -> io.BufferedIOBase:
+    """Open ``path`` only if it is a regular file; every read is bounded.
 
     The path is checked with ``stat`` (links followed) before it is opened, opened with
     ``O_NONBLOCK`` (a FIFO swapped in meanwhile cannot block the open) and checked again
-    with ``fstat`` on what was opened. Reads stop at the size the file had then, and at
-    ``max_bytes`` when given.
+    with ``fstat``: what was opened must be that same regular file. Reads stop at the
+    size the file had then, and at ``max_bytes`` when given.
 
     Parameters
     ----------
     path : path-like
     max_bytes : int, optional
         Refuse files larger than this.
+    writable : bool
+        Open for reading and writing in place (``rb+``; reads are then not bounded, as
+        writes may grow the file).
 
     Returns
     -------
-    io.BufferedReader
-        Binary, seekable; ``.fileno()`` is the checked descriptor.
+    io.BufferedReader or io.BufferedRandom
+        Binary, seekable; ``.name`` is ``path`` (mutagen guesses kinds from it) and
+        ``.fileno()`` the checked descriptor.
 
     Raises
     ------
     NotRegularFile
-        For a folder, a FIFO, a device or a socket (one-line message).
+        For a folder, a FIFO, a device or a socket, or a path swapped while it was
+        opened (one-line message).
     FileTooLarge
         When the file holds more than ``max_bytes``.
     OSError
         When it cannot be opened (missing, permission denied...).
     """
-    reason = regular_file_problem(path)
+    before = os.stat(path)
+    reason = not_regular_reason(before.st_mode)
     if reason:
         raise NotRegularFile(reason)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    flags = ((os.O_RDWR if writable else os.O_RDONLY) | os.O_NONBLOCK
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
     fd = os.open(path, flags)
     try:
         info = os.fstat(fd)
         reason = not_regular_reason(info.st_mode)
-        if reason:
-            raise NotRegularFile(reason)
+        if reason or (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+            raise NotRegularFile(reason or "changed while it was being opened (not the file it was)")
         if max_bytes is not None and info.st_size > max_bytes:
             raise FileTooLarge(f"too large to read ({info.st_size:,} bytes; the limit is {max_bytes:,})")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        raw = _BoundedFile(fd, info.st_size if max_bytes is None else min(info.st_size, max_bytes))
+        if writable:
+            raw = io.FileIO(fd, "rb+", closefd=True)
+        else:
+            raw = _BoundedFile(fd, info.st_size if max_bytes is None else min(info.st_size, max_bytes))
     except BaseException:
         os.close(fd)
         raise
-    return io.BufferedReader(raw)
+    raw.name = os.fspath(path)
+    return io.BufferedRandom(raw) if writable else io.BufferedReader(raw)
 
 
 def descriptor_path(handle, fallback: os.PathLike | str) -> str:
