@@ -1,18 +1,29 @@
-"""The Library tab's table: one row per file, sortable, filtered by the core's rules."""
+"""The Library tab's table: one row per file, read from the library a page at a time.
+
+The model holds only the ordered file ids of what it shows (one SQL query:
+:func:`~genre_desktop.core.library.pages.ordered_ids`, which sorts, filters and searches)
+and the rows on screen, fetched :data:`PAGE` at a time into a small cache by file id. A
+new order or a scan keeps the selection and the current row (persistent indexes follow
+their file id); a scan's files are read again, the other cached rows are kept.
+"""
 from __future__ import annotations
 
-from typing import Optional
+import logging
+from array import array
+from collections import OrderedDict
+from typing import Iterable, Iterator, Optional
 
-from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
-from ..core.engine.verdict import VERDICT_WORDS
-from ..core.library.database import FileRow
-from ..core.library.listing import fold, matches
-from ..core.library.writing import Proposal
-from .track_table import RowsModel
+from ..core.library import pages
+from ..core.library.database import FileRow, LibraryDatabase
+from ..core.library.pages import COLUMNS, Query
+from ..core.library.vocabulary import Vocabulary
+from ..core.library.writing import Proposal, TagOptions, propose
 
-COLUMNS = ("Track", "Artist", "Album", "Genre tag", "Proposed", "Verdict", "Confidence", "Duration")
-SORT_ROLE = Qt.UserRole
+log = logging.getLogger(__name__)
+PAGE = 100  # rows read at once
+CACHE = 3000  # rows kept
 
 
 def _duration(seconds: Optional[float]) -> str:
@@ -24,96 +35,178 @@ def _duration(seconds: Optional[float]) -> str:
 
 
 def verdict_text(row: FileRow) -> str:
-    if row.error:
-        return "error"
-    if row.verdict is None:
-        return "not analysed"
-    if row.verdict == "genre":
-        return row.genre or ""
-    if row.verdict == "unsure":
-        return f"{row.genre}? (not sure)"
-    return VERDICT_WORDS.get(row.verdict, row.verdict)
+    return pages.verdict_text(row.verdict, row.genre, row.error)
 
 
-class LibraryTableModel(RowsModel):
-    """Rows of :class:`~genre_desktop.core.library.database.FileRow` with their review line."""
+def _proposed_text(line: Optional[Proposal]) -> str:
+    if line is None or not line.proposed:
+        return ""
+    text = "; ".join(line.proposed)
+    return text if line.action in ("write", "same") else f"({text})"
+
+
+class LibraryTableModel(QAbstractTableModel):
+    """The files of one library that a :class:`~genre_desktop.core.library.pages.Query`
+    shows. ``fetched`` counts the rows read from the database (tests check that a view
+    of N rows reads about N)."""
 
     columns = COLUMNS
 
-    def __init__(self, parent=None):
+    def __init__(self, db: LibraryDatabase, parent=None):
         super().__init__(parent)
-        self.proposals: dict[int, Proposal] = {}
+        self.db = db
+        self.query = Query()
+        self.ids = array("q")
+        self.options = TagOptions()
+        self.vocabulary = Vocabulary()
+        self._cache: OrderedDict = OrderedDict()  # file id -> (FileRow, Proposal or None)
+        self.fetched = 0
 
-    def set_rows(self, rows: list[FileRow], proposals: dict[int, Proposal]) -> None:
-        if [r.id for r in rows] == [r.id for r in self.rows]:  # same files: refresh in place
-            self.rows, self.proposals = rows, proposals
-            if rows:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
-            return
-        self.beginResetModel()
-        self.rows, self.proposals = rows, proposals
-        self.endResetModel()
+    # ------------------------------------------------------------ Qt's model
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.ids)
 
-    def proposed_text(self, row: FileRow) -> str:
-        line = self.proposals.get(row.id)
-        if line is None or not line.proposed:
-            return ""
-        text = "; ".join(line.proposed)
-        return text if line.action in ("write", "same") else f"({text})"
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
 
-    def data(self, index: QModelIndex, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.DisplayRole:
-            return (row.title or row.display.rsplit("/", 1)[-1], row.artist or "", row.album or "",
-                    "; ".join(row.genre_tag), self.proposed_text(row), verdict_text(row),
-                    f"{row.confidence:.0%}" if row.confidence is not None and row.verdict in ("genre", "unsure") else "",
-                    _duration(row.duration))[column]
-        if role == SORT_ROLE:
-            if column == 6:
-                return row.confidence if row.confidence is not None else -1.0
-            if column == 7:
-                return row.duration or 0.0
-            text = self.data(index, Qt.DisplayRole) or ""
-            return f"{fold(text)}\0{text.casefold()}"  # "Élégie" among the Es; accents break ties
-        if role == Qt.ToolTipRole:
-            line = self.proposals.get(row.id)
-            parts = [row.display]
-            if row.reason or row.error:
-                parts.append(row.error or row.reason)
-            if column == 4 and line is not None:
-                parts.append({"write": "will be written", "same": "the file says so already"}.get(line.action, line.why))
-            if row.top and column in (5, 6):
-                parts.append(", ".join(f"{g} {p:.0%}" for g, p in row.top))
-            return "\n".join(parts)
-        if role == Qt.TextAlignmentRole and column in (6, 7):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return COLUMNS[section]
         return None
 
+    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
+        self.set_query(column=column, descending=order == Qt.DescendingOrder)
 
-class LibraryFilter(QSortFilterProxyModel):
-    """Sorts by :data:`SORT_ROLE`; shows the rows :func:`~genre_desktop.core.library.listing.matches`."""
+    def data(self, index: QModelIndex, role=Qt.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.ids):
+            return None
+        if role not in (Qt.DisplayRole, Qt.ToolTipRole, Qt.TextAlignmentRole):
+            return None
+        column = index.column()
+        if role == Qt.TextAlignmentRole:
+            return int(Qt.AlignRight | Qt.AlignVCenter) if column in (6, 7) else None
+        found = self._entry(index.row())
+        if found is None:
+            return None
+        row, line = found
+        if role == Qt.DisplayRole:
+            return (row.title or row.display.rsplit("/", 1)[-1], row.artist or "", row.album or "",
+                    "; ".join(row.genre_tag), _proposed_text(line), verdict_text(row),
+                    f"{row.confidence:.0%}" if row.confidence is not None and row.verdict in ("genre", "unsure") else "",
+                    _duration(row.duration))[column]
+        parts = [row.display]
+        if row.reason or row.error:
+            parts.append(row.error or row.reason)
+        if column == 4 and line is not None:
+            parts.append({"write": "will be written", "same": "the file says so already"}.get(line.action, line.why))
+        if row.top and column in (5, 6):
+            parts.append(", ".join(f"{g} {p:.0%}" for g, p in row.top))
+        return "\n".join(parts)
 
-    def __init__(self, model: LibraryTableModel, parent=None):
-        super().__init__(parent)
-        self.setSourceModel(model)
-        self.setSortRole(SORT_ROLE)
-        self.kind, self.genre, self.text, self.last_run = "all", None, "", None
-
-    def set_filter(self, kind: str, genre: Optional[str], text: str, last_run: Optional[int]) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
-            self.beginFilterChange()
-            self.kind, self.genre, self.text, self.last_run = kind, genre, text, last_run
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+    # ------------------------------------------------------------ rows
+    def _entry(self, position: int):
+        file_id = self.ids[position]
+        found = self._cache.get(file_id)
+        if found is None:
+            start = position - position % PAGE
+            self._fetch([i for i in self.ids[start:start + PAGE] if i not in self._cache])
+            found = self._cache.get(file_id)
         else:
-            self.kind, self.genre, self.text, self.last_run = kind, genre, text, last_run
-            self.invalidateFilter()
+            self._cache.move_to_end(file_id)
+        return found
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
-        row = self.sourceModel().rows[source_row]
-        return matches(row, self.kind, self.genre, self.text, self.last_run)
+    def _fetch(self, ids: list[int]) -> None:
+        key = self.query.model_key
+        rows = pages.rows_for_ids(self.db, key, ids)
+        self.fetched += len(rows)
+        lines: dict = {}
+        if key and rows:
+            mates = pages.album_mates(self.db, key, rows) if self.options.per_album else rows
+            lines = {p.file_id: p for p in propose(self.db, key, self.options, check_files=False,
+                                                   vocabulary=self.vocabulary, rows=mates)}
+        for row in rows:
+            self._cache[row.id] = (row, lines.get(row.id))
+        while len(self._cache) > CACHE:
+            self._cache.popitem(last=False)
 
     def row_at(self, index: QModelIndex) -> FileRow:
-        return self.sourceModel().rows[self.mapToSource(index).row()]
+        return self._entry(index.row())[0]
+
+    def iter_rows(self) -> Iterator[FileRow]:
+        """Every row shown, in order, a chunk at a time (exports)."""
+        return pages.iter_rows(self.db, self.query.model_key, self.ids)
+
+    @property
+    def rows(self) -> list[FileRow]:
+        """Every row shown (reads them all: for small libraries and tests)."""
+        return list(self.iter_rows())
+
+    # ------------------------------------------------------------ what is shown
+    def set_options(self, options: TagOptions, vocabulary: Optional[Vocabulary] = None) -> None:
+        """The tag-writing options the Proposed column follows."""
+        if options != self.options or vocabulary is not None:
+            self.options, self.vocabulary = options, vocabulary or self.vocabulary
+            self._cache.clear()
+            self.query.proposed = {}
+            if self.ids:
+                self.dataChanged.emit(self.index(0, 4), self.index(len(self.ids) - 1, 4))
+
+    def forget_rows(self) -> None:
+        """Read every row again when shown (after tag writes, an undo, a finished scan)."""
+        self._cache.clear()
+        if self.ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.ids) - 1, len(COLUMNS) - 1))
+
+    def proposed_labels(self) -> dict:
+        """(verdict, genre) -> the genre the Proposed column names, for sorting it."""
+        return {(v, g): (self.vocabulary.spell(g) if v in self.options.verdicts and g else "")
+                for v, g in pages._combos(pages._conn(self.db), self.query.model_key)}  # noqa: SLF001
+
+    def set_query(self, **changes) -> None:
+        """Show another filter, search, order or model (read at once)."""
+        for name, value in changes.items():
+            setattr(self.query, name, value)
+        if self.query.column == 4:
+            self.query.proposed = self.proposed_labels()
+        self.show_ids(pages.ordered_ids(self.db, self.query))
+
+    def show_ids(self, ids: array, changed: Iterable = ()) -> None:
+        """Show ``ids`` (in order); the rows of ``changed`` ids are read again. The same
+        ids in the same order only repaint the changed rows on screen; another order keeps
+        the selection and the current row on their files."""
+        changed = set(changed)
+        for file_id in changed:
+            self._cache.pop(file_id, None)
+        if ids == self.ids:
+            if changed:
+                rows = [n for n, i in enumerate(self.ids) if i in changed] if len(changed) < 5000 else [0, len(ids) - 1]
+                if rows:
+                    self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        old_ids = [self.ids[i.row()] if 0 <= i.row() < len(self.ids) else None for i in old]
+        self.ids = ids
+        where = _positions(ids, [i for i in old_ids if i is not None])
+        self.changePersistentIndexList(old, [self.index(where[f], i.column()) if f in where else QModelIndex()
+                                             for f, i in zip(old_ids, old)])
+        self.layoutChanged.emit()
+
+    def position(self, file_id: int) -> Optional[int]:
+        return _positions(self.ids, [file_id]).get(file_id)
+
+
+def _positions(ids: array, wanted: list[int]) -> dict:
+    """file id -> its row, for ``wanted`` ids that are in ``ids``."""
+    if not wanted:
+        return {}
+    if len(wanted) <= 32:
+        out = {}
+        for file_id in wanted:
+            try:
+                out[file_id] = ids.index(file_id)
+            except ValueError:
+                pass
+        return out
+    want = set(wanted)
+    return {file_id: n for n, file_id in enumerate(ids) if file_id in want}

@@ -2,8 +2,10 @@
 tags reviewed, written and undone, playlists and tables exported.
 
 The scan, the writes and the undo run as :class:`~.tasks.Task` s, each with its own
-database connection; this widget reads the database in the GUI thread (a timer refreshes
-it while a scan runs) and never lets a worker touch a widget.
+database connection. The table reads only the rows on screen (:mod:`.library_table`);
+while a scan runs, a timer hands the files it stored to a worker that finds the new order
+and counts (:func:`~genre_desktop.core.library.pages.snapshot`), and the table reads only
+those files' rows again. No worker touches a widget.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import logging
 import os
 import sqlite3
 import threading
+from collections import Counter, deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -23,17 +27,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from ..core.engine.verdict import VERDICT_WORDS
 from ..core.library.analyse import ModelRef, file_record
 from ..core.library.batch import BatchOptions, BatchSummary, scan_library, store_record
-from ..core.library.listing import FILTERS, genre_counts, write_playlists, write_table
-from ..core.library.writing import propose, undoable_batches
+from ..core.library import pages
+from ..core.library.listing import FILTERS, write_playlists, write_table
+from ..core.library.writing import undoable_batches
 from .library_open import open_library
-from .library_table import LibraryFilter, LibraryTableModel
+from .library_table import LibraryTableModel
 from .settings import Settings
 from .album_view import album_controls
 from .tag_review import TagReviewDialog, options_from, undo_batch
 from .tasks import Task
 
 log = logging.getLogger(__name__)
-REFRESH_MS = 1500  # how often the table catches up with a running scan
+REFRESH_MS = 1000  # how often the table catches up with a running scan
 
 
 class LibraryView(QWidget):
@@ -55,10 +60,18 @@ class LibraryView(QWidget):
         self._paused = threading.Event()
         self.last_summary: Optional[BatchSummary] = None
         self._closed = False
+        self._stored: deque = deque()  # paths a running scan stored (appended in its thread)
+        self.peek: Optional[Task] = None  # a refresh in a worker while a scan runs
+        self._counts: tuple = (Counter(), 0, 0)  # pages.group_counts of the whole library
+        self._top: Optional[int] = None  # the file id at the top of the table, kept across a new order
+        try:
+            pages.sync_keys(self.db, prune=True)
+        except sqlite3.Error as exc:  # locked by a scan of another program: sorted by what is known
+            log.warning("library sort keys left for later: %s", exc)
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self._catch_up)
 
     def _build(self) -> None:
         self.add_button = QPushButton("Add folder\u2026")
@@ -99,10 +112,12 @@ class LibraryView(QWidget):
         self.genre.currentIndexChanged.connect(self.apply_filter)
         self.search.textChanged.connect(self.apply_filter)
 
-        self.model = LibraryTableModel(self)
-        self.proxy = LibraryFilter(self.model, self)
+        self.model = LibraryTableModel(self.db, self)
+        self.proxy = self.model  # the model sorts and filters itself (in SQL); the old name kept
+        self.model.layoutAboutToBeChanged.connect(self._remember_top)
+        self.model.layoutChanged.connect(self._restore_top)
         self.table = QTableView()
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -154,53 +169,104 @@ class LibraryView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        """Read the library again (after writes, an undo, a scan): keys, counts, order."""
         if self._closed:  # a late signal after shutdown
             return
+        try:
+            pages.sync_keys(self.db)
+        except sqlite3.Error as exc:
+            log.warning("library sort keys left for later: %s", exc)
+        self.model.set_options(options_from(self.settings))
+        self.model.forget_rows()
         key = self.ref.key if self.ref is not None else None
-        rows = self.db.rows(key)
-        proposals = ({p.file_id: p for p in propose(self.db, key, options_from(self.settings), check_files=False)}
-                     if key else {})
-        self.model.set_rows(rows, proposals)
-        counts = genre_counts(rows)
+        self._counts = pages.group_counts(self.db, pages.Query(model_key=key))
+        self._fill_genres()
+        self.apply_filter()
+
+    def _fill_genres(self) -> None:
         chosen = self.genre.currentData()
         self.genre.blockSignals(True)
         self.genre.clear()
         self.genre.addItem("Any genre", None)
-        for genre, n in sorted((g, n) for g, n in counts.items() if not g.startswith("(")):
+        for genre, n in sorted((g, n) for g, n in self._counts[0].items() if not g.startswith("(")):
             self.genre.addItem(f"{genre} ({n:,})", genre)
         self.genre.setCurrentIndex(max(0, self.genre.findData(chosen)))
         self.genre.blockSignals(False)
-        self.apply_filter()
+
+    def _filter(self) -> dict:
+        last = self.db.last_run(self.ref.key) if self.ref is not None else None
+        return dict(model_key=self.ref.key if self.ref is not None else None, kind=self.kind.currentData(),
+                    genre=self.genre.currentData(), text=self.search.text(),
+                    last_run=last["id"] if last is not None else None)
 
     def apply_filter(self) -> None:
         if self._closed:
             return
-        last = self.db.last_run(self.ref.key) if self.ref is not None else None
-        self.proxy.set_filter(self.kind.currentData(), self.genre.currentData(), self.search.text(),
-                              last["id"] if last is not None else None)
-        self.counts.setText(self.summary_text())
+        self.model.set_query(**self._filter())
+        query = self.model.query
+        shown = self._counts if query == query.unfiltered() else pages.group_counts(self.db, query)
+        self.counts.setText(self.summary_text(shown))
 
-    def summary_text(self) -> str:
+    def summary_text(self, shown=None) -> str:
         """"57 tracks: rock 20 · ...", "5 of 57 tracks: ..." while a filter hides some, or
         what to do when this model has no results yet."""
-        rows = self.model.rows
-        if not rows:
+        _all, total, done = self._counts
+        if not total:
             if self.settings.get("library/folders"):
                 return "No results with this model yet \u2014 Rescan analyses the library\u2019s folders with it."
             return "No tracks yet \u2014 add a folder to analyse your music and tag it."
-        shown = self.visible_rows() if self.proxy.rowCount() < len(rows) else rows
-        counts = genre_counts(shown)
-        total = f"{len(shown):,} of {len(rows):,} tracks" if len(shown) < len(rows) else f"{len(rows):,} tracks"
-        if not any(row.verdict is not None or row.error is not None for row in rows):
-            return f"{total}, none analysed with this model yet \u2014 Rescan analyses them with it."
-        return total + (": " + " \u00b7 ".join(f"{VERDICT_WORDS.get(g.strip('()'), g.strip('()'))} {n:,}"
-                                                for g, n in counts.most_common()) if counts else "")
+        counts, n, _done = shown if shown is not None else pages.group_counts(self.db, self.model.query)
+        text = f"{n:,} of {total:,} tracks" if n < total else f"{total:,} tracks"
+        if not done:
+            return f"{text}, none analysed with this model yet \u2014 Rescan analyses them with it."
+        return text + (": " + " \u00b7 ".join(f"{VERDICT_WORDS.get(g.strip('()'), g.strip('()'))} {c:,}"
+                                               for g, c in counts.most_common()) if counts else "")
 
     def visible_rows(self) -> list:
-        return [self.proxy.row_at(self.proxy.index(r, 0)) for r in range(self.proxy.rowCount())]
+        return self.model.rows
 
     def selected_paths(self) -> list[str]:
-        return [self.proxy.row_at(index).path for index in self.table.selectionModel().selectedRows()]
+        return [self.model.row_at(index).path for index in self.table.selectionModel().selectedRows()]
+
+    # ------------------------------------------------------------ a scan's rows, off the GUI thread
+    def _catch_up(self) -> None:
+        """While a scan runs: the files it stored since the last look, handed to a worker
+        that finds the new order and counts (:meth:`_caught_up` shows them)."""
+        if self._closed or self.peek is not None or not self._stored:
+            return
+        paths = [self._stored.popleft() for _ in range(len(self._stored))]
+        query = replace(self.model.query)
+        self.peek = Task(pages.snapshot, self.db.path, query, paths, name="library-refresh", contract=False,
+                         parent=self)
+        self.peek.finished.connect(lambda snap: self._caught_up(snap, query, paths))
+        self.peek.errored.connect(lambda message: log.warning("library refresh: %s", message))
+        self.peek.done.connect(self._peek_done)
+        self.peek.start()
+
+    def _peek_done(self) -> None:
+        self.peek = None
+
+    def _caught_up(self, snap: "pages.Snapshot", query: "pages.Query", paths: list) -> None:
+        if self._closed:
+            return
+        if query != self.model.query:  # the person sorted or filtered meanwhile: look again
+            self._stored.extendleft(reversed(paths))
+            return
+        self.model.show_ids(snap.ids, snap.changed)
+        self._counts = (snap.all_counts, snap.total, snap.done)
+        self._fill_genres()
+        self.counts.setText(self.summary_text((snap.counts, snap.shown, snap.done)))
+
+    def _remember_top(self) -> None:
+        index = self.table.indexAt(QPoint(1, 1))
+        self._top = self.model.ids[index.row()] if index.isValid() and index.row() < len(self.model.ids) else None
+
+    def _restore_top(self) -> None:
+        if self._top is not None:
+            row = self.model.position(self._top)
+            if row is not None:
+                self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.PositionAtTop)
+        self._top = None
 
     def track_name(self, path: str) -> str:
         """Title and artist when the library knows the file's tags, else its file name."""
@@ -252,8 +318,10 @@ class LibraryView(QWidget):
             return False
         self._paused.clear()
         self.pause_button.setChecked(False)
+        self._stored.clear()
         self.scan = Task(scan_library, roots, self.ref, self.db.path, BatchOptions(reanalyse=reanalyse),
-                         name="library-scan", parent=self, should_pause=self._paused.is_set)
+                         name="library-scan", parent=self, should_pause=self._paused.is_set,
+                         on_record=self._stored.append)
         self.scan.progress.connect(self._on_progress)
         self.scan.finished.connect(self._on_scanned)
         self.scan.errored.connect(lambda message: self.message.emit(f"The scan stopped: {message}"))
@@ -372,7 +440,7 @@ class LibraryView(QWidget):
             if not folder:
                 return []
         self.settings.set("library/playlists_folder", folder)
-        written = write_playlists(self.visible_rows(), folder, self.ref.name if self.ref else "?")
+        written = write_playlists(self.model.iter_rows(), folder, self.ref.name if self.ref else "?")
         self.message.emit(f"{len(written)} playlists written to {folder}." if written else
                           "No track shown has a confident genre: nothing to export.")
         return written
@@ -384,15 +452,15 @@ class LibraryView(QWidget):
             if not path:
                 return None
         try:
-            out = write_table(self.visible_rows(), path, self.ref.key if self.ref else "", self.ref.name if self.ref else "")
+            out = write_table(self.model.iter_rows(), path, self.ref.key if self.ref else "", self.ref.name if self.ref else "")
         except OSError as exc:
             QMessageBox.warning(self, "Export", f"Could not write {path}: {exc.strerror or exc}")
             return None
-        self.message.emit(f"Exported {self.proxy.rowCount():,} tracks to {out}.")
+        self.message.emit(f"Exported {self.model.rowCount():,} tracks to {out}.")
         return out
 
     def shutdown(self) -> None:
-        for task in (self.scan, self.side_task):
+        for task in (self.scan, self.side_task, self.peek):
             if task is not None:
                 task.cancel()
                 task.wait(10000)

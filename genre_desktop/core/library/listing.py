@@ -52,6 +52,8 @@ def matches(row: FileRow, kind: str = "all", genre: Optional[str] = None, text: 
 
 def fold(text: str) -> str:
     """Text as a search or a sort compares it: case and accents ignored ("Genève" -> "geneve")."""
+    if text.isascii():  # the same answer, at once (NFKD leaves ASCII as it is)
+        return text.lower()
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
 
 

@@ -105,17 +105,20 @@ def proposed_genres(top: list, options: TagOptions, vocabulary: Optional[Vocabul
 
 def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
             paths: Optional[Iterable[str]] = None, check_files: bool = True,
-            vocabulary: Optional[Vocabulary] = None, album_model: Optional[AlbumModel] = None) -> list[Proposal]:
+            vocabulary: Optional[Vocabulary] = None, album_model: Optional[AlbumModel] = None,
+            rows: Optional[list] = None) -> list[Proposal]:
     """Review lines for every file of the library (or those of ``paths``).
 
     ``check_files`` looks at each file (gone? changed since its scan?); without it the
     lines come from the database alone (a quick preview; :func:`apply` checks anyway).
     ``vocabulary``: spellings, aliases and whitelist (default: the built-in ones).
     ``album_model``: the model's labels, hedges and calibration for ``per_album``.
+    ``rows``: review these rows (with their albums' other tracks, for ``per_album``)
+    instead of reading the whole library (the Library table's page on screen).
     """
     vocabulary = vocabulary or Vocabulary()
     wanted = {os.path.abspath(p) for p in paths} if paths is not None else None
-    rows = db.rows(model_key)
+    rows = db.rows(model_key) if rows is None else rows
     by_file = album_of_files(albums(db, model_key, album_model, rows)) if options.per_album else {}
     out = []
     for row in rows:
