@@ -234,10 +234,41 @@ def _options_text(options: dict) -> str:
     return ", ".join(parts)
 
 
+def cmd_similar(args: argparse.Namespace) -> int:
+    """``library similar FILE``: the files that sound most like FILE, best first."""
+    from .core.library.similar import similar_to
+
+    ref = _model(args)
+    with _db(args, write=False) as db:
+        found = similar_to(db, args.file, ref.key, args.top)
+    for n in found:
+        print(json.dumps(n.to_json(), ensure_ascii=False) if args.json else f"{n.similarity:.3f}  {n.path}")
+    return 0
+
+
+def _similar_playlist(args, ref) -> int:
+    from .core.library.listing import write_similar_playlist
+    from .core.library.similar import SimilarError, similar_rows
+
+    skipped: list = []
+    with _db(args, write=False) as db:
+        seed = db.row(args.similar_to, ref.key)
+        if seed is None:
+            raise SimilarError(f"{args.similar_to} is not in the library: scan its folder first")
+        path = write_similar_playlist(seed, similar_rows(db, args.similar_to, ref.key, args.top), args.folder,
+                                      skipped)
+    for name, why in skipped:
+        print(f"left out: {name!r}: {why}", file=sys.stderr)
+    print(path)
+    return 0
+
+
 def cmd_playlists(args: argparse.Namespace) -> int:
     from .core.library.listing import present, write_playlists
 
     ref = _model(args)
+    if args.similar_to is not None:
+        return _similar_playlist(args, ref)
     skipped: list = []
     gone: list = []
     with _db(args, write=False) as db:
@@ -363,7 +394,15 @@ def add_parser(sub, positive_int) -> None:
     p = action("playlists", cmd_playlists, "write one M3U playlist per genre into a folder")
     p.add_argument("folder", type=Path)
     p.add_argument("--include-unsure", action="store_true")
+    p.add_argument("--similar-to", type=Path, default=None, metavar="FILE",
+                   help="instead: one playlist of the tracks that sound most like FILE")
+    p.add_argument("--top", type=positive_int, default=20, help="with --similar-to: how many tracks (default 20)")
     filters(p)
+
+    p = action("similar", cmd_similar, "the tracks that sound most like FILE (cosine of mean embeddings)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--top", type=positive_int, default=10, help="how many (default 10)")
+    p.add_argument("--json", action="store_true", help='one {"path", "similarity"} object per line, best first')
 
     p = action("export", cmd_export, "write the library as CSV or JSON (by extension)")
     p.add_argument("file", type=Path)

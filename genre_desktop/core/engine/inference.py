@@ -80,6 +80,8 @@ class TrackResult:
     frames_per_second: float = 0.0
     spectrogram_factor: int = 1  # frames per spectrogram column (>1 once downsampled)
     notes: list[str] = field(default_factory=list)  # about the file itself ("truncated: ...")
+    embedding: Optional[np.ndarray] = None  # (d,) mean embedding of the audible slices ("more like this")
+    tag_probs: Optional[dict] = None  # every tag of the bundle -> its mean probability over audible slices
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(self.probs)[::-1][:k]
@@ -345,6 +347,7 @@ class Classifier:
         best = int(np.argmax(track))
         agreement = float((probs[audible].argmax(axis=1) == best).mean())
         tags: list[tuple[str, float]] = []
+        mean_tags = None
         if tag_probs is not None and self.bundle.tags:
             mean_tags = tag_probs[audible].mean(axis=0)
             order = np.argsort(mean_tags)[::-1][:5]
@@ -373,4 +376,7 @@ class Classifier:
         return TrackResult(genre=genre, confidence=float(track[best]), uncertain=verdict != "genre",
                            probs=track.astype(np.float32), agreement=agreement, tags=tags,
                            reason="; ".join(reasons), verdict=verdict, closest=labels[best],
-                           music_probability=music_probability, **distances, **base)
+                           music_probability=music_probability, **distances, **base,
+                           embedding=(embeddings[audible].mean(axis=0).astype(np.float32)
+                                      if embeddings is not None and embeddings.ndim == 2 and embeddings.shape[1] else None),
+                           tag_probs=None if mean_tags is None else dict(zip(self.bundle.tags, map(float, mean_tags))))

@@ -186,7 +186,24 @@ def result_record(result, top_k: int = TOP_K) -> dict:
             "timeline": [[round(s.start, 2), s.genre, round(float(s.probs.max()), 3) if not s.silent else None]
                          for s in result.slices],
             "sounds_like": [[tag, round(p, 3)] for tag, p in result.tags],
-            "duration": round(float(result.duration), 3)}
+            "duration": round(float(result.duration), 3), **vector_fields(result)}
+
+
+def vector_fields(result) -> dict:
+    """The result's mean embedding, L2-normalised, as little-endian float32 bytes
+    (``embedding``, None for a silent file) and the mean probability of each of the model's
+    tags (``tag_probs``: [[tag, p], ...]), for "more like this" and moods (:mod:`.similar`)."""
+    import numpy as np
+
+    out: dict = {"embedding": None, "tag_probs": []}
+    emb = getattr(result, "embedding", None)
+    if emb is not None and len(emb) and np.isfinite(emb).all():
+        norm = float(np.linalg.norm(emb))
+        if norm > 0:
+            out["embedding"] = (np.asarray(emb, np.float32) / norm).astype("<f4").tobytes()
+    probs = getattr(result, "tag_probs", None) or {}
+    out["tag_probs"] = [[str(tag), round(float(p), 4)] for tag, p in probs.items()]
+    return out
 
 
 def file_record(path: str, result=None, error: Optional[str] = None, fingerprint: Optional[str] = None) -> dict:

@@ -26,7 +26,7 @@ from . import run_locks
 log = logging.getLogger(__name__)
 
 LIBRARY_ENV = "GENRE_DESKTOP_LIBRARY"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: vectors and model_tags (additive: a schema-1 library gains them when opened writable)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
@@ -60,6 +60,12 @@ CREATE TABLE IF NOT EXISTS tag_writes (
     state TEXT NOT NULL, message TEXT, at TEXT
 );
 CREATE INDEX IF NOT EXISTS tag_writes_batch ON tag_writes (batch_id);
+CREATE TABLE IF NOT EXISTS vectors (
+    file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    model_key TEXT NOT NULL, embedding BLOB, tag_probs BLOB,
+    PRIMARY KEY (model_key, file_id)
+);
+CREATE TABLE IF NOT EXISTS model_tags (model_key TEXT PRIMARY KEY, names TEXT);
 """
 
 #: every file with its result for one model (the ``?``), for :meth:`LibraryDatabase.rows`
@@ -200,6 +206,11 @@ class LibraryDatabase:
         """``with db.transaction():`` — one atomic commit."""
         return _Transaction(self._conn)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for the readers of the ``vectors`` table (:mod:`.vectors`)."""
+        return self._conn
+
     # --- files
     def file(self, path: os.PathLike | str) -> Optional[sqlite3.Row]:
         return self._conn.execute("SELECT * FROM files WHERE path = ?", (path_key(path),)).fetchone()
@@ -262,11 +273,19 @@ class LibraryDatabase:
              record.get("confidence"), record.get("reason"), json.dumps(record.get("top")),
              json.dumps(record.get("timeline")), json.dumps(record.get("sounds_like") or []), record.get("error"),
              now(), run_id))
+        from .vectors import save_vectors
+        save_vectors(self._conn, file_id, model_key, record)
 
     def has_result(self, file_id: int, model_key: str, include_errors: bool = True) -> bool:
-        row = self._conn.execute("SELECT error FROM results WHERE file_id = ? AND model_key = ?",
-                                 (file_id, model_key)).fetchone()
-        return row is not None and (include_errors or row["error"] is None)
+        """Whether the file has a result of ``model_key`` (an error counts with
+        ``include_errors``); a result stored before the library kept vectors (schema 1) does
+        not, so the next scan analyses it again ("more like this" needs its embedding)."""
+        row = self._conn.execute("SELECT r.error, v.file_id AS vector FROM results r LEFT JOIN vectors v ON"
+                                 " v.file_id = r.file_id AND v.model_key = r.model_key"
+                                 " WHERE r.file_id = ? AND r.model_key = ?", (file_id, model_key)).fetchone()
+        if row is None:
+            return False
+        return include_errors if row["error"] is not None else row["vector"] is not None
 
     def rows(self, model_key: Optional[str]) -> list[FileRow]:
         """Every file with its result for ``model_key`` (None fields where it has none)."""

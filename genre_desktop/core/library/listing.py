@@ -159,6 +159,25 @@ def write_playlists(rows: Iterable[FileRow], folder: os.PathLike | str, model_na
     return written
 
 
+def write_similar_playlist(seed: FileRow, rows: Iterable[FileRow], folder: os.PathLike | str,
+                           skipped: Optional[list] = None) -> Path:
+    """One M3U playlist ``like <seed's name>.m3u8`` of ``rows`` (the files most like
+    ``seed``, best first: :func:`.similar.similar_rows`), written atomically; a path with a
+    line break is left out as in :func:`write_playlists`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["#EXTM3U", _m3u_line(f"#PLAYLIST:More like {seed.name}")]
+    for row in rows:
+        if "\n" in row.display or "\r" in row.display:
+            if skipped is not None:
+                skipped.append((row.display, "its name has a line break, which a playlist cannot hold"))
+            continue
+        lines += [_m3u_line(f"#EXTINF:{int(round(row.duration or -1))},{row.name}"), row.display]
+    path = folder / f"{_file_name('like ' + os.path.splitext(os.path.basename(seed.display))[0])}.m3u8"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
 COLUMNS = ("path", "artist", "title", "album", "genre_tag", "verdict", "genre", "confidence", "duration",
            "closest", "reason", "error", "analysed_at")
 
