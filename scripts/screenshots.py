@@ -10,7 +10,10 @@ training thoroughly on 8 Emotify tracks per genre) and docs/manage_models.png (a
 backup and a broken model folder), docs/dark.png (View › Theme › Dark, a long name elided in the middle), docs/menus.png
 (a row's right-click menu and View › Theme),
 docs/library.png and docs/library_review.png (a tagged
-folder of GTZAN and Emotify tracks scanned into the Library tab, and the tag review).
+folder of GTZAN and Emotify tracks scanned into the Library tab, and the tag review),
+docs/albums.png, docs/vocabulary.png and docs/review_vocabulary.png (group ``albums``: two
+albums of GTZAN tracks, the Artist › Album › Track view, the vocabulary dialog's aliases and
+the review with tags that agree and disagree).
 Name groups to take only those: ``python scripts/screenshots.py main dark library``.
 """
 from __future__ import annotations
@@ -71,6 +74,8 @@ def main() -> None:
             dark_screenshot(w, wait, settle, tmp)
         if "library" in only:
             library_screenshots(w, settle, tmp)
+        if "albums" in only:
+            album_screenshots(w, settle, tmp)
         w.close()
         return
     tmp = main_screenshots(w, wait, settle, Path(tempfile.mkdtemp()))
@@ -80,6 +85,7 @@ def main() -> None:
     wizard_screenshots(w, wait, settle, tmp)
     manage_models_screenshot(w, settle)
     library_screenshots(w, settle, tmp)
+    album_screenshots(w, settle, tmp)
     w.close()
 
 
@@ -195,6 +201,65 @@ def library_screenshots(w, settle, tmp: Path) -> None:
     settle()
     dialog.grab().save(str(ROOT / "docs" / "library_review.png"))
     dialog.reject()
+
+
+def album_screenshots(w, settle, tmp: Path) -> None:
+    """Two albums of neighbouring GTZAN ids (one with a stray reggae track), some already
+    tagged; the album view, the vocabulary dialog and the review, opened by their button
+    and action."""
+    import shutil
+
+    import mutagen
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from genre_desktop.gui.album_view import AlbumWindow
+    from genre_desktop.gui.vocabulary_dialog import VocabularyDialog
+
+    albums = {("Stone Giants", "Loud Hours"): [f"rock/rock.0000{n}" for n in (5, 6, 7, 8)] + ["reggae/reggae.00005"],
+              ("Iron Vale", "Heavy Weather"): [f"metal/metal.0000{n}" for n in (0, 1, 2, 3, 4)]}
+    existing = {0: "Hard Rock", 2: "Pop", 5: "Heavy Metal", 7: "Rock"}
+    music, k = tmp / "AlbumMusic", 0
+    for (artist, album), names in albums.items():
+        for n, name in enumerate(names):
+            dest = music / artist / album / f"{n + 1:02d} {Path(name).name}.ogg"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(DATA / "gtzan" / f"{name}.ogg", dest)
+            tags = mutagen.File(dest)
+            tags["artist"], tags["album"], tags["title"] = artist, album, f"Track {n + 1}"
+            if k in existing:
+                tags["genre"] = existing[k]
+            tags.save()
+            k += 1
+    w.tabs.setCurrentWidget(w.library)
+    w.library.add_folder(str(music))
+    while w.library.scan is not None:
+        QApplication.processEvents()
+        settle(200)
+    settle()
+    QTest.mouseClick(w.library.albums_button, Qt.LeftButton)
+    window = w.library.findChildren(AlbumWindow)[-1]
+    for r in range(window.view.model.rowCount()):
+        artist = window.view.model.item(r, 0)
+        window.view.tree.expand(artist.index())
+        for a in range(artist.rowCount()):
+            window.view.tree.expand(artist.child(a, 0).index())
+    window.resize(900, 520)
+    settle()
+    window.grab().save(str(ROOT / "docs" / "albums.png"))
+    window.close()
+    w.library.vocabulary_action.trigger()
+    dialog = w.library.findChildren(VocabularyDialog)[-1]
+    dialog.tabs.setCurrentIndex(1)
+    settle()
+    dialog.grab().save(str(ROOT / "docs" / "vocabulary.png"))
+    dialog.reject()
+    review = w.library.review_tags([str(p) for p in sorted(music.rglob("*.ogg"))])
+    review.resize(1250, 560)
+    settle()
+    review.grab().save(str(ROOT / "docs" / "review_vocabulary.png"))
+    review.reject()
 
 
 def manage_models_screenshot(w, settle) -> None:
