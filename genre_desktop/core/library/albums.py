@@ -115,31 +115,31 @@ def slice_table(rows: Iterable[FileRow], model: AlbumModel) -> tuple[list, np.nd
     timelines. A scan keeps each audible slice's top genre and its probability; the rest
     of the slice's probability is spread over the other labels as its track's stored top
     genres share them (what the track's other slices leaned to), evenly where it says nothing."""
-    rows = [row for row in rows if row.verdict in MUSIC_VERDICTS]
+    parsed = [(_timeline(row), _top(row)) for row in rows if row.verdict in MUSIC_VERDICTS]
     labels = list(model.labels)
-    seen = {g for row in rows for _, g, _ in _timeline(row) if g is not None} | {
-        g for row in rows for g, _ in _top(row)}
+    seen = {g for timeline, top in parsed for _, g, _ in timeline if g is not None} | {
+        g for _, top in parsed for g, _ in top}
     labels += sorted(seen - set(labels))
     width = max(len(labels), MIN_LABELS)
     index = {g: i for i, g in enumerate(labels)}
     blocks = []
-    for row in rows:
-        picked = [(index[g], min(max(float(p), 1e-6), 1.0)) for _, g, p in _timeline(row)
-                  if g is not None and p is not None]
+    for timeline, top in parsed:
+        picked = [(index[g], p) for _, g, p in timeline if g is not None and p is not None]
         if not picked:
             continue
         lean = np.zeros(width)
-        for g, p in _top(row):
+        for g, p in top:
             lean[index[g]] = max(p, 0.0)
         unlisted = width - int(np.count_nonzero(lean))
         lean[lean == 0] = max(1.0 - lean.sum(), 0.0) / unlisted if unlisted else 0.0
         lean = np.maximum(lean, 1e-4)
-        table = np.empty((len(picked), width))
-        for r, (g, p) in enumerate(picked):
-            rest = lean.copy()
-            rest[g] = 0.0
-            table[r] = rest * ((1.0 - p) / rest.sum())
-            table[r, g] = p
+        where = np.array([g for g, _ in picked])
+        chosen = np.clip(np.array([p for _, p in picked], float), 1e-6, 1.0)
+        rows_at = np.arange(len(picked))
+        table = np.repeat(lean[None], len(picked), axis=0)
+        table[rows_at, where] = 0.0
+        table *= ((1.0 - chosen) / table.sum(axis=1))[:, None]
+        table[rows_at, where] = chosen
         blocks.append(table)
     table = np.concatenate(blocks) if blocks else np.zeros((0, width))
     return labels, table, len(table)
