@@ -404,6 +404,10 @@ def add_parser(sub, positive_int) -> None:
     p.add_argument("--top", type=positive_int, default=10, help="how many (default 10)")
     p.add_argument("--json", action="store_true", help='one {"path", "similarity"} object per line, best first')
 
+    from .cli_moods import add_mood_actions
+
+    add_mood_actions(action)
+
     p = action("export", cmd_export, "write the library as CSV or JSON (by extension)")
     p.add_argument("file", type=Path)
     filters(p)

@@ -2,9 +2,10 @@
 their mean embeddings (:mod:`.vectors`).
 
 Brute force with numpy: the unit-length embeddings are streamed from SQLite in chunks
-(:data:`.vectors.CHUNK_ROWS`) into one float32 product per chunk, and the best ``top`` kept
-with ``argpartition``; :class:`SimilarityIndex` keeps the matrix in memory for repeated
-questions (the window). 10,000 tracks of 200 numbers are 8 MB and one product of a few
+(:data:`.vectors.CHUNK_ROWS`) once and cached as one float32 matrix in the user's cache
+folder (:func:`.vectors.load_matrix`, read again only when the library's embeddings
+change); one product, and the best ``top`` kept with ``argpartition``.
+:class:`SimilarityIndex` keeps the matrix in memory for repeated questions (the window). 10,000 tracks of 200 numbers are 8 MB and one product of a few
 milliseconds; the cost grows linearly, so beyond about a million tracks (or for many
 questions a second) an approximate index (faiss, hnswlib) would be the tool.
 """
@@ -13,16 +14,27 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Optional
 
 import numpy as np
 
+from ..engine.registry import user_data_folder
 from .database import LibraryDatabase, path_text
-from .vectors import NoVectors, embedding_of, iter_embeddings
+from .vectors import NoVectors, embedding_of, load_matrix
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TOP = 10
+
+
+def cache_folder() -> Path:
+    """Where the embedding matrices of libraries are cached (:func:`.vectors.load_matrix`)."""
+    return user_data_folder() / "cache" / "similar"
+
+
+def _matrix(db: LibraryDatabase, model_key: str) -> tuple[np.ndarray, np.ndarray]:
+    return load_matrix(db.connection, model_key, str(db.path.resolve()), cache_folder())
 
 
 class SimilarError(ValueError):
@@ -112,7 +124,7 @@ def similar_to(db: LibraryDatabase, path: os.PathLike | str, model_key: str,
         raise SimilarError("--top must be at least 1")
     file_id, vec, same = query_vector(db, path, model_key)
     try:
-        ranked = _rank(iter_embeddings(db.connection, model_key), vec, file_id, top, same)
+        ranked = _rank([_matrix(db, model_key)], vec, file_id, top, same)
     except NoVectors as exc:
         raise SimilarError(str(exc)) from None
     return _neighbours(db, ranked)
@@ -134,13 +146,8 @@ class SimilarityIndex:
     def refresh(self) -> None:
         """Read the embeddings again (after a scan)."""
         try:
-            chunks = list(iter_embeddings(self.db.connection, self.model_key))
+            self.ids, self.matrix = _matrix(self.db, self.model_key)
         except NoVectors:
-            chunks = []
-        if chunks:
-            self.ids = np.concatenate([c[0] for c in chunks])
-            self.matrix = np.ascontiguousarray(np.concatenate([c[1] for c in chunks]))
-        else:
             self.ids, self.matrix = np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
 
     def __len__(self) -> int:

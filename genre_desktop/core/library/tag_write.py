@@ -26,9 +26,10 @@ from mutagen.mp3 import MP3
 from ..engine.audio_io import AudioDecodeError
 from ..engine.safe_files import fault_point
 from .tag_bytes import record_changes
+from .tag_fields import check_field, is_field_key, set_values, values_of
 from .tag_file_copy import TempCopy, check_unlocked, check_writable
 from .tags import (MP4_GENRE_KEYS, MULTI_VALUE_SEPARATOR, FileTags, TagError, audio_digest, family_of,
-                   genres_of, load_tags, normalise_genres, open_regular, tags_of)
+                   load_tags, normalise_genres, open_regular, tags_of)
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,11 @@ def _hash(value) -> str:
     return digest.hexdigest()
 
 
-def snapshot(audio, family: str) -> dict:
-    """Every tag but the genre, as digests comparable before and after a write."""
+def snapshot(audio, family: str, field: str = "genre") -> dict:
+    """Every tag but ``field`` (the genre, or a :mod:`.tag_fields` field), as digests
+    comparable before and after a write."""
+    if field != "genre":
+        return _field_snapshot(audio, family, field)
     out: dict = {}
     pictures = getattr(audio, "pictures", None)
     if pictures:
@@ -88,6 +92,24 @@ def snapshot(audio, family: str) -> dict:
                 out.setdefault(key.lower(), []).append(_hash(value))
     else:
         out.update({key: _hash(value) for key, value in tags.items() if key not in MP4_GENRE_KEYS})
+    return out
+
+
+def _field_snapshot(audio, family: str, field: str) -> dict:
+    """:func:`snapshot` for a write of ``field``: every tag but it, the genre included."""
+    out: dict = {}
+    pictures = getattr(audio, "pictures", None)
+    if pictures:
+        out["pictures"] = [_hash((p.type, p.mime, p.desc, p.data)) for p in pictures]
+    tags = audio.tags
+    if tags is None:
+        return out
+    if family == "vorbis":
+        for key, value in tags:
+            if not is_field_key(key, family, field):
+                out.setdefault(key.lower(), []).append(_hash(value))
+    else:
+        out.update({key: _hash(tags[key]) for key in tags.keys() if not is_field_key(key, family, field)})
     return out
 
 
@@ -165,7 +187,7 @@ def _set_ape_genres(handle, genres: list[str]) -> None:
 def write_genre(path: os.PathLike | str, genres: list[str],
                 audio_check: Optional[Callable[[Path], str]] = audio_digest, *,
                 expect_audio: Optional[str] = None, named: Optional[Callable[[Path], None]] = None,
-                keep: Optional[Keep] = None) -> FileTags:
+                keep: Optional[Keep] = None, field: str = "genre") -> FileTags:
     """Set a file's genre tag to ``genres`` (several values where the format allows;
     an empty list removes the tag), keeping everything else exactly as it was.
 
@@ -181,6 +203,9 @@ def write_genre(path: os.PathLike | str, genres: list[str],
     keep
         Given ``(facts, original bytes)`` (:func:`.tag_bytes.record_changes`) just before
         the rename, to store for an exact undo.
+    field
+        ``"genre"``, or a field of :mod:`.tag_fields` (``"mood"``, ``"grouping"``) to write
+        ``genres`` into instead, the genre then kept as every other tag.
 
     A symbolic link is followed (its target is written); a file with other hard links, a
     read-only one (for root too) and one another program holds a lock on are refused.
@@ -203,7 +228,8 @@ def write_genre(path: os.PathLike | str, genres: list[str],
         st = os.fstat(original.fileno())
         check_unlocked(original)
         try:
-            return _write_through_copy(path, original, st, genres, audio_check, expect_audio, named, keep)
+            return _write_through_copy(path, original, st, genres, audio_check, expect_audio, named, keep,
+                                       check_field(field))
         except TagError:
             raise
         except mutagen.MutagenError as exc:
@@ -215,35 +241,39 @@ def write_genre(path: os.PathLike | str, genres: list[str],
             raise TagError(f"cannot write its tags ({type(exc).__name__})") from None
 
 
-def _write_through_copy(path: Path, original, st, genres, audio_check, expect_audio, named, keep) -> FileTags:
+def _write_through_copy(path: Path, original, st, genres, audio_check, expect_audio, named, keep,
+                        field: str = "genre") -> FileTags:
     """The write; returns the tags of what replaced the file (the copy, as re-read)."""
     audio = load_tags(original)
     family = family_of(audio) if audio is not None else None
     if family is None:
         raise TagError("this kind of file cannot hold a genre tag")
-    before = snapshot(audio, family)
+    before = snapshot(audio, family, field)
     genres = [" ".join(g.split()) for g in genres if g.strip()]
     if len(genres) > 1 and family == "id3" and audio.tags is not None and audio.tags.version[1] == 3:
         genres = [MULTI_VALUE_SEPARATOR.join(genres)]  # ID3v2.3 has no multiple values
     with TempCopy(path, named) as copy:
         copy.fill_from(original)
-        ape_before = _ape(copy.handle) if isinstance(audio, MP3) else None
+        ape_before = _ape(copy.handle) if isinstance(audio, MP3) and field == "genre" else None
         try:
             audio_before = audio_check(copy.temp) if audio_check is not None else None
         except AudioDecodeError as exc:
             raise TagError(f"its audio could not be checked ({exc})") from None
         if expect_audio is not None and audio_before is not None and audio_before != expect_audio:
             raise TagError("changed since it was analysed (its audio is different now): scan again")
-        _set_genres(audio, family, genres)  # the copy holds the same bytes as the file this was loaded from
+        if field == "genre":
+            _set_genres(audio, family, genres)  # the copy holds the same bytes as the file this was loaded from
+        else:
+            set_values(audio, family, field, genres)
         _save(audio, family, copy.handle)
         if ape_before is not None:
             _set_ape_genres(copy.handle, normalise_genres(genres))
         fault_point("tag-after-save")
         check = load_tags(copy.handle)
-        if genres_of(check, family) != genres:
-            raise TagError(f"the genre did not read back as written ({genres_of(check, family)} != {genres})")
-        if snapshot(check, family) != before:
-            raise TagError("another tag changed while writing the genre; the file was left alone")
+        if values_of(check, family, field) != genres:
+            raise TagError(f"the {field} did not read back as written ({values_of(check, family, field)} != {genres})")
+        if snapshot(check, family, field) != before:
+            raise TagError(f"another tag changed while writing the {field}; the file was left alone")
         if ape_before is not None:
             ape_after = _ape(copy.handle)
             if _ape_other(ape_after) != _ape_other(ape_before) or _ape_genres(ape_after) != normalise_genres(genres):

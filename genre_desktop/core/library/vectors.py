@@ -11,12 +11,18 @@ next scan knows it was analysed by a version that keeps vectors.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import sqlite3
+import zipfile
+from pathlib import Path
 from typing import Iterator, Optional
 
 import numpy as np
+
+from ..engine.safe_files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +136,55 @@ def tag_probs_of(conn: sqlite3.Connection, file_id: int, model_key: str) -> dict
         return {}
     probs = np.frombuffer(row[0], "<f2").astype(np.float32)
     return dict(zip(names, map(float, probs))) if len(probs) == len(names) else {}
+
+
+def _stamp(conn: sqlite3.Connection, model_key: str) -> list[int]:
+    """What identifies the set of stored embeddings of a model: an INSERT OR REPLACE gives
+    a row a new, larger rowid, and a deletion changes the count or the sum."""
+    try:
+        row = conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), COALESCE(SUM(rowid), 0) FROM vectors"
+                           " WHERE model_key = ? AND embedding IS NOT NULL", (model_key,)).fetchone()
+    except sqlite3.Error as exc:
+        if _missing_table(exc):
+            raise NoVectors("this library keeps no embeddings yet: rescan to enable") from None
+        raise
+    return [int(v) for v in row]
+
+
+def load_matrix(conn: sqlite3.Connection, model_key: str, library: str,
+                cache_folder: Optional[Path] = None) -> tuple[np.ndarray, np.ndarray]:
+    """(file ids, embeddings (n, d) float32) of every file of the model with one.
+
+    With ``cache_folder``, the matrix is kept there in a ``.npz`` named after the library
+    and model, and read back while the library's embeddings are unchanged (:func:`_stamp`);
+    so a question costs one small SQL aggregate and one file read instead of thousands of
+    rows. A cache that cannot be written or read is only a slower answer.
+    """
+    stamp = _stamp(conn, model_key)
+    cache = None
+    if cache_folder is not None:
+        name = hashlib.blake2b(f"{library}\0{model_key}".encode("utf-8", "surrogateescape"), digest_size=12)
+        cache = Path(cache_folder) / f"vectors-{name.hexdigest()}.npz"
+        try:
+            with np.load(cache, allow_pickle=False) as found:
+                ids, matrix = found["ids"], found["matrix"]
+                if found["stamp"].tolist() == stamp and matrix.dtype == np.float32 and len(ids) == len(matrix) \
+                        and matrix.ndim == 2:
+                    return ids, matrix
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.debug("no usable vector cache %s: %s", cache, exc)
+    chunks = list(iter_embeddings(conn, model_key))
+    if chunks:
+        ids = np.concatenate([c[0] for c in chunks])
+        matrix = np.ascontiguousarray(np.concatenate([c[1] for c in chunks]))
+    else:
+        ids, matrix = np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            buffer = io.BytesIO()
+            np.savez(buffer, ids=ids, matrix=matrix, stamp=np.asarray(stamp, np.int64))
+            atomic_write_bytes(cache, buffer.getvalue())
+        except OSError as exc:
+            log.info("vector cache not written (%s): answers stay correct, only slower", exc)
+    return ids, matrix

@@ -31,9 +31,10 @@ from .albums import MIN_ALBUM_TRACKS, MUSIC_VERDICTS, AlbumModel, album_of_files
 from .analyse import audio_fingerprint
 from .database import LibraryDatabase, path_text
 from .tag_bytes import restore_bytes
+from .tag_fields import GENRE, read_field
 from .tag_file_copy import TEMP_SUFFIX, is_temp_name, remove_temp
 from .tag_write import write_genre
-from .tags import TagError, audio_digest, normalise_genres, read_tags, same_genres
+from .tags import TagError, audio_digest, normalise_genres, same_genres
 from .vocabulary import Vocabulary
 from .writer_lock import WriterBusy, undo_store, writer_lock
 
@@ -208,18 +209,19 @@ def review_order(lines: Iterable[Proposal]) -> list[Proposal]:
 
 def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path: str, new: list[str],
                expect_current: Optional[list] = None, fingerprint: Optional[str] = None,
-               restore_of: Optional[int] = None) -> Optional[str]:
+               restore_of: Optional[int] = None, tag_field: str = GENRE) -> Optional[str]:
     """Journal, write, mark; returns None when written, else the reason.
 
     ``fingerprint``: the library's fingerprint of the file's audio (refused when it differs
     now). ``restore_of``: the journal entry being undone (its kept original bytes are put
-    back when the file is still exactly as that write left it)."""
+    back when the file is still exactly as that write left it). ``tag_field``: the genre,
+    or a field of :mod:`.tag_fields` (mood, grouping; the batch's options name it)."""
     try:
-        current = read_tags(path).genre
+        current = read_field(path, tag_field)
     except TagError as exc:
         return str(exc)
     if expect_current is not None and not same_genres(current, expect_current):
-        return f"its genre changed since ({'; '.join(current) or 'none'}); left alone"
+        return f"its {tag_field} changed since ({'; '.join(current) or 'none'}); left alone"
     entry = db.journal_write(batch_id, file_id, path, current, new)
 
     def named(temp: Path) -> None:  # recorded before the copy exists: recovery finds exactly it
@@ -227,17 +229,18 @@ def _write_one(db: LibraryDatabase, batch_id: int, file_id: Optional[int], path:
 
     try:
         if restore_of is not None:
-            after = _put_back(db, restore_of, path, new, named)
+            after = _put_back(db, restore_of, path, new, named, tag_field)
         else:
             check, expect = audio_check_for(fingerprint)
-            after = write_genre(path, new, check, expect_audio=expect, named=named,
-                                keep=lambda facts, blob: undo_store(db).keep(entry, facts, blob)).genre
+            write_genre(path, new, check, expect_audio=expect, named=named,
+                        keep=lambda facts, blob: undo_store(db).keep(entry, facts, blob), field=tag_field)
+            after = read_field(path, tag_field)
     except TagError as exc:
         db.mark_write(entry, "failed", str(exc))
         undo_store(db).drop(entry)
         return str(exc)
     fault_point("tag-after-rename")
-    _mark_done(db, entry, file_id, path, after)
+    _mark_done(db, entry, file_id, path, after, tag_field=tag_field)
     return None
 
 
@@ -250,7 +253,7 @@ def audio_check_for(fingerprint: Optional[str]):
     return (lambda p: audio_fingerprint(p, int(rate))), fingerprint
 
 
-def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, named) -> list:
+def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, named, tag_field: str = GENRE) -> list:
     """Undo one write: byte for byte (with its modification time) where its original bytes
     were kept and the file is exactly as written; else the previous genre values (and the
     file keeps any other change made since, with the time of this undo)."""
@@ -259,14 +262,15 @@ def _put_back(db: LibraryDatabase, entry_id: int, path: str, previous: list, nam
     if facts is not None and facts.get("regions"):
         try:
             restore_bytes(Path(path), facts, blob, named)
-            genre = read_tags(path).genre
+            genre = read_field(path, tag_field)
             if same_genres(genre, previous):
                 return genre
             log.warning("%s: the restored bytes do not hold the previous genre; writing it", path)
         except TagError as exc:
             log.info("%s: not restored byte for byte (%s); restoring its genre", path, exc)
     # the file changed in other ways since (or nothing was kept): its time stays "now"
-    return write_genre(path, previous, named=named).genre
+    write_genre(path, previous, named=named, field=tag_field)
+    return read_field(path, tag_field)
 
 
 def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optional[str], options: TagOptions,
@@ -313,11 +317,14 @@ def undoable_batches(db: LibraryDatabase) -> list:
 
 
 def _mark_done(db: LibraryDatabase, entry_id: int, file_id: Optional[int], path, genre: list,
-               message: Optional[str] = None) -> None:
+               message: Optional[str] = None, tag_field: str = GENRE) -> None:
     """A journalled write happened: the file's row follows it (size, time, genre tag)."""
     stat = os.stat(path)
     with db.transaction():
         if file_id is not None:
+            if tag_field != GENRE:  # the genre column stays as it was
+                found = db.file_by_id(file_id)
+                genre = json.loads(found["genre_tag"] or "[]") if found is not None else []
             db.update_after_write(file_id, stat.st_size, stat.st_mtime_ns, genre)
         db.mark_write(entry_id, "done", message)
 
@@ -354,7 +361,9 @@ def undo(db: LibraryDatabase, batch_id: Optional[int] = None, progress: Progress
         if batch["undo_of"] is not None:
             raise ValueError(f"batch {batch_id} is itself an undo (of batch {batch['undo_of']})")
         entries = [e for e in db.journal(batch_id) if e["state"] == "done"]
-        summary = WriteSummary(batch_id=db.start_tag_batch(batch["model_key"], {"undo": batch_id}, undo_of=batch_id))
+        tag_field = batch_field(batch)
+        summary = WriteSummary(batch_id=db.start_tag_batch(batch["model_key"], {"undo": batch_id, "field": tag_field},
+                                                           undo_of=batch_id))
         for i, entry in enumerate(reversed(entries)):
             check_stop(should_stop)
             row = db.file_by_id(entry["file_id"]) if entry["file_id"] is not None else None
@@ -362,7 +371,7 @@ def undo(db: LibraryDatabase, batch_id: Optional[int] = None, progress: Progress
             progress(i / max(len(entries), 1), f"Undoing {i + 1:,} of {len(entries):,}: {Path(path).name}")
             previous, written = json.loads(entry["previous"]), json.loads(entry["new"])
             reason = _write_one(db, summary.batch_id, entry["file_id"], path, previous, expect_current=written,
-                                restore_of=entry["id"])
+                                restore_of=entry["id"], tag_field=tag_field)
             if reason is None:
                 summary.written += 1
                 db.mark_write(entry["id"], "undone")
@@ -399,14 +408,16 @@ def settle(db: LibraryDatabase) -> list[str]:
             temp = f".{path.name}{TEMP_SUFFIX}"  # the one fixed name versions before 2026-12 used
         if temp:
             remove_temp(path.parent / temp)
+        tag_field = batch_field(db.tag_batch(entry["batch_id"]))
         try:
-            genre = read_tags(path).genre
-        except (TagError, OSError) as exc:
+            genre = read_field(path, tag_field)
+        except (TagError, OSError, ValueError) as exc:
             db.mark_write(entry["id"], "failed", f"interrupted; cannot read it now ({exc})")
             lines.append(f"{path}: interrupted, unreadable now")
             continue
         if same_genres(genre, json.loads(entry["new"])):
-            _mark_done(db, entry["id"], entry["file_id"], path, genre, "finished after an interruption")
+            _mark_done(db, entry["id"], entry["file_id"], path, genre, "finished after an interruption",
+                       tag_field=tag_field)
             _undo_finished(db, entry)
             lines.append(f"{path}: the interrupted write had finished")
         else:
@@ -428,6 +439,15 @@ def _undo_finished(db: LibraryDatabase, entry) -> None:
             undo_store(db).drop(original["id"])
     if not any(e["state"] == "done" for e in db.journal(batch["undo_of"])):
         db.mark_undone(batch["undo_of"], batch["id"])
+
+
+def batch_field(batch) -> str:
+    """The tag field a batch wrote (its options' ``field``; the genre for batches of old)."""
+    try:
+        found = json.loads(batch["options"] or "{}").get("field") if batch is not None else None
+    except (ValueError, AttributeError):
+        found = None
+    return found if isinstance(found, str) and found else GENRE
 
 
 def _recorded_temp(entry) -> Optional[str]:
