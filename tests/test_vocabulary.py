@@ -28,13 +28,13 @@ def flac_with(path, *genres):
     return path
 
 
-def library(tmp_path, files: dict):
+def library(tmp_path, files: dict, key: str = KEY):
     db = LibraryDatabase(tmp_path / "lib.sqlite3")
     for path, genre in files.items():
         stat = path.stat()
         fid = db.upsert_file(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns, fingerprint=None, duration=2.0,
                              genre_tag=read_tags(path).genre)
-        db.save_result(fid, KEY, "model", {"verdict": "genre", "genre": genre, "top": [[genre, 0.9]],
+        db.save_result(fid, key, "model", {"verdict": "genre", "genre": genre, "top": [[genre, 0.9]],
                                            "confidence": 0.9, "timeline": [[0.0, genre, 0.9]]})
     return db
 
@@ -120,12 +120,7 @@ def test_the_vocabulary_dialog_opens_from_its_action_saves_and_the_review_shows_
 
     key = ModelRef.of(resolve_model("genre_musicnn_v3")).key
     nu, jazz = flac_with(tmp_path / "nu.flac", "Nu Metal"), flac_with(tmp_path / "jazz.flac", "Jazz")
-    global KEY
-    old, KEY = KEY, key
-    try:
-        library(tmp_path, {nu: "metal", jazz: "metal"}).close()
-    finally:
-        KEY = old
+    library(tmp_path, {nu: "metal", jazz: "metal"}, key).close()
     view = library_view(qtbot, tmp_path, tmp_path / "lib.sqlite3")
     view.vocabulary_action.trigger()
     dialog = view.findChildren(VocabularyDialog)[-1]

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -70,12 +71,18 @@ class Vocabulary:
     def allowed(self, label: str) -> bool:
         return not self.whitelist or genre_key(label) in {genre_key(w) for w in self.whitelist}
 
+    @cached_property
+    def _keys(self) -> dict:
+        """name key -> label key, of the aliases and the spellings (built once; a changed
+        vocabulary is a new object)."""
+        own = {genre_key(alias): genre_key(label) for alias, label in self.aliases.items()}
+        own.update({genre_key(text): genre_key(label) for label, text in self.spellings.items()})
+        return own
+
     def key_of(self, name: str) -> str:
         """The label key a genre name (from a tag, or a spelling) is read as."""
         key = genre_key(name)
-        own = {genre_key(alias): genre_key(label) for alias, label in self.aliases.items()}
-        own.update({genre_key(text): genre_key(label) for label, text in self.spellings.items()})
-        return own.get(key) or key
+        return self._keys.get(key) or key
 
     def agrees(self, current: Iterable[str], label: Optional[str]) -> Optional[bool]:
         """Whether the genres a file has name ``label`` (read through the aliases); None
