@@ -4,7 +4,9 @@ The model holds only the ordered file ids of what it shows (one SQL query:
 :func:`~genre_desktop.core.library.pages.ordered_ids`, which sorts, filters and searches)
 and the rows on screen, fetched :data:`PAGE` at a time into a small cache by file id. A
 new order or a scan keeps the selection and the current row (persistent indexes follow
-their file id); a scan's files are read again, the other cached rows are kept.
+their file id); a scan's files are read again, the other cached rows are kept. The
+Proposed column (which may vote whole albums) is filled by a worker thread once the rows
+are on screen.
 """
 from __future__ import annotations
 
@@ -19,10 +21,11 @@ from ..core.library import pages
 from ..core.library.database import FileRow, LibraryDatabase
 from ..core.library.pages import COLUMNS, Query
 from ..core.library.vocabulary import Vocabulary
-from ..core.library.writing import Proposal, TagOptions, propose
+from ..core.library.writing import Proposal, TagOptions
+from .tasks import Task
 
 log = logging.getLogger(__name__)
-PAGE = 100  # rows read at once
+PAGE = 50  # rows read at once
 CACHE = 3000  # rows kept
 
 
@@ -59,8 +62,11 @@ class LibraryTableModel(QAbstractTableModel):
         self.ids = array("q")
         self.options = TagOptions()
         self.vocabulary = Vocabulary()
-        self._cache: OrderedDict = OrderedDict()  # file id -> (FileRow, Proposal or None)
+        self._cache: OrderedDict = OrderedDict()  # file id -> [FileRow, Proposal or None]
         self.fetched = 0
+        self._unproposed: dict = {}  # file id -> FileRow whose Proposed cell waits for the worker
+        self.proposing: Optional[Task] = None
+        self._closed = False
 
     # ------------------------------------------------------------ Qt's model
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
@@ -88,12 +94,17 @@ class LibraryTableModel(QAbstractTableModel):
         found = self._entry(index.row())
         if found is None:
             return None
-        row, line = found
+        row, line, shown = found
         if role == Qt.DisplayRole:
-            return (row.title or row.display.rsplit("/", 1)[-1], row.artist or "", row.album or "",
-                    "; ".join(row.genre_tag), _proposed_text(line), verdict_text(row),
+            if column == 4:
+                return _proposed_text(line)
+            if shown is None:
+                shown = found[2] = (
+                    row.title or row.display.rsplit("/", 1)[-1], row.artist or "", row.album or "",
+                    "; ".join(row.genre_tag), "", verdict_text(row),
                     f"{row.confidence:.0%}" if row.confidence is not None and row.verdict in ("genre", "unsure") else "",
-                    _duration(row.duration))[column]
+                    _duration(row.duration))
+            return shown[column]
         parts = [row.display]
         if row.reason or row.error:
             parts.append(row.error or row.reason)
@@ -119,15 +130,62 @@ class LibraryTableModel(QAbstractTableModel):
         key = self.query.model_key
         rows = pages.rows_for_ids(self.db, key, ids)
         self.fetched += len(rows)
-        lines: dict = {}
-        if key and rows:
-            mates = pages.album_mates(self.db, key, rows) if self.options.per_album else rows
-            lines = {p.file_id: p for p in propose(self.db, key, self.options, check_files=False,
-                                                   vocabulary=self.vocabulary, rows=mates)}
         for row in rows:
-            self._cache[row.id] = (row, lines.get(row.id))
+            self._cache[row.id] = [row, None, None]  # the row, its proposal, its cells' texts
+            if key:
+                self._unproposed[row.id] = row
         while len(self._cache) > CACHE:
-            self._cache.popitem(last=False)
+            self._unproposed.pop(self._cache.popitem(last=False)[0], None)
+        if self._unproposed and self.proposing is None:
+            self._propose()
+
+    def _propose(self) -> None:
+        """Hand the rows on screen without a Proposed cell to a worker (one at a time)."""
+        if self._closed or not self._unproposed or self.db.path is None:
+            return
+        rows = list(self._unproposed.values())[-2 * PAGE:]
+        for row in rows:
+            del self._unproposed[row.id]
+        options, vocabulary, key = self.options, self.vocabulary, self.query.model_key
+        self.proposing = Task(pages.proposals_for, self.db.path, key, options, vocabulary, rows,
+                              name="library-proposals", contract=False, parent=self)
+        self.proposing.finished.connect(lambda lines: self._proposed(lines, options, key))
+        self.proposing.errored.connect(lambda message: log.warning("proposed genres: %s", message))
+        self.proposing.done.connect(self._proposals_done)
+        self.proposing.start()
+
+    def _proposals_done(self) -> None:
+        self.proposing = None
+        self._propose()
+
+    def _proposed(self, lines: dict, options: TagOptions, key) -> None:
+        if self._closed or options != self.options or key != self.query.model_key:
+            return
+        rows = []
+        for file_id, line in lines.items():
+            found = self._cache.get(file_id)
+            if found is not None:
+                found[1] = line
+                rows.append(file_id)
+        where = sorted(_positions(self.ids, rows).values())
+        if where:
+            self.dataChanged.emit(self.index(where[0], 4), self.index(where[-1], 4))
+
+    def wait_proposals(self, msecs: int = 30000) -> None:
+        """Let the worker fill the Proposed cells of the rows read so far (tests, shutdown)."""
+        from PySide6.QtCore import QCoreApplication, QElapsedTimer
+
+        clock = QElapsedTimer()
+        clock.start()
+        while (self.proposing is not None or self._unproposed) and clock.elapsed() < msecs:
+            QCoreApplication.processEvents()
+            if self.proposing is not None:
+                self.proposing.wait(50)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        if self.proposing is not None:
+            self.proposing.wait(10000)
 
     def row_at(self, index: QModelIndex) -> FileRow:
         return self._entry(index.row())[0]
@@ -147,6 +205,7 @@ class LibraryTableModel(QAbstractTableModel):
         if options != self.options or vocabulary is not None:
             self.options, self.vocabulary = options, vocabulary or self.vocabulary
             self._cache.clear()
+            self._unproposed.clear()
             self.query.proposed = {}
             if self.ids:
                 self.dataChanged.emit(self.index(0, 4), self.index(len(self.ids) - 1, 4))
@@ -154,6 +213,7 @@ class LibraryTableModel(QAbstractTableModel):
     def forget_rows(self) -> None:
         """Read every row again when shown (after tag writes, an undo, a finished scan)."""
         self._cache.clear()
+        self._unproposed.clear()
         if self.ids:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.ids) - 1, len(COLUMNS) - 1))
 
@@ -177,6 +237,7 @@ class LibraryTableModel(QAbstractTableModel):
         changed = set(changed)
         for file_id in changed:
             self._cache.pop(file_id, None)
+            self._unproposed.pop(file_id, None)
         if ids == self.ids:
             if changed:
                 rows = [n for n, i in enumerate(self.ids) if i in changed] if len(changed) < 5000 else [0, len(ids) - 1]

@@ -375,11 +375,24 @@ class LibraryView(QWidget):
         menu.addAction("Open in the Tracks tab (full timeline)", self.open_selected)
         menu.addAction("Re-analyse", lambda: self.start_scan(self.selected_paths(), reanalyse=True))
         menu.addAction("Write genre tags of these\u2026", lambda: self.review_tags(self.selected_paths()))
+        menu.addAction("More like this\u2026", self.more_like_this)
         menu.addAction("Reveal in file manager", self.reveal_selected)
         menu.addSeparator()
         menu.addAction("Remove from library", self.remove_selected)
         menu.popup(self.table.viewport().mapToGlobal(pos))
         return menu
+
+    def more_like_this(self, path: Optional[str] = None):
+        """The tracks that sound most like the selected one (:mod:`.similar_view`)."""
+        from .similar_view import SimilarDialog
+
+        path = path or next(iter(self.selected_paths()), None)
+        if path is None or self.ref is None:
+            return None
+        dialog = SimilarDialog(self.db, self.ref.key, path, self)
+        dialog.open_requested.connect(self.open_requested)
+        dialog.open()
+        return dialog
 
     def open_selected(self) -> None:
         paths = self.selected_paths()
@@ -466,5 +479,6 @@ class LibraryView(QWidget):
                 task.wait(10000)
         self.timer.stop()
         self._closed = True
+        self.model.shutdown()
         self.db.close()
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -54,7 +55,17 @@ def fold(text: str) -> str:
     """Text as a search or a sort compares it: case and accents ignored ("Genève" -> "geneve")."""
     if text.isascii():  # the same answer, at once (NFKD leaves ASCII as it is)
         return text.lower()
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    return unicodedata.normalize("NFKD", text).translate(_combining()).casefold()
+
+
+_COMBINING: dict = {}
+
+
+def _combining() -> dict:
+    """A ``str.translate`` table that drops every combining character (made once)."""
+    if not _COMBINING:
+        _COMBINING.update((c, None) for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
+    return _COMBINING
 
 
 def filter_rows(rows: Iterable[FileRow], kind: str = "all", genre: Optional[str] = None, text: str = "",

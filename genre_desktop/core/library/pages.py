@@ -18,6 +18,7 @@ import sqlite3
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Iterable, Iterator, Optional
 
 from ..engine.verdict import VERDICT_WORDS
@@ -147,8 +148,8 @@ def _where(conn: sqlite3.Connection, query: Query) -> tuple[str, list]:
 
 
 def _combos(conn: sqlite3.Connection, model_key: Optional[str]) -> list[tuple]:
-    return conn.execute("SELECT DISTINCT verdict, genre FROM results WHERE model_key = ? AND verdict IS NOT NULL",
-                        (model_key or "",)).fetchall()
+    return [(v, g) for v, g in conn.execute("SELECT DISTINCT verdict, genre FROM results WHERE model_key = ?"
+                                             " AND verdict IS NOT NULL", (model_key or "",))]
 
 
 def _order(conn: sqlite3.Connection, query: Query) -> tuple[str, list]:
@@ -167,7 +168,8 @@ def _order(conn: sqlite3.Connection, query: Query) -> tuple[str, list]:
     else:
         texts = {c: query.proposed.get(c, "") for c in combos}
         texts[("error",)] = texts[("none",)] = ""
-    rank = {c: n for n, c in enumerate(sorted(texts, key=lambda c: sort_key(texts[c])))}
+    order = {k: n for n, k in enumerate(sorted({sort_key(t) for t in texts.values()}))}
+    rank = {c: order[sort_key(t)] for c, t in texts.items()}  # equal texts rank equal (ties by id)
     sql, params = "CASE WHEN r.error IS NOT NULL THEN ? WHEN r.verdict IS NULL THEN ?", [rank[("error",)], rank[("none",)]]
     for (verdict, genre), n in ((c, n) for c, n in rank.items() if len(c) == 2):
         sql += " WHEN r.verdict = ? AND r.genre IS ? THEN ?"
@@ -181,8 +183,10 @@ def ordered_ids(db: LibraryDatabase, query: Query) -> array:
     conn = _conn(db)
     where, params = _where(conn, query)
     order, order_params = _order(conn, query)
-    ids = array("q", (i for (i,) in conn.execute(f"SELECT f.id{_FROM}{where} ORDER BY {order}, f.id",
-                                                 [query.model_key or "", *params, *order_params])))
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples, read into the array in C
+    cursor.execute(f"SELECT f.id{_FROM}{where} ORDER BY {order}, f.id", [query.model_key or "", *params, *order_params])
+    ids = array("q", chain.from_iterable(cursor.fetchall()))
     if query.descending:
         ids.reverse()
     return ids
@@ -247,6 +251,19 @@ def album_mates(db: LibraryDatabase, model_key: Optional[str], rows: list[FileRo
                                                      (model_key or "", low, low[:-1] + b"0")))
                 if os.path.dirname(row.path) == folder]
     return out
+
+
+def proposals_for(db_path, model_key: str, options, vocabulary, rows: list[FileRow]) -> dict:
+    """file id -> its :class:`~.writing.Proposal` (from the database alone), for ``rows``;
+    with ``per_album`` their albums are voted over all their tracks. On a connection of
+    its own (for a worker thread)."""
+    from .writing import propose
+
+    with LibraryDatabase(db_path, readonly=True) as db:
+        mates = album_mates(db, model_key, rows) if options.per_album else rows
+        wanted = {row.id for row in rows}
+        return {p.file_id: p for p in propose(db, model_key, options, check_files=False, vocabulary=vocabulary,
+                                              rows=mates) if p.file_id in wanted}
 
 
 @dataclass
