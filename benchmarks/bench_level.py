@@ -1,6 +1,7 @@
 """Does loudness change the genre? A level sweep on held-out real music.
 
     python benchmarks/bench_level.py [--model PATH] [--compare OLD_MODEL] [--limit N]
+    python benchmarks/bench_level.py --reencode 60   # resampled / MP3 copies instead
 
 The bundled model's own validation tracks and excerpts (``model.json`` provenance: artist-
 grouped, never seen by its head, its open set or its temperature), from ``../shared/data``,
@@ -61,6 +62,39 @@ def summarise(answers: dict, truth: list[str], pick: list[bool]) -> dict:
     return out
 
 
+def reencode_sweep(classifier, paths: list[str]) -> dict:
+    """The same track at 16 / 22.05 / 44.1 kHz (WAV) and as a 128 kbps MP3 (ffmpeg), through
+    ``classify_file``: ``{variant: {changed, top1_changed, n}}`` against the 44.1-kHz WAV."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    import soundfile as sf
+    import soxr
+
+    from genre_desktop.core.engine.audio_io import load_audio
+
+    answers: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, rel in enumerate(paths):
+            audio = load_audio(DATA / rel, 44100)
+            files = {}
+            for sr in (44100, 22050, 16000):
+                files[f"{sr} Hz"] = Path(tmp) / f"{k}_{sr}.wav"
+                sf.write(str(files[f"{sr} Hz"]), audio if sr == 44100 else soxr.resample(audio, 44100, sr), sr)
+            if shutil.which("ffmpeg"):
+                files["128 kbps MP3"] = Path(tmp) / f"{k}.mp3"
+                subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(files["44100 Hz"]), "-b:a", "128k",
+                                str(files["128 kbps MP3"])], check=True, timeout=120)
+            for how, f in files.items():
+                answers.setdefault(how, []).append(classifier.classify_file(f))
+    ref = answers["44100 Hz"]
+    return {how: {"changed": float(np.mean([answer(a) != answer(b) for a, b in zip(rs, ref)])),
+                  "top1_changed": float(np.mean([a.closest != b.closest for a, b in zip(rs, ref)])),
+                  "verdicts": {v: sum(r.verdict == v for r in rs) for v in {r.verdict for r in rs}}, "n": len(rs)}
+            for how, rs in answers.items() if how != "44100 Hz"}
+
+
 def held_out_tracks(meta: dict, limit: int | None, sample_rate: int) -> list[tuple[str, str, np.ndarray]]:
     """(path, genre, mono audio at ``sample_rate``) of the model's validation items."""
     from genre_desktop.core.engine.audio_io import load_audio
@@ -93,6 +127,8 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, default=None, help="a second model folder on the same audio")
     parser.add_argument("--limit", type=int, default=None, help="at most this many validation items")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_level.json")
+    parser.add_argument("--reencode", type=int, default=0, metavar="N",
+                        help="instead: N validation items resampled (16/22.05 kHz) and MP3-encoded, verdicts compared")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not DATA.is_dir():
@@ -100,6 +136,15 @@ def main() -> None:
         return
     bundle = load_bundle(resolve_model(args.model))
     t0 = time.perf_counter()
+    if args.reencode:
+        paths = [p for p in bundle.meta["provenance"].get("validation_tracks", []) if (DATA / p).is_file()]
+        paths = paths[::max(1, len(paths) // args.reencode)][:args.reencode]
+        res = reencode_sweep(Classifier(bundle, runtime="auto"), paths)
+        for how, r in res.items():
+            log.info("%s: %.1f %% of answers changed, top genre %.1f %% (n=%d) %s", how, 100 * r["changed"],
+                     100 * r["top1_changed"], r["n"], r["verdicts"])
+        args.out.with_name("bench_reencode.json").write_text(json.dumps(res, indent=1))
+        return
     tracks = held_out_tracks(bundle.meta, args.limit, bundle.features.sample_rate)
     log.info("%d validation items decoded in %.0f s", len(tracks), time.perf_counter() - t0)
     excerpt = [t[0].startswith("gtzan_clips/") for t in tracks]
