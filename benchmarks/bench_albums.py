@@ -15,6 +15,10 @@ probability, the track's top 3) and voted by the app's album code
 (``core.library.albums.vote_album``). Printed: per-track accuracy (own vote) against the
 accuracy of every track taking its album's genre, and the share answered confidently and
 right under each.
+
+``--view-rows N`` (no data needed): a library of N synthetic tracks in albums of 10, and
+the time to open the album view (one query, no timelines) and to expand one artist (its
+albums voted).
 """
 from __future__ import annotations
 
@@ -75,8 +79,11 @@ def stored_row(i: int, path: str, probs: np.ndarray, audible: np.ndarray, model:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--view-rows", type=int, default=0, help="time the album view on this many tracks instead")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.view_rows:
+        return time_view(args.view_rows)
     index, keep, feats, audible = load()
     model = AlbumModel.of_folder(MODEL)
     fold = grouped_folds(index, keep, args.folds)
@@ -117,6 +124,43 @@ def main() -> int:
           f"{np.mean([a.genre == truth[a.tracks[0].id] for a in albums]):.1%} right; "
           f"{len(flagged)} tracks flagged as disagreeing with their album, {flagged_wrong:.1%} of them wrong on "
           f"their own")
+    return 0
+
+
+def time_view(n: int) -> int:
+    """Open the album view on a library of ``n`` synthetic tracks; print the times."""
+    import os
+    import random
+    import tempfile
+    import time
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from genre_desktop.core.library.database import LibraryDatabase
+    from genre_desktop.gui.album_view import AlbumView
+
+    app = QApplication.instance() or QApplication([])  # noqa: F841
+    rnd = random.Random(0)
+    with tempfile.TemporaryDirectory() as folder, LibraryDatabase(Path(folder) / "lib.sqlite3") as db:
+        with db.transaction():
+            for i in range(n):
+                a = i // 10
+                g = LABELS[a % len(LABELS)]
+                fid = db.upsert_file(f"/music/artist{a // 3}/album{a}/{i:06d}.flac", size=1, mtime_ns=1,
+                                     fingerprint=None, duration=30.0, artist=f"Artist {a // 3}", album=f"Album {a}",
+                                     title=f"Track {i}", genre_tag=[])
+                timeline = [[3.0 * k, g if rnd.random() < 0.8 else rnd.choice(LABELS), 0.7] for k in range(10)]
+                db.save_result(fid, "k", "m", {"verdict": "genre", "genre": g, "confidence": 0.8,
+                                               "top": [[g, 0.8]], "timeline": timeline})
+        t0 = time.perf_counter()
+        view = AlbumView(db, "k", AlbumModel.of_folder(MODEL))
+        opened = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        view.fill_artist(view.model.item(0, 0))
+        expanded = time.perf_counter() - t0
+        print(f"{n:,} tracks, {n // 10:,} albums: album view open in {opened * 1000:.0f} ms, one artist's albums "
+              f"voted and listed in {expanded * 1000:.0f} ms")
     return 0
 
 

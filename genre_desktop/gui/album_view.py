@@ -9,6 +9,7 @@ view opens at once on a library of tens of thousands of tracks.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Optional
 
 from PySide6.QtCore import QModelIndex, Qt
@@ -36,12 +37,7 @@ def verdict_text(verdict: Optional[str], confidence: Optional[float]) -> str:
 
 
 def _cells(*texts) -> list[QStandardItem]:
-    out = []
-    for text in texts:
-        item = QStandardItem("" if text is None else str(text))
-        item.setEditable(False)
-        out.append(item)
-    return out
+    return [QStandardItem("" if text is None else str(text)) for text in texts]
 
 
 class AlbumView(QWidget):
@@ -56,6 +52,7 @@ class AlbumView(QWidget):
         self.tree = QTreeView()
         self.tree.setModel(self.model)
         self.tree.setUniformRowHeights(True)
+        self.tree.setEditTriggers(QTreeView.NoEditTriggers)
         self.tree.setAlternatingRowColors(True)
         header = self.tree.header()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
@@ -72,21 +69,19 @@ class AlbumView(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        """List artists and their albums again (votes come when an artist is expanded)."""
+        """List the artists again (their albums are listed and voted when one is expanded)."""
         self.model.removeRows(0, self.model.rowCount())
         index = album_index(self.db, self.model_key)
         artists: dict = {}
         for album in index:
             artists.setdefault(album.artist or "Unknown artist", []).append(album)
+        root = self.model.invisibleRootItem()
         for artist, found in artists.items():
             tracks = sum(len(a.file_ids) for a in found)
             row = _cells(artist, "", "", tracks, f"{len(found)} album{'s' if len(found) != 1 else ''}")
-            for album in found:
-                cells = _cells(album.title, "\u2026", "", len(album.file_ids), "")
-                cells[0].setData(album, ALBUM_ROLE)
-                cells[0].setToolTip(album.folder)
-                row[0].appendRow(cells)
-            self.model.appendRow(row)
+            row[0].setData(found, ALBUM_ROLE)
+            row[0].appendRow(QStandardItem("\u2026"))  # its expand arrow, until it is expanded
+            root.appendRow(row)
         self.summary.setText(f"{len(index):,} albums by {len(artists):,} artists; expand an artist to see its "
                              "albums' genres (voted over all their tracks' slices).")
 
@@ -103,7 +98,17 @@ class AlbumView(QWidget):
         self.fill_artist(item)
 
     def fill_artist(self, item: QStandardItem) -> None:
-        """Vote each album of an artist's row (once) and list its tracks."""
+        """List an artist's albums (once), voted, with their tracks."""
+        found = item.data(ALBUM_ROLE)
+        if not isinstance(found, list):
+            return
+        item.setData(None, ALBUM_ROLE)
+        item.removeRows(0, item.rowCount())
+        for album in found:
+            cells = _cells(album.title, "\u2026", "", len(album.file_ids), "")
+            cells[0].setData(album, ALBUM_ROLE)
+            cells[0].setToolTip(album.folder)
+            item.appendRow(cells)
         for r in range(item.rowCount()):
             cell = item.child(r, 0)
             album = cell.data(ALBUM_ROLE)
@@ -111,7 +116,7 @@ class AlbumView(QWidget):
                 continue
             try:
                 load_album(self.db, self.model_key, album, self.album_model)
-            except Exception as exc:  # a library that went away: said in the row, the view stays
+            except (sqlite3.Error, OSError, ValueError) as exc:  # said in the row; the view stays
                 log.warning("album %s: %s", album.title, exc)
                 item.child(r, 4).setText(f"cannot be read: {exc}")
                 continue

@@ -199,22 +199,29 @@ def group_rows(rows: Iterable[FileRow]) -> list[Album]:
 
 def album_index(db: LibraryDatabase, model_key: Optional[str]) -> list[Album]:
     """Every album's name, artist and file ids, from one query without timelines (for a
-    view of a large library: vote an album with :func:`load_album` when it is shown)."""
+    view of a large library: vote an album with :func:`load_album` when it is shown).
+    The same albums as :func:`group_rows`, built from the stored path bytes."""
     groups: dict = {}
     artists: dict = {}
-    for row in db.album_fields(model_key):
-        path = os.fsdecode(row["path"])
-        key = album_key(path, row["album"])
+    folded: dict = {}  # album tag -> its folded form (albums repeat on every track)
+    for file_id, path, artist, album, verdict, _genre, _closest in db.album_fields(model_key):
+        folder = path.rpartition(b"/")[0] or b"/"
+        name = folded.get(album)
+        if name is None:
+            name = folded[album] = " ".join(album.split()).casefold() if album and album.strip() else ""
+        key = (folder, name)
         found = groups.get(key)
         if found is None:
-            found = groups[key] = Album(key=key, artist=None, album=row["album"], folder=key[0])
-            artists[key] = []
-        found.file_ids.append(row["id"])
-        artists[key].append(row["artist"])
-        if row["verdict"] in MUSIC_VERDICTS:
+            found = groups[key] = Album(key=key, artist=None, album=album, folder="")
+            artists[key] = Counter()
+        found.file_ids.append(file_id)
+        artists[key][artist] += 1
+        if verdict in MUSIC_VERDICTS:
             found.analysed += 1
     for key, album in groups.items():
-        album.artist = album_artist(artists[key])
+        album.folder = os.fsdecode(key[0])
+        album.key = (album.folder, key[1])
+        album.artist = album_artist(artists[key].elements())
     return sorted(groups.values(), key=lambda a: ((a.artist or "\uffff").casefold(), a.title.casefold(), a.folder))
 
 
