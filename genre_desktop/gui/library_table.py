@@ -84,7 +84,7 @@ class LibraryTableModel(QAbstractTableModel):
         self.set_query(column=column, descending=order == Qt.DescendingOrder)
 
     def data(self, index: QModelIndex, role=Qt.DisplayRole):
-        if not index.isValid() or index.row() >= len(self.ids):
+        if not index.isValid() or index.row() >= len(self.ids) or self._closed:
             return None
         if role not in (Qt.DisplayRole, Qt.ToolTipRole, Qt.TextAlignmentRole):
             return None
@@ -243,6 +243,11 @@ class LibraryTableModel(QAbstractTableModel):
                 rows = [n for n, i in enumerate(self.ids) if i in changed] if len(changed) < 5000 else [0, len(ids) - 1]
                 if rows:
                     self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+            return
+        if not self.ids or not ids:  # nothing to keep: a plain reset
+            self.beginResetModel()
+            self.ids = ids
+            self.endResetModel()
             return
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()

@@ -39,13 +39,15 @@ CREATE INDEX IF NOT EXISTS file_keys_artist ON file_keys (artist);
 CREATE INDEX IF NOT EXISTS file_keys_album ON file_keys (album);
 CREATE INDEX IF NOT EXISTS file_keys_tag ON file_keys (tag);
 CREATE INDEX IF NOT EXISTS file_keys_duration ON file_keys (duration);
-CREATE INDEX IF NOT EXISTS results_model_verdict ON results (model_key, verdict, genre);
+CREATE INDEX IF NOT EXISTS results_model_counts ON results (model_key, verdict, genre, error);
+CREATE TRIGGER IF NOT EXISTS file_keys_forget AFTER DELETE ON files BEGIN
+    DELETE FROM file_keys WHERE file_id = old.id;
+END;
 """
 _STALE = ("SELECT f.id, f.path, f.size, f.mtime_ns, f.artist, f.title, f.album, f.genre_tag, f.duration"
           " FROM files f LEFT JOIN file_keys k ON k.file_id = f.id WHERE k.file_id IS NULL"
           " OR k.path IS NOT f.path OR k.size IS NOT f.size OR k.mtime_ns IS NOT f.mtime_ns")
-_FROM = (" FROM file_keys k JOIN files f ON f.id = k.file_id"
-         " LEFT JOIN results r ON r.file_id = f.id AND r.model_key = ?")
+_FROM = " FROM file_keys k LEFT JOIN results r ON r.file_id = k.file_id AND r.model_key = ?"
 
 
 def sort_key(text: str) -> str:
@@ -84,7 +86,7 @@ def sync_keys(db: LibraryDatabase, prune: bool = False) -> int:
     """Make the sort keys of every file that has none or whose file changed since; with
     ``prune``, forget those of files no longer in the library. Returns how many were made."""
     conn = _conn(db)
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'file_keys_duration'").fetchone() is None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'file_keys_forget'").fetchone() is None:
         conn.executescript(_KEYS_SCHEMA)
     stale = conn.execute(_STALE).fetchall()
     if not stale and not prune:
@@ -130,7 +132,7 @@ def _where(conn: sqlite3.Connection, query: Query) -> tuple[str, list]:
     elif kind == "untagged":
         parts.append("k.tagged = 0")
     elif kind == "changed":
-        parts.append("f.changed_run = ?" if query.last_run is not None else "0")
+        parts.append("k.file_id IN (SELECT id FROM files WHERE changed_run = ?)" if query.last_run is not None else "0")
         params += [query.last_run] if query.last_run is not None else []
     elif kind == "unanalysed":
         parts.append("r.verdict IS NULL AND r.error IS NULL")
@@ -185,7 +187,8 @@ def ordered_ids(db: LibraryDatabase, query: Query) -> array:
     order, order_params = _order(conn, query)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples, read into the array in C
-    cursor.execute(f"SELECT f.id{_FROM}{where} ORDER BY {order}, f.id", [query.model_key or "", *params, *order_params])
+    cursor.execute(f"SELECT k.file_id{_FROM}{where} ORDER BY {order}, k.file_id",
+                   [query.model_key or "", *params, *order_params])
     ids = array("q", chain.from_iterable(cursor.fetchall()))
     if query.descending:
         ids.reverse()
@@ -199,9 +202,14 @@ def group_counts(db: LibraryDatabase, query: Query) -> tuple[Counter, int, int]:
     where, params = _where(conn, query)
     counts: Counter = Counter()
     total = done = 0
-    for verdict, genre, error, n in conn.execute(
-            f"SELECT r.verdict, r.genre, r.error IS NOT NULL, COUNT(*){_FROM}{where}"
-            " GROUP BY r.verdict, r.genre, r.error IS NOT NULL", [query.model_key or "", *params]):
+    if not where:  # the whole library: the results' index, and the files counted apart
+        groups = conn.execute("SELECT verdict, genre, error IS NOT NULL, COUNT(*) FROM results WHERE model_key = ?"
+                              " GROUP BY verdict, genre, error IS NOT NULL", (query.model_key or "",)).fetchall()
+        total = conn.execute("SELECT COUNT(*) FROM file_keys").fetchone()[0] - sum(g[3] for g in groups)
+    else:
+        groups = conn.execute(f"SELECT r.verdict, r.genre, r.error IS NOT NULL, COUNT(*){_FROM}{where}"
+                              " GROUP BY r.verdict, r.genre, r.error IS NOT NULL", [query.model_key or "", *params])
+    for verdict, genre, error, n in groups:
         total += n
         if verdict == "genre" and genre:
             counts[genre] += n
