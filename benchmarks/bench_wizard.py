@@ -56,16 +56,28 @@ def unseen_paths(model) -> set[str]:
 
 
 def base_embeddings(base, paths: list[Path], cache: FeatureCache) -> dict:
-    """``{path: (slice embeddings, audible)}`` from the base network (quick mode keeps it)."""
+    """``{path: (slice embeddings, audible)}`` from the base network (quick mode keeps it),
+    kept beside the feature cache (``scope-<model>-<version>.pkl``) for the next run."""
+    import pickle
+
     from genre_desktop.core.training.train_on_library import audible_slices, slice_embeddings
 
+    store = cache.folder / f"scope-{base.name}-{base.meta.get('version', '')}.pkl"
     out = {}
-    for n, path in enumerate(paths):
+    if store.is_file():
+        with store.open("rb") as f:
+            out = {Path(k): v for k, v in pickle.load(f).items()}
+    missing = [p for p in paths if p not in out]
+    for n, path in enumerate(missing):
         mel = cache.get(path, base.features)
         out[path] = (slice_embeddings(base.model, mel, base.features.slice_frames),
                      audible_slices(mel, base.features.slice_frames))
         if n % 50 == 0:
-            print(f"  base embeddings {n}/{len(paths)}", flush=True)
+            print(f"  base embeddings {n}/{len(missing)}", flush=True)
+    if missing:
+        cache.folder.mkdir(parents=True, exist_ok=True)
+        with store.open("wb") as f:
+            pickle.dump({str(k): v for k, v in out.items()}, f)
     return out
 
 
@@ -88,6 +100,27 @@ def judge(bundle, embedded: dict, paths: list[Path]) -> list:
 HEDGES = ("unsure", "unknown", "not_music")
 
 
+def train_from_embeddings(base, scan, embedded: dict, options):
+    """The wizard's quick mode, stage by stage (``train_on_library``'s own functions), on
+    base-network embeddings computed once (quick mode never changes the network): the
+    head, the open-set statistics, the temperature and the cross-validation. Returns the
+    in-memory bundle (as validation runs it) and the cross-validation."""
+    from genre_desktop.core.engine.bundle import ModelBundle
+    from genre_desktop.core.training import train_on_library as stages
+    from genre_desktop.core.training.scope import plan_labels
+
+    plan = plan_labels(base.labels, scan.genres, options.scope, options.reuse_known_genres)
+    y = np.array([plan.index[t.genre] for t in scan.tracks])
+    run = stages.Run(scan, base, plan, options, [], y, np.arange(len(scan.tracks)), np.zeros(0, int))
+    feats = {i: embedded[t.path][0] for i, t in enumerate(scan.tracks)}
+    audible = {i: embedded[t.path][1] for i, t in enumerate(scan.tracks)}
+    model = stages.new_model(base, len(plan.labels))
+    stages.set_head(model, *run.head_fitter()([feats[i] for i in range(len(y))], y))
+    openset, calibration, cv = stages.learn_honesty(run, feats, audible)
+    meta = {"thresholds": stages.hedge_rules(run), "calibration": calibration}
+    return ModelBundle(Path("unsaved"), meta, model, plan.labels, base.features, base.tags, openset), cv
+
+
 def scope_protocol(args) -> None:
     """``--protocol scope``: a person's library of ``--genres`` (``--shots`` GTZAN tracks each,
     drawn from the bundled model's training side), trained with ``--scope extend`` and
@@ -103,7 +136,9 @@ def scope_protocol(args) -> None:
     test = sorted(held_out)
     genre_of = {data / p: p.split("/")[1] for p in test}
     cache = FeatureCache(Path(args.cache) if args.cache else Path(tempfile.mkdtemp()) / "cache")
-    embedded = base_embeddings(base, list(genre_of), cache)
+    pools = {genre: sorted(p for p in (data / "gtzan" / genre).glob("*.ogg") if f"gtzan/{genre}/{p.name}" not in held_out)
+             for genre in args.genres}
+    embedded = base_embeddings(base, list(genre_of) + [p for pool in pools.values() for p in pool], cache)
     mine = [t for t in genre_of if genre_of[t] in args.genres]
     others = [t for t in genre_of if genre_of[t] not in args.genres]
     ref = judge(base, embedded, list(genre_of))
@@ -116,15 +151,12 @@ def scope_protocol(args) -> None:
         for rep in range(args.repeats):
             rng = np.random.default_rng(rep)
             train = []
-            for genre in args.genres:
-                pool = sorted(p for p in (data / "gtzan" / genre).glob("*.ogg")
-                              if f"gtzan/{genre}/{p.name}" not in held_out)
-                train += [LabelledTrack(pool[i], genre) for i in rng.choice(len(pool), args.shots[0], replace=False)]
+            for genre, pool in pools.items():
+                picks = rng.choice(len(pool), min(args.shots[0], len(pool)), replace=False)
+                train += [LabelledTrack(pool[i], genre) for i in picks]
             for scope in rows:
-                outcome = train_on_library(LibraryScan(train), f"scope-{scope}-{rep}",
-                                           TrainOptions(val_fraction=0.0, seed=rep, scope=scope),
-                                           base_model=args.model, dest=Path(tmp) / f"{scope}{rep}", cache=cache)
-                bundle = load_bundle(outcome.path)
+                bundle, cv = train_from_embeddings(base, LibraryScan(train), embedded,
+                                                   TrainOptions(val_fraction=0.0, seed=rep, scope=scope))
                 r_mine, r_other = judge(bundle, embedded, mine), judge(bundle, embedded, others)
                 row = {
                     "mine_accuracy": np.mean([r.closest == genre_of[t] for r, t in zip(r_mine, mine)]),
@@ -135,7 +167,7 @@ def scope_protocol(args) -> None:
                     "other_confident_mine": np.mean([r.verdict == "genre" and r.confidence >= 0.9
                                                      and r.closest in args.genres for r in r_other]),
                     "other_called_mine": np.mean([r.verdict == "genre" and r.closest in args.genres for r in r_other]),
-                    "estimate": outcome.estimate.accuracy}
+                    "estimate": cv["pooled"] if cv else float("nan")}
                 rows[scope].append(row)
                 print(f"run {rep} {scope}: " + ", ".join(f"{k} {v:.1%}" for k, v in row.items()), flush=True)
     for scope, runs in rows.items():

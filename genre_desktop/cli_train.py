@@ -34,8 +34,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed,
                            reuse_known_genres=not args.ignore_known_genres, scope=args.scope)
     if args.scope == "only":
-        log.warning("--scope only: the model will know only your %d genres; music of any other genre will be "
-                    "called one of them, or 'none of my genres' when it is far enough away", len(scan.counts()))
+        print(f"warning: --scope only: the model will know only your {len(scan.counts())} genres; music of any "
+              "other genre will be called one of them, or 'none of my genres' when it is far enough away",
+              file=sys.stderr)
     try:
         outcome = train_on_library(scan, dest.name, options, base_model=args.base, dest=dest,
                                    progress=bar)

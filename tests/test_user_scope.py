@@ -61,6 +61,39 @@ def test_kept_rows_stay_the_base_rows_and_new_rows_learn_not_to_claim_them():
     assert ((kept_music @ w.T + b).argmax(axis=1) == 0).mean() >= ((kept_music @ w0.T + b0).argmax(axis=1) == 0).mean()
 
 
+def test_only_scope_learns_that_other_music_is_none_of_its_genres():
+    """Outlier exposure: pseudo-samples of the base genres the person did not supply are
+    taught to get no genre of theirs (a flat distribution), so music of those genres is no
+    longer called one of the person's genres with confidence; their own music still is."""
+    rng = np.random.default_rng(1)
+    d = 8
+    e = np.eye(d) * 6
+    means = np.array([e[0], e[0] + e[1], e[4] + e[2]])  # b and c lie beyond a and x: a plain head extrapolates
+
+    class Base:
+        genres = type("G", (), {"means": means, "precision": np.eye(d)})()
+
+    plan = plan_labels(["a", "b", "c"], ["a", "x"], "only")
+    assert plan.labels == ["a", "x"] and plan.others == [1, 2]
+    x_mean = e[4]
+    tracks = [means[0] + rng.normal(size=(6, d)) for _ in range(5)] + [x_mean + rng.normal(size=(6, d))
+                                                                      for _ in range(5)]
+    x, y = np.concatenate(tracks), np.repeat([0] * 5 + [1] * 5, 6)
+    prior = (np.zeros((2, d), np.float32), np.zeros(2, np.float32))
+    pseudo = pseudo_samples(Base(), plan.others, tracks, per_genre=200)
+    exposed = fit_scoped_head(plan, x, y, 0.1, prior, pseudo)
+    plain = fit_scoped_head(plan, x, y, 0.1, prior, None)
+
+    def confidence(head, centre):
+        logits = (centre + rng.normal(size=(300, d))) @ head[0].T + head[1]
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (p / p.sum(axis=1, keepdims=True)).max(axis=1)
+
+    other_music = [confidence(exposed, means[k]).mean() for k in (1, 2)]
+    assert max(other_music) < 0.7 < min(confidence(plain, means[k]).mean() for k in (1, 2))
+    assert confidence(exposed, means[0]).mean() > 0.8 and confidence(exposed, x_mean).mean() > 0.8
+
+
 def test_thorough_mode_cannot_move_kept_genres(tmp_path, tiny_library, tiny_model):
     """Fine-tuning on the person's tracks alone would change the base genres it keeps: refused
     (before any work) for extend; fine for only."""

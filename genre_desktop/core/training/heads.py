@@ -23,6 +23,7 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
                     sample_weight: Optional[np.ndarray] = None,
                     prior: Optional[np.ndarray] = None,
                     frozen: Optional[np.ndarray] = None,
+                    outliers: Optional[np.ndarray] = None, outlier_weight: float = 0.5,
                     should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression by full-batch L-BFGS.
 
@@ -37,6 +38,9 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
         zero): ``l2 * ||weight - prior||^2``; a row of zeros is the plain penalty
     frozen : (n_classes,) optional bool: these rows (weight and bias) stay at ``init``
         (zeros without it); they still compete in the softmax
+    outliers : (m, d) optional features of music that is none of the classes: their target
+        is the uniform distribution (outlier exposure), weighted ``outlier_weight`` against
+        the labelled samples' mean loss
 
     Returns
     -------
@@ -65,10 +69,14 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
     def effective():
         return (torch.where(keep[:, None], w_fixed, w), torch.where(keep, b_fixed, b))
 
+    ot = None if outliers is None or not len(outliers) else torch.from_numpy(np.asarray(outliers, np.float32))
+
     def closure():
         opt.zero_grad()
         we, be = effective()
         loss = (F.cross_entropy(xt @ we.T + be, yt, reduction="none") * sw).mean() + l2 * ((we - w0) ** 2).sum()
+        if ot is not None:  # cross-entropy against the uniform distribution
+            loss = loss - outlier_weight * F.log_softmax(ot @ we.T + be, dim=1).mean()
         loss.backward()
         return loss
 
@@ -82,7 +90,7 @@ def fit_linear_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e
 def fit_standardised_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float,
                           sample_weight: Optional[np.ndarray] = None,
                           prior: Optional[tuple[np.ndarray, np.ndarray]] = None,
-                          frozen: Optional[np.ndarray] = None,
+                          frozen: Optional[np.ndarray] = None, outliers: Optional[np.ndarray] = None,
                           should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`fit_linear_head` on standardised features, folded back to act on raw ones.
 
@@ -102,5 +110,5 @@ def fit_standardised_head(x: np.ndarray, y: np.ndarray, n_classes: int, l2: floa
         init = ((w_raw * std).astype(np.float32), (b_raw + w_raw @ mean).astype(np.float32))
     w, b = fit_linear_head((x - mean) / std, y, n_classes, l2=l2, sample_weight=sample_weight,
                            init=init, prior=None if init is None else init[0], frozen=frozen,
-                           should_stop=should_stop)
+                           outliers=None if outliers is None else (outliers - mean) / std, should_stop=should_stop)
     return (w / std).astype(np.float32), (b - (w / std) @ mean).astype(np.float32)

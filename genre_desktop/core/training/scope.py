@@ -48,6 +48,7 @@ class LabelPlan:
     kept: list[int]  # rows kept from the base unchanged (genres the person did not supply)
     known: list[str]  # the person's genres the base model knows (start from its row)
     scope: str
+    others: list[int] = None  # the base's rows the person did not supply (in the base's labels)
 
     @property
     def supplied(self) -> list[int]:
@@ -66,13 +67,13 @@ def plan_labels(base_labels: list[str], user_labels: list[str], scope: str,
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     matches = match_known_genres(base_labels, user_labels)
     known = list(matches) if reuse_known else []
+    others = [k for k in range(len(base_labels)) if k not in set(matches.values())]
     if scope == "only":
-        return LabelPlan(list(user_labels), {g: k for k, g in enumerate(user_labels)}, [], known, scope)
+        return LabelPlan(list(user_labels), {g: k for k, g in enumerate(user_labels)}, [], known, scope, others)
     new = [g for g in user_labels if g not in matches]
     labels = list(base_labels) + new
     index = {g: matches[g] if g in matches else len(base_labels) + new.index(g) for g in user_labels}
-    kept = [k for k in range(len(base_labels)) if k not in set(index.values())]
-    return LabelPlan(labels, index, kept, known, scope)
+    return LabelPlan(labels, index, others, known, scope, others)
 
 
 def head_prior(plan: LabelPlan, base_labels: list[str], base_weight: np.ndarray,
@@ -130,14 +131,20 @@ def fit_scoped_head(plan: LabelPlan, x: np.ndarray, y: np.ndarray, l2: float,
                     prior: tuple[np.ndarray, np.ndarray], pseudo: Optional[tuple[np.ndarray, np.ndarray]] = None,
                     should_stop: Optional[StopCallback] = None) -> tuple[np.ndarray, np.ndarray]:
     """The head for ``plan``: on the person's slices ``x`` (rows ``y``), plus for ``extend``
-    the pseudo-samples of the kept genres, whose rows stay the base's (frozen).
+    the pseudo-samples of the kept genres, whose rows stay the base's (frozen); for ``only``
+    the pseudo-samples of the base genres the person did not supply (``plan.others``), whose
+    target is "none of these" (uniform over the person's genres: outlier exposure).
 
     Returns
     -------
     weight : (len(plan.labels), d), bias : (len(plan.labels),) acting on raw embeddings
     """
     has_prior = bool(plan.known) or bool(plan.kept)
-    if plan.scope == "only" or not plan.kept:
+    if plan.scope == "only":  # the other genres' pseudo-samples should get no genre of the person's
+        return fit_standardised_head(x, y, len(plan.labels), l2, should_stop=should_stop,
+                                     prior=prior if has_prior else None,
+                                     outliers=None if pseudo is None or not len(pseudo[1]) else pseudo[0])
+    if not plan.kept:
         return fit_standardised_head(x, y, len(plan.labels), l2, should_stop=should_stop,
                                      prior=prior if has_prior else None)
     frozen = np.zeros(len(plan.labels), bool)

@@ -105,12 +105,12 @@ class Run:
         head = self.base.model.head
         prior = head_prior(self.plan, self.base.labels, head.weight.detach().numpy(), head.bias.detach().numpy())
         openset = self.base.openset
-        use_pseudo = self.plan.scope == "extend" and bool(self.plan.kept) and openset is not None
+        use_pseudo = bool(self.plan.others) and openset is not None
 
         def fit(track_feats: list, rows: np.ndarray):
             x = np.concatenate(track_feats)
             ys = np.concatenate([[r] * len(f) for f, r in zip(track_feats, rows)])
-            pseudo = pseudo_samples(openset, self.plan.kept, track_feats, seed=self.options.seed) if use_pseudo else None
+            pseudo = pseudo_samples(openset, self.plan.others, track_feats, seed=self.options.seed) if use_pseudo else None
             return fit_scoped_head(self.plan, x, ys, self.options.l2, prior, pseudo, self.should_stop)
 
         return fit
