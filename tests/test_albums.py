@@ -186,3 +186,30 @@ def test_the_album_view_opens_from_the_library_button_and_flags_outliers(qtbot, 
     assert notes[str(paths[1])] == ("reggae", FLAG) and notes[str(paths[2])] == ("pop", FLAG)
     assert notes[str(paths[0])] == ("rock", "")
     window.close()
+
+
+def test_the_review_lists_album_exceptions_after_disagreements(qtbot, tmp_path, bundled_key):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from genre_desktop.gui.tag_review import COLUMNS, TagReviewDialog
+
+    db_path = tmp_path / "lib.sqlite3"
+    with LibraryDatabase(db_path) as db:
+        paths = split_album(db, tmp_path / "The Band" / "Split Album", key=bundled_key)
+        tagged = tagged_flac(tmp_path / "Solo" / "one.flac", "Solo", "Single", seed=40, genre="Jazz")
+        add_track(db, tagged, "genre", "metal", ["metal"] * 3, bundled_key)
+    view = library_view(qtbot, tmp_path, db_path)
+    QTest.mouseClick(view.write_button, Qt.LeftButton)
+    review = view.findChildren(TagReviewDialog)[-1]
+    assert review.per_album.isChecked()  # one genre per album by default
+    table, album_column = review.table, COLUMNS.index("Album genre")
+    cells = [(table.item(r, 0).text(), table.item(r, 4).text(), table.item(r, album_column).text())
+             for r in range(table.rowCount())]
+    assert cells[0][0] == "one.flac"  # its "Jazz" disagrees with metal: first
+    assert cells[1:3] == [("02.flac", "Rock", "rock (this track: reggae)"), ("03.flac", "Rock", "rock (this track: pop)")]
+    assert {name for name, will_be, _ in cells[3:]} == {p.name for p in (paths[0], paths[3], paths[4])}
+    QTest.mouseClick(review.per_album, Qt.LeftButton)  # off: each track its own genre (the unsure one skipped)
+    own = {table.item(r, 0).text(): table.item(r, 4).text() for r in range(table.rowCount())}
+    assert own["02.flac"] == "Reggae" and own["03.flac"] == "Pop" and "04.flac" not in own
+    review.reject()
