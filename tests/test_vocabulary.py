@@ -143,3 +143,19 @@ def test_the_vocabulary_dialog_opens_from_its_action_saves_and_the_review_shows_
     review.show_only.setCurrentIndex(review.show_only.findText("Tag agrees"))
     assert [table.item(r, 0).text() for r in range(table.rowCount())] == ["nu.flac"]
     review.reject()
+
+
+def test_cli_write_tags_add_keeps_genres_and_undo_restores_them(tmp_path):
+    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.library.analyse import ModelRef
+    from test_cli import run_cli
+
+    key = ModelRef.of(resolve_model("genre_musicnn_v3")).key
+    blues = flac_with(tmp_path / "blues.flac", "Blues")
+    library(tmp_path, {blues: "jazz"}, key).close()
+    lib = ["library", "--library", tmp_path / "lib.sqlite3"]
+    wrote = run_cli(*lib, "write-tags", "--add", "--model", "genre_musicnn_v3", "--no-progress", check_rc=0)
+    assert "1 files tagged" in wrote.stdout and read_tags(blues).genre == ["Blues", "Jazz"]
+    assert "adding to existing genres" in run_cli(*lib, "history", check_rc=0).stdout
+    run_cli(*lib, "undo-tags", check_rc=0)
+    assert read_tags(blues).genre == ["Blues"]
