@@ -13,7 +13,8 @@ docs/library.png and docs/library_review.png (a tagged
 folder of GTZAN and Emotify tracks scanned into the Library tab, and the tag review),
 docs/albums.png, docs/vocabulary.png and docs/review_vocabulary.png (group ``albums``: two
 albums of GTZAN tracks, the Artist › Album › Track view, the vocabulary dialog's aliases and
-the review with tags that agree and disagree).
+the review with tags that agree and disagree), docs/similar.png (group ``similar``: "More
+like this" on a rock track, its copy first).
 Name groups to take only those: ``python scripts/screenshots.py main dark library``.
 """
 from __future__ import annotations
@@ -76,6 +77,8 @@ def main() -> None:
             library_screenshots(w, settle, tmp)
         if "albums" in only:
             album_screenshots(w, settle, tmp)
+        if "similar" in only:
+            similar_screenshot(w, settle, tmp)
         w.close()
         return
     tmp = main_screenshots(w, wait, settle, Path(tempfile.mkdtemp()))
@@ -86,6 +89,7 @@ def main() -> None:
     manage_models_screenshot(w, settle)
     library_screenshots(w, settle, tmp)
     album_screenshots(w, settle, tmp)
+    similar_screenshot(w, settle, tmp)
     w.close()
 
 
@@ -260,6 +264,34 @@ def album_screenshots(w, settle, tmp: Path) -> None:
     settle()
     review.grab().save(str(ROOT / "docs" / "review_vocabulary.png"))
     review.reject()
+
+
+def similar_screenshot(w, settle, tmp: Path) -> None:
+    """"More like this" on a GTZAN rock track, among two tracks of each GTZAN and Emotify
+    genre and a copy of the track under another name (group ``similar``: docs/similar.png)."""
+    import shutil
+
+    from PySide6.QtWidgets import QApplication
+
+    picks = sorted(DATA.glob("gtzan/*/*.0000[6-7].ogg")) + sorted(DATA.glob("emotify/*/*.00[3-4].ogg"))
+    music = tmp / "SimilarMusic"
+    for path in picks:
+        dest = music / path.parent.name / path.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+    seed = music / "rock" / "rock.00006.ogg"
+    shutil.copy2(seed, music / "rock.00006 (copy).ogg")
+    w.tabs.setCurrentWidget(w.library)
+    w.library.add_folder(str(music))
+    while w.library.scan is not None:
+        QApplication.processEvents()
+        settle(200)
+    settle()
+    dialog = w.library.more_like_this(str(seed))
+    dialog.resize(760, 560)
+    settle()
+    dialog.grab().save(str(ROOT / "docs" / "similar.png"))
+    dialog.reject()
 
 
 def manage_models_screenshot(w, settle) -> None:

@@ -120,3 +120,34 @@ def test_vectors_are_unit_length_and_cleared_on_error(scanned, tiny_model):
         with pytest.raises(SimilarError, match="could not be analysed"):
             similar_to(lib, row.path, ref.key)
         assert lib.connection.execute("SELECT COUNT(*) FROM vectors WHERE file_id = ?", (row.id,)).fetchone()[0] == 0
+
+
+def test_more_like_this_in_the_library_tab(qtbot, scanned, tiny_model, tmp_path):
+    """The right-click action opens the list: the copy first at 1.000, the file itself
+    absent, the track's sound line shown, and the list saved as a playlist."""
+    from PySide6.QtCore import Qt
+
+    from genre_desktop.gui.library_view import LibraryView
+    from genre_desktop.gui.settings import app_settings
+
+    music, db = scanned
+    copy = tmp_path / "lib.sqlite3"
+    shutil.copyfile(db, copy)
+    view = LibraryView(app_settings(), str(copy))
+    qtbot.addWidget(view)
+    view.set_model(str(tiny_model))
+    view.table.selectRow(0)
+    menu = view.show_context_menu(view.table.visualRect(view.proxy.index(0, 0)).center())
+    assert "More like this\u2026" in [a.text() for a in menu.actions()]
+    menu.close()
+    seed = str(music / "bass" / "bass_0.ogg")
+    dialog = view.more_like_this(seed)
+    qtbot.addWidget(dialog)
+    paths = [dialog.table.item(r, 1).data(Qt.UserRole) for r in range(dialog.table.rowCount())]
+    assert paths[0] == str(music / "zz copy of bass.ogg") and seed not in paths and len(paths) == 6
+    assert dialog.table.cellWidget(0, 0).format() == "1.000"
+    assert dialog.sounds.text()  # the tiny model has no tags: says none is above its threshold
+    saved = dialog.save_playlist(str(tmp_path / "lists"))
+    assert saved is not None and str(music / "zz copy of bass.ogg") in saved.read_text("utf-8")
+    dialog.close()
+    view.shutdown()

@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import sqlite3
-import zipfile
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -139,11 +138,12 @@ def tag_probs_of(conn: sqlite3.Connection, file_id: int, model_key: str) -> dict
 
 
 def _stamp(conn: sqlite3.Connection, model_key: str) -> list[int]:
-    """What identifies the set of stored embeddings of a model: an INSERT OR REPLACE gives
-    a row a new, larger rowid, and a deletion changes the count or the sum."""
+    """What identifies the stored vectors of a model: an INSERT OR REPLACE gives a row a
+    new, larger rowid, and a deletion changes the count or the sum. Read from the primary
+    key's index alone (no blob is touched)."""
     try:
         row = conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), COALESCE(SUM(rowid), 0) FROM vectors"
-                           " WHERE model_key = ? AND embedding IS NOT NULL", (model_key,)).fetchone()
+                           " WHERE model_key = ?", (model_key,)).fetchone()
     except sqlite3.Error as exc:
         if _missing_table(exc):
             raise NoVectors("this library keeps no embeddings yet: rescan to enable") from None
@@ -151,40 +151,60 @@ def _stamp(conn: sqlite3.Connection, model_key: str) -> list[int]:
     return [int(v) for v in row]
 
 
+def _cached(folder: Path, prefix: str, stamp: list[int]) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    ids_path, matrix_path = (folder / f"{prefix}-{'-'.join(map(str, stamp))}.{k}.npy" for k in ("ids", "matrix"))
+    try:
+        ids = np.load(ids_path, allow_pickle=False)
+        matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        log.debug("no usable vector cache %s: %s", matrix_path, exc)
+        return None
+    if ids.dtype != np.int64 or ids.ndim != 1 or matrix.dtype != np.float32 or matrix.ndim != 2 \
+            or len(ids) != len(matrix):
+        return None
+    return ids, matrix
+
+
+def _keep_cache(folder: Path, prefix: str, stamp: list[int], ids: np.ndarray, matrix: np.ndarray) -> None:
+    """Write the two files of a stamp (each atomically; a stamp's files never change, so
+    a pair is always consistent) and remove the library's older ones."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{prefix}-{'-'.join(map(str, stamp))}"
+        for kind, array in (("matrix", matrix), ("ids", ids)):
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            atomic_write_bytes(folder / f"{name}.{kind}.npy", buffer.getvalue())
+        for old in folder.glob(f"{prefix}-*.npy"):
+            if not old.name.startswith(name + "."):
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("vector cache not written (%s): answers stay correct, only slower", exc)
+
+
 def load_matrix(conn: sqlite3.Connection, model_key: str, library: str,
                 cache_folder: Optional[Path] = None) -> tuple[np.ndarray, np.ndarray]:
     """(file ids, embeddings (n, d) float32) of every file of the model with one.
 
-    With ``cache_folder``, the matrix is kept there in a ``.npz`` named after the library
-    and model, and read back while the library's embeddings are unchanged (:func:`_stamp`);
-    so a question costs one small SQL aggregate and one file read instead of thousands of
-    rows. A cache that cannot be written or read is only a slower answer.
+    With ``cache_folder``, the matrix is kept there as ``.npy`` files named after the
+    library, the model and :func:`_stamp`, and mapped back while the library's vectors
+    are unchanged: a question costs one index-only SQL aggregate and a memory map instead
+    of thousands of rows. A cache that cannot be written or read is only a slower answer.
     """
     stamp = _stamp(conn, model_key)
-    cache = None
-    if cache_folder is not None:
-        name = hashlib.blake2b(f"{library}\0{model_key}".encode("utf-8", "surrogateescape"), digest_size=12)
-        cache = Path(cache_folder) / f"vectors-{name.hexdigest()}.npz"
-        try:
-            with np.load(cache, allow_pickle=False) as found:
-                ids, matrix = found["ids"], found["matrix"]
-                if found["stamp"].tolist() == stamp and matrix.dtype == np.float32 and len(ids) == len(matrix) \
-                        and matrix.ndim == 2:
-                    return ids, matrix
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            log.debug("no usable vector cache %s: %s", cache, exc)
+    folder = Path(cache_folder) if cache_folder is not None else None
+    prefix = "vectors-" + hashlib.blake2b(f"{library}\0{model_key}".encode("utf-8", "surrogateescape"),
+                                          digest_size=12).hexdigest()
+    if folder is not None:
+        found = _cached(folder, prefix, stamp)
+        if found is not None:
+            return found
     chunks = list(iter_embeddings(conn, model_key))
     if chunks:
         ids = np.concatenate([c[0] for c in chunks])
         matrix = np.ascontiguousarray(np.concatenate([c[1] for c in chunks]))
     else:
         ids, matrix = np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            buffer = io.BytesIO()
-            np.savez(buffer, ids=ids, matrix=matrix, stamp=np.asarray(stamp, np.int64))
-            atomic_write_bytes(cache, buffer.getvalue())
-        except OSError as exc:
-            log.info("vector cache not written (%s): answers stay correct, only slower", exc)
+    if folder is not None:
+        _keep_cache(folder, prefix, stamp, ids, matrix)
     return ids, matrix
