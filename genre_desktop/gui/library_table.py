@@ -81,7 +81,10 @@ class LibraryTableModel(QAbstractTableModel):
         return None
 
     def sort(self, column: int, order=Qt.AscendingOrder) -> None:
-        self.set_query(column=column, descending=order == Qt.DescendingOrder)
+        descending = order == Qt.DescendingOrder
+        if (column, descending) == (self.query.column, self.query.descending) and self.ids:
+            return  # the header asks again for the order it shows
+        self.set_query(column=column, descending=descending)
 
     def data(self, index: QModelIndex, role=Qt.DisplayRole):
         if not index.isValid() or index.row() >= len(self.ids) or self._closed:

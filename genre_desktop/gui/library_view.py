@@ -65,7 +65,7 @@ class LibraryView(QWidget):
         self._counts: tuple = (Counter(), 0, 0)  # pages.group_counts of the whole library
         self._top: Optional[int] = None  # the file id at the top of the table, kept across a new order
         try:
-            pages.sync_keys(self.db, prune=True)
+            pages.sync_keys(self.db)
         except sqlite3.Error as exc:  # locked by a scan of another program: sorted by what is known
             log.warning("library sort keys left for later: %s", exc)
         self._build()

@@ -84,10 +84,12 @@ def keys_of(path: bytes, artist, title, album, genre_tag, duration) -> tuple:
 
 def sync_keys(db: LibraryDatabase, prune: bool = False) -> int:
     """Make the sort keys of every file that has none or whose file changed since; with
-    ``prune``, forget those of files no longer in the library. Returns how many were made."""
+    ``prune`` (and when the table is new), forget those of files no longer in the library
+    (a trigger does it as files are removed). Returns how many were made."""
     conn = _conn(db)
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'file_keys_forget'").fetchone() is None:
         conn.executescript(_KEYS_SCHEMA)
+        prune = True
     stale = conn.execute(_STALE).fetchall()
     if not stale and not prune:
         return 0
