@@ -14,7 +14,6 @@ import hashlib
 import io
 import logging
 import os
-import stat as stat_module
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Optional
@@ -30,6 +29,7 @@ from mutagen.oggspeex import OggSpeex
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
+from ..engine import safe_files
 from ..engine.audio_io import audio_info, iter_audio_blocks
 
 log = logging.getLogger(__name__)
@@ -80,40 +80,20 @@ def same_genres(a: Iterable[str], b: Iterable[str]) -> bool:
     return normalise_genres(a) == normalise_genres(b)
 
 
-def kind_of(mode: int) -> str:
-    """A file type in words, for refusals."""
-    for test, word in ((stat_module.S_ISDIR, "a folder"), (stat_module.S_ISFIFO, "a pipe (FIFO)"),
-                       (stat_module.S_ISCHR, "a device"), (stat_module.S_ISBLK, "a device"),
-                       (stat_module.S_ISSOCK, "a socket")):
-        if test(mode):
-            return word
-    return "not a regular file"
-
-
 def open_regular(path: os.PathLike | str, writable: bool = False) -> BinaryIO:
-    """Open a regular file (a symbolic link is followed to one) without ever blocking.
+    """:func:`safe_files.open_regular` (the one regular-file rule) with tag-writer errors.
 
     Raises
     ------
     TagError
         It is missing, unreadable, or not a regular file (a FIFO, a device, a folder).
     """
-    name = os.fspath(path)
     try:
-        st = os.stat(name)
-        if not stat_module.S_ISREG(st.st_mode):
-            raise TagError(f"is {kind_of(st.st_mode)}, not an audio file; left alone")
-        fd = os.open(name, (os.O_RDWR if writable else os.O_RDONLY) | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_CLOEXEC", 0))
+        return safe_files.open_regular(path, writable=writable)
+    except safe_files.NotRegularFile as exc:
+        raise TagError(f"{exc}; left alone") from None
     except OSError as exc:
         raise TagError(f"cannot be read ({exc.strerror or exc})") from None
-    opened = os.fstat(fd)
-    if not stat_module.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
-        os.close(fd)
-        raise TagError("changed while being opened (it is not the regular file it was); left alone")
-    handle = open(fd, "rb+" if writable else "rb")
-    handle.raw.name = name  # mutagen guesses the kind partly from the name
-    return handle
 
 
 def open_tags(path: os.PathLike | str):
