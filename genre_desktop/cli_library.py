@@ -91,7 +91,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         summary = scan_library(args.paths, ref, args.library,
                                BatchOptions(workers=args.workers, scheduler=args.scheduler,
                                             reanalyse=args.reanalyse, retry_errors=args.retry_errors,
-                                            slice_step=1 if args.full_timeline else BatchOptions.slice_step),
+                                            slice_step=1 if args.full_timeline else BatchOptions.slice_step,
+                                            wait=args.wait),
                                progress=bar)
     finally:
         bar.close()
@@ -103,6 +104,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(f"{summary.found:,} audio file{'s' if summary.found != 1 else ''}: {summary.analysed:,} analysed, {summary.moved:,} moved (results kept), "
           f"{summary.unchanged:,} unchanged, {len(summary.failed):,} failed, in {summary.seconds:.1f} s "
           f"({rate:.0f} files/min) with {ref.name}")
+    if summary.gone:
+        print(f"{summary.gone:,} file{'s' if summary.gone != 1 else ''} gone since the last scan: missing, left out "
+              f"of exports, playlists and tag writes (forget them with: genre-desktop-cli library forget --missing)")
     return 1 if summary.failed else 0
 
 

@@ -25,7 +25,8 @@ from ..engine.safe_files import fault_point
 from ..engine.tasks import ProgressCallback, StopCallback, no_progress
 from .analyse import ModelRef, analyse_path, init_worker, load_model
 from .batch_dask import DaskPool, check_address, default_timeout, handshake
-from .database import LibraryDatabase
+from .database import LibraryDatabase, path_text
+from .db_open import DEFAULT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class BatchOptions:
     #: (measured on the 676 shared files: the same verdict and genre on 99.4 %, in 0.65x the
     #: time; benchmarks/bench_fast_path.py); 1 for the full timeline of every file
     slice_step: int = 3
+    #: seconds to wait for another program writing the library before it is "locked"
+    wait: float = DEFAULT_TIMEOUT
 
 
 @dataclass
@@ -79,10 +82,31 @@ class BatchSummary:
     seconds: float = 0.0
     run_id: Optional[int] = None
     unreadable_folders: list = field(default_factory=list)
+    #: files of the library under the scanned folders whose path is gone from the disk
+    #: (and that no file found in this scan took the place of): missing
+    gone: int = 0
 
     def counts(self) -> dict:
         return {"found": self.found, "queued": self.queued, "analysed": self.analysed,
-                "unchanged": self.unchanged, "moved": self.moved, "failed": len(self.failed)}
+                "unchanged": self.unchanged, "moved": self.moved, "failed": len(self.failed),
+                "gone": self.gone}
+
+
+def is_missing(path: str) -> bool:
+    """The one rule for a library file gone from the disk (exports, playlists, tag writes
+    and ``forget --missing`` leave such files out; a link, even broken, is still there)."""
+    return not os.path.lexists(path)
+
+
+def gone_files(db: LibraryDatabase) -> list:
+    """(id, path, fingerprint, duration) of the library's files whose path is gone, read
+    by one streamed query (a stat per file): those a moved file may be."""
+    rows = db.connection.execute("SELECT id, path, fingerprint, duration FROM files")
+    return [(r[0], path_text(r[1]), r[2], r[3]) for r in rows if is_missing(path_text(r[1]))]
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 def default_workers() -> int:
@@ -96,6 +120,8 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
          summary: BatchSummary) -> list[Job]:
     """The files that need work, in the order found."""
     jobs = []
+    gone = [g for g in gone_files(db) if g[2]] if not options.reanalyse else []
+    taken: set = set()  # ids of gone rows already expected by a job
     for path in paths:
         summary.found += 1
         try:
@@ -115,9 +141,39 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
                 if candidate["fingerprint"]:
                     job.expect_fingerprint, job.moved_from = candidate["fingerprint"], candidate["id"]
                     break
+            else:
+                _retagged_candidate(job, gone, taken)
         jobs.append(job)
     summary.queued = len(jobs)
     return jobs
+
+
+#: seconds a moved-and-retagged file's length may differ from its old row's and still be
+#: fingerprinted as it (the container's length moves a little with the tags)
+DURATION_SLACK = 0.5
+
+
+def _retagged_candidate(job: Job, gone: list, taken: set) -> None:
+    """A new path whose size and time match no gone row may still be one moved *and*
+    retagged (Picard: new path, new bytes, same audio): the gone row of the nearest
+    length is its candidate, so the worker fingerprints it first and skips the network
+    when the audio is the same."""
+    if not gone:
+        return
+    from .tags import TagError, read_tags
+
+    try:
+        duration = read_tags(job.path).duration
+    except (TagError, OSError):
+        return
+    if not duration:
+        return
+    near = [(abs(g[3] - duration), g) for g in gone if g[3] and g[0] not in taken
+            and abs(g[3] - duration) <= DURATION_SLACK]
+    if near:
+        _, best = min(near, key=lambda pair: pair[0])
+        job.expect_fingerprint, job.moved_from = best[2], best[0]
+        taken.add(best[0])
 
 
 #: what earlier versions stored as a file's error when its work was lost with a Dask worker
@@ -183,9 +239,18 @@ def store_record(db: LibraryDatabase, record: dict, ref: ModelRef, run_id: Optio
     tags = record.get("tags") or {}
     with db.transaction():
         if record.get("moved") and moved_from is not None:
+            old = db.file_by_id(moved_from)
             db.move_file(moved_from, record["path"], record["size"], record["mtime_ns"])
+            if record.get("tags") is not None and old is not None:  # retagged on the way: its tags as they are now
+                db.upsert_file(record["path"], size=record["size"], mtime_ns=record["mtime_ns"],
+                               fingerprint=old["fingerprint"], duration=old["duration"] or tags.get("duration"),
+                               artist=tags.get("artist"), title=tags.get("title"), album=tags.get("album"),
+                               genre_tag=tags.get("genre") or [], changed_run=run_id)
             return "moved"
         result = record["result"]
+        twin = _gone_twin(db, record)
+        if twin is not None:  # the audio of a row whose path is gone: that row follows it (no duplicate)
+            db.move_file(twin, record["path"], record["size"], record["mtime_ns"])
         file_id = db.upsert_file(record["path"], size=record.get("size"), mtime_ns=record.get("mtime_ns"),
                                  fingerprint=record.get("fingerprint"),
                                  duration=result.get("duration") or tags.get("duration"),
@@ -194,6 +259,18 @@ def store_record(db: LibraryDatabase, record: dict, ref: ModelRef, run_id: Optio
         db.save_result(file_id, ref.key, ref.name, result, run_id)
     fault_point("library-after-commit")
     return "failed" if result.get("error") else "analysed"
+
+
+def _gone_twin(db: LibraryDatabase, record: dict) -> Optional[int]:
+    """The id of a library row with this record's fingerprint whose path is gone, when
+    the record's path has no row yet."""
+    fingerprint = record.get("fingerprint")
+    if not fingerprint or record.get("result", {}).get("error") or db.file(record["path"]) is not None:
+        return None
+    for row in db.connection.execute("SELECT id, path FROM files WHERE fingerprint = ?", (fingerprint,)):
+        if is_missing(path_text(row[1])):
+            return int(row[0])
+    return None
 
 
 def _commit(db: LibraryDatabase, job: Job, record: dict, ref: ModelRef, run_id: int,
@@ -228,7 +305,7 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
     started = time.monotonic()
     summary = BatchSummary()
     roots = [str(Path(r).expanduser()) for r in roots]
-    with LibraryDatabase(db_path) as db:
+    with LibraryDatabase(db_path, timeout=options.wait) as db:
         progress(0.0, "Looking for audio files…")
         found = iter_audio_files(roots, on_error=lambda f, r: summary.unreadable_folders.append((str(f), r)))
         jobs = plan(db, found, ref, options, summary)
@@ -245,10 +322,12 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
             db.finish_run(run_id, "failed", summary.counts())
             raise
         summary.cancelled = state == "cancelled"
+        if state == "finished":
+            summary.gone = sum(1 for _, path, _, _ in gone_files(db) if _under(path, [os.path.abspath(r) for r in roots]))
         summary.seconds = time.monotonic() - started
         db.finish_run(run_id, state, summary.counts())
     progress(1.0, f"{summary.analysed + summary.moved:,} analysed, {summary.unchanged:,} unchanged,"
-                  f" {len(summary.failed):,} failed")
+                  f" {len(summary.failed):,} failed" + (f", {summary.gone:,} gone" if summary.gone else ""))
     return summary
 
 
