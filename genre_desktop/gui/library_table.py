@@ -27,6 +27,7 @@ from .tasks import Task
 log = logging.getLogger(__name__)
 PAGE = 50  # rows read at once
 CACHE = 3000  # rows kept
+RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 
 
 def _duration(seconds: Optional[float]) -> str:
@@ -67,6 +68,7 @@ class LibraryTableModel(QAbstractTableModel):
         self._unproposed: dict = {}  # file id -> FileRow whose Proposed cell waits for the worker
         self.proposing: Optional[Task] = None
         self._closed = False
+        self.started = False  # set_query has run (until then sorting only records the order)
 
     # ------------------------------------------------------------ Qt's model
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
@@ -84,6 +86,9 @@ class LibraryTableModel(QAbstractTableModel):
         descending = order == Qt.DescendingOrder
         if (column, descending) == (self.query.column, self.query.descending) and self.ids:
             return  # the header asks again for the order it shows
+        if not self.started:  # nothing read yet: the first refresh reads in this order
+            self.query.column, self.query.descending = column, descending
+            return
         self.set_query(column=column, descending=descending)
 
     def data(self, index: QModelIndex, role=Qt.DisplayRole):
@@ -93,7 +98,7 @@ class LibraryTableModel(QAbstractTableModel):
             return None
         column = index.column()
         if role == Qt.TextAlignmentRole:
-            return int(Qt.AlignRight | Qt.AlignVCenter) if column in (6, 7) else None
+            return RIGHT if column in (6, 7) else None
         found = self._entry(index.row())
         if found is None:
             return None
@@ -227,6 +232,7 @@ class LibraryTableModel(QAbstractTableModel):
 
     def set_query(self, **changes) -> None:
         """Show another filter, search, order or model (read at once)."""
+        self.started = True
         for name, value in changes.items():
             setattr(self.query, name, value)
         if self.query.column == 4:

@@ -40,6 +40,7 @@ CREATE INDEX IF NOT EXISTS file_keys_album ON file_keys (album);
 CREATE INDEX IF NOT EXISTS file_keys_tag ON file_keys (tag);
 CREATE INDEX IF NOT EXISTS file_keys_duration ON file_keys (duration);
 CREATE INDEX IF NOT EXISTS results_model_counts ON results (model_key, verdict, genre, error);
+CREATE INDEX IF NOT EXISTS results_cells ON results (model_key, file_id, verdict, genre, error, confidence);
 CREATE TRIGGER IF NOT EXISTS file_keys_forget AFTER DELETE ON files BEGIN
     DELETE FROM file_keys WHERE file_id = old.id;
 END;
@@ -47,7 +48,14 @@ END;
 _STALE = ("SELECT f.id, f.path, f.size, f.mtime_ns, f.artist, f.title, f.album, f.genre_tag, f.duration"
           " FROM files f LEFT JOIN file_keys k ON k.file_id = f.id WHERE k.file_id IS NULL"
           " OR k.path IS NOT f.path OR k.size IS NOT f.size OR k.mtime_ns IS NOT f.mtime_ns")
-_FROM = " FROM file_keys k LEFT JOIN results r ON r.file_id = k.file_id AND r.model_key = ?"
+_FROM = " FROM file_keys k LEFT JOIN results r{} ON r.file_id = k.file_id AND r.model_key = ?"
+
+
+def _from(conn: sqlite3.Connection) -> str:
+    """The files and their results, read through the small covering index of the results'
+    cells when it is there (not through the rows, which hold whole timelines)."""
+    have = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'results_cells'").fetchone() is not None
+    return _FROM.format(" INDEXED BY results_cells" if have else "")
 
 
 def sort_key(text: str) -> str:
@@ -87,9 +95,9 @@ def sync_keys(db: LibraryDatabase, prune: bool = False) -> int:
     ``prune`` (and when the table is new), forget those of files no longer in the library
     (a trigger does it as files are removed). Returns how many were made."""
     conn = _conn(db)
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'file_keys_forget'").fetchone() is None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'results_cells'").fetchone() is None:
+        prune = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'file_keys'").fetchone() is None or prune
         conn.executescript(_KEYS_SCHEMA)
-        prune = True
     stale = conn.execute(_STALE).fetchall()
     if not stale and not prune:
         return 0
@@ -189,7 +197,7 @@ def ordered_ids(db: LibraryDatabase, query: Query) -> array:
     order, order_params = _order(conn, query)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples, read into the array in C
-    cursor.execute(f"SELECT k.file_id{_FROM}{where} ORDER BY {order}, k.file_id",
+    cursor.execute(f"SELECT k.file_id{_from(conn)}{where} ORDER BY {order}, k.file_id",
                    [query.model_key or "", *params, *order_params])
     ids = array("q", chain.from_iterable(cursor.fetchall()))
     if query.descending:
@@ -209,7 +217,7 @@ def group_counts(db: LibraryDatabase, query: Query) -> tuple[Counter, int, int]:
                               " GROUP BY verdict, genre, error IS NOT NULL", (query.model_key or "",)).fetchall()
         total = conn.execute("SELECT COUNT(*) FROM file_keys").fetchone()[0] - sum(g[3] for g in groups)
     else:
-        groups = conn.execute(f"SELECT r.verdict, r.genre, r.error IS NOT NULL, COUNT(*){_FROM}{where}"
+        groups = conn.execute(f"SELECT r.verdict, r.genre, r.error IS NOT NULL, COUNT(*){_from(conn)}{where}"
                               " GROUP BY r.verdict, r.genre, r.error IS NOT NULL", [query.model_key or "", *params])
     for verdict, genre, error, n in groups:
         total += n
