@@ -52,7 +52,9 @@ def view(qtbot, tmp_path):
     view.ref = REF
     view.resize(1000, 600)
     view.show()
-    view.refresh()
+    view.refresh()  # 3,000 files without sort keys: made in a worker, then shown
+    assert view.keying is not None and view.model.rowCount() == 0
+    qtbot.waitUntil(lambda: view.keying is None and view.model.rowCount() == ROWS, timeout=30000)
     qtbot.waitExposed(view)
     yield view
     view.shutdown()

@@ -39,6 +39,7 @@ from .tasks import Task
 
 log = logging.getLogger(__name__)
 REFRESH_MS = 1000  # how often the table catches up with a running scan
+KEYS_IN_WORKER = 2000  # more files than this without sort keys: they are made off the GUI thread
 
 
 class LibraryView(QWidget):
@@ -64,10 +65,8 @@ class LibraryView(QWidget):
         self.peek: Optional[Task] = None  # a refresh in a worker while a scan runs
         self._counts: tuple = (Counter(), 0, 0)  # pages.group_counts of the whole library
         self._top: Optional[int] = None  # the file id at the top of the table, kept across a new order
-        try:
-            pages.sync_keys(self.db)
-        except sqlite3.Error as exc:  # locked by a scan of another program: sorted by what is known
-            log.warning("library sort keys left for later: %s", exc)
+        self.keying: Optional[Task] = None  # many files' sort keys made in a worker (a library scanned elsewhere)
+        self._keys_tried = False
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
@@ -171,11 +170,19 @@ class LibraryView(QWidget):
 
     def refresh(self) -> None:
         """Read the library again (after writes, an undo, a scan): keys, counts, order."""
-        if self._closed:  # a late signal after shutdown
+        if self._closed or self.keying is not None:  # a late signal after shutdown; keys on their way
             return
         try:
+            if not self._keys_tried and pages.stale_keys(self.db) > KEYS_IN_WORKER:
+                self._keys_tried = True
+                self.counts.setText("Getting the library ready for sorting and searching\u2026")
+                self.keying = Task(pages.make_keys, self.db.path, name="library-keys", contract=False, parent=self)
+                self.keying.errored.connect(lambda message: log.warning("library sort keys: %s", message))
+                self.keying.done.connect(self._keys_made)
+                self.keying.start()
+                return
             pages.sync_keys(self.db)
-        except sqlite3.Error as exc:
+        except sqlite3.Error as exc:  # locked by a scan of another program: sorted by what is known
             log.warning("library sort keys left for later: %s", exc)
         self.model.set_options(options_from(self.settings))
         self.model.forget_rows()
@@ -183,6 +190,10 @@ class LibraryView(QWidget):
         self._counts = pages.group_counts(self.db, pages.Query(model_key=key))
         self._fill_genres()
         self.apply_filter()
+
+    def _keys_made(self) -> None:
+        self.keying = None  # (had the worker failed, the next refresh makes the keys itself)
+        self.refresh()
 
     def _fill_genres(self) -> None:
         chosen = self.genre.currentData()
@@ -474,7 +485,7 @@ class LibraryView(QWidget):
         return out
 
     def shutdown(self) -> None:
-        for task in (self.scan, self.side_task, self.peek):
+        for task in (self.scan, self.side_task, self.peek, self.keying):
             if task is not None:
                 task.cancel()
                 task.wait(10000)

@@ -109,6 +109,20 @@ def sync_keys(db: LibraryDatabase, prune: bool = False) -> int:
     return len(stale)
 
 
+def stale_keys(db: LibraryDatabase) -> int:
+    """How many files :func:`sync_keys` would make keys for (all of them, the first time)."""
+    conn = _conn(db)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'results_cells'").fetchone() is None:
+        return conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    return conn.execute(f"SELECT COUNT(*) FROM ({_STALE})").fetchone()[0]
+
+
+def make_keys(db_path) -> int:
+    """:func:`sync_keys` on a connection of its own (for a worker thread)."""
+    with LibraryDatabase(db_path) as db:
+        return sync_keys(db)
+
+
 @dataclass
 class Query:
     """What the table shows: one model's results, a filter of :data:`.listing.FILTERS`, a
