@@ -225,7 +225,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def _options_text(options: dict) -> str:
-    """A batch's tag options in words."""
+    """A batch's tag options in words (a batch of another field than the genre, e.g.
+    moods: that field)."""
+    if options.get("field") and str(options["field"]).lower() != "genre":
+        return f"{options['field']} tags, " + ("replacing existing values" if options.get("overwrite")
+                                               else "keeping existing values")
     top = options.get("top_k", 1)
     parts = [f"up to {top} genres" if top > 1 else "one genre"]
     if top > 1:

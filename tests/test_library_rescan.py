@@ -132,3 +132,27 @@ def test_scan_waits_only_as_long_as_told_for_a_locked_library(tmp_path, music, t
         release.join()
         holder.close()
     assert scan_library([music], ref, db, BatchOptions(workers=1, wait=30)).analysed == 4
+
+
+def test_history_names_and_counts_every_kind_of_batch(tmp_path):
+    """Genre batches (replace, add, per album), a mood batch and an undo: each line says
+    what the batch wrote and its counts (a mood batch is not called "one genre")."""
+    db_path = tmp_path / "lib.sqlite3"
+    kinds = [{"top_k": 1, "verdicts": ["genre"], "overwrite": True},
+             {"top_k": 1, "verdicts": ["genre"], "add": True, "per_album": True},
+             {"field": "MOOD", "overwrite": False}]
+    with LibraryDatabase(db_path) as db:
+        for n, options in enumerate(kinds, start=2):
+            batch = db.start_tag_batch("key", options)
+            for i in range(n):
+                db.mark_write(db.journal_write(batch, None, f"/m/{n}-{i}.ogg", [], ["X"]), "done")
+        undo = db.start_tag_batch("key", {"undo": 3}, undo_of=3)
+        for i in range(4):
+            db.mark_write(db.journal_write(undo, None, f"/m/4-{i}.ogg", ["X"], []), "done")
+        db.mark_undone(3, undo)
+    lines = run_cli("library", "--library", db_path, "history", check_rc=0).stdout.splitlines()
+    assert "undo of batch 3" in lines[0] and "4 put back, 0 left alone" in lines[0]
+    assert "4 written, 0 failed" in lines[1] and "MOOD tags, keeping existing values" in lines[1]
+    assert "genre" not in lines[1].split("\t")[-1] and "undone by batch 4" in lines[1]
+    assert "3 written" in lines[2] and "adding to existing genres, one genre per album" in lines[2]
+    assert "2 written" in lines[3] and "replacing genres" in lines[3]
