@@ -288,6 +288,8 @@ def similar_screenshot(w, settle, tmp: Path) -> None:
         settle(200)
     settle()
     dialog = w.library.more_like_this(str(seed))
+    if dialog is None:
+        raise SystemExit(f"no 'more like this' (library model: {w.library.ref})")
     dialog.resize(760, 560)
     settle()
     dialog.grab().save(str(ROOT / "docs" / "similar.png"))

@@ -3,6 +3,8 @@ MOOD / GROUPING (Picard's field per format), never GENRE; ``undo-tags`` puts the
 Real files of each tag family (ID3, Vorbis, MP4), a real SQLite library and the CLI."""
 from __future__ import annotations
 
+import json
+
 import mutagen
 import pytest
 
@@ -13,8 +15,8 @@ from genre_desktop.core.library.tags import read_tags
 from test_cli import run_cli
 from test_library_tags import make, tag_everything
 
-PROBS = {"rock": 0.8, "Mellow": 0.71, "chill": 0.55, "chillout": 0.62, "sad": 0.1, "happy": 0.3,
-         "80s": 0.66, "hard rock": 0.9, "female vocalists": 0.7, "instrumental": 0.05}
+PROBS = {"rock": 0.8, "Mellow": 0.71, "chill": 0.55, "chillout": 0.62, "sad": 0.001, "happy": 0.002,
+         "80s": 0.66, "hard rock": 0.9, "female vocalists": 0.7, "instrumental": 0.001}
 RAW_KEYS = {".mp3": ("TMOO", "TIT1"), ".flac": ("mood", "grouping"), ".ogg": ("mood", "grouping"),
             ".m4a": ("----:com.apple.iTunes:MOOD", "\xa9grp")}
 
@@ -123,3 +125,35 @@ def test_the_history_and_undo_commands_read_a_mood_batch(library):
         write_fields(db, "m@1#abcdefabcdef", propose_fields(db, "m@1#abcdefabcdef", "mood"))
     assert "4 files put back" in _cli(db_path, "undo-tags").stdout
     assert all(read_field(p, "mood") == [] for p in files)
+
+
+def test_moods_of_a_real_track_scanned_by_the_bundled_model(tmp_path, bundled_model_path):
+    """A GTZAN track scanned by the app: ``library moods --json`` gives its kinds with
+    probabilities at or above their thresholds; ``write-moods`` writes MOOD (or says none
+    is above its threshold), and ``undo-tags`` restores the file."""
+    import shutil
+
+    from conftest import SHARED_DATA
+    from genre_desktop.core.library.moods import threshold_of
+
+    source = SHARED_DATA / "gtzan" / "classical" / "classical.00000.ogg"
+    if not source.is_file():
+        pytest.skip(f"no shared data at {SHARED_DATA}")
+    track = tmp_path / "Music" / "track.ogg"
+    track.parent.mkdir()
+    shutil.copyfile(source, track)
+    db_path = tmp_path / "lib.sqlite3"
+    _cli(db_path, "scan", track.parent, "--model", str(bundled_model_path), "--workers", "1", "--no-progress")
+    shown = json.loads(_cli(db_path, "moods", "--model", str(bundled_model_path), "--json").stdout)
+    assert set(shown) == {"path", "mood", "style", "decade", "vocals"} and shown["path"] == str(track)
+    tags = [t for kind in ("mood", "style", "decade", "vocals") for t in shown[kind]]
+    assert all(0 <= p <= 1 for _, p in tags)
+    before = track.read_bytes()
+    wrote = _cli(db_path, "write-moods", "--model", str(bundled_model_path), "--no-progress")
+    assert "MOOD tag" in wrote.stdout
+    assert read_tags(track).genre == []  # never GENRE
+    if shown["mood"]:
+        assert read_field(track, "mood") == [name for name, _ in shown["mood"]]
+        assert "1 files put back" in _cli(db_path, "undo-tags").stdout
+    assert track.read_bytes() == before
+    assert threshold_of("heavy metal") > 0
