@@ -13,12 +13,14 @@ extended model are the base's (its covariance and thresholds, fitted on 11 genre
 at large) with the supplied genres' means replaced or added from the person's tracks.
 
 ``only`` learns the person's genres alone; everything will be called one of them unless
-the open-set test says "none of my genres".
+it hedges. So that it does hedge on music of other genres, the pseudo-samples of the base's
+genres the person did not supply are taught to get no genre of theirs (a uniform target:
+outlier exposure), and its open-set answer ("none of my genres") counts at any confidence.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -48,7 +50,7 @@ class LabelPlan:
     kept: list[int]  # rows kept from the base unchanged (genres the person did not supply)
     known: list[str]  # the person's genres the base model knows (start from its row)
     scope: str
-    others: list[int] = None  # the base's rows the person did not supply (in the base's labels)
+    others: list[int] = field(default_factory=list)  # the base's rows the person did not supply
 
     @property
     def supplied(self) -> list[int]:
