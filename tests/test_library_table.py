@@ -4,6 +4,8 @@ Proposed column as propose() does, and a scan adding rows keeps the selection, t
 row and every other row it had read."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 
@@ -132,3 +134,29 @@ def test_a_scan_adding_rows_keeps_selection_top_row_and_read_rows(qtbot, view, t
     row = view.model.position(pages.ids_of_paths(view.db, [changed["path"]])[0])
     assert view.model.data(view.model.index(row, 5)) == ("pop" if 1300 % 3 else "pop? (not sure)")
     assert view.counts.text().startswith(f"{ROWS + 30:,} tracks")
+
+
+def test_exports_of_the_tab_leave_out_files_gone_from_the_disk(qtbot, tmp_path):
+    from genre_desktop.gui.library_view import LibraryView
+    from genre_desktop.gui.settings import Settings
+
+    db_path = tmp_path / "library.sqlite3"
+    with LibraryDatabase(db_path) as db:
+        for i in (1, 2, 4):  # three confident verdicts
+            rec = _record(i, tmp_path / "Music")
+            Path(rec["path"]).parent.mkdir(parents=True, exist_ok=True)
+            Path(rec["path"]).write_bytes(b"audio")
+            store_record(db, rec, REF)
+    Path(_record(2, tmp_path / "Music")["path"]).unlink()
+    view = LibraryView(Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)), str(db_path))
+    qtbot.addWidget(view)
+    said: list = []
+    view.message.connect(said.append)
+    view.ref = REF
+    view.refresh()
+    assert view.model.rowCount() == 3
+    out = view.export_table(str(tmp_path / "table.csv"))
+    assert len(out.read_text().splitlines()) == 1 + 2 and "1 files gone from the disk left out" in said[-1]
+    lists = view.export_playlists(str(tmp_path / "lists"))
+    assert sum(p.read_text().count(".flac") for p in lists) == 2
+    view.shutdown()

@@ -28,7 +28,7 @@ from ..core.engine.verdict import VERDICT_WORDS
 from ..core.library.analyse import ModelRef, file_record
 from ..core.library.batch import BatchOptions, BatchSummary, scan_library, store_record
 from ..core.library import pages
-from ..core.library.listing import FILTERS, write_playlists, write_table
+from ..core.library.listing import FILTERS, present, write_playlists, write_table
 from ..core.library.writing import undoable_batches
 from .library_open import open_library
 from .library_table import LibraryTableModel
@@ -465,9 +465,12 @@ class LibraryView(QWidget):
             if not folder:
                 return []
         self.settings.set("library/playlists_folder", folder)
-        written = write_playlists(self.model.iter_rows(), folder, self.ref.name if self.ref else "?")
-        self.message.emit(f"{len(written)} playlists written to {folder}." if written else
-                          "No track shown has a confident genre: nothing to export.")
+        gone: list = []
+        written = write_playlists(present(self.model.iter_rows(), gone), folder,
+                                  self.ref.name if self.ref else "?")
+        self.message.emit((f"{len(written)} playlists written to {folder}." if written else
+                           "No track shown has a confident genre: nothing to export.")
+                          + (f" {len(gone):,} files gone from the disk left out." if gone else ""))
         return written
 
     def export_table(self, path: Optional[str] = None) -> Optional[Path]:
@@ -477,11 +480,14 @@ class LibraryView(QWidget):
             if not path:
                 return None
         try:
-            out = write_table(self.model.iter_rows(), path, self.ref.key if self.ref else "", self.ref.name if self.ref else "")
+            gone: list = []
+            out = write_table(present(self.model.iter_rows(), gone), path, self.ref.key if self.ref else "",
+                              self.ref.name if self.ref else "")
         except OSError as exc:
             QMessageBox.warning(self, "Export", f"Could not write {path}: {exc.strerror or exc}")
             return None
-        self.message.emit(f"Exported {self.model.rowCount():,} tracks to {out}.")
+        self.message.emit(f"Exported {self.model.rowCount() - len(gone):,} tracks to {out}."
+                          + (f" {len(gone):,} files gone from the disk left out." if gone else ""))
         return out
 
     def shutdown(self) -> None:
