@@ -205,8 +205,10 @@ def main() -> None:
         try:
             if args.profile:
                 import cProfile
-                cProfile.runctx("out = run(rows, folder, args.scan_files)", globals(), locals := {"run": run, "rows": rows, "folder": folder, "args": args}, str(folder.parent / "bench_library_gui.prof"))
-                out = locals["out"]
+
+                profile = cProfile.Profile()
+                out = profile.runcall(run, rows, folder, args.scan_files)
+                profile.dump_stats(str(folder.parent / f"bench_library_gui-{rows}.prof"))
             else:
                 out = run(rows, folder, args.scan_files)
         finally:
