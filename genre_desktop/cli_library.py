@@ -162,7 +162,7 @@ def _options(args):
 
 
 def cmd_write_tags(args: argparse.Namespace) -> int:
-    from .core.library.writing import apply, propose
+    from .core.library.writing import apply, iter_propose, propose
 
     from .core.library.albums import AlbumModel
     from .core.library.vocabulary import vocabulary_or_default
@@ -173,13 +173,16 @@ def cmd_write_tags(args: argparse.Namespace) -> int:
     if problem:
         print(f"vocabulary not used: {problem}", file=sys.stderr)
     with _db(args, write=not args.dry_run) as db:
-        lines = propose(db, ref.key, options, args.paths or None, vocabulary=vocabulary,
-                        album_model=AlbumModel.of_folder(ref.folder))
+        # a dry run streams its lines (memory flat in the library's size); a write keeps them for apply
+        lines = (iter_propose if args.dry_run else propose)(db, ref.key, options, args.paths or None,
+                                                            vocabulary=vocabulary,
+                                                            album_model=AlbumModel.of_folder(ref.folder))
+        counts = Counter()
         for line in lines:
+            counts[line.action] += 1
             if line.action == "write" or args.verbose_review:
                 print(f"{line.path}\t{'; '.join(line.current) or '-'}\t->\t{'; '.join(line.proposed) or '-'}"
                       f"\t{line.action}{': ' + line.why if line.why else ''}")
-        counts = Counter(line.action for line in lines)
         print(", ".join(f"{n} {a}" for a, n in counts.most_common()) or "nothing in the library", file=sys.stderr)
         if args.dry_run:
             print("dry run: no file was changed", file=sys.stderr)

@@ -156,3 +156,50 @@ def test_history_names_and_counts_every_kind_of_batch(tmp_path):
     assert "genre" not in lines[1].split("\t")[-1] and "undone by batch 4" in lines[1]
     assert "3 written" in lines[2] and "adding to existing genres, one genre per album" in lines[2]
     assert "2 written" in lines[3] and "replacing genres" in lines[3]
+
+
+def _synthetic_library(db_path, n: int) -> None:
+    """``n`` rows with 60-slice timelines, written through the project's database code."""
+    with LibraryDatabase(db_path) as db, db.transaction():
+        for i in range(n):
+            file_id = db.upsert_file(f"/nowhere/Artist {i % 50}/Album {i % 7}/{i:06d}.ogg", size=1000 + i,
+                                     mtime_ns=i, fingerprint=f"16000:{i:032x}", duration=180.0,
+                                     artist=f"Artist {i % 50}", album=f"Album {i % 7}", title=f"Track {i}")
+            genre = TINY_LABELS[i % 3]
+            db.save_result(file_id, "key", "tiny", {
+                "verdict": "genre", "genre": genre, "confidence": 0.9,
+                "top": [[genre, 0.9], [TINY_LABELS[(i + 1) % 3], 0.1]],
+                "timeline": [[3.0 * s, genre, 0.9] for s in range(60)]})
+
+
+def _peak(func) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("per_album", [False, True])
+def test_write_tags_dry_run_streams_the_same_lines(tmp_path, per_album):
+    """iter_propose (``write-tags --dry-run``) gives propose's lines, with memory flat in
+    the number of rows: four times the rows, about the same peak, far below propose's."""
+    from genre_desktop.core.library.writing import iter_propose
+
+    options = TagOptions(overwrite=True, per_album=per_album)
+    small, large = tmp_path / "small.sqlite3", tmp_path / "large.sqlite3"
+    _synthetic_library(small, 1000)
+    _synthetic_library(large, 4000)
+    with LibraryDatabase(small) as db:
+        key = lambda l: (l.file_id, l.action, l.why, tuple(l.proposed), l.album_genre)  # noqa: E731
+        assert sorted(map(key, iter_propose(db, "key", options))) == sorted(map(key, propose(db, "key", options)))
+    peaks = {}
+    for name, path in (("small", small), ("large", large)):
+        with LibraryDatabase(path) as db:
+            peaks[name] = _peak(lambda: sum(1 for _ in iter_propose(db, "key", options)))
+            peaks[name + " list"] = _peak(lambda: propose(db, "key", options))
+    assert peaks["large"] < 1.5 * peaks["small"] + 2_000_000, peaks
+    assert peaks["large"] < peaks["large list"] / 3, peaks

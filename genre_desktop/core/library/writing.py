@@ -22,12 +22,13 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from ..engine.safe_files import fault_point
 from ..engine.verdict import VERDICT_WORDS
 from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
-from .albums import MIN_ALBUM_TRACKS, MUSIC_VERDICTS, AlbumModel, album_of_files, albums, own_genre
+from .albums import (MIN_ALBUM_TRACKS, MUSIC_VERDICTS, AlbumModel, album_index, album_of_files, albums,
+                     load_album, own_genre)
 from .analyse import audio_fingerprint
 from .database import LibraryDatabase, path_text
 from .tag_bytes import restore_bytes
@@ -121,29 +122,51 @@ def propose(db: LibraryDatabase, model_key: str, options: TagOptions,
     wanted = {os.path.abspath(p) for p in paths} if paths is not None else None
     rows = db.rows(model_key) if rows is None else rows
     by_file = album_of_files(albums(db, model_key, album_model, rows)) if options.per_album else {}
-    out = []
-    for row in rows:
-        if wanted is not None and os.path.abspath(row.path) not in wanted:
-            continue
-        line = Proposal(row.id, row.path, list(row.genre_tag), [], row.verdict, row.confidence, "skip")
-        album = by_file.get(row.id)
-        line.album_genre = album.genre if album is not None else None
-        top = None
-        if _album_decides(album, row, options):
-            top, line.why = album.top, f"the album's genre ({album.analysed} tracks)"
-            line.own = own_genre(row) if own_genre(row) != album.genre else None
-        elif row.verdict is None:
-            line.why = row.error or "not analysed by this model"
-        elif row.verdict not in options.verdicts:
-            line.why = VERDICT_WORDS.get(row.verdict, row.verdict)
-        else:
-            top = row.top or [[row.genre, 1.0]]
-            if album is not None and row.verdict in MUSIC_VERDICTS:
-                line.why = _exception_why(album, options)
-        if top:
-            _judge(line, row, top, options, vocabulary, check_files)
-        out.append(line)
-    return out
+    return [_proposal(row, by_file.get(row.id), options, vocabulary, check_files) for row in rows
+            if wanted is None or os.path.abspath(row.path) in wanted]
+
+
+def iter_propose(db: LibraryDatabase, model_key: str, options: TagOptions,
+                 paths: Optional[Iterable[str]] = None, check_files: bool = True,
+                 vocabulary: Optional[Vocabulary] = None,
+                 album_model: Optional[AlbumModel] = None) -> Iterator[Proposal]:
+    """:func:`propose`'s lines one at a time, rows streamed from the database (memory flat
+    in the number of files; ``write-tags --dry-run``): by path, or with ``per_album``
+    album by album (each album's rows read and voted when its turn comes)."""
+    vocabulary = vocabulary or Vocabulary()
+    wanted = {os.path.abspath(p) for p in paths} if paths is not None else None
+    if not options.per_album:
+        for row in db.iter_rows(model_key):
+            if wanted is None or os.path.abspath(row.path) in wanted:
+                yield _proposal(row, None, options, vocabulary, check_files)
+        return
+    for album in album_index(db, model_key):
+        load_album(db, model_key, album, album_model)
+        tracks, album.tracks = album.tracks, []  # the index keeps ids only: memory one album at a time
+        for row in tracks:
+            if wanted is None or os.path.abspath(row.path) in wanted:
+                yield _proposal(row, album, options, vocabulary, check_files)
+
+
+def _proposal(row, album, options: TagOptions, vocabulary: Vocabulary, check_files: bool) -> Proposal:
+    """One file's review line (``album``: its voted album, or None)."""
+    line = Proposal(row.id, row.path, list(row.genre_tag), [], row.verdict, row.confidence, "skip")
+    line.album_genre = album.genre if album is not None else None
+    top = None
+    if _album_decides(album, row, options):
+        top, line.why = album.top, f"the album's genre ({album.analysed} tracks)"
+        line.own = own_genre(row) if own_genre(row) != album.genre else None
+    elif row.verdict is None:
+        line.why = row.error or "not analysed by this model"
+    elif row.verdict not in options.verdicts:
+        line.why = VERDICT_WORDS.get(row.verdict, row.verdict)
+    else:
+        top = row.top or [[row.genre, 1.0]]
+        if album is not None and row.verdict in MUSIC_VERDICTS:
+            line.why = _exception_why(album, options)
+    if top:
+        _judge(line, row, top, options, vocabulary, check_files)
+    return line
 
 
 def _album_decides(album, row, options: TagOptions) -> bool:
