@@ -64,7 +64,8 @@ class LibraryView(QWidget):
         self._stored: deque = deque()  # paths a running scan stored (appended in its thread)
         self.peek: Optional[Task] = None  # a refresh in a worker while a scan runs
         self._counts: tuple = (Counter(), 0, 0)  # pages.group_counts of the whole library
-        self._top: Optional[int] = None  # the file id at the top of the table, kept across a new order
+        self._top: Optional[int] = None  # the file id at the top of the table, kept while a scan adds rows
+        self._anchoring = False
         self.keying: Optional[Task] = None  # many files' sort keys made in a worker (a library scanned elsewhere)
         self._keys_tried = False
         self._build()
@@ -264,12 +265,19 @@ class LibraryView(QWidget):
         if query != self.model.query:  # the person sorted or filtered meanwhile: look again
             self._stored.extendleft(reversed(paths))
             return
-        self.model.show_ids(snap.ids, snap.changed)
+        self._anchoring = True  # the rows a scan adds above do not push the top row away
+        try:
+            self.model.show_ids(snap.ids, snap.changed)
+        finally:
+            self._anchoring = False
         self._counts = (snap.all_counts, snap.total, snap.done)
         self._fill_genres()
         self.counts.setText(self.summary_text((snap.counts, snap.shown, snap.done)))
 
     def _remember_top(self) -> None:
+        if not self._anchoring:  # a new order or filter starts where the scroll bar is
+            self._top = None
+            return
         index = self.table.indexAt(QPoint(1, 1))
         self._top = self.model.ids[index.row()] if index.isValid() and index.row() < len(self.model.ids) else None
 
