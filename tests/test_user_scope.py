@@ -14,6 +14,9 @@ from genre_desktop.core.training.scope import fit_scoped_head, head_prior, plan_
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# the real-music tests train two models on the bundled network: about a minute on 2 idle
+# cores, many more when the machine is shared
+pytestmark = pytest.mark.timeout(1200)
 
 
 def test_extend_keeps_the_base_genres_and_adds_new_ones():
@@ -149,9 +152,9 @@ def real_music(bundled_model_path):
     train, test = [], []
     for genre in MINE:  # the person's library: tracks the bundled model trained on (none of the test tracks)
         pool = sorted(p for p in (SHARED_DATA / "gtzan" / genre).glob("*.ogg") if f"gtzan/{genre}/{p.name}" not in held_out)
-        train += [LabelledTrack(p, genre) for p in pool[-6:]]
+        train += [LabelledTrack(p, genre) for p in pool[-5:]]
     test = sorted(SHARED_DATA / p for p in held_out if p.startswith(f"gtzan/{FOURTH}/"))[:4]
-    assert len(train) == 18 and len(test) == 4
+    assert len(train) == 15 and len(test) == 4
     return LibraryScan(train), test
 
 
