@@ -308,16 +308,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    import os
-
-    from .core.library.database import path_text
+    from .core.library.batch import gone_files
 
     if not args.paths and not args.missing:
         raise ValueError("name the files to forget, or --missing for every file gone from the disk")
     with _db(args) as db:
         paths = list(args.paths)
-        if args.missing:
-            paths += [path_text(key) for key in db.paths() if not os.path.lexists(path_text(key))]
+        if args.missing:  # the scan's rule of a missing file (batch.is_missing)
+            paths += [path for _, path, _, _ in gone_files(db)]
         removed = db.remove_files(paths)
     print(f"{removed} files forgotten (the files themselves are untouched)")
     return 0

@@ -203,3 +203,30 @@ def test_write_tags_dry_run_streams_the_same_lines(tmp_path, per_album):
             peaks[name + " list"] = _peak(lambda: propose(db, "key", options))
     assert peaks["large"] < 1.5 * peaks["small"] + 2_000_000, peaks
     assert peaks["large"] < peaks["large list"] / 3, peaks
+
+
+def test_the_library_tab_offers_to_forget_the_missing_files(qtbot, tmp_path, music, tiny_model):
+    from PySide6.QtCore import QSettings
+
+    from genre_desktop.gui.library_view import LibraryView
+    from genre_desktop.gui.settings import Settings
+
+    ref = ModelRef.of(tiny_model)
+    db_path = tmp_path / "lib.sqlite3"
+    scan_library([music], ref, db_path, BatchOptions(workers=1))
+    for path in (music / "bass" / "bass_0.ogg", music / "noise" / "noise_0.ogg"):
+        path.unlink()
+    summary = scan_library([music], ref, db_path, BatchOptions(workers=1))
+    view = LibraryView(Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)), str(db_path))
+    qtbot.addWidget(view)
+    said: list = []
+    view.message.connect(said.append)
+    view.ref = ref
+    view._on_scanned(summary)  # what the scan's task reports when it ends
+    assert not view.forget_button.isHidden() and view.forget_button.text().startswith("2 missing")
+    assert "2 files gone since the last scan" in said[-1]
+    view.forget_button.click()
+    assert view.forget_button.isHidden() and "2 missing files forgotten" in said[-1]
+    with LibraryDatabase(db_path) as db:
+        assert len(db.rows(ref.key)) == 4
+    view.shutdown()

@@ -26,11 +26,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 
 from ..core.engine.verdict import VERDICT_WORDS
 from ..core.library.analyse import ModelRef, file_record
-from ..core.library.batch import BatchOptions, BatchSummary, scan_library, store_record
+from ..core.library.batch import BatchOptions, BatchSummary, gone_files, scan_library, store_record
 from ..core.library import pages
 from ..core.library.listing import FILTERS, present, write_playlists, write_table
 from ..core.library.writing import undoable_batches
-from .library_open import open_library
+from .library_open import ask_repair, open_library
 from .library_table import LibraryTableModel
 from .settings import Settings
 from .album_view import album_controls
@@ -52,7 +52,7 @@ class LibraryView(QWidget):
     def __init__(self, settings: Settings, db_path: Optional[str] = None, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.db, notices = open_library(db_path)
+        self.db, notices = open_library(db_path, ask_repair=ask_repair)
         for text in notices:
             QTimer.singleShot(0, lambda text=text: self.message.emit(text))
         self.ref: Optional[ModelRef] = None
@@ -144,8 +144,12 @@ class LibraryView(QWidget):
         self.playlists_button.clicked.connect(lambda _checked=False: self.export_playlists())
         self.export_button = QPushButton("Export table\u2026")
         self.export_button.clicked.connect(lambda _checked=False: self.export_table())
+        self.forget_button = QPushButton()  # shown after a scan that found files gone from the disk
+        self.forget_button.setToolTip("Forget the library's files gone from the disk (their results go with them)")
+        self.forget_button.clicked.connect(lambda _checked=False: self.forget_missing())
+        self.forget_button.setVisible(False)
         bottom = QHBoxLayout()
-        for widget in (self.write_button, self.undo_button, *album_controls(self)):
+        for widget in (self.write_button, self.undo_button, *album_controls(self), self.forget_button):
             bottom.addWidget(widget)
         bottom.addStretch(1)
         for widget in (self.playlists_button, self.export_button):
@@ -369,7 +373,10 @@ class LibraryView(QWidget):
         self.last_summary = summary
         self.message.emit(f"Library: {summary.analysed:,} analysed, {summary.moved:,} moved, "
                           f"{summary.unchanged:,} unchanged, {len(summary.failed):,} could not be read "
-                          f"({summary.seconds:.0f} s).")
+                          f"({summary.seconds:.0f} s)."
+                          + (f" {summary.gone:,} files gone since the last scan." if summary.gone else ""))
+        self.forget_button.setText(f"{summary.gone:,} missing \u2014 Forget")
+        self.forget_button.setVisible(summary.gone > 0)
 
     def _on_scan_done(self) -> None:
         self.scan = None
@@ -430,6 +437,15 @@ class LibraryView(QWidget):
             removed = self.db.remove_files(paths)
             self.message.emit(f"{removed:,} tracks removed from the library (the files are untouched).")
             self.refresh()
+
+    def forget_missing(self) -> int:
+        """Forget every file of the library gone from the disk (the rule of
+        ``library forget --missing``); returns how many."""
+        removed = self.db.remove_files(path for _, path, _, _ in gone_files(self.db))
+        self.forget_button.setVisible(False)
+        self.message.emit(f"{removed:,} missing files forgotten.")
+        self.refresh()
+        return removed
 
     # ------------------------------------------------------------ tags and exports
     def review_tags(self, paths: Optional[list[str]] = None) -> Optional[TagReviewDialog]:

@@ -245,7 +245,7 @@ def store_record(db: LibraryDatabase, record: dict, ref: ModelRef, run_id: Optio
                 db.upsert_file(record["path"], size=record["size"], mtime_ns=record["mtime_ns"],
                                fingerprint=old["fingerprint"], duration=old["duration"] or tags.get("duration"),
                                artist=tags.get("artist"), title=tags.get("title"), album=tags.get("album"),
-                               genre_tag=tags.get("genre") or [], changed_run=run_id)
+                               genre_tag=tags.get("genre") or [])  # results kept: not "changed"
             return "moved"
         result = record["result"]
         twin = _gone_twin(db, record)
