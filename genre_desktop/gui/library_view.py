@@ -30,7 +30,7 @@ from ..core.library.batch import BatchOptions, BatchSummary, gone_files, scan_li
 from ..core.library import pages
 from ..core.library.listing import FILTERS, present, write_playlists, write_table
 from ..core.library.writing import undoable_batches
-from .library_open import open_library
+from .library_open import ask_repair, open_library
 from .library_table import LibraryTableModel
 from .settings import Settings
 from .album_view import album_controls
@@ -52,7 +52,7 @@ class LibraryView(QWidget):
     def __init__(self, settings: Settings, db_path: Optional[str] = None, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.db, notices = open_library(db_path)
+        self.db, notices = open_library(db_path, ask_repair=ask_repair)
         for text in notices:
             QTimer.singleShot(0, lambda text=text: self.message.emit(text))
         self.ref: Optional[ModelRef] = None
