@@ -30,7 +30,8 @@ from genre_desktop.core.engine.registry import resolve_model
 from genre_desktop.core.library.analyse import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, default_workers, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
-from genre_desktop.core.library.writing import TagOptions, apply, propose, undo
+from genre_desktop.core.library.writing import apply, undo
+from genre_desktop.core.library.review import TagOptions, propose
 
 from busy import busy_processes
 

@@ -154,7 +154,7 @@ def _show_albums(args, ref) -> int:
 
 
 def _options(args):
-    from .core.library.writing import TagOptions
+    from .core.library.review import TagOptions
 
     return TagOptions(top_k=args.top, separator=args.separator,
                       verdicts=("genre", "unsure") if args.include_unsure else ("genre",),
@@ -162,7 +162,8 @@ def _options(args):
 
 
 def cmd_write_tags(args: argparse.Namespace) -> int:
-    from .core.library.writing import apply, iter_propose, propose
+    from .core.library.writing import apply
+    from .core.library.review import iter_propose, propose
 
     from .core.library.albums import AlbumModel
     from .core.library.vocabulary import vocabulary_or_default

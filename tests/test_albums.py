@@ -11,7 +11,8 @@ from conftest import synth, write
 from genre_desktop.core.library.albums import AlbumModel, album_index, albums
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.tags import read_tags
-from genre_desktop.core.library.writing import TagOptions, apply, propose, undo
+from genre_desktop.core.library.writing import apply, undo
+from genre_desktop.core.library.review import TagOptions, propose
 from test_cli import run_cli
 
 KEY = "model@1#x"

@@ -25,7 +25,8 @@ from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.tag_write import write_genre
 from genre_desktop.core.library.tags import TagError, audio_digest, read_tags, same_genres
 from genre_desktop.core.library.writer_lock import WriterBusy
-from genre_desktop.core.library.writing import TagOptions, apply, propose, recover, undo, undoable_batches
+from genre_desktop.core.library.writing import apply, recover, undo, undoable_batches
+from genre_desktop.core.library.review import TagOptions, propose
 from test_library_tags import make, tag_everything
 
 KEY = "model@1#x"
@@ -90,7 +91,8 @@ import sys, time
 from pathlib import Path
 from genre_desktop.core.library import tag_write
 from genre_desktop.core.library.database import LibraryDatabase
-from genre_desktop.core.library.writing import TagOptions, apply, propose
+from genre_desktop.core.library.writing import apply
+from genre_desktop.core.library.review import TagOptions, propose
 gate = Path(sys.argv[2])
 def pause(name):  # the first file waits, its private copy written, until the test opens the gate
     if name == "tag-after-save" and not gate.exists():

@@ -15,7 +15,7 @@ from conftest import TINY_LABELS, synth, write
 from genre_desktop.core.library.analyse import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
-from genre_desktop.core.library.writing import TagOptions, propose
+from genre_desktop.core.library.review import TagOptions, propose
 from test_cli import run_cli
 
 
@@ -187,7 +187,7 @@ def _peak(func) -> int:
 def test_write_tags_dry_run_streams_the_same_lines(tmp_path, per_album):
     """iter_propose (``write-tags --dry-run``) gives propose's lines, with memory flat in
     the number of rows: four times the rows, about the same peak, far below propose's."""
-    from genre_desktop.core.library.writing import iter_propose
+    from genre_desktop.core.library.review import iter_propose
 
     options = TagOptions(overwrite=True, per_album=per_album)
     small, large = tmp_path / "small.sqlite3", tmp_path / "large.sqlite3"

@@ -14,7 +14,7 @@ from genre_desktop.core.library.analyse import ModelRef
 from genre_desktop.core.library.batch import store_record
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.listing import matches
-from genre_desktop.core.library.writing import propose
+from genre_desktop.core.library.review import propose
 from genre_desktop.gui.library_table import PAGE, _proposed_text
 
 REF = ModelRef(key="tiny@1#cccccccccccc", name="tiny", folder="")

@@ -21,7 +21,8 @@ from genre_desktop.core.library.tags import TagError, audio_digest, read_tags
 def temp_left(path):
     """Whether a private copy of ``path`` was left beside it."""
     return any(p.name.startswith(f".{path.name}") and p.name.endswith(".genre-tmp") for p in path.parent.iterdir())
-from genre_desktop.core.library.writing import TagOptions, apply, propose, proposed_genres, recover, undo
+from genre_desktop.core.library.writing import apply, recover, undo
+from genre_desktop.core.library.review import TagOptions, propose, proposed_genres
 
 FORMATS = ["wav", "flac", "ogg", "opus", "mp3", "aiff", "m4a"]
 
@@ -220,7 +221,8 @@ def test_a_file_changed_after_its_scan_is_not_written(tmp_path):
 KILL_SCRIPT = """
 import sys
 from genre_desktop.core.library.database import LibraryDatabase
-from genre_desktop.core.library.writing import TagOptions, apply, propose
+from genre_desktop.core.library.writing import apply
+from genre_desktop.core.library.review import TagOptions, propose
 db = LibraryDatabase(sys.argv[1])
 apply(db, propose(db, "model@1#x", TagOptions()), "model@1#x", TagOptions())
 """

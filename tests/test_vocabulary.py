@@ -14,7 +14,8 @@ from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.tags import read_tags
 from genre_desktop.core.library.vocabulary import (Vocabulary, VocabularyError, load_vocabulary, save_vocabulary,
                                                    vocabulary_path)
-from genre_desktop.core.library.writing import TagOptions, apply, propose, review_order, undo
+from genre_desktop.core.library.writing import apply, undo
+from genre_desktop.core.library.review import TagOptions, propose, review_order
 
 KEY = "model@1#x"
 

@@ -21,7 +21,7 @@ from ..core.library import pages
 from ..core.library.database import FileRow, LibraryDatabase
 from ..core.library.pages import COLUMNS, Query
 from ..core.library.vocabulary import Vocabulary
-from ..core.library.writing import Proposal, TagOptions
+from ..core.library.review import Proposal, TagOptions
 from .tasks import Task
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from ..core.library.albums import AlbumModel
 from ..core.library.database import LibraryDatabase
 from ..core.library.vocabulary import vocabulary_or_default
-from ..core.library.writing import TagOptions, WriteSummary, apply, propose, review_order, undo
+from ..core.library.writing import WriteSummary, apply, undo
+from ..core.library.review import TagOptions, propose, review_order
 from .settings import Settings
 from .tasks import Task
 

@@ -286,10 +286,10 @@ def album_mates(db: LibraryDatabase, model_key: Optional[str], rows: list[FileRo
 
 
 def proposals_for(db_path, model_key: str, options, vocabulary, rows: list[FileRow]) -> dict:
-    """file id -> its :class:`~.writing.Proposal` (from the database alone), for ``rows``;
+    """file id -> its :class:`~.review.Proposal` (from the database alone), for ``rows``;
     with ``per_album`` their albums are voted over all their tracks. On a connection of
     its own (for a worker thread)."""
-    from .writing import propose
+    from .review import propose
 
     with LibraryDatabase(db_path, readonly=True) as db:
         mates = album_mates(db, model_key, rows) if options.per_album else rows
