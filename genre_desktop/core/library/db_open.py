@@ -148,9 +148,22 @@ def _db_name(path) -> bool:
     return Path(path).suffix.lower() in DATABASE_SUFFIXES
 
 
-def check_path(path: Path, create: bool) -> None:
+#: (device, inode) of the libraries whose header this process has read. Reading it again
+#: would open and close a descriptor of a file that SQLite may hold locks on, and on Linux
+#: closing *any* descriptor of a file drops every POSIX lock the process holds on it,
+#: SQLite's included: another program closing the library would then take itself for the
+#: last user and delete the WAL this process still reads. The first read of a file comes
+#: before this process connects to it (every connection is opened here, after this check).
+_HEADERS_READ: set[tuple[int, int]] = set()
+
+
+def check_path(path: Path, create: bool, reread: bool = False) -> None:
     """Refuse what is not a library (a folder, a song, a FIFO) without touching it; for
-    ``create``, make the missing folders, else a missing file is :class:`NoLibrary`."""
+    ``create``, make the missing folders, else a missing file is :class:`NoLibrary`.
+
+    The SQLite header is read once per file and process (see :data:`_HEADERS_READ`);
+    ``reread`` reads it again (before moving a file aside, when no connection is open).
+    """
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -175,6 +188,9 @@ def check_path(path: Path, create: bool) -> None:
         raise NotALibrary(f"{path} is not a library database (not a regular file); nothing was changed", path)
     if info.st_size == 0:
         return  # SQLite's empty database
+    inode = (info.st_dev, info.st_ino)
+    if inode in _HEADERS_READ and not reread:
+        return
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
         try:
@@ -187,6 +203,7 @@ def check_path(path: Path, create: bool) -> None:
         hint = (f"; if it was your library, '{REPAIR_COMMAND}' moves it aside" if _db_name(path) else "")
         raise NotALibrary(f"{path} is not a library database (not an SQLite file{hint}); nothing was changed",
                           path)
+    _HEADERS_READ.add(inode)
 
 
 def _uri(path: Path, **params: str) -> str:
@@ -255,6 +272,7 @@ def open_library(path: Path, schema: str, version: int, *, readonly: bool = Fals
             if readonly:
                 conn, inspector = inspector, None
                 _finish_readonly(conn, path, tables)
+                _header_known(path)
                 return conn
             conn = _connect(path, False, timeout)
             try:
@@ -262,12 +280,23 @@ def open_library(path: Path, schema: str, version: int, *, readonly: bool = Fals
             except BaseException:
                 conn.close()
                 raise
+            _header_known(path)
             return conn
         finally:
             if inspector is not None:
                 inspector.close()
     except sqlite3.Error as exc:
         raise library_error(exc, path, timeout) from exc
+
+
+def _header_known(path: Path) -> None:
+    """Count a library this process has connected to as read (SQLite wrote or read its
+    header), so that :func:`check_path` never opens it again (:data:`_HEADERS_READ`)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    _HEADERS_READ.add((info.st_dev, info.st_ino))
 
 
 def _hot_journal(exc: sqlite3.Error, path: Path) -> bool:
@@ -325,7 +354,7 @@ def diagnose(path: os.PathLike | str, version: Optional[int] = None,
     any other trouble (not a library, newer than ``version``, locked, ...)."""
     path = Path(path)
     try:
-        check_path(path, create=False)
+        check_path(path, create=False, reread=True)  # before moving it aside: its header as it is now
     except NotALibrary as exc:  # the header overwritten: a library by its name, damaged past opening
         if _db_name(path) and "not an SQLite file" in str(exc) and path.is_file():
             return "not an SQLite file any more (its header is gone)"
