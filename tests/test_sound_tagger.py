@@ -144,3 +144,15 @@ def test_the_tagger_can_be_switched_off(monkeypatch):
     assert st.tagger_for(Classifier()) is not None
     Classifier.bundle = type("NoOpenSet", (), {"openset": None})()
     assert st.tagger_for(Classifier()) is None
+
+
+def test_a_genre_a_person_taught_keeps_its_name():
+    """A user model's own new genre (a 'white noise' or 'spoken word' genre) is not overruled
+    by the tagger; bundled genres, kept or re-taught, are."""
+    meta = {"labels": ["classical", "rock", "spoken word"],
+            "provenance": {"base_model": "genre_musicnn_v3", "known_genres": ["rock"], "kept_genres": ["classical"]}}
+    assert st.taught_genres(meta) == {"spoken word"}
+    assert st.taught_genres({"labels": ["rock"], "provenance": {"recipe": "x"}}) == frozenset()  # bundled
+    assert st.music_verdict("genre", 0.01, taught=True) == "genre"
+    assert st.music_verdict("genre", 0.01, taught=False) == "not_music"
+    assert st.music_verdict("unknown", 0.01, taught=True) == "not_music"

@@ -16,7 +16,8 @@ from .bundle import ModelBundle
 from .features import StreamingLogMel, log_mel
 from .openset import slice_dispersion
 from .slice_runs import SliceRuns
-from .sound_tagger import NOT_MUSIC_REASON, WindowPicker, music_probability_of, music_verdict, windows_of
+from .sound_tagger import (NOT_MUSIC_REASON, WindowPicker, music_probability_of, music_verdict, taught_genres,
+                           windows_of)
 from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
 from .calibration import apply_temperature, temperature_for
 from .threads import network_threads
@@ -362,7 +363,8 @@ class Classifier:
             distances = {"genre_distance": to_genres, "music_distance": to_music}
         verdict, why = hedge(float(track[best]), agreement, n_audible, outlier, distances.get("genre_distance"),
                              steady, self.bundle.thresholds)
-        tagged = music_verdict(verdict, music_probability, steady)  # the sound tagger's say (.sound_tagger)
+        tagged = music_verdict(verdict, music_probability, steady,  # the sound tagger's say (.sound_tagger)
+                               taught=labels[best] in taught_genres(self.bundle.meta))
         if tagged != verdict:
             verdict, why = tagged, (["tagger"] if tagged == "not_music" else why)
         genre = labels[best] if verdict in ("genre", "unsure") else None

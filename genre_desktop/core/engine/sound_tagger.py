@@ -294,7 +294,7 @@ NOT_MUSIC_REASON = "sounds like speech or other sounds, not music (sound tagger:
 
 
 def music_verdict(verdict: str, p_music: Optional[float], steady: bool = False,
-                  threshold: float = MUSIC_THRESHOLD) -> str:
+                  threshold: float = MUSIC_THRESHOLD, taught: bool = False) -> str:
     """The verdict once the tagger has heard the audio.
 
     ``verdict`` is the genre model's (:data:`.inference.VERDICTS`), ``steady`` whether its
@@ -302,12 +302,27 @@ def music_verdict(verdict: str, p_music: Optional[float], steady: bool = False,
     otherwise a mean P(Music) below ``threshold`` is "not music", and a "not music" of the
     genre model's embedding alone, where the tagger hears music, becomes "unknown" (music
     unlike its genres). Without a P(Music) (too little audible audio) nothing changes.
+    ``taught``: the genre model heard one of the genres a person taught it (one its base
+    model does not have, see :func:`taught_genres`): a "white noise" or "spoken word" genre
+    keeps its name, as the steady-sound test lets it (:func:`.openset.fit_openset`).
     """
-    if p_music is None or verdict == "silence" or (verdict == "not_music" and steady):
+    if (p_music is None or verdict == "silence" or (verdict == "not_music" and steady)
+            or (taught and verdict in ("genre", "unsure"))):
         return verdict
     if p_music < threshold:
         return "not_music"
     return "unknown" if verdict == "not_music" else verdict
+
+
+def taught_genres(meta) -> frozenset:
+    """The genres a person taught a trained model that its base model does not have: its
+    labels less those it kept from the base or re-taught (``provenance`` of a trained
+    model's ``model.json``); none for a bundled model."""
+    provenance = meta.get("provenance", {}) if hasattr(meta, "get") else {}
+    if not isinstance(provenance, dict) or "base_model" not in provenance:
+        return frozenset()
+    from_base = set(provenance.get("known_genres") or []) | set(provenance.get("kept_genres") or [])
+    return frozenset(label for label in meta.get("labels", []) if label not in from_base)
 
 
 TAGGER_ENV = "GENRE_DESKTOP_SOUND_TAGGER"  # "off": the genre model's own not-music test alone
