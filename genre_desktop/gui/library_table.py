@@ -11,11 +11,12 @@ are on screen.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from array import array
 from collections import OrderedDict
 from typing import Iterable, Iterator, Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
 from ..core.library import pages
 from ..core.library.database import FileRow, LibraryDatabase
@@ -52,12 +53,15 @@ def _proposed_text(line: Optional[Proposal]) -> str:
 class LibraryTableModel(QAbstractTableModel):
     """The files of one library that a :class:`~genre_desktop.core.library.pages.Query`
     shows. ``fetched`` counts the rows read from the database (tests check that a view
-    of N rows reads about N)."""
+    of N rows reads about N). ``failed(text)``: the library could not be read (locked,
+    damaged, gone...), one line for the status bar, said once until a read works again."""
 
     columns = COLUMNS
+    failed = Signal(str)
 
     def __init__(self, db: LibraryDatabase, parent=None):
         super().__init__(parent)
+        self._failure: Optional[str] = None  # the last read failure said
         self.db = db
         self.query = Query()
         self.ids = array("q")
@@ -136,7 +140,16 @@ class LibraryTableModel(QAbstractTableModel):
 
     def _fetch(self, ids: list[int]) -> None:
         key = self.query.model_key
-        rows = pages.rows_for_ids(self.db, key, ids)
+        try:
+            rows = pages.rows_for_ids(self.db, key, ids)
+        except sqlite3.Error as exc:
+            text = f"The library cannot be read: {self.db.error(exc)}"
+            if text != self._failure:
+                self._failure = text
+                log.warning("%s", text)
+                self.failed.emit(text)
+            return
+        self._failure = None
         self.fetched += len(rows)
         for row in rows:
             self._cache[row.id] = [row, None, None]  # the row, its proposal, its cells' texts

@@ -113,6 +113,7 @@ class LibraryView(QWidget):
         self.search.textChanged.connect(self.apply_filter)
 
         self.model = LibraryTableModel(self.db, self)
+        self.model.failed.connect(self.message)
         self.proxy = self.model  # the model sorts and filters itself (in SQL); the old name kept
         self.model.layoutAboutToBeChanged.connect(self._remember_top)
         self.model.layoutChanged.connect(self._restore_top)
@@ -462,7 +463,11 @@ class LibraryView(QWidget):
         """Put back the genre tags the last batch replaced (after asking)."""
         if self.side_task is not None:
             return
-        batches = undoable_batches(self.db)
+        try:
+            batches = undoable_batches(self.db)
+        except sqlite3.Error as exc:
+            self.message.emit(f"Undo: the library cannot be read: {self.db.error(exc)}")
+            return
         if not batches:
             self.message.emit("No tag writes to undo.")
             return
