@@ -35,3 +35,30 @@ def test_old_settings_in_the_data_folder_are_moved():
     (user_data_folder() / "settings.ini").write_text("[live]\ndevice=USB mic\n")
     assert app_settings().get("live/device") == "USB mic"
     assert not (user_data_folder() / "settings.ini").exists()
+
+
+def test_file_dialogs_open_in_a_folder_of_the_person_not_where_the_app_started(tmp_path, monkeypatch, qtbot):
+    """Add folder… opens in the remembered folder, else Music or home, never the working
+    directory (a new user's first click landed in the project checkout)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QFileDialog
+
+    from genre_desktop.gui.library_view import LibraryView
+    from genre_desktop.gui.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    assert settings.start_folder() != str(tmp_path) and Path(settings.start_folder()).is_dir()
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: asked.append(a[2]) or ""))
+    view = LibraryView(settings, str(tmp_path / "library.sqlite3"))
+    qtbot.addWidget(view)
+    QTest.mouseClick(view.add_button, Qt.LeftButton)
+    assert asked and asked[0] and Path(asked[0]).resolve() != tmp_path.resolve()
+    (tmp_path / "Music").mkdir()
+    settings.set("paths/last_folder", str(tmp_path / "Music"))
+    assert settings.start_folder() == str(tmp_path / "Music")
+    view.close()

@@ -35,7 +35,7 @@ class FileMenu:
 
     def open_files(self) -> None:
         window = self.window
-        start = window.settings.get("paths/last_folder") or str(Path.home())
+        start = window.settings.start_folder()
         files, _ = QFileDialog.getOpenFileNames(
             window, "Open music", start, "Audio (*.mp3 *.flac *.ogg *.opus *.wav *.m4a *.aac *.aiff *.wma);;All files (*)")
         if files:
@@ -44,7 +44,7 @@ class FileMenu:
 
     def open_folder(self) -> None:
         window = self.window
-        start = window.settings.get("paths/last_folder") or str(Path.home())
+        start = window.settings.start_folder()
         folder = QFileDialog.getExistingDirectory(window, "Open a folder of music", start)
         if folder:
             window.settings.set("paths/last_folder", folder)
@@ -52,7 +52,7 @@ class FileMenu:
 
     def export_results(self) -> None:
         window = self.window
-        start = str(Path(window.settings.get("paths/last_folder") or Path.home()) / "genres.csv")
+        start = str(Path(window.settings.start_folder()) / "genres.csv")
         target, _ = QFileDialog.getSaveFileName(window, "Export results", start, "CSV (*.csv);;JSON (*.json)")
         if not target:
             return

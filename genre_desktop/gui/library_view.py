@@ -322,7 +322,7 @@ class LibraryView(QWidget):
     def add_folder(self, folder: Optional[str] = None) -> None:
         if folder is None:
             folder = QFileDialog.getExistingDirectory(self, "Add a music folder to the library",
-                                                      self.settings.get("paths/last_folder"))
+                                                      self.settings.start_folder())
             if not folder:
                 return
         folders = self.settings.get("library/folders")
@@ -490,7 +490,7 @@ class LibraryView(QWidget):
     def export_playlists(self, folder: Optional[str] = None) -> list:
         if folder is None:
             folder = QFileDialog.getExistingDirectory(self, "Folder for the playlists",
-                                                      self.settings.get("library/playlists_folder"))
+                                                      self.settings.start_folder("library/playlists_folder"))
             if not folder:
                 return []
         self.settings.set("library/playlists_folder", folder)
@@ -504,7 +504,8 @@ class LibraryView(QWidget):
 
     def export_table(self, path: Optional[str] = None) -> Optional[Path]:
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export the library", "library.csv",
+            path, _ = QFileDialog.getSaveFileName(self, "Export the library",
+                                                  os.path.join(self.settings.start_folder(), "library.csv"),
                                                   "CSV (*.csv);;JSON (*.json)")
             if not path:
                 return None

@@ -74,6 +74,19 @@ class Settings:
             log.warning("setting %s holds %r, not a %s: using %r", key, raw, option.type.__name__, option.default)
             return option.default
 
+    def start_folder(self, key: str = "paths/last_folder") -> str:
+        """Where a file dialog opens: the folder ``key`` remembers, else the person's Music
+        folder, else their home (never the folder the app happened to start in)."""
+        from pathlib import Path
+
+        import platformdirs
+
+        remembered = self.get(key)
+        if remembered and Path(remembered).is_dir():
+            return remembered
+        music = Path(platformdirs.user_music_dir())
+        return str(music if music.is_dir() else Path.home())
+
     def set(self, key: str, value: Any) -> None:
         option = OPTIONS[key]
         if isinstance(value, bool) and option.type is not bool or \
