@@ -149,3 +149,29 @@ def test_the_panel_keeps_the_bars_of_a_hedged_verdict(qtbot, verdict):
     panel.show_result(result)
     shown = [(name.text(), bar.value()) for name, bar in panel.bars if not bar.isHidden()]
     assert shown == [("metal", 460), ("rock", 400), ("classical", 100)]
+
+
+@pytest.mark.parametrize("verdict", ["unknown", "not_music"])
+def test_a_hedged_timeline_keeps_each_slices_genre_striped(qtbot, verdict):
+    """"None of this model's genres" / "not music" stripe the timeline in the verdict's
+    colour; between the stripes each slice keeps its own genre's colour (not erased)."""
+    from PySide6.QtGui import QColor
+
+    from genre_desktop.core.engine.inference import SliceResult, TrackResult
+    from genre_desktop.gui.track_view import VERDICT_COLORS, TrackPlots, genre_color
+
+    labels = ["blues", "classical", "metal", "rock"]
+    slices = [SliceResult(start=2.5 * i, end=2.5 * (i + 1), probs=np.eye(4, dtype=np.float32)[g], genre=labels[g])
+              for i, g in enumerate([2, 2, 3, 1])]
+    result = TrackResult(path="x.ogg", duration=10.0, labels=labels, genre=None, confidence=0.5, uncertain=True,
+                         probs=np.array([0.0, 0.25, 0.5, 0.25], np.float32), agreement=0.5, reason="",
+                         verdict=verdict, closest="metal", slices=slices)
+    plots = TrackPlots()
+    qtbot.addWidget(plots)
+    plots.show_result(result)
+    image = plots.cells.image  # (bands, slices, 3)
+    hedge = QColor(VERDICT_COLORS[verdict]).getRgb()[:3]
+    assert image.shape[:2][1] == 4 and image.shape[0] > 1
+    assert all(tuple(px) == hedge for px in image[0])
+    assert [tuple(px) for px in image[1]] == [genre_color(labels, s.genre).getRgb()[:3] for s in slices]
+    assert "metal" in plots.legend.text() and "rock" in plots.legend.text()

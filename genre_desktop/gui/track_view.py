@@ -136,6 +136,7 @@ class VerdictPanel(QFrame):
 
 #: headline and colour of the verdicts that name no genre
 VERDICT_TITLES = {"not_music": "Not music", "unknown": "None of this model's genres", "silence": "No music heard"}
+HATCH_BANDS = 6  # stripes of a hedged track's timeline
 VERDICT_COLORS = {"not_music": "#8d6e63", "unknown": "#5c6bc0", "silence": "#757575"}
 
 
@@ -252,12 +253,14 @@ class TrackPlots(QWidget):
             seconds_per_col = result.spectrogram_factor / result.frames_per_second
             self.image.setRect(0, 0, pooled.shape[1] * seconds_per_col, pooled.shape[0])
         slices = result.slices
-        outlier = result.verdict in ("not_music", "unknown")  # the track names no genre: neither do its cells
+        outlier = result.verdict in ("not_music", "unknown")  # the track names no genre: its cells keep theirs
         if slices:
             palette = {g: genre_color(result.labels, g).getRgb()[:3] for g in {s.genre for s in slices}}
-            if outlier:
-                palette = {g: QColor(VERDICT_COLORS[result.verdict]).getRgb()[:3] for g in palette}
             rgb = np.array([[palette[s.genre] for s in slices]], np.uint8)  # (1, n_slices, 3)
+            if outlier:  # hatched: every other band in the verdict's colour, the genre between
+                hedge = np.array(QColor(VERDICT_COLORS[result.verdict]).getRgb()[:3], np.uint8)
+                rgb = np.repeat(rgb, HATCH_BANDS, axis=0)  # (bands, n_slices, 3)
+                rgb[::2] = hedge
             self.cells.setImage(rgb, autoLevels=False, levels=(0, 255))
             span = max(slices[-1].end, result.duration, 0.1)
             self.cells.setRect(0, 0, span, 1)
@@ -272,12 +275,12 @@ class TrackPlots(QWidget):
         for s in slices:
             if s.genre and s.genre not in seen:
                 seen.append(s.genre)
+        legend = "&nbsp;&nbsp;".join(
+            f"<span style='color:{genre_color(result.labels, g).name()}'>\u25a0</span> {g}" for g in seen)
         if outlier:
-            self.legend.setText(f"<span style='color:{VERDICT_COLORS[result.verdict]}'>\u25a0</span> "
-                                f"{VERDICT_TITLES[result.verdict].lower()} (every slice)")
-        else:
-            self.legend.setText("&nbsp;&nbsp;".join(
-                f"<span style='color:{genre_color(result.labels, g).name()}'>\u25a0</span> {g}" for g in seen))
+            legend = (f"<span style='color:{VERDICT_COLORS[result.verdict]}'>\u25a0</span> striped: "
+                      f"{VERDICT_TITLES[result.verdict].lower()}; closest per slice:&nbsp;&nbsp;{legend}")
+        self.legend.setText(legend)
         for c in self.cursors:
             c.setVisible(True)
             c.setValue(0)
