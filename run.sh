@@ -62,6 +62,7 @@ cmd="${1:-app}"; shift || true
 case "$cmd" in
   setup) setup ;;
   app)   setup; exec .venv/bin/genre-desktop "$@" ;;
-  test)  setup; exec .venv/bin/python -m pytest "$@" ;;
+  test)  setup; .venv/bin/ruff check --quiet . || { say "ruff found problems (above)"; exit 1; }
+         exec .venv/bin/python -m pytest "$@" ;;
   *)     say "usage: ./run.sh app [FILES...] | ./run.sh test [PYTEST ARGS...] | ./run.sh setup"; exit 2 ;;
 esac

@@ -147,7 +147,7 @@ def scope_protocol(args) -> None:
           f"genres; base accuracy on them {np.mean([ref_by[t].closest == genre_of[t] for t in mine]):.1%} / "
           f"{np.mean([ref_by[t].closest == genre_of[t] for t in others]):.1%}")
     rows = {scope: [] for scope in ("extend", "only")}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory():
         for rep in range(args.repeats):
             rng = np.random.default_rng(rep)
             train = []

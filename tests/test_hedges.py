@@ -66,7 +66,6 @@ def classifier(bundled_model_path):
 
 def _with(classifier, thresholds=None, openset_scale=None):
     """A copy of ``classifier`` whose bundle has other hedge rules or open-set thresholds."""
-    from genre_desktop.core.engine.inference import Classifier
 
     bundle = copy.copy(classifier.bundle)
     bundle.meta = {**bundle.meta, "thresholds": {**bundle.meta.get("thresholds", {}), **(thresholds or {})}}

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import synth, write
 from genre_desktop.core.engine.bundle import load_bundle, read_meta
 from genre_desktop.core.training.library_scan import LabelledTrack, LibraryScan, scan_labelled_folders
 from genre_desktop.core.training.scope import fit_scoped_head, head_prior, plan_labels, pseudo_samples

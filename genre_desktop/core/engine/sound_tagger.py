@@ -256,7 +256,6 @@ def load_network(folder: Path):
     RuntimeError
         The weights do not fit the network.
     """
-    import torch
     from safetensors.torch import load_file
 
     from .sound_tagger_net import SoundTaggerNet
