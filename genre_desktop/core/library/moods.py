@@ -23,15 +23,14 @@ last.fm), so the confidence shown is that probability, not a calibrated chance.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterable, Optional
 
 from ..engine.tasks import ProgressCallback, StopCallback, no_progress
 from .database import LibraryDatabase
 from .tag_fields import TagError, read_field
 from .vectors import tag_probs_of
+from .writing import write_batch
 
 log = logging.getLogger(__name__)
 
@@ -162,40 +161,13 @@ def write_fields(db: LibraryDatabase, model_key: Optional[str], proposals: Itera
     """Write the proposals whose action is "write", one field, as one undoable batch
     (``library undo-tags`` puts the previous values back). Returns a
     :class:`.writing.WriteSummary`."""
-    from .writer_lock import writer_lock
-    from .writing import WriteSummary, _write_one, settle
-
     todo = [p for p in proposals if p.action == "write"]
     fields = {p.tag_field for p in todo}
     if len(fields) > 1:
         raise ValueError("one field per batch")
     tag_field = fields.pop() if fields else "mood"
-    with writer_lock(db):
-        settle(db)
-        summary = WriteSummary(batch_id=db.start_tag_batch(model_key, {"field": tag_field, "overwrite": overwrite}))
-        for i, line in enumerate(todo):
-            if should_stop is not None and should_stop():
-                summary.cancelled = True
-                break
-            progress(i / max(len(todo), 1), f"Writing {i + 1:,} of {len(todo):,}: {Path(line.path).name}")
-            row = db.file_by_id(line.file_id)
-            try:
-                stat = os.stat(line.path)
-            except OSError as exc:
-                summary.failed.append((line.path, f"cannot be read ({exc.strerror or exc})"))
-                continue
-            if row is None or (stat.st_size, stat.st_mtime_ns) != (row["size"], row["mtime_ns"]):
-                summary.failed.append((line.path, "changed since it was analysed: scan again"))
-                continue
-            reason = _write_one(db, summary.batch_id, line.file_id, line.path, line.proposed,
-                                None if overwrite else line.current, fingerprint=row["fingerprint"],
-                                tag_field=tag_field)
-            if reason is None:
-                summary.written += 1
-            else:
-                summary.failed.append((line.path, reason))
-    progress(1.0, f"{summary.written:,} files given a {tag_field}, {len(summary.failed):,} failed")
-    return summary
+    return write_batch(db, todo, model_key, {"field": tag_field, "overwrite": overwrite}, overwrite, tag_field,
+                       progress, should_stop)
 
 
 def proposal_record(line: FieldProposal) -> dict:

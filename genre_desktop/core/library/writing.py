@@ -123,10 +123,20 @@ def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optiona
     WriterBusy
         Another write or undo of this library is running.
     """
+    return write_batch(db, proposals, model_key, asdict(options), options.overwrite, GENRE, progress, should_stop)
+
+
+def write_batch(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optional[str], batch_options: dict,
+                overwrite: bool, tag_field: str = GENRE, progress: ProgressCallback = no_progress,
+                should_stop: Optional[StopCallback] = None) -> WriteSummary:
+    """The one write loop (genres by :func:`apply`, moods and styles by
+    :func:`.moods.write_fields`): the proposals whose action is "write" into ``tag_field``,
+    one journalled, undoable batch recorded with ``batch_options``; a file changed since it
+    was analysed is skipped, and its existing values kept unless ``overwrite``."""
     todo = [p for p in proposals if p.action == "write"]
     with writer_lock(db):
         settle(db)
-        summary = WriteSummary(batch_id=db.start_tag_batch(model_key, asdict(options)))
+        summary = WriteSummary(batch_id=db.start_tag_batch(model_key, batch_options))
         for i, line in enumerate(todo):
             if should_stop is not None and should_stop():
                 summary.cancelled = True
@@ -142,12 +152,14 @@ def apply(db: LibraryDatabase, proposals: Iterable[Proposal], model_key: Optiona
                 summary.failed.append((line.path, "changed since it was analysed: scan again"))
                 continue
             reason = _write_one(db, summary.batch_id, line.file_id, line.path, line.proposed,
-                                None if options.overwrite else line.current, fingerprint=row["fingerprint"])
+                                None if overwrite else line.current, fingerprint=row["fingerprint"],
+                                tag_field=tag_field)
             if reason is None:
                 summary.written += 1
             else:
                 summary.failed.append((line.path, reason))
-    progress(1.0, f"{summary.written:,} files tagged, {len(summary.failed):,} failed")
+    done = "tagged" if tag_field == GENRE else f"given a {tag_field}"
+    progress(1.0, f"{summary.written:,} files {done}, {len(summary.failed):,} failed")
     return summary
 
 
