@@ -75,28 +75,13 @@ def _hash(value) -> str:
 def snapshot(audio, family: str, field: str = "genre") -> dict:
     """Every tag but ``field`` (the genre, or a :mod:`.tag_fields` field), as digests
     comparable before and after a write."""
-    if field != "genre":
-        return _field_snapshot(audio, family, field)
-    out: dict = {}
-    pictures = getattr(audio, "pictures", None)
-    if pictures:
-        out["pictures"] = [_hash((p.type, p.mime, p.desc, p.data)) for p in pictures]
-    tags = audio.tags
-    if tags is None:
-        return out
-    if family == "id3":
-        out.update({key: _hash(tags[key]) for key in tags.keys() if not key.startswith("TCON")})
-    elif family == "vorbis":
-        for key, value in tags:
-            if key.lower() != "genre":
-                out.setdefault(key.lower(), []).append(_hash(value))
-    else:
-        out.update({key: _hash(value) for key, value in tags.items() if key not in MP4_GENRE_KEYS})
-    return out
+    def written(key: str) -> bool:  # a key of the field being written
+        if field != "genre":
+            return is_field_key(key, family, field)
+        if family == "id3":
+            return key.startswith("TCON")
+        return key.lower() == "genre" if family == "vorbis" else key in MP4_GENRE_KEYS
 
-
-def _field_snapshot(audio, family: str, field: str) -> dict:
-    """:func:`snapshot` for a write of ``field``: every tag but it, the genre included."""
     out: dict = {}
     pictures = getattr(audio, "pictures", None)
     if pictures:
@@ -106,10 +91,10 @@ def _field_snapshot(audio, family: str, field: str) -> dict:
         return out
     if family == "vorbis":
         for key, value in tags:
-            if not is_field_key(key, family, field):
+            if not written(key):
                 out.setdefault(key.lower(), []).append(_hash(value))
     else:
-        out.update({key: _hash(tags[key]) for key in tags.keys() if not is_field_key(key, family, field)})
+        out.update({key: _hash(tags[key]) for key in tags.keys() if not written(key)})
     return out
 
 
