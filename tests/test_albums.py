@@ -214,3 +214,27 @@ def test_the_review_lists_album_exceptions_after_disagreements(qtbot, tmp_path, 
     own = {table.item(r, 0).text(): table.item(r, 4).text() for r in range(table.rowCount())}
     assert own["02.flac"] == "Reggae" and own["03.flac"] == "Pop" and "04.flac" not in own
     review.reject()
+
+
+def test_the_review_marks_tracks_of_a_small_album_as_album_exceptions(qtbot, tmp_path, bundled_key):
+    """An album with too few analysed tracks is tagged track by track, and the review says so
+    (the command line's dry run did; the window said only "new tag" beside an album genre)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from genre_desktop.gui.tag_review import COLUMNS, TagReviewDialog
+
+    db_path = tmp_path / "lib.sqlite3"
+    with LibraryDatabase(db_path) as db:
+        for i, genre in enumerate(("reggae", "classical")):
+            track = tagged_flac(tmp_path / "Duo" / "Two" / f"0{i + 1}.flac", "Duo", "Two", seed=60 + i)
+            add_track(db, track, "genre", genre, [genre] * 3, bundled_key)
+    view = library_view(qtbot, tmp_path, db_path)
+    QTest.mouseClick(view.write_button, Qt.LeftButton)
+    review = view.findChildren(TagReviewDialog)[-1]
+    table = review.table
+    notes = [table.item(r, COLUMNS.index("Note")).text() for r in range(table.rowCount())]
+    albums = [table.item(r, COLUMNS.index("Album genre")).text() for r in range(table.rowCount())]
+    assert len(notes) == 2 and all("album exception" in n for n in notes), notes
+    assert all("2 analysed tracks" in a for a in albums), albums
+    review.reject()

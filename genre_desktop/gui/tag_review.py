@@ -53,8 +53,24 @@ def options_from(settings: Settings) -> TagOptions:
                       per_album=settings.get("library/per_album"))
 
 
+def _is_exception(line) -> bool:
+    """A track of an album tagged on its own (too few analysed tracks, the album not sure)."""
+    return bool(line.why) and line.why.startswith("album exception")
+
+
+def _note(line, outcome) -> str:
+    """The Note column: what happens to the file, and when it is an album exception."""
+    if outcome:
+        return NOTE_WORDS["written" if outcome == "written" else "failed"]
+    return NOTE_WORDS[line.action] + (" \u00b7 album exception" if _is_exception(line) else "")
+
+
 def _album_text(line) -> str:
-    """The album genre column: the album's genre, and the track's own when it differs."""
+    """The album genre column: the album's genre, and the track's own when it differs; for
+    an album exception, why the album's genre is not written."""
+    if _is_exception(line):
+        album = line.album_genre or "\u2014"
+        return f"{album} ({line.why.split(': ', 1)[-1]})"
     if line.album_genre is None:
         return ""
     return f"{line.album_genre} (this track: {line.own})" if line.own else line.album_genre
@@ -176,7 +192,6 @@ class TagReviewDialog(QDialog):
         for r, line in enumerate(shown):
             row = files.get(line.file_id)
             outcome = self.written_paths.get(line.path)
-            note = ("written" if outcome == "written" else "failed") if outcome else line.action
             item = QTableWidgetItem(Path(line.path).name)
             item.setToolTip(line.path)
             item.setData(Qt.UserRole, line.file_id)
@@ -187,7 +202,7 @@ class TagReviewDialog(QDialog):
             cells = (item, QTableWidgetItem(row.artist or "" if row else ""),
                      QTableWidgetItem(row.album or "" if row else ""),
                      QTableWidgetItem("; ".join(line.current) or "\u2014"), QTableWidgetItem(will_be),
-                     QTableWidgetItem(NOTE_WORDS[note]), QTableWidgetItem(AGREE_WORDS[line.agrees]),
+                     QTableWidgetItem(_note(line, outcome)), QTableWidgetItem(AGREE_WORDS[line.agrees]),
                      QTableWidgetItem(_album_text(line)))
             cells[5].setToolTip(outcome if outcome not in (None, "written") else
                                 (line.why or ACTION_WORDS.get(line.action, (line.action,))[0]))
