@@ -152,3 +152,23 @@ def test_more_like_this_in_the_library_tab(qtbot, scanned, tiny_model, tmp_path)
     assert saved is not None and str(music / "zz copy of bass.ogg") in saved.read_text("utf-8")
     dialog.close()
     view.shutdown()
+
+
+def test_recordings_that_are_not_music_are_never_more_like_this(scanned, tiny_model, tmp_path):
+    """A track the model called "not music" (a speech recording) is left out of the answers,
+    and asking for tracks like it says why (the trial found speech among a metal track's)."""
+    music, db = scanned
+    copy = tmp_path / "lib.sqlite3"
+    with sqlite3.connect(db) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    speech = music / "treble" / "treble_1.ogg"
+    asked = music / "bass" / "bass_0.ogg"
+    before = [f["path"] for f in _similar(copy, tiny_model, asked, "--top", "20", "--json")]
+    assert str(speech) in before
+    with LibraryDatabase(copy) as lib, lib.transaction():
+        lib.connection.execute("UPDATE results SET verdict = 'not_music', error = NULL WHERE file_id = "
+                               "(SELECT id FROM files WHERE path = ?)", (bytes(str(speech), "utf-8"),))
+    found = [f["path"] for f in _similar(copy, tiny_model, asked, "--top", "20", "--json")]
+    assert str(speech) not in found and set(found) == set(before) - {str(speech)}
+    out = run_cli("library", "--library", copy, "similar", speech, "--model", tiny_model)
+    assert out.returncode != 0 and "not music" in out.stderr

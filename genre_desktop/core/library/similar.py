@@ -64,6 +64,8 @@ def query_vector(db: LibraryDatabase, path: os.PathLike | str, model_key: str) -
         raise SimilarError(f"{row.display} has no result of this model yet: scan it first")
     if row.error:
         raise SimilarError(f"{row.display} could not be analysed ({row.error})")
+    if row.verdict == "not_music":
+        raise SimilarError(f"{row.display} is not music: 'more like this' compares music only")
     vec = embedding_of(db.connection, row.id, model_key)
     if vec is None:
         if row.verdict == "silence":

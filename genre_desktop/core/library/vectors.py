@@ -91,8 +91,10 @@ def iter_embeddings(conn: sqlite3.Connection, model_key: str,
         The library has no ``vectors`` table (a schema-1 library opened read-only).
     """
     try:
-        cursor = conn.execute("SELECT file_id, embedding FROM vectors WHERE model_key = ? AND embedding IS NOT NULL",
-                              (model_key,))
+        cursor = conn.execute(  # music only: a speech recording or silence is never "more like this"
+            "SELECT v.file_id, v.embedding FROM vectors v JOIN results r ON r.file_id = v.file_id"
+            " AND r.model_key = v.model_key WHERE v.model_key = ? AND v.embedding IS NOT NULL"
+            " AND (r.verdict IS NULL OR r.verdict NOT IN ('not_music', 'silence'))", (model_key,))
     except sqlite3.Error as exc:
         if _missing_table(exc):
             raise NoVectors("this library keeps no embeddings yet: rescan to enable") from None
@@ -139,11 +141,13 @@ def tag_probs_of(conn: sqlite3.Connection, file_id: int, model_key: str) -> dict
 
 def _stamp(conn: sqlite3.Connection, model_key: str) -> list[int]:
     """What identifies the stored vectors of a model: an INSERT OR REPLACE gives a row a
-    new, larger rowid, and a deletion changes the count or the sum. Read from the primary
-    key's index alone (no blob is touched)."""
+    new, larger rowid, and a deletion changes the count or the sum; and which files are
+    left out as not music (their rowids' sum). Read from the indexes (no blob is touched)."""
     try:
-        row = conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), COALESCE(SUM(rowid), 0) FROM vectors"
-                           " WHERE model_key = ?", (model_key,)).fetchone()
+        row = conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0), COALESCE(SUM(rowid), 0),"
+                           " (SELECT COALESCE(SUM(rowid), 0) FROM results WHERE model_key = ?"
+                           " AND verdict IN ('not_music', 'silence'))"
+                           " FROM vectors WHERE model_key = ?", (model_key, model_key)).fetchone()
     except sqlite3.Error as exc:
         if _missing_table(exc):
             raise NoVectors("this library keeps no embeddings yet: rescan to enable") from None
@@ -193,7 +197,8 @@ def load_matrix(conn: sqlite3.Connection, model_key: str, library: str,
     """
     stamp = _stamp(conn, model_key)
     folder = Path(cache_folder) if cache_folder is not None else None
-    prefix = "vectors-" + hashlib.blake2b(f"{library}\0{model_key}".encode("utf-8", "surrogateescape"),
+    # "vectors2": music only (speech and silence left out since version 2 of the cache)
+    prefix = "vectors2-" + hashlib.blake2b(f"{library}\0{model_key}".encode("utf-8", "surrogateescape"),
                                           digest_size=12).hexdigest()
     if folder is not None:
         found = _cached(folder, prefix, stamp)
