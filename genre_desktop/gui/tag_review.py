@@ -137,12 +137,14 @@ class TagReviewDialog(QDialog):
         self.table.setTextElideMode(Qt.ElideMiddle)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setMinimumSectionSize(60)
         for column, width in ((1, 130), (2, 130), (3, 120), (4, 120)):
             header.setSectionResizeMode(column, QHeaderView.Interactive)
             header.resizeSection(column, width)
         header.setSectionResizeMode(5, QHeaderView.ResizeToContents)  # short words: never elided
         header.setSectionResizeMode(6, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(7, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(7, QHeaderView.Interactive)  # long for album exceptions: the tooltip has it all
+        header.resizeSection(7, 150)
         self.written_paths: dict[str, str] = {}  # path -> "written" or the reason it failed
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -168,7 +170,7 @@ class TagReviewDialog(QDialog):
                 widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.toggled)
             signal.connect(self.refresh)
         self.table.itemChanged.connect(self._update_button)
-        self.resize(860, 560)
+        self.resize(1040, 560)
         self.refresh()
 
     def options(self) -> TagOptions:
@@ -204,6 +206,7 @@ class TagReviewDialog(QDialog):
                      QTableWidgetItem("; ".join(line.current) or "\u2014"), QTableWidgetItem(will_be),
                      QTableWidgetItem(_note(line, outcome)), QTableWidgetItem(AGREE_WORDS[line.agrees]),
                      QTableWidgetItem(_album_text(line)))
+            cells[7].setToolTip(_album_text(line))
             cells[5].setToolTip(outcome if outcome not in (None, "written") else
                                 (line.why or ACTION_WORDS.get(line.action, (line.action,))[0]))
             for column, cell in enumerate(cells):
