@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .terminal import ProgressBar
+from .terminal import ProgressBar, print_write_summary
 
 
 def _model(args):
@@ -193,11 +193,7 @@ def cmd_write_tags(args: argparse.Namespace) -> int:
             summary = apply(db, lines, ref.key, options, progress=bar)
         finally:
             bar.close()
-    for path, reason in summary.failed:
-        print(f"{path}\terror: {reason}", file=sys.stderr)
-    print(f"batch {summary.batch_id}: {summary.written:,} files tagged, {len(summary.failed):,} failed "
-          f"(undo with: genre-desktop-cli library undo-tags {summary.batch_id})")
-    return 1 if summary.failed else 0
+    return print_write_summary(summary, "tagged")
 
 
 def cmd_undo_tags(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import json
 import sys
 from collections import Counter
 
-from .terminal import ProgressBar
+from .terminal import ProgressBar, print_write_summary
 
 
 def cmd_moods(args: argparse.Namespace) -> int:
@@ -53,11 +53,7 @@ def cmd_write_moods(args: argparse.Namespace) -> int:
             summary = write_fields(db, ref.key, lines, overwrite=args.overwrite, progress=bar)
         finally:
             bar.close()
-    for path, reason in summary.failed:
-        print(f"{path}\terror: {reason}", file=sys.stderr)
-    print(f"batch {summary.batch_id}: {summary.written:,} files given a {tag_field.upper()} tag, "
-          f"{len(summary.failed):,} failed (undo with: genre-desktop-cli library undo-tags {summary.batch_id})")
-    return 1 if summary.failed else 0
+    return print_write_summary(summary, f"given a {tag_field.upper()} tag")
 
 
 def add_mood_actions(action) -> None:

@@ -51,3 +51,14 @@ class ProgressBar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def print_write_summary(summary, done: str) -> int:
+    """The end of a tag write on the command line: each failed file on stderr, then one
+    line ("batch N: K files <done>, M failed (undo with: ...)"); returns the exit code
+    (1 when a file failed)."""
+    for path, reason in summary.failed:
+        print(f"{path}\terror: {reason}", file=sys.stderr)
+    print(f"batch {summary.batch_id}: {summary.written:,} files {done}, {len(summary.failed):,} failed "
+          f"(undo with: genre-desktop-cli library undo-tags {summary.batch_id})")
+    return 1 if summary.failed else 0
