@@ -34,8 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from genre_desktop.core.engine.calibration import apply_temperature, temperature_for  # noqa: E402
-from genre_desktop.core.engine.verdict import hedge, softmax, vote  # noqa: E402
+from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for  # noqa: E402
+from genre_desktop.core.engine.classify.verdict import hedge, softmax, vote  # noqa: E402
 from genre_desktop.core.library.albums import Album, AlbumModel, vote_album  # noqa: E402
 from genre_desktop.core.library.database import FileRow  # noqa: E402
 from genre_desktop.core.training.heads import fit_standardised_head  # noqa: E402

@@ -15,7 +15,7 @@ the app runs it); ``--busy K`` keeps K other processes spinning on the cores thr
 """
 from __future__ import annotations
 
-from genre_desktop.core.engine.threads import set_thread_policy
+from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
@@ -29,11 +29,11 @@ import soundfile as sf
 import soxr
 import torch
 
-from genre_desktop.core.engine.audio_io import iter_audio_blocks
-from genre_desktop.core.engine.bundle import load_bundle
+from genre_desktop.core.engine.audio.decode import iter_audio_blocks
+from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.training.feature_cache import file_log_mel
-from genre_desktop.core.engine.inference import Classifier
-from genre_desktop.core.engine.registry import resolve_model
+from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.models.registry import resolve_model
 
 from busy import busy_processes
 

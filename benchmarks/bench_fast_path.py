@@ -10,7 +10,7 @@ and for 3-minute MP3s of one Emotify genre each.
 """
 from __future__ import annotations
 
-from genre_desktop.core.engine.threads import set_thread_policy
+from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_classify import DATA, best_of, decode_native, make_inputs  # noqa: E402
 
-from genre_desktop.core.engine.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.engine.inference import Classifier  # noqa: E402
-from genre_desktop.core.engine.registry import resolve_model  # noqa: E402
+from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
+from genre_desktop.core.engine.classify.inference import Classifier  # noqa: E402
+from genre_desktop.core.engine.models.registry import resolve_model  # noqa: E402
 
 log = logging.getLogger("bench_fast_path")
 

@@ -72,7 +72,7 @@ def reencode_sweep(classifier, paths: list[str]) -> dict:
     import soundfile as sf
     import soxr
 
-    from genre_desktop.core.engine.audio_io import load_audio
+    from genre_desktop.core.engine.audio.decode import load_audio
 
     answers: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,7 +97,7 @@ def reencode_sweep(classifier, paths: list[str]) -> dict:
 
 def held_out_tracks(meta: dict, limit: int | None, sample_rate: int) -> list[tuple[str, str, np.ndarray]]:
     """(path, genre, mono audio at ``sample_rate``) of the model's validation items."""
-    from genre_desktop.core.engine.audio_io import load_audio
+    from genre_desktop.core.engine.audio.decode import load_audio
 
     paths = [p for p in meta["provenance"].get("validation_tracks", []) if (DATA / p).is_file()]
     if limit:
@@ -115,12 +115,12 @@ def table(name: str, res: dict) -> str:
 
 
 def main() -> None:
-    from genre_desktop.core.engine.threads import set_thread_policy
+    from genre_desktop.core.engine.network.threads import set_thread_policy
 
     set_thread_policy()
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
-    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.models.registry import resolve_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="model name or folder (default: the bundled model)")

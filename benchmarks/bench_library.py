@@ -13,7 +13,7 @@ file and undoing them (each write verified by decoding the audio twice).
 """
 from __future__ import annotations
 
-from genre_desktop.core.engine.threads import set_thread_policy
+from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from genre_desktop.core.engine.bundle import load_bundle
-from genre_desktop.core.engine.inference import Classifier
-from genre_desktop.core.engine.registry import resolve_model
+from genre_desktop.core.engine.models.bundle import load_bundle
+from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.library.analyse import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, default_workers, scan_library
 from genre_desktop.core.library.database import LibraryDatabase

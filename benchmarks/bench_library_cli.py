@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from genre_desktop.core.engine.registry import resolve_model
+from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.library.analyse import ModelRef
 from genre_desktop.core.library.database import LibraryDatabase
 

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_desktop.core.engine.threads import set_thread_policy
+from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
-from genre_desktop.core.engine.audio_io import load_audio  # noqa: E402
-from genre_desktop.core.engine.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.engine.inference import Classifier
-from genre_desktop.core.engine.live import LiveAnalyzer
-from genre_desktop.core.engine.registry import resolve_model
+from genre_desktop.core.engine.audio.decode import load_audio  # noqa: E402
+from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
+from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.live import LiveAnalyzer
+from genre_desktop.core.engine.models.registry import resolve_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

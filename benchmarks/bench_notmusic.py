@@ -12,7 +12,7 @@ telephone-band copy of each (300-3400 Hz, 4th-order Butterworth, then 8 kHz).
 Each file goes through the bundled model with the tagger off (today's rule: the genre
 model's open-set and steady-sound tests) and through the tagger (mean P(Music) over at most
 ``sound_tagger.MAX_WINDOWS`` 10-s windows); the new verdict is
-:func:`genre_desktop.core.engine.sound_tagger.music_verdict` of the two, exactly what the
+:func:`genre_desktop.core.engine.classify.sound_tagger.music_verdict` of the two, exactly what the
 classifier does. ``--choose`` prints the threshold rule's choice: among the thresholds whose
 false alarms on GTZAN (full tracks and clips, both bands) stay at most 1 %, the lowest whose
 recall on the ``train`` non-music is within 1 point of the best; Emotify and ``val`` are
@@ -53,8 +53,8 @@ def telephone_band(audio: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
 
 def score_file(classifier, tagger, path: Path) -> dict:
     """Today's verdict (tagger off), whether its steady test fired, and the tagger's P(Music)."""
-    from genre_desktop.core.engine.audio_io import iter_audio_blocks
-    from genre_desktop.core.engine.sound_tagger import WindowPicker
+    from genre_desktop.core.engine.audio.decode import iter_audio_blocks
+    from genre_desktop.core.engine.classify.sound_tagger import WindowPicker
 
     result = classifier.classify_file(path)
     picker = WindowPicker(classifier.config.sample_rate)
@@ -69,7 +69,7 @@ def score_music(classifier, tagger, shard: tuple[int, int] = (0, 1), flush=lambd
                 only: str = "") -> list[dict]:
     import soundfile as sf
 
-    from genre_desktop.core.engine.audio_io import iter_audio_blocks
+    from genre_desktop.core.engine.audio.decode import iter_audio_blocks
 
     rows = []
     with open(DATA / "manifest.tsv", newline="", encoding="utf-8") as f:
@@ -114,7 +114,7 @@ def score_notmusic(classifier, tagger, folder: Path, limit: int, shard: tuple[in
 
 
 def new_verdict(row: dict, threshold: float) -> str:
-    from genre_desktop.core.engine.sound_tagger import music_verdict
+    from genre_desktop.core.engine.classify.sound_tagger import music_verdict
 
     return music_verdict(row["old"], row["p_music"], row["steady"], threshold)
 
@@ -174,8 +174,8 @@ def cost(classifier, tagger, repeats: int = 3) -> None:
     """Per 3-minute track (six GTZAN tracks joined): decode, genre model, tagger."""
     import soundfile as sf
 
-    from genre_desktop.core.engine.audio_io import iter_audio_blocks
-    from genre_desktop.core.engine.sound_tagger import WindowPicker
+    from genre_desktop.core.engine.audio.decode import iter_audio_blocks
+    from genre_desktop.core.engine.classify.sound_tagger import WindowPicker
 
     parts = sorted((DATA / "gtzan").rglob("*.ogg"))[:6]
     audio = np.concatenate([np.concatenate(list(iter_audio_blocks(p, 22050, 30.0))) for p in parts])
@@ -218,10 +218,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ["GENRE_DESKTOP_SOUND_TAGGER"] = "off"  # today's rule from the classifier; the tagger apart
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
-    from genre_desktop.core.engine.registry import resolve_model
-    from genre_desktop.core.engine.sound_tagger import MUSIC_THRESHOLD, SoundTagger
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.models.registry import resolve_model
+    from genre_desktop.core.engine.classify.sound_tagger import MUSIC_THRESHOLD, SoundTagger
 
     if not (args.set / "manifest.tsv").is_file():
         log.error("no real non-music set at %s: run tools/real_notmusic.py first", args.set)

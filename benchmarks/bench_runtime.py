@@ -10,7 +10,7 @@ models were trained on before 2026-12-01) instead, the network in ONNX Runtime b
 """
 from __future__ import annotations
 
-from genre_desktop.core.engine.threads import set_thread_policy
+from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
@@ -21,9 +21,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from genre_desktop.core.engine.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.engine.inference import Classifier  # noqa: E402
-from genre_desktop.core.engine.registry import resolve_model  # noqa: E402
+from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
+from genre_desktop.core.engine.classify.inference import Classifier  # noqa: E402
+from genre_desktop.core.engine.models.registry import resolve_model  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -33,7 +33,7 @@ def torch_stft():
     """The feature path with torch.stft in place of numpy's FFT (as before 2026-12-01)."""
     import torch
 
-    from genre_desktop.core.engine import features
+    from genre_desktop.core.engine.audio import features
 
     def frames_to_logmel(samples, config):
         basis, window = features._filterbank(config)

@@ -13,10 +13,10 @@ import logging
 import time
 from pathlib import Path
 
-from genre_desktop.core.engine.audio_io import iter_audio_blocks
-from genre_desktop.core.engine.bundle import load_bundle
-from genre_desktop.core.engine.inference import Classifier
-from genre_desktop.core.engine.registry import resolve_model
+from genre_desktop.core.engine.audio.decode import iter_audio_blocks
+from genre_desktop.core.engine.models.bundle import load_bundle
+from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.models.registry import resolve_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 log = logging.getLogger("bench_shared_data")

@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_desktop.core.engine.bundle import load_bundle
+from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.training.feature_cache import FeatureCache
 from genre_desktop.core.training.library_scan import LibraryScan, scan_labelled_folders
-from genre_desktop.core.engine.registry import resolve_model
+from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.training.fine_tune import track_probs
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
@@ -84,8 +84,8 @@ def base_embeddings(base, paths: list[Path], cache: FeatureCache) -> dict:
 def judge(bundle, embedded: dict, paths: list[Path]) -> list:
     """Each track's verdict by ``bundle`` from base-network embeddings (its head, temperature
     and open-set test: the app's own verdict path)."""
-    from genre_desktop.core.engine.inference import Classifier
-    from genre_desktop.core.engine.verdict import softmax
+    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.verdict import softmax
 
     clf = Classifier(bundle)
     w, b = bundle.model.head.weight.detach().numpy(), bundle.model.head.bias.detach().numpy()
@@ -105,7 +105,7 @@ def train_from_embeddings(base, scan, embedded: dict, options):
     base-network embeddings computed once (quick mode never changes the network): the
     head, the open-set statistics, the temperature and the cross-validation. Returns the
     in-memory bundle (as validation runs it) and the cross-validation."""
-    from genre_desktop.core.engine.bundle import ModelBundle
+    from genre_desktop.core.engine.models.bundle import ModelBundle
     from genre_desktop.core.training import train_on_library as stages
     from genre_desktop.core.training.scope import plan_labels
 

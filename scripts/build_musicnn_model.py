@@ -20,7 +20,7 @@ per 2.5-s slice, exactly as the app will see slices. Steps:
 """
 from __future__ import annotations
 
-from genre_desktop.core.engine.threads import set_thread_policy
+from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
@@ -34,16 +34,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genre_desktop.core.engine.bundle import BundleMeta, load_bundle, save_bundle
-from genre_desktop.core.engine.calibration import apply_temperature, expected_calibration_error
-from genre_desktop.core.engine.openset import BUNDLED_UNKNOWN_QUANTILE, fit_openset
+from genre_desktop.core.engine.models.bundle import BundleMeta, load_bundle, save_bundle
+from genre_desktop.core.engine.classify.calibration import apply_temperature, expected_calibration_error
+from genre_desktop.core.engine.models.openset import BUNDLED_UNKNOWN_QUANTILE, fit_openset
 from genre_desktop.core.training.honesty import audible_only, cross_validated_temperature
 from genre_desktop.core.training.evaluation import confusion_report
-from genre_desktop.core.engine.features import FeatureConfig
-from genre_desktop.core.engine.verdict import softmax, vote
+from genre_desktop.core.engine.audio.features import FeatureConfig
+from genre_desktop.core.engine.classify.verdict import softmax, vote
 from genre_desktop.core.training.heads import fit_standardised_head
-from genre_desktop.core.engine.model import MusicnnGenre
-from genre_desktop.core.engine.musicnn import MSD_TAGS
+from genre_desktop.core.engine.network.model import MusicnnGenre
+from genre_desktop.core.engine.network.musicnn import MSD_TAGS
 from genre_desktop.core.training.splits import grouped_stratified_split
 from genre_desktop.recipes.dataset import LABELS, gtzan_group, per_genre_hits, subset_scores, track_weights
 from genre_desktop.recipes.backbone import load_msd_musicnn

@@ -300,8 +300,8 @@ def manage_models_screenshot(w, settle) -> None:
     """The Manage dialog with a model, its backup, another model and a broken folder."""
     import shutil
 
-    from genre_desktop.core.engine.bundle import save_bundle
-    from genre_desktop.core.engine.registry import user_models_folder
+    from genre_desktop.core.engine.models.bundle import save_bundle
+    from genre_desktop.core.paths import user_models_folder
     from genre_desktop.gui.manage_models import ManageModelsDialog
 
     bundle = w.bundle

@@ -57,8 +57,8 @@ def tiny_library(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A small genre bundle trained by the suite itself on synthesised audio."""
-    from genre_desktop.core.engine.bundle import BundleMeta, save_bundle
-    from genre_desktop.core.engine.features import FeatureConfig, log_mel
+    from genre_desktop.core.engine.models.bundle import BundleMeta, save_bundle
+    from genre_desktop.core.engine.audio.features import FeatureConfig, log_mel
     from genre_desktop.core.training.fine_tune import FineTuneOptions, TrackData, evaluate_tracks, train_network
 
     cfg = FeatureConfig()
@@ -80,16 +80,16 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_classifier(tiny_model):
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     return Classifier(load_bundle(tiny_model))
 
 
 @pytest.fixture(scope="session")
 def bundled_model_path() -> Path:
-    from genre_desktop.core.engine.bundle import BundleError
-    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.errors import BundleError
+    from genre_desktop.core.engine.models.registry import resolve_model
 
     try:
         return resolve_model(None)

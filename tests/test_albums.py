@@ -116,7 +116,7 @@ def test_per_album_writes_the_album_genre_and_lists_small_albums_as_exceptions(t
 
 @pytest.fixture(scope="module")
 def bundled_key():
-    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.engine.models.registry import resolve_model
     from genre_desktop.core.library.analyse import ModelRef
 
     return ModelRef.of(resolve_model("genre_musicnn_v3")).key
@@ -149,7 +149,7 @@ def library_view(qtbot, tmp_path, db_path):
     """The real Library tab on a library database, showing the bundled model's results."""
     from PySide6.QtCore import QSettings
 
-    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.engine.models.registry import resolve_model
     from genre_desktop.gui.library_view import LibraryView
     from genre_desktop.gui.settings import Settings
 

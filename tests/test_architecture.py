@@ -28,7 +28,7 @@ def test_import_linter_contract():
 
 
 def test_nothing_runs_at_import():
-    code = ("import time; t = time.perf_counter(); import genre_desktop.cli, genre_desktop.core.engine.inference; "
+    code = ("import time; t = time.perf_counter(); import genre_desktop.cli, genre_desktop.core.engine.classify.inference; "
             "import sys; assert 'librosa' not in sys.modules, 'librosa imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core.engine import audio_io
-from genre_desktop.core.engine.audio_io import AudioDecodeError, audio_info, iter_audio_blocks, load_audio
+from genre_desktop.core.engine.audio import decode as audio_io
+from genre_desktop.core.engine.audio.decode import AudioDecodeError, audio_info, iter_audio_blocks, load_audio
 
 
 def dominant_hz(x: np.ndarray, sr: int) -> float:
@@ -100,9 +100,9 @@ def test_m4a_through_ffmpeg(tmp_path):
 def test_a_cut_ogg_is_said_to_be_truncated(tmp_path, tiny_model):
     """Ogg carries no total length, so a cut file looks whole to decoders: the missing
     end-of-stream page tells; the verdict's notes and the CLI say so."""
-    from genre_desktop.core.engine.audio_io import ogg_cut_short
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.audio.decode import ogg_cut_short
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     full = write(tmp_path / "full.ogg", synth("bass", 30.0), 16000)
     cut = tmp_path / "cut.ogg"

@@ -4,7 +4,9 @@ import shutil
 import pytest
 import torch
 
-from genre_desktop.core.engine.bundle import BundleError, load_bundle, read_meta, save_bundle
+from genre_desktop.core.engine.models.bundle import load_bundle, read_meta, save_bundle
+
+from genre_desktop.core.errors import BundleError
 
 
 def copy(src, dst):
@@ -82,8 +84,8 @@ def test_quick_models_reference_the_bundled_backbone(bundled_model_path, tiny_li
     import numpy as np
 
     from conftest import synth
-    from genre_desktop.core.engine.inference import Classifier
-    from genre_desktop.core.engine.registry import list_models
+    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.models.registry import list_models
     from genre_desktop.core.training.library_scan import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import train_on_library
 

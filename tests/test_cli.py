@@ -70,7 +70,7 @@ def test_file_vanishing_mid_batch(tiny_model, tmp_path, monkeypatch, capsys):
     a = write(tmp_path / "a.wav", synth("bass", 3.0), 16000)
     b = write(tmp_path / "b.wav", synth("treble", 3.0), 16000)
     c = write(tmp_path / "c.wav", synth("noise", 3.0), 16000)
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     original = Classifier.classify_file
 
@@ -131,7 +131,7 @@ def test_classify_a_sample_of_shared_data(bundled_model_path):
 
 
 def test_no_model_installed_is_said_plainly(monkeypatch, tmp_path, capsys):
-    from genre_desktop.core.engine import registry
+    from genre_desktop.core.engine.models import registry
 
     monkeypatch.setattr(registry, "bundled_models_folder", lambda: tmp_path / "none")
     rc = cli.main(["classify", str(tmp_path)])

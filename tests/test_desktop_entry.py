@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from genre_desktop.desktop_entry import PNG_SIZES, desktop_entry, install
+from genre_desktop.core.desktop_entry import PNG_SIZES, desktop_entry, install
 
 
 def test_install_writes_a_valid_entry_and_icons(tmp_path):

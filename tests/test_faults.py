@@ -22,8 +22,10 @@ import soundfile as sf
 
 from conftest import synth, write
 from genre_desktop import cli
-from genre_desktop.core.engine.bundle import BundleError, load_bundle, read_meta, save_bundle
-from genre_desktop.core.engine.registry import list_models, resolve_model, user_models_folder
+from genre_desktop.core.engine.models.bundle import load_bundle, read_meta, save_bundle
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.engine.models.registry import list_models, resolve_model
+from genre_desktop.core.paths import user_models_folder
 
 LEFTOVER_SUFFIXES = (".partial", ".swap", ".trash")
 
@@ -76,7 +78,7 @@ def test_cli_train_refuses_hostile_names(name, user_model, tiny_library, tiny_mo
 
 
 def test_every_rename_and_delete_path_uses_the_same_rule(user_model):
-    from genre_desktop.core.engine.registry import delete_user_model, rename_user_model
+    from genre_desktop.core.engine.models.registry import delete_user_model, rename_user_model
 
     for bad in ("../evil", "", "x.previous"):
         with pytest.raises(BundleError, match="model name"):
@@ -105,7 +107,7 @@ def test_wizard_name_check_is_the_same_rule(qtbot):
 # ------------------------------------------------------------------ kills while training and saving
 SAVE_SCRIPT = """
 import sys
-from genre_desktop.core.engine.bundle import load_bundle, save_bundle
+from genre_desktop.core.engine.models.bundle import load_bundle, save_bundle
 bundle = load_bundle(sys.argv[1])
 for i in range(int(sys.argv[3])):
     save_bundle(sys.argv[2], bundle.model, {**bundle.meta, "name": "mine", "version": sys.argv[4]})
@@ -472,7 +474,7 @@ def test_file_changing_after_the_scan_is_skipped(change, tiny_library, tiny_mode
 
 def test_long_tracks_go_through_the_network_in_batches(tiny_model):
     from genre_desktop.core.training import train_on_library as training
-    from genre_desktop.core.engine.model import SLICE_BATCH
+    from genre_desktop.core.engine.network.model import SLICE_BATCH
 
     bundle = load_bundle(tiny_model)
     sizes = []

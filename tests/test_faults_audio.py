@@ -18,11 +18,11 @@ import pytest
 import soundfile as sf
 
 from conftest import synth, write
-from genre_desktop.core.engine import audio_io, safe_files
-from genre_desktop.core.engine.audio_io import (AudioDecodeError, audio_info, cut_short_note, iter_audio_blocks,
+from genre_desktop.core.engine.audio import decode as audio_io, safe_files
+from genre_desktop.core.engine.audio.decode import (AudioDecodeError, audio_info, cut_short_note, iter_audio_blocks,
                                                 load_audio, wav_lengths)
-from genre_desktop.core.engine.files import expand_paths, iter_audio_files
-from genre_desktop.core.engine.safe_files import FileTooLarge, NotRegularFile, open_regular
+from genre_desktop.core.engine.audio.sources import expand_paths, iter_audio_files
+from genre_desktop.core.safe_files import FileTooLarge, NotRegularFile, open_regular
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev/zero are POSIX")
@@ -280,8 +280,8 @@ def test_wav_lengths_read_the_header_against_the_file(cut_wavs):
 
 
 def test_cut_wavs_are_classified_with_a_truncated_note(cut_wavs, tiny_model):
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     clf = Classifier(load_bundle(tiny_model))
     assert clf.classify_file(cut_wavs["full"]).notes == []
@@ -395,7 +395,7 @@ def test_a_journal_that_is_a_fifo_or_a_device_link_is_dropped(tmp_path):
 
 @posix_only
 def test_a_fifo_or_device_link_in_a_model_folder_is_not_opened(tmp_path):
-    from genre_desktop.core.engine.registry import safetensors_problem
+    from genre_desktop.core.engine.models.registry import safetensors_problem
 
     os.mkfifo(tmp_path / "weights.safetensors")
     (tmp_path / "openset.safetensors").symlink_to("/dev/zero")

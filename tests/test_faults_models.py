@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_LABELS, synth, write
-from genre_desktop.core.engine.bundle import BundleError, bundle_digest, load_bundle, read_meta
+from genre_desktop.core.engine.models.bundle import bundle_digest, load_bundle, read_meta
+from genre_desktop.core.errors import BundleError
 from genre_desktop.core.library import analyse
 from genre_desktop.core.library.analyse import ModelRef, analyse_path
 
@@ -132,9 +133,9 @@ def test_swapped_onnx_cache_entries_are_refused(tmp_path, tiny_model, bass):
     """The graph and check file of another model copied over this model's entry: refused
     (the check records whose digest it is), and this model's own graph exported afresh."""
     pytest.importorskip("onnxruntime")
-    from genre_desktop.core.engine.inference import Classifier
-    from genre_desktop.core.engine.onnx_runtime import SOURCE, cache_key
-    from genre_desktop.core.engine.registry import onnx_cache_folder
+    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.network.onnx_runtime import SOURCE, cache_key
+    from genre_desktop.core.paths import onnx_cache_folder
 
     other = _with_head_rolled(_copy(tiny_model, tmp_path, "other"))
     cache = onnx_cache_folder()
@@ -163,7 +164,8 @@ def test_swapped_onnx_cache_entries_are_refused(tmp_path, tiny_model, bass):
     ("calibration", {"temperature": 1e9}, "calibration temperature"),
 ])
 def test_absurd_thresholds_and_temperatures_are_refused(entry, value, words, tmp_path, tiny_model):
-    from genre_desktop.core.engine.registry import list_models, resolve_model, user_models_folder
+    from genre_desktop.core.engine.models.registry import list_models, resolve_model
+    from genre_desktop.core.paths import user_models_folder
 
     folder = _copy(tiny_model, user_models_folder(), "absurd")
     meta = json.loads((folder / "model.json").read_text())
@@ -201,7 +203,8 @@ def _unreadable(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_truncated, _no_header, _garbage_header, _unreadable])
 def test_models_with_unreadable_weights_are_listed_as_broken(damage, tiny_model):
-    from genre_desktop.core.engine.registry import list_models, resolve_model, user_models_folder
+    from genre_desktop.core.engine.models.registry import list_models, resolve_model
+    from genre_desktop.core.paths import user_models_folder
 
     folder = _copy(tiny_model, user_models_folder(), "damaged")
     fine = _copy(tiny_model, user_models_folder(), "fine")
@@ -217,7 +220,7 @@ def test_models_with_unreadable_weights_are_listed_as_broken(damage, tiny_model)
 
 
 def test_one_bundle_digest_for_the_key_the_network_and_the_cache(tiny_model):
-    from genre_desktop.core.engine.onnx_runtime import _source
+    from genre_desktop.core.engine.network.onnx_runtime import _source
 
     digest = bundle_digest(tiny_model)
     ref = ModelRef.of(tiny_model)

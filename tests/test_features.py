@@ -2,8 +2,8 @@ import librosa
 import numpy as np
 import pytest
 
-from genre_desktop.core.engine.features import FeatureConfig, StreamingLogMel, log_mel
-from genre_desktop.core.engine.verdict import fit_slices
+from genre_desktop.core.engine.audio.features import FeatureConfig, StreamingLogMel, log_mel
+from genre_desktop.core.engine.classify.verdict import fit_slices
 
 
 def test_log_mel_matches_librosa():
@@ -18,7 +18,7 @@ def test_log_mel_matches_torch_stft():
     """The numpy STFT gives the numbers the bundled models were trained on (torch.stft)."""
     import torch
 
-    from genre_desktop.core.engine.features import _frames_to_logmel, mel_filterbank
+    from genre_desktop.core.engine.audio.features import _frames_to_logmel, mel_filterbank
 
     cfg = FeatureConfig()
     x = np.random.default_rng(2).standard_normal(16000 * 20).astype(np.float32) * 0.1
@@ -65,7 +65,7 @@ def test_config_roundtrip_and_validation():
                                  FeatureConfig(fmin=50.0, fmax=7000.0, n_mels=64)])
 def test_mel_filterbank_is_librosas_to_the_bit(cfg):
     """The run-time filterbank is numpy's; librosa (a test dependency only) is the reference."""
-    from genre_desktop.core.engine.features import mel_band_frequencies, mel_filterbank
+    from genre_desktop.core.engine.audio.features import mel_band_frequencies, mel_filterbank
 
     ref = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
     assert np.array_equal(mel_filterbank(cfg), ref)

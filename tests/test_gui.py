@@ -81,7 +81,7 @@ def test_cancel_a_long_analysis(qtbot, window, tmp_path):
 
 
 def test_switch_model_and_persist(qtbot, window, tiny_model, tmp_path):
-    from genre_desktop.core.engine.bundle import load_bundle, save_bundle
+    from genre_desktop.core.engine.models.bundle import load_bundle, save_bundle
 
     bundle = load_bundle(tiny_model)
     other = save_bundle(tmp_path / "other", bundle.model, {**bundle.meta, "name": "other"})

@@ -8,7 +8,7 @@ import sys
 import time
 
 from conftest import synth, write
-from genre_desktop.core.engine.registry import user_config_folder
+from genre_desktop.core.paths import user_config_folder
 from genre_desktop.gui.single_instance import hand_off, server_name
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA
-from genre_desktop.core.engine.calibration import length_bucket, temperature_for
-from genre_desktop.core.engine.verdict import hedge
+from genre_desktop.core.engine.classify.calibration import length_bucket, temperature_for
+from genre_desktop.core.engine.classify.verdict import hedge
 
 RULES = {"min_confidence": 0.5, "min_agreement": 0.5, "unknown_margin": 2.0, "unknown_max_confidence": 0.9}
 
@@ -58,8 +58,8 @@ def _music(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def classifier(bundled_model_path):
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     return Classifier(load_bundle(bundled_model_path))
 
@@ -96,7 +96,7 @@ def test_a_hedged_verdict_keeps_its_closest_genres(classifier):
 
 
 def _agree(classifier, audio):
-    from genre_desktop.core.engine.live import LiveAnalyzer
+    from genre_desktop.core.engine.classify.live import LiveAnalyzer
 
     sf, hop = classifier.config.slice_frames, classifier.config.hop_length
     ten_seconds = audio[:4 * sf * hop]  # exactly four file slices
@@ -125,7 +125,7 @@ def test_live_and_file_agree_on_real_music(classifier):
     source = SHARED_DATA / "gtzan" / "jazz" / "jazz.00004.ogg"
     if not source.exists():
         pytest.skip(f"real music not found at {source}")
-    from genre_desktop.core.engine.audio_io import load_audio
+    from genre_desktop.core.engine.audio.decode import load_audio
 
     audio = load_audio(source, classifier.config.sample_rate)
     for start in (0, 8, 16):  # three 10-s windows of one track
@@ -135,7 +135,7 @@ def test_live_and_file_agree_on_real_music(classifier):
 @pytest.mark.parametrize("verdict", ["unknown", "not_music", "unsure"])
 def test_the_panel_keeps_the_bars_of_a_hedged_verdict(qtbot, verdict):
     """The panel names the hedge and still shows the three closest genres with their bars."""
-    from genre_desktop.core.engine.inference import TrackResult
+    from genre_desktop.core.engine.classify.inference import TrackResult
     from genre_desktop.gui.track_view import VerdictPanel
 
     labels = ["blues", "classical", "metal", "rock"]
@@ -156,7 +156,7 @@ def test_a_hedged_timeline_keeps_each_slices_genre_striped(qtbot, verdict):
     colour; between the stripes each slice keeps its own genre's colour (not erased)."""
     from PySide6.QtGui import QColor
 
-    from genre_desktop.core.engine.inference import SliceResult, TrackResult
+    from genre_desktop.core.engine.classify.inference import SliceResult, TrackResult
     from genre_desktop.gui.track_view import VERDICT_COLORS, TrackPlots, genre_color
 
     labels = ["blues", "classical", "metal", "rock"]

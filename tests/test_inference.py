@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core.engine.inference import Classifier
-from genre_desktop.core.engine.tasks import Cancelled
+from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.tasks import Cancelled
 
 
 @pytest.mark.parametrize("genre", ["bass", "treble", "noise"])
@@ -69,7 +69,7 @@ def test_progress_and_spectrogram(tiny_classifier, tmp_path):
 
 
 def test_batch_size_does_not_change_results(tiny_model, tmp_path):
-    from genre_desktop.core.engine.bundle import load_bundle
+    from genre_desktop.core.engine.models.bundle import load_bundle
 
     bundle = load_bundle(tiny_model)
     audio = synth("treble", 20.0, seed=3)
@@ -124,8 +124,8 @@ def test_onnx_runtime_gives_torchs_numbers(tiny_model, tmp_path, monkeypatch):
     exported graph is cached; GENRE_DESKTOP_RUNTIME=torch keeps torch."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.registry import onnx_cache_folder
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.paths import onnx_cache_folder
 
     path = write(tmp_path / "mix.ogg", np.concatenate([synth("bass", 8.0), synth("noise", 8.0)]))
     torch_clf = Classifier(load_bundle(tiny_model))
@@ -147,8 +147,8 @@ def test_a_damaged_onnx_cache_entry_is_rebuilt_and_a_cached_one_needs_no_torch(t
     import subprocess
     import sys
 
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.registry import onnx_cache_folder
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.paths import onnx_cache_folder
 
     assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "onnxruntime"
     (entry,) = onnx_cache_folder().glob("*.onnx")
@@ -161,7 +161,7 @@ def test_a_damaged_onnx_cache_entry_is_rebuilt_and_a_cached_one_needs_no_torch(t
     lazy = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
     assert lazy.runtime == "onnxruntime" and lazy.bundle.model is None
     with pytest.MonkeyPatch.context() as mp:  # torch's numbers recorded at export must still hold
-        mp.setattr("genre_desktop.core.engine.onnx_runtime.TOLERANCE", -1.0)
+        mp.setattr("genre_desktop.core.engine.network.onnx_runtime.TOLERANCE", -1.0)
         clf = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
         assert clf.runtime == "torch" and clf.bundle.model is not None
     # the CLI, with the graph cached: a verdict without importing torch

@@ -16,9 +16,9 @@ import soxr
 import torch
 
 from conftest import SHARED_DATA, write
-from genre_desktop.core.engine.features import FeatureConfig, log_mel
-from genre_desktop.core.engine.model import normalise_level
-from genre_desktop.core.engine.verdict import fit_slices, silent_slices
+from genre_desktop.core.engine.audio.features import FeatureConfig, log_mel
+from genre_desktop.core.engine.network.model import normalise_level
+from genre_desktop.core.engine.classify.verdict import fit_slices, silent_slices
 
 #: real held-out tracks of the bundled model (model.json validation_tracks)
 TRACKS = ["gtzan/hiphop/hiphop.00001.ogg", "gtzan/classical/classical.00013.ogg", "gtzan/pop/pop.00099.ogg"]
@@ -50,7 +50,7 @@ def test_a_gain_is_undone_exactly_and_silence_keeps_its_raw_level():
 
 
 def test_the_bundled_model_normalises_the_level(bundled_model_path):
-    from genre_desktop.core.engine.bundle import read_meta
+    from genre_desktop.core.engine.models.bundle import read_meta
 
     params = read_meta(bundled_model_path)["architecture"]["params"]
     assert params.get("level_reference", 0) > 0
@@ -58,14 +58,14 @@ def test_the_bundled_model_normalises_the_level(bundled_model_path):
 
 @pytest.fixture(scope="module")
 def classifier(bundled_model_path):
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     return Classifier(load_bundle(bundled_model_path), runtime="auto")
 
 
 def _track(name: str, sr: int) -> np.ndarray:
-    from genre_desktop.core.engine.audio_io import load_audio
+    from genre_desktop.core.engine.audio.decode import load_audio
 
     source = SHARED_DATA / name
     if not source.exists():

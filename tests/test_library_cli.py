@@ -98,7 +98,7 @@ def test_help_texts_and_verdict_words(tmp_path, tiny_model):
     silent = write(tmp_path / "silent.wav", np.zeros(16000 * 8, np.float32))
     line = run_cli("classify", silent, "--model", tiny_model, "--no-progress", check_rc=0).stdout
     assert "no music heard" in line and "?" not in line and "not sure" not in line
-    from genre_desktop.cli import verdict_text
+    from genre_desktop.cli.classify import verdict_text
 
     text = verdict_text("not_music", None, "not music: a steady sound (noise, a tone or a hum)")
     assert text == "not music: a steady sound (noise, a tone or a hum)"

@@ -186,7 +186,7 @@ def test_a_file_that_kills_its_worker_fails_alone(tmp_path, music, tiny_model, m
 
 
 def test_the_bundled_model_keeps_its_sounds_like_tags(tmp_path):
-    from genre_desktop.core.engine.registry import resolve_model
+    from genre_desktop.core.engine.models.registry import resolve_model
 
     path = write(tmp_path / "x.flac", synth("bass", 6.0, sr=22050), 22050)
     ref = ModelRef.of(resolve_model(None))

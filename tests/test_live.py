@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synth
-from genre_desktop.core.engine.live import LiveAnalyzer, RingBuffer
+from genre_desktop.core.engine.classify.live import LiveAnalyzer, RingBuffer
 
 
 def test_ring_buffer_wraps_and_counts_losses():
@@ -74,7 +74,7 @@ def test_long_listening_without_growth_or_drops(tiny_classifier):
 def test_no_input_device_is_a_clear_error(monkeypatch):
     import sounddevice as sd
 
-    from genre_desktop.core.engine.live import CaptureStream, LiveError
+    from genre_desktop.core.engine.classify.live import CaptureStream, LiveError
 
     def no_device(*args, **kwargs):
         raise sd.PortAudioError("Error querying device -1")
@@ -90,7 +90,7 @@ def test_opening_an_input_is_retried_and_default_is_the_device_of_that_name(monk
     exactly that (sounddevice's substring match found it ambiguous)."""
     import sounddevice as sd
 
-    from genre_desktop.core.engine import live
+    from genre_desktop.core.engine.classify import live
 
     devices = [{"name": "pulse default", "max_input_channels": 2, "default_samplerate": 44100.0},
                {"name": "default", "max_input_channels": 2, "default_samplerate": 48000.0}]
@@ -121,7 +121,7 @@ def test_opening_an_input_is_retried_and_default_is_the_device_of_that_name(monk
 
 def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch):
     """An input that goes silent at the driver level (unplugged) ends the session with a reason."""
-    from genre_desktop.core.engine.live import LiveError, LiveSession
+    from genre_desktop.core.engine.classify.live import LiveError, LiveSession
 
     class DeadStream:
         active = True
@@ -134,7 +134,7 @@ def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch
         def read(self):
             return np.zeros(0, np.float32)
 
-    monkeypatch.setattr("genre_desktop.core.engine.live.CaptureStream", lambda device: FakeCapture())
+    monkeypatch.setattr("genre_desktop.core.engine.classify.live.CaptureStream", lambda device: FakeCapture())
     session = LiveSession(tiny_classifier)
     with pytest.raises(LiveError, match="stopped delivering audio"):
         session.poll()
@@ -143,7 +143,7 @@ def test_a_device_that_stops_delivering_is_reported(tiny_classifier, monkeypatch
 def test_the_live_tab_explains_a_missing_sound_server(qtbot, tiny_classifier, monkeypatch):
     import sounddevice as sd
 
-    from genre_desktop.core.engine import live
+    from genre_desktop.core.engine.classify import live
     from genre_desktop.gui.live_view import LivePanel
     from genre_desktop.gui.settings import app_settings
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, synth, write
-from genre_desktop.core.engine.audio_io import load_audio
-from genre_desktop.core.engine.bundle import load_bundle
-from genre_desktop.core.engine.inference import Classifier
-from genre_desktop.core.engine.live import LiveSession
+from genre_desktop.core.engine.audio.decode import load_audio
+from genre_desktop.core.engine.models.bundle import load_bundle
+from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.live import LiveSession
 
 pytestmark = pytest.mark.slow
 CLIP_SECONDS = 12.0

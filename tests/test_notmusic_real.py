@@ -64,14 +64,14 @@ def speech_wav(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def classifier(bundled_model_path):
-    from genre_desktop.core.engine.bundle import load_bundle
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     return Classifier(load_bundle(bundled_model_path), runtime="auto")
 
 
 def test_real_speech_is_not_music_in_a_file_and_live(classifier, speech_wav):
-    from genre_desktop.core.engine.live import LiveAnalyzer
+    from genre_desktop.core.engine.classify.live import LiveAnalyzer
 
     result = classifier.classify_file(speech_wav)
     assert result.verdict == "not_music", (result.verdict, result.music_probability, result.reason)
@@ -90,7 +90,7 @@ def test_a_music_track_stays_music_also_through_a_telephone_line(classifier, tmp
         pytest.skip(f"shared music not here ({MUSIC})")
     from scipy.signal import butter, sosfiltfilt
 
-    from genre_desktop.core.engine.audio_io import iter_audio_blocks
+    from genre_desktop.core.engine.audio.decode import iter_audio_blocks
 
     result = classifier.classify_file(MUSIC)
     assert result.verdict != "not_music" and result.music_probability > 0.5, result

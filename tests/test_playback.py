@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core.engine.playback import PlaybackError, Player
+from genre_desktop.core.engine.audio.playback import PlaybackError, Player
 
 
 def test_player_plays_and_seeks(virtual_mic):
@@ -63,7 +63,7 @@ def test_window_says_when_it_cannot_play(qtbot, tiny_model, tmp_path, monkeypatc
 
 def test_a_file_plays_as_it_is(tmp_path, virtual_mic):
     """44.1 kHz stereo plays at 44.1 kHz in stereo (it was a 22.05 kHz mono down-mix)."""
-    from genre_desktop.core.engine.playback import preview_audio
+    from genre_desktop.core.engine.audio.playback import preview_audio
 
     left, right = synth("bass", 3.0, sr=44100), synth("treble", 3.0, sr=44100)
     path = write(tmp_path / "stereo.flac", np.stack([left, right], axis=1), 44100)

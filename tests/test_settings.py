@@ -1,7 +1,7 @@
 """Settings are declared once (key, type, default) and live in the config folder."""
 import pytest
 
-from genre_desktop.core.engine.registry import user_config_folder, user_data_folder
+from genre_desktop.core.paths import user_config_folder, user_data_folder
 from genre_desktop.gui.settings import OPTIONS, app_settings
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre_desktop.core.engine import sound_tagger as st
+from genre_desktop.core.engine.classify import sound_tagger as st
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "models" / "audioset_mn04"

@@ -2,12 +2,13 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core.engine.bundle import load_bundle
+from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.training.feature_cache import FeatureCache
 from genre_desktop.core.training.library_scan import LabelledTrack, scan_labelled_folders
-from genre_desktop.core.engine.registry import list_models, user_models_folder
+from genre_desktop.core.engine.models.registry import list_models
+from genre_desktop.core.paths import user_models_folder
 from genre_desktop.core.training.splits import grouped_stratified_split
-from genre_desktop.core.engine.tasks import Cancelled
+from genre_desktop.core.tasks import Cancelled
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
 
@@ -79,7 +80,7 @@ def test_cancel_writes_nothing(tiny_library, tiny_model):
 
 
 def test_feature_cache_hits(tmp_path):
-    from genre_desktop.core.engine.features import FeatureConfig
+    from genre_desktop.core.engine.audio.features import FeatureConfig
 
     path = write(tmp_path / "a.flac", synth("bass", 4.0), 16000)
     cache = FeatureCache(tmp_path / "cache")
@@ -94,7 +95,7 @@ def test_feature_cache_hits(tmp_path):
 
 def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
     from genre_desktop.core.training.heads import fit_standardised_head
-    from genre_desktop.core.engine.names import genre_key
+    from genre_desktop.core.engine.models.names import genre_key
     from genre_desktop.core.training.scope import head_prior, plan_labels
 
     assert genre_key("Hip-Hop") == genre_key("hip hop") == "hiphop"

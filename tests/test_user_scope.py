@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre_desktop.core.engine.bundle import load_bundle, read_meta
+from genre_desktop.core.engine.models.bundle import load_bundle, read_meta
 from genre_desktop.core.training.library_scan import LabelledTrack, LibraryScan, scan_labelled_folders
 from genre_desktop.core.training.scope import fit_scoped_head, head_prior, plan_labels, pseudo_samples
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
@@ -114,7 +114,7 @@ def test_cli_scope(tmp_path, tiny_library, tiny_model, capsys):
     """``train --scope``: extend (the default) keeps the base genres beside a new one; only
     says plainly that everything will be called one of the person's genres."""
     from genre_desktop import cli
-    from genre_desktop.core.engine.registry import user_models_folder
+    from genre_desktop.core.paths import user_models_folder
 
     lib = tmp_path / "lib"
     shutil.copytree(tiny_library / "bass", lib / "Bass")
@@ -172,7 +172,7 @@ def trained(real_music, bundled_model_path, tmp_path_factory):
 
 
 def classify(model_path, paths):
-    from genre_desktop.core.engine.inference import Classifier
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     clf = Classifier(load_bundle(model_path))
     return [clf.classify_file(str(p)) for p in paths]

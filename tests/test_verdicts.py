@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, synth, write
-from genre_desktop.core.engine.bundle import load_bundle
-from genre_desktop.core.engine.inference import VERDICTS, Classifier
+from genre_desktop.core.engine.models.bundle import load_bundle
+from genre_desktop.core.engine.classify.inference import VERDICTS, Classifier
 
 SR = 22050
 
@@ -123,7 +123,7 @@ def test_window_shows_the_state(qtbot, kind, bundled_model_path, synth_genres_mo
 
 
 def test_live_windows_get_verdicts(bundled_model_path):
-    from genre_desktop.core.engine.live import LiveAnalyzer
+    from genre_desktop.core.engine.classify.live import LiveAnalyzer
 
     clf = Classifier(load_bundle(bundled_model_path))
     analyzer = LiveAnalyzer(clf, hop_seconds=1.0)
@@ -154,7 +154,7 @@ def test_the_generated_not_music_set_through_the_cli(bundled_model_path, tmp_pat
 
 
 def test_the_steady_sound_rule_is_learnt_and_a_steady_genre_keeps_it():
-    from genre_desktop.core.engine.openset import (STEADY_MARGIN, fit_openset, fit_steady_threshold,
+    from genre_desktop.core.engine.models.openset import (STEADY_MARGIN, fit_openset, fit_steady_threshold,
                                                    slice_dispersion)
 
     rng = np.random.default_rng(0)
@@ -178,7 +178,7 @@ def test_live_hears_a_steady_hum_as_not_music(bundled_model_path):
     barely change make it "not music" in the live tab too."""
     import soxr
 
-    from genre_desktop.core.engine.live import LiveAnalyzer
+    from genre_desktop.core.engine.classify.live import LiveAnalyzer
 
     clf = Classifier(load_bundle(bundled_model_path))
     t = np.arange(int(12 * SR)) / SR

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QWizard
 
-from genre_desktop.core.engine.registry import user_models_folder
+from genre_desktop.core.paths import user_models_folder
 from genre_desktop.gui.wizard import TrainWizard
 
 
@@ -101,7 +101,7 @@ def test_check_page_says_which_genres_the_base_model_knows(qtbot, wizard, tmp_pa
 def test_keep_the_old_one_is_honoured(qtbot, wizard, library, tiny_model, existed):
     """'Keep the old one' puts back the model the training replaced (the new one becomes the
     restorable backup); with no model of that name before, the button discards the new one."""
-    from genre_desktop.core.engine.bundle import load_bundle, read_meta, save_bundle
+    from genre_desktop.core.engine.models.bundle import load_bundle, read_meta, save_bundle
 
     dest = user_models_folder() / "mine"
     if existed:

@@ -4,7 +4,7 @@ shipped ``models/audioset_mn04`` (weights.safetensors + model.json with the 527 
     .venv/bin/python tools/convert_mn04.py [SOURCE_FOLDER]
 
 The state dict is loaded with ``weights_only=True`` and strictly into the plain-torch
-network (:mod:`genre_desktop.core.engine.sound_tagger_net`) before it is written.
+network (:mod:`genre_desktop.core.engine.network.sound_tagger_net`) before it is written.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from genre_desktop.core.engine.sound_tagger_net import SoundTaggerNet
+from genre_desktop.core.engine.network.sound_tagger_net import SoundTaggerNet
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -81,7 +81,7 @@ def reference_outputs(unpacked: Path, prefix: Path, patches: np.ndarray) -> np.n
 def synth_patches(n: int = 4) -> np.ndarray:
     """Log-mel patches of synthesised music-like audio (chords, noise bursts)."""
     sys.path.insert(0, str(ROOT))
-    from genre_desktop.core.engine.features import FeatureConfig, log_mel
+    from genre_desktop.core.engine.audio.features import FeatureConfig, log_mel
 
     cfg = FeatureConfig()
     rng = np.random.default_rng(0)
@@ -107,9 +107,9 @@ def main() -> None:
     from safetensors.torch import save_file
 
     sys.path.insert(0, str(ROOT))
-    from genre_desktop.core.engine.bundle_meta import BundleMeta
-    from genre_desktop.core.engine.features import FeatureConfig
-    from genre_desktop.core.engine.musicnn import MSD_TAGS, MusiCNN, tf_to_torch_state
+    from genre_desktop.core.engine.models.bundle_meta import BundleMeta
+    from genre_desktop.core.engine.audio.features import FeatureConfig
+    from genre_desktop.core.engine.network.musicnn import MSD_TAGS, MusiCNN, tf_to_torch_state
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -86,7 +86,7 @@ def carve_ogg(rcc: Path, out: Path) -> list[Path]:
 def decode(path: Path) -> np.ndarray:
     """16-kHz mono float32: the app's decoder; ffmpeg for GSM and raw 16-bit PCM."""
     if path.suffix not in (".gsm", ".raw"):
-        from genre_desktop.core.engine.audio_io import AudioDecodeError, iter_audio_blocks
+        from genre_desktop.core.engine.audio.decode import AudioDecodeError, iter_audio_blocks
 
         try:
             return np.concatenate([np.zeros(0, np.float32), *iter_audio_blocks(path, RATE, 60.0)])

@@ -17,8 +17,8 @@ from PySide6.QtGui import QAction, QBrush, QColor, QStandardItem, QStandardItemM
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QPushButton, QTreeView,
                                QVBoxLayout, QWidget)
 
-from ..core.engine.verdict import VERDICT_WORDS
-from ..core.library.albums import Album, AlbumModel, album_index, load_album, own_genre
+from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.library.albums import Album, AlbumModel, album_index, load_album, own_genre
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class AlbumWindow(QDialog):
 def album_controls(library) -> list[QWidget]:
     """The Library tab's "Albums…" and "Vocabulary…" buttons (the latter triggers
     ``library.vocabulary_action``, which a menu can show too)."""
-    from .vocabulary_dialog import VocabularyDialog
+    from genre_desktop.gui.vocabulary_dialog import VocabularyDialog
 
     def model() -> AlbumModel:
         ref = getattr(library, "ref", None)

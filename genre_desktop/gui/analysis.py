@@ -12,7 +12,7 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from .tasks import Task
+from genre_desktop.gui.tasks import Task
 
 log = logging.getLogger(__name__)
 DISPLAY_COLUMNS = 4000  # spectrogram columns kept for display
@@ -68,8 +68,8 @@ def _minutes(seconds: float) -> str:
 
 def _load_classifier(folder: str):
     """Load a bundle and wrap it for analysis (torch is first imported here, off the GUI thread)."""
-    from ..core.engine.bundle import load_bundle
-    from ..core.engine.inference import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     return Classifier(load_bundle(folder), batch_size=GUI_BATCH_SIZE, runtime="auto")
 

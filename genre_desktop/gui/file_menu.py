@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from .recent import RecentMenu
+from genre_desktop.gui.recent import RecentMenu
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from genre_desktop.gui.main_window import MainWindow
 
 
 class FileMenu:

@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMenu, QScrollArea, QVBoxLayout
 
-from ..core.engine.bundle import bundle_metrics_line
+from genre_desktop.core.engine.models.bundle import bundle_metrics_line
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from genre_desktop.gui.main_window import MainWindow
 
 class TextDialog(QDialog):
     """A small non-modal window of rich text with a Close button."""
@@ -135,7 +135,7 @@ class HelpMenu:
         return self._show("About the model", model_html(self.window.bundle))
 
     def show_app(self) -> TextDialog:
-        from .. import __version__
+        from genre_desktop import __version__
 
         return self._show("About Genre Desktop",
                           f"<h3>Genre Desktop {escape(__version__)}</h3><p>Tells the genre of music, slice by slice.</p>"

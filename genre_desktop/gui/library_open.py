@@ -10,9 +10,9 @@ from typing import Callable, Optional
 
 from PySide6.QtWidgets import QMessageBox
 
-from ..core.library.database import LibraryDatabase, library_path, repair_library
-from ..core.library.db_open import LibraryDamaged
-from ..core.library.writing import recover
+from genre_desktop.core.library.database import LibraryDatabase, library_path, repair_library
+from genre_desktop.core.library.db_open import LibraryDamaged
+from genre_desktop.core.library.writing import recover
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ from typing import Iterable, Iterator, Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
-from ..core.library import pages
-from ..core.library.database import FileRow, LibraryDatabase
-from ..core.library.pages import COLUMNS, Query
-from ..core.library.vocabulary import Vocabulary
-from ..core.library.review import Proposal, TagOptions
-from .tasks import Task
+from genre_desktop.core.library import pages
+from genre_desktop.core.library.database import FileRow, LibraryDatabase
+from genre_desktop.core.library.pages import COLUMNS, Query
+from genre_desktop.core.library.vocabulary import Vocabulary
+from genre_desktop.core.library.review import Proposal, TagOptions
+from genre_desktop.gui.tasks import Task
 
 log = logging.getLogger(__name__)
 PAGE = 50  # rows read at once

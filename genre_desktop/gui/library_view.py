@@ -24,18 +24,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QLineEdit, QMenu, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QTableView,
                                QVBoxLayout, QWidget)
 
-from ..core.engine.verdict import VERDICT_WORDS
-from ..core.library.analyse import ModelRef, file_record
-from ..core.library.batch import BatchOptions, BatchSummary, gone_files, scan_library, store_record
-from ..core.library import pages
-from ..core.library.listing import FILTERS, present, write_playlists, write_table
-from ..core.library.writing import undoable_batches
-from .library_open import ask_repair, open_library
-from .library_table import LibraryTableModel
-from .settings import Settings
-from .album_view import album_controls
-from .tag_review import TagReviewDialog, options_from, undo_batch
-from .tasks import Task
+from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.library.analyse import ModelRef, file_record
+from genre_desktop.core.library.batch import BatchOptions, BatchSummary, gone_files, scan_library, store_record
+from genre_desktop.core.library import pages
+from genre_desktop.core.library.listing import FILTERS, present, write_playlists, write_table
+from genre_desktop.core.library.writing import undoable_batches
+from genre_desktop.gui.library_open import ask_repair, open_library
+from genre_desktop.gui.library_table import LibraryTableModel
+from genre_desktop.gui.settings import Settings
+from genre_desktop.gui.album_view import album_controls
+from genre_desktop.gui.tag_review import TagReviewDialog, options_from, undo_batch
+from genre_desktop.gui.tasks import Task
 
 log = logging.getLogger(__name__)
 REFRESH_MS = 1000  # how often the table catches up with a running scan
@@ -412,7 +412,7 @@ class LibraryView(QWidget):
 
     def more_like_this(self, path: Optional[str] = None):
         """The tracks that sound most like the selected one (:mod:`.similar_view`)."""
-        from .similar_view import SimilarDialog
+        from genre_desktop.gui.similar_view import SimilarDialog
 
         path = path or next(iter(self.selected_paths()), None)
         if path is None or self.ref is None:

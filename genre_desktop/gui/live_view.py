@@ -12,16 +12,16 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from ..core.engine.features import FeatureConfig, mel_band_frequencies
-from ..core.engine.live import LiveError, LivePrediction, LiveSession, input_devices
-from ..core.engine.registry import user_data_folder
-from .track_view import VERDICT_COLORS, VERDICT_TITLES, HzAxis, genre_color, headline_label
-from .tasks import start_service
-from .theme import MUTED_STYLE, style_plot
+from genre_desktop.core.engine.audio.features import FeatureConfig, mel_band_frequencies
+from genre_desktop.core.engine.classify.live import LiveError, LivePrediction, LiveSession, input_devices
+from genre_desktop.core.paths import user_data_folder
+from genre_desktop.gui.track_view import VERDICT_COLORS, VERDICT_TITLES, HzAxis, genre_color, headline_label
+from genre_desktop.gui.tasks import start_service
+from genre_desktop.gui.theme import MUTED_STYLE, style_plot
 
 if TYPE_CHECKING:
-    from ..core.engine.inference import Classifier
-    from .settings import Settings
+    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.gui.settings import Settings
 
 log = logging.getLogger(__name__)
 SPECTROGRAM_SECONDS = 10.0

@@ -12,19 +12,19 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMai
                                QProgressBar, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from ..core.engine.files import expand_paths
-from .file_menu import FileMenu
-from .help_menu import HelpMenu
-from .library_view import LibraryView
-from .theme import install_theme_menu
-from .live_view import LivePanel
-from .model_menu import ModelMenu
-from .track_actions import TrackActions
-from .settings import Settings, app_settings
-from .track_table import TrackTableModel, sortable
-from .track_view import TrackPlots, VerdictPanel
-from .playback_controls import PlaybackController
-from .analysis import AnalysisQueue, QueueProgress
+from genre_desktop.core.engine.audio.sources import expand_paths
+from genre_desktop.gui.file_menu import FileMenu
+from genre_desktop.gui.help_menu import HelpMenu
+from genre_desktop.gui.library_view import LibraryView
+from genre_desktop.gui.theme import install_theme_menu
+from genre_desktop.gui.live_view import LivePanel
+from genre_desktop.gui.model_menu import ModelMenu
+from genre_desktop.gui.track_actions import TrackActions
+from genre_desktop.gui.settings import Settings, app_settings
+from genre_desktop.gui.track_table import TrackTableModel, sortable
+from genre_desktop.gui.track_view import TrackPlots, VerdictPanel
+from genre_desktop.gui.playback_controls import PlaybackController
+from genre_desktop.gui.analysis import AnalysisQueue, QueueProgress
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         import copy
         import dataclasses
 
-        from ..core.engine.inference import Classifier
+        from genre_desktop.core.engine.classify.inference import Classifier
 
         self.bundle = bundle
         # the live thread gets its own copy of the network: one nn.Module is never run

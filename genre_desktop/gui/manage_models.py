@@ -9,8 +9,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QInputDialog, QListWidget,
                                QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout)
 
-from ..core.engine.bundle import BundleError, bundle_metrics_line
-from ..core.engine.registry import ModelEntry, delete_user_model, list_models, rename_user_model, restore_backup
+from genre_desktop.core.engine.models.bundle import bundle_metrics_line
+
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.engine.models.registry import ModelEntry, delete_user_model, list_models, rename_user_model, restore_backup
 
 ENTRY_ROLE = Qt.UserRole
 

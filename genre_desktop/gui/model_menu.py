@@ -9,10 +9,10 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QMenu
 
-from ..core.engine.registry import list_models, resolve_model
+from genre_desktop.core.engine.models.registry import list_models, resolve_model
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from genre_desktop.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ModelMenu(QObject):
     def switch(self, name_or_path: Optional[str], remember: bool = True) -> None:
         """Load a model (a name or a folder; None: the bundled default) in the window's
         worker; a remembered model that was deleted falls back to the default."""
-        from ..core.engine.bundle import BundleError
+        from genre_desktop.core.errors import BundleError
 
         window = self.window
         try:
@@ -82,7 +82,7 @@ class ModelMenu(QObject):
     def failed(self, folder: str, message: str) -> None:
         """A model did not load: fall back to the bundled default, saying so; if that fails
         too, say there is no model (queued tracks wait)."""
-        from ..core.engine.bundle import BundleError
+        from genre_desktop.core.errors import BundleError
 
         window = self.window
         try:
@@ -102,7 +102,7 @@ class ModelMenu(QObject):
         window.verdict.show_message("No genre model", message)
 
     def open_wizard(self):
-        from .wizard import TrainWizard
+        from genre_desktop.gui.wizard import TrainWizard
 
         window = self.window
         wizard = TrainWizard(None, window, settings=window.settings)  # starts from the bundled model unless changed
@@ -113,7 +113,7 @@ class ModelMenu(QObject):
         return wizard
 
     def manage_models(self) -> None:
-        from .manage_models import ManageModelsDialog
+        from genre_desktop.gui.manage_models import ManageModelsDialog
 
         ManageModelsDialog(self.window).exec()
         self.refresh()

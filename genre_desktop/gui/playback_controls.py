@@ -6,8 +6,8 @@ from typing import Optional
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QPushButton, QStyle
 
-from ..core.engine.playback import PlaybackError, Player
-from .tasks import Task
+from genre_desktop.core.engine.audio.playback import PlaybackError, Player
+from genre_desktop.gui.tasks import Task
 
 # plain words beside the style's own icons: the \u23f8 glyph is an empty box in common Linux fonts
 PLAY, PAUSE, LOADING = "Play", "Pause", "Loading\u2026"
@@ -80,7 +80,7 @@ class PlaybackController(QObject):
             self._decoding.wait(3000)
 
     def _decode(self, path: str) -> None:
-        from ..core.engine.playback import preview_audio
+        from genre_desktop.core.engine.audio.playback import preview_audio
 
         task = Task(preview_audio, path, name="preview", contract=False, parent=self)
         task.finished.connect(lambda decoded: self._on_ready(path, *decoded))

@@ -7,7 +7,7 @@ from typing import Callable
 
 from PySide6.QtWidgets import QMenu
 
-from .settings import Settings
+from genre_desktop.gui.settings import Settings
 
 MAX_RECENT = 10
 

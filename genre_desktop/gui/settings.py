@@ -1,6 +1,6 @@
 """The window's settings, each declared once: key, type, default and what it is for.
 
-Stored as an INI file in the user config folder (``core.engine.registry.user_config_folder``;
+Stored as an INI file in the user config folder (``core.paths.user_config_folder``;
 under ``GENRE_DESKTOP_DATA`` for tests). A value that a hand-edited or older file holds in
 the wrong type reads as the default; writing a key that is not declared here is a bug and
 raises ``KeyError``.
@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..core.engine.registry import user_config_folder, user_data_folder
+from genre_desktop.core.paths import user_config_folder, user_data_folder
 
 log = logging.getLogger(__name__)
 FILE_NAME = "settings.ini"

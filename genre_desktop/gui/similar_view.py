@@ -11,10 +11,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from ..core.library.database import FileRow, LibraryDatabase
-from ..core.library.listing import write_similar_playlist
-from ..core.library.moods import by_kind, track_sound_tags
-from ..core.library.similar import SimilarError, similar_to
+from genre_desktop.core.library.database import FileRow, LibraryDatabase
+from genre_desktop.core.library.listing import write_similar_playlist
+from genre_desktop.core.library.moods import by_kind, track_sound_tags
+from genre_desktop.core.library.similar import SimilarError, similar_to
 
 log = logging.getLogger(__name__)
 

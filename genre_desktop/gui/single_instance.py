@@ -17,7 +17,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from ..core.engine.registry import user_config_folder
+from genre_desktop.core.paths import user_config_folder
 
 log = logging.getLogger(__name__)
 CONNECT_MS = 500

@@ -15,13 +15,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
-from ..core.library.albums import AlbumModel
-from ..core.library.database import LibraryDatabase
-from ..core.library.vocabulary import vocabulary_or_default
-from ..core.library.writing import WriteSummary, apply, undo
-from ..core.library.review import TagOptions, propose, review_order
-from .settings import Settings
-from .tasks import Task
+from genre_desktop.core.library.albums import AlbumModel
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.vocabulary import vocabulary_or_default
+from genre_desktop.core.library.writing import WriteSummary, apply, undo
+from genre_desktop.core.library.review import TagOptions, propose, review_order
+from genre_desktop.gui.settings import Settings
+from genre_desktop.gui.tasks import Task
 
 SEPARATORS = (("as separate values (where the format allows)", ""), ("joined by \u201c; \u201d", "; "),
               ("joined by \u201c / \u201d", " / "))

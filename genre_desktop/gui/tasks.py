@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..core.engine.tasks import Cancelled
+from genre_desktop.core.tasks import Cancelled
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals
@@ -26,9 +26,9 @@ PROGRESS_INTERVAL = 0.1  # seconds between progress signals
 
 def _expected(exc: BaseException) -> bool:
     """Whether a worker's exception is bad input said in words (no traceback wanted)."""
-    from ..core.engine.audio_io import AudioDecodeError
-    from ..core.engine.bundle_meta import BundleError
-    from ..core.engine.playback import PlaybackError
+    from genre_desktop.core.engine.audio.decode import AudioDecodeError
+    from genre_desktop.core.errors import BundleError
+    from genre_desktop.core.engine.audio.playback import PlaybackError
 
     return isinstance(exc, (OSError, ValueError, AudioDecodeError, BundleError, PlaybackError))
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequen
 from PySide6.QtWidgets import QMenu
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from genre_desktop.gui.main_window import MainWindow
 
 
 class TrackActions:

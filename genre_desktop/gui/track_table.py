@@ -4,7 +4,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
-from ..core.engine.verdict import VERDICT_WORDS as ALL_VERDICT_WORDS
+from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS as ALL_VERDICT_WORDS
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -12,7 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QBrush, QColor
 
 if TYPE_CHECKING:
-    from ..core.engine.inference import TrackResult
+    from genre_desktop.core.engine.classify.inference import TrackResult
 
 COLUMNS = ("Track", "Genre", "Confidence", "Status")
 
@@ -160,10 +160,10 @@ class TrackTableModel(RowsModel):
         keep for ``ref``, a :class:`~genre_desktop.core.library.analyse.ModelRef`), so the
         window and ``genre-desktop-cli library export`` write the same fields and values.
         """
-        from ..core.library.analyse import file_record
-        from ..core.library.batch import store_record
-        from ..core.library.database import LibraryDatabase
-        from ..core.library.listing import write_table
+        from genre_desktop.core.library.analyse import file_record
+        from genre_desktop.core.library.batch import store_record
+        from genre_desktop.core.library.database import LibraryDatabase
+        from genre_desktop.core.library.listing import write_table
 
         rows = [r for r in self.rows if r.result is not None or r.status == "error"]
         order = {r.path: i for i, r in enumerate(rows)}

@@ -9,11 +9,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ..core.engine.features import FeatureConfig, mel_band_frequencies
-from .theme import MUTED_STYLE, style_plot
+from genre_desktop.core.engine.audio.features import FeatureConfig, mel_band_frequencies
+from genre_desktop.gui.theme import MUTED_STYLE, style_plot
 
 if TYPE_CHECKING:
-    from ..core.engine.inference import TrackResult
+    from genre_desktop.core.engine.classify.inference import TrackResult
 
 # distinct, saturated colours (no greys: grey means silence or "not sure")
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout
                                QListWidgetItem, QPushButton, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from ..core.engine.names import tag_spelling
-from ..core.library.vocabulary import (Vocabulary, VocabularyError, save_vocabulary, vocabulary_or_default,
+from genre_desktop.core.engine.models.names import tag_spelling
+from genre_desktop.core.library.vocabulary import (Vocabulary, VocabularyError, save_vocabulary, vocabulary_or_default,
                                        vocabulary_path)
 
 log = logging.getLogger(__name__)

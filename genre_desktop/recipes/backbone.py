@@ -5,7 +5,7 @@ from importlib import resources
 
 from safetensors.torch import load_file
 
-from ..core.engine.musicnn import MusiCNN
+from genre_desktop.core.engine.network.musicnn import MusiCNN
 
 
 def load_msd_musicnn() -> MusiCNN:

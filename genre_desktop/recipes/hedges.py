@@ -26,11 +26,11 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..core.engine.calibration import (LENGTH_BUCKETS, apply_temperature, expected_calibration_error,
+from genre_desktop.core.engine.classify.calibration import (LENGTH_BUCKETS, apply_temperature, expected_calibration_error,
                                        fit_temperature, length_bucket)
-from ..core.engine.openset import OpenSet, slice_dispersion
-from ..core.engine.verdict import hedge, softmax, vote
-from .dataset import LABELS, gtzan_group
+from genre_desktop.core.engine.models.openset import OpenSet, slice_dispersion
+from genre_desktop.core.engine.classify.verdict import hedge, softmax, vote
+from genre_desktop.recipes.dataset import LABELS, gtzan_group
 
 log = logging.getLogger(__name__)
 

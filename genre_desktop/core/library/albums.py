@@ -5,10 +5,10 @@ two folders are two albums; a compilation's many artists stay one album); an unt
 track belongs to its folder. The library keeps no album-artist field, so an album's
 artist is the one most of its tracks name ("Various artists" when none has most).
 
-The album's genre is :func:`~genre_desktop.core.engine.verdict.vote` over the audible
+The album's genre is :func:`~genre_desktop.core.engine.classify.verdict.vote` over the audible
 slices of its music tracks (as the scans stored them: each slice's top genre and its
 probability), calibrated and hedged exactly as one track is
-(:func:`~genre_desktop.core.engine.verdict.hedge`): "not sure" when the slices split. A
+(:func:`~genre_desktop.core.engine.classify.verdict.hedge`): "not sure" when the slices split. A
 track whose own genre is not the album's is flagged as disagreeing.
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
-from ..engine.calibration import apply_temperature, temperature_for
-from ..engine.verdict import HEDGE_DEFAULTS, hedge, vote
-from .database import FileRow, LibraryDatabase
+from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
+from genre_desktop.core.engine.classify.verdict import HEDGE_DEFAULTS, hedge, vote
+from genre_desktop.core.library.database import FileRow, LibraryDatabase
 
 MIN_ALBUM_TRACKS = 3  # analysed tracks an album needs before one genre is written for all
 MUSIC_VERDICTS = ("genre", "unsure")  # tracks whose slices vote for their album
@@ -44,8 +44,8 @@ class AlbumModel:
     @classmethod
     def of_folder(cls, folder: os.PathLike | str) -> "AlbumModel":
         """From a bundle folder's ``model.json`` (defaults for what it lacks or cannot give)."""
-        from ..engine.bundle import read_meta
-        from ..engine.bundle_meta import BundleError
+        from genre_desktop.core.engine.models.bundle import read_meta
+        from genre_desktop.core.errors import BundleError
 
         try:
             meta = read_meta(Path(folder))

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-from ..engine.audio_io import AudioDecodeError
-from ..engine.bundle_meta import BundleError
-from ..engine.safe_files import fault_point
-from ..engine.threads import set_thread_policy
-from .tags import TagError, audio_digest, new_audio_digest, read_tags
+from genre_desktop.core.engine.audio.decode import AudioDecodeError
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.safe_files import fault_point
+from genre_desktop.core.engine.network.threads import set_thread_policy
+from genre_desktop.core.library.tags import TagError, audio_digest, new_audio_digest, read_tags
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class ModelRef:
 
     ``key`` names the exact files (name, version and a digest of their bytes): results are
     stored per key, so two models, or two trainings under one name, never mix. ``digest``
-    is the whole :func:`~genre_desktop.core.engine.bundle.bundle_digest`: a worker loads
+    is the whole :func:`~genre_desktop.core.engine.models.bundle.bundle_digest`: a worker loads
     only a model whose files have it. ``files`` (name -> bytes) travels to workers that
     cannot see ``folder``.
     """
@@ -47,7 +47,7 @@ class ModelRef:
     @classmethod
     def of(cls, folder: os.PathLike | str) -> "ModelRef":
         """The reference of a bundle folder (reads its files to digest them)."""
-        from ..engine.bundle import bundle_digest, read_meta
+        from genre_desktop.core.engine.models.bundle import bundle_digest, read_meta
 
         folder = Path(folder)
         meta = read_meta(folder)
@@ -58,7 +58,7 @@ class ModelRef:
 
     def portable(self) -> "ModelRef":
         """The same reference carrying its files, for workers on other machines."""
-        from ..engine.bundle import model_files
+        from genre_desktop.core.engine.models.bundle import model_files
 
         return replace(self, files={p.name: p.read_bytes() for p in model_files(Path(self.folder))})
 
@@ -118,7 +118,7 @@ def _unpacked(ref: ModelRef) -> Path:
 
 
 def load_model(ref: ModelRef):
-    """A :class:`~genre_desktop.core.engine.inference.Classifier` of exactly the model ``ref``
+    """A :class:`~genre_desktop.core.engine.classify.inference.Classifier` of exactly the model ``ref``
     names: from ``ref.folder`` when its files have ``ref``'s digest, else from the files
     ``ref`` carries, unpacked privately and checked the same way.
 
@@ -127,8 +127,8 @@ def load_model(ref: ModelRef):
     BundleError
         The model does not load, or no copy of it with ``ref``'s digest is at hand.
     """
-    from ..engine.bundle import load_bundle
-    from ..engine.inference import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+    from genre_desktop.core.engine.classify.inference import Classifier
 
     bundle, folder = None, Path(ref.folder)
     if (folder / "model.json").is_file():
@@ -179,7 +179,7 @@ def init_worker(ref: ModelRef, threads: int = 1) -> None:
 
 
 def result_record(result, top_k: int = TOP_K) -> dict:
-    """What the library keeps of a :class:`~genre_desktop.core.engine.inference.TrackResult`."""
+    """What the library keeps of a :class:`~genre_desktop.core.engine.classify.inference.TrackResult`."""
     return {"verdict": result.verdict, "genre": result.genre, "closest": result.closest,
             "confidence": round(float(result.confidence), 4), "reason": result.reason or None,
             "top": [[label, round(p, 4)] for label, p in result.top(top_k)],
@@ -246,7 +246,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
     With ``expect_fingerprint`` (the file may be one the library knew under another path),
     the audio is fingerprinted first, and when it matches the record says ``moved`` and the
     network does not run. ``slice_step`` > 1 is the batch fast path
-    (:meth:`~genre_desktop.core.engine.inference.Classifier.classify_file`).
+    (:meth:`~genre_desktop.core.engine.classify.inference.Classifier.classify_file`).
 
     Returns
     -------

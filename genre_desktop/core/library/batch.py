@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from ..engine.files import iter_audio_files
-from ..engine.safe_files import fault_point
-from ..engine.tasks import ProgressCallback, StopCallback, no_progress
-from .analyse import ModelRef, analyse_path, init_worker, load_model
-from .batch_dask import DaskPool, check_address, default_timeout, handshake
-from .database import LibraryDatabase, path_text
-from .db_open import DEFAULT_TIMEOUT
+from genre_desktop.core.engine.audio.sources import iter_audio_files
+from genre_desktop.core.safe_files import fault_point
+from genre_desktop.core.tasks import ProgressCallback, StopCallback, no_progress
+from genre_desktop.core.library.analyse import ModelRef, analyse_path, init_worker, load_model
+from genre_desktop.core.library.batch_dask import DaskPool, check_address, default_timeout, handshake
+from genre_desktop.core.library.database import LibraryDatabase, path_text
+from genre_desktop.core.library.db_open import DEFAULT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _retagged_candidate(job: Job, gone: list, taken: set) -> None:
     when the audio is the same."""
     if not gone:
         return
-    from .tags import TagError, read_tags
+    from genre_desktop.core.library.tags import TagError, read_tags
 
     try:
         duration = read_tags(job.path).duration

@@ -15,11 +15,11 @@ import time
 from typing import Optional
 from urllib.parse import urlsplit
 
-from .analyse import ModelRef, analyse_on_worker
+from genre_desktop.core.library.analyse import ModelRef, analyse_on_worker
+from genre_desktop.core.paths import DASK_TIMEOUT_ENV as TIMEOUT_ENV
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_ENV = "GENRE_DESKTOP_DASK_TIMEOUT"  # seconds to reach a scheduler, and to wait for a worker
 SCHEMES = ("tcp",)  # what a scheduler address may name (tls/ucx would need settings this app has not)
 MAX_RECOVERIES = 5  # losses survived on the cluster before the rest runs locally
 

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from ..engine.registry import user_data_folder
-from .db_open import DEFAULT_TIMEOUT, LibraryError, library_error, open_library
-from .db_open import repair_library as _repair
-from . import run_locks
+from genre_desktop.core.paths import library_path
+from genre_desktop.core.library.db_open import DEFAULT_TIMEOUT, LibraryError, library_error, open_library
+from genre_desktop.core.library.db_open import repair_library as _repair
+from genre_desktop.core.library import run_locks
 
 log = logging.getLogger(__name__)
 
-LIBRARY_ENV = "GENRE_DESKTOP_LIBRARY"
 SCHEMA_VERSION = 2  # 2: vectors and model_tags (additive: a schema-1 library gains them when opened writable)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -85,11 +84,6 @@ def repair_library(path: os.PathLike | str | None = None, timeout: float = DEFAU
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
-
-def library_path() -> Path:
-    """Where the library database lives."""
-    override = os.environ.get(LIBRARY_ENV)
-    return Path(override) if override else user_data_folder() / "library.sqlite3"
 
 
 def path_key(path: os.PathLike | str) -> bytes:
@@ -273,7 +267,7 @@ class LibraryDatabase:
              record.get("confidence"), record.get("reason"), json.dumps(record.get("top")),
              json.dumps(record.get("timeline")), json.dumps(record.get("sounds_like") or []), record.get("error"),
              now(), run_id))
-        from .vectors import save_vectors
+        from genre_desktop.core.library.vectors import save_vectors
         save_vectors(self._conn, file_id, model_key, record)
 
     def has_result(self, file_id: int, model_key: str, include_errors: bool = True) -> bool:

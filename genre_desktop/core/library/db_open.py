@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
+from genre_desktop.core.errors import GenreDesktopError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ DATABASE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
 
-class LibraryError(sqlite3.Error):
+class LibraryError(GenreDesktopError, sqlite3.Error):
     """The library cannot be used as asked; ``str()`` is one line fit to show.
 
     ``exit_code`` is what the CLI exits with."""

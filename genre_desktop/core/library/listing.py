@@ -17,9 +17,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from ..engine.names import tag_spelling
-from ..engine.safe_files import atomic_write_text, atomic_writer
-from .database import FileRow
+from genre_desktop.core.engine.models.names import tag_spelling
+from genre_desktop.core.safe_files import atomic_write_text, atomic_writer
+from genre_desktop.core.library.database import FileRow
 
 log = logging.getLogger(__name__)
 

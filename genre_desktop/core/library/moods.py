@@ -26,11 +26,11 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional
 
-from ..engine.tasks import ProgressCallback, StopCallback, no_progress
-from .database import LibraryDatabase
-from .tag_fields import TagError, read_field
-from .vectors import tag_probs_of
-from .writing import write_batch
+from genre_desktop.core.tasks import ProgressCallback, StopCallback, no_progress
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.tag_fields import TagError, read_field
+from genre_desktop.core.library.vectors import tag_probs_of
+from genre_desktop.core.library.writing import write_batch
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Iterable, Iterator, Optional
 
-from ..engine.verdict import VERDICT_WORDS
-from .database import _ROWS, FileRow, LibraryDatabase, _loads, _row, display_path, path_key
-from .listing import fold
+from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.library.database import _ROWS, FileRow, LibraryDatabase, _loads, _row, display_path, path_key
+from genre_desktop.core.library.listing import fold
 
 #: the Library table's columns (the sortable ones, by index)
 COLUMNS = ("Track", "Artist", "Album", "Genre tag", "Proposed", "Verdict", "Confidence", "Duration")
@@ -289,7 +289,7 @@ def proposals_for(db_path, model_key: str, options, vocabulary, rows: list[FileR
     """file id -> its :class:`~.review.Proposal` (from the database alone), for ``rows``;
     with ``per_album`` their albums are voted over all their tracks. On a connection of
     its own (for a worker thread)."""
-    from .review import propose
+    from genre_desktop.core.library.review import propose
 
     with LibraryDatabase(db_path, readonly=True) as db:
         mates = album_mates(db, model_key, rows) if options.per_album else rows

@@ -16,12 +16,12 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
-from ..engine.verdict import VERDICT_WORDS
-from .albums import (MIN_ALBUM_TRACKS, MUSIC_VERDICTS, AlbumModel, album_index, album_of_files, albums,
+from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.library.albums import (MIN_ALBUM_TRACKS, MUSIC_VERDICTS, AlbumModel, album_index, album_of_files, albums,
                      load_album, own_genre)
-from .database import LibraryDatabase
-from .tags import normalise_genres, same_genres
-from .vocabulary import Vocabulary
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.tags import normalise_genres, same_genres
+from genre_desktop.core.library.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 

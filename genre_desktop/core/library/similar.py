@@ -19,9 +19,10 @@ from typing import Iterable
 
 import numpy as np
 
-from ..engine.registry import user_data_folder
-from .database import LibraryDatabase, path_text
-from .vectors import NoVectors, embedding_of, load_matrix
+from genre_desktop.core.paths import user_data_folder
+from genre_desktop.core.library.database import LibraryDatabase, path_text
+from genre_desktop.core.library.vectors import NoVectors, embedding_of, load_matrix
+from genre_desktop.core.errors import GenreDesktopError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def _matrix(db: LibraryDatabase, model_key: str) -> tuple[np.ndarray, np.ndarray
     return load_matrix(db.connection, model_key, str(db.path.resolve()), cache_folder())
 
 
-class SimilarError(ValueError):
+class SimilarError(GenreDesktopError, ValueError):
     """Why a "more like this" question has no answer, in one line."""
 
 

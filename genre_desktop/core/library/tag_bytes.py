@@ -17,8 +17,8 @@ from typing import BinaryIO, Callable, Optional
 
 import numpy as np
 
-from .tag_file_copy import TempCopy, check_writable
-from .tags import TagError, open_regular
+from genre_desktop.core.library.tag_file_copy import TempCopy, check_writable
+from genre_desktop.core.library.tags import TagError, open_regular
 
 MAX_KEPT = 16 << 20  # original bytes kept per write, at most
 _BLOCK = 1 << 20

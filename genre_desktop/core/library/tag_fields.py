@@ -18,7 +18,7 @@ import os
 from mutagen.id3 import TIT1, TMOO
 from mutagen.mp4 import MP4FreeForm
 
-from .tags import TagError, family_of, genres_of, load_tags, open_regular
+from genre_desktop.core.library.tags import TagError, family_of, genres_of, load_tags, open_regular
 
 GENRE = "genre"
 FIELDS = {

@@ -16,8 +16,8 @@ import stat as stat_module
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
 
-from ..engine.safe_files import fsync_folder
-from .tags import TagError
+from genre_desktop.core.safe_files import fsync_folder
+from genre_desktop.core.library.tags import TagError
 
 try:
     import fcntl

@@ -23,12 +23,12 @@ from mutagen.apev2 import APETextValue, APEv2, error as APEError
 from mutagen.id3 import TCON
 from mutagen.mp3 import MP3
 
-from ..engine.audio_io import AudioDecodeError
-from ..engine.safe_files import fault_point
-from .tag_bytes import record_changes
-from .tag_fields import check_field, is_field_key, set_values, values_of
-from .tag_file_copy import TempCopy, check_unlocked, check_writable
-from .tags import (MP4_GENRE_KEYS, MULTI_VALUE_SEPARATOR, FileTags, TagError, audio_digest, family_of,
+from genre_desktop.core.engine.audio.decode import AudioDecodeError
+from genre_desktop.core.safe_files import fault_point
+from genre_desktop.core.library.tag_bytes import record_changes
+from genre_desktop.core.library.tag_fields import check_field, is_field_key, set_values, values_of
+from genre_desktop.core.library.tag_file_copy import TempCopy, check_unlocked, check_writable
+from genre_desktop.core.library.tags import (MP4_GENRE_KEYS, MULTI_VALUE_SEPARATOR, FileTags, TagError, audio_digest, family_of,
                    load_tags, normalise_genres, open_regular, tags_of)
 
 log = logging.getLogger(__name__)

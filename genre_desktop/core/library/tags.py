@@ -29,8 +29,9 @@ from mutagen.oggspeex import OggSpeex
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
-from ..engine import safe_files
-from ..engine.audio_io import audio_info, iter_audio_blocks
+from genre_desktop.core import safe_files
+from genre_desktop.core.engine.audio.decode import audio_info, iter_audio_blocks
+from genre_desktop.core.errors import GenreDesktopError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ _INFO_MAX = 64 * 1024  # bytes of a RIFF INFO list read at most
 _INFO_CHUNKS_MAX = 256  # chunks looked at, at most, to find it
 
 
-class TagError(Exception):
+class TagError(GenreDesktopError):
     """A file's tags cannot be read or written; ``str(error)`` is one line for people."""
 
 

@@ -21,7 +21,8 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..engine.safe_files import atomic_write_bytes
+from genre_desktop.core.safe_files import atomic_write_bytes
+from genre_desktop.core.errors import GenreDesktopError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 4096
 
 
-class NoVectors(LookupError):
+class NoVectors(GenreDesktopError, LookupError):
     """The library keeps no embeddings of this model yet (an older library, or files
     analysed before this version): a rescan fills them."""
 

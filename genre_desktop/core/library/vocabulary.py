@@ -4,7 +4,7 @@ through, and (optionally) which genres may be written at all.
 One JSON file in the user's config folder (``vocabulary.json``, written atomically);
 missing means the defaults. Tags a person already has become evidence: "Heavy Metal" in
 a file agrees with the label ``metal`` (:meth:`Vocabulary.agrees`). Names are compared
-by :func:`~genre_desktop.core.engine.names.genre_key` ("Hip-Hop", "hip hop", "HipHop"
+by :func:`~genre_desktop.core.engine.models.names.genre_key` ("Hip-Hop", "hip hop", "HipHop"
 are one name).
 """
 from __future__ import annotations
@@ -17,10 +17,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..engine.names import clean_label, genre_key, tag_spelling
-from ..engine.registry import user_config_folder
-from ..engine.safe_files import FileTooLarge, NotRegularFile, atomic_write_text, open_regular
-from .tags import normalise_genres
+from genre_desktop.core.engine.models.names import clean_label, genre_key, tag_spelling
+from genre_desktop.core.paths import user_config_folder
+from genre_desktop.core.safe_files import FileTooLarge, NotRegularFile, atomic_write_text, open_regular
+from genre_desktop.core.library.tags import normalise_genres
+from genre_desktop.core.errors import GenreDesktopError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ DEFAULT_ALIASES = {
 }
 
 
-class VocabularyError(ValueError):
+class VocabularyError(GenreDesktopError, ValueError):
     """The vocabulary file cannot be used; ``str(error)`` is one line for people."""
 
 

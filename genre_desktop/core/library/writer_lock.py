@@ -17,6 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
+from genre_desktop.core.errors import GenreDesktopError
 
 
 try:
@@ -34,7 +35,7 @@ _FACTS_MAX = 1 << 20
 _BLOB_MAX = 64 << 20
 
 
-class WriterBusy(ValueError):
+class WriterBusy(GenreDesktopError, ValueError):
     """Another process (or thread) is writing tags of this library; one line for people."""
 
 

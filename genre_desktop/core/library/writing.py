@@ -24,17 +24,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..engine.safe_files import fault_point
-from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
-from .analyse import audio_fingerprint
-from .database import LibraryDatabase, path_text
-from .tag_bytes import restore_bytes
-from .tag_fields import GENRE, read_field
-from .tag_file_copy import TEMP_SUFFIX, is_temp_name, remove_temp
-from .tag_write import write_genre
-from .tags import TagError, audio_digest, same_genres
-from .review import Proposal, TagOptions
-from .writer_lock import WriterBusy, undo_store, writer_lock
+from genre_desktop.core.safe_files import fault_point
+from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress
+from genre_desktop.core.library.analyse import audio_fingerprint
+from genre_desktop.core.library.database import LibraryDatabase, path_text
+from genre_desktop.core.library.tag_bytes import restore_bytes
+from genre_desktop.core.library.tag_fields import GENRE, read_field
+from genre_desktop.core.library.tag_file_copy import TEMP_SUFFIX, is_temp_name, remove_temp
+from genre_desktop.core.library.tag_write import write_genre
+from genre_desktop.core.library.tags import TagError, audio_digest, same_genres
+from genre_desktop.core.library.review import Proposal, TagOptions
+from genre_desktop.core.library.writer_lock import WriterBusy, undo_store, writer_lock
 
 log = logging.getLogger(__name__)
 

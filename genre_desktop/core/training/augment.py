@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..engine.verdict import loop_to_length
+from genre_desktop.core.engine.classify.verdict import loop_to_length
 
 
 def random_crops(mel: np.ndarray, n: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.audio_io import iter_audio_blocks
-from ..engine.features import FeatureConfig, StreamingLogMel
+from genre_desktop.core.engine.audio.decode import iter_audio_blocks
+from genre_desktop.core.engine.audio.features import FeatureConfig, StreamingLogMel
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import random_crops, random_gain, spec_augment
-from ..engine.verdict import fit_slices, silent_slices, vote
-from ..engine.model import GenreCNN, in_batches
-from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
+from genre_desktop.core.training.augment import random_crops, random_gain, spec_augment
+from genre_desktop.core.engine.classify.verdict import fit_slices, silent_slices, vote
+from genre_desktop.core.engine.network.model import GenreCNN, in_batches
+from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
 log = logging.getLogger(__name__)
 

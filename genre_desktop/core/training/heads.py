@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engine.tasks import StopCallback, check_stop
+from genre_desktop.core.tasks import StopCallback, check_stop
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:

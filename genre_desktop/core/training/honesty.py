@@ -15,10 +15,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..engine.calibration import apply_temperature, expected_calibration_error, fit_temperature
-from ..engine.openset import FOLDS, OpenSet, fit_openset
-from ..engine.verdict import softmax, vote
-from .heads import fit_standardised_head
+from genre_desktop.core.engine.classify.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from genre_desktop.core.engine.models.openset import FOLDS, OpenSet, fit_openset
+from genre_desktop.core.engine.classify.verdict import softmax, vote
+from genre_desktop.core.training.heads import fit_standardised_head
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..engine.audio_io import AudioDecodeError, audio_info
-from ..engine.files import iter_audio_files
-from ..engine.names import clean_label
-from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress
+from genre_desktop.core.engine.audio.decode import AudioDecodeError, audio_info
+from genre_desktop.core.engine.audio.sources import iter_audio_files
+from genre_desktop.core.engine.models.names import clean_label
+from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .evaluation import ConfusionReport, confusion_report
-from .fine_tune import History
+from genre_desktop.core.training.evaluation import ConfusionReport, confusion_report
+from genre_desktop.core.training.fine_tune import History
 
 MIN_TRUSTED_TRACKS = 20  # an estimate over fewer tracks than this is an anecdote
 

@@ -25,10 +25,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine.names import match_label
-from ..engine.openset import Gaussians, OpenSet, fit_steady_threshold
-from ..engine.tasks import StopCallback
-from .heads import fit_standardised_head
+from genre_desktop.core.engine.models.names import match_label
+from genre_desktop.core.engine.models.openset import Gaussians, OpenSet, fit_steady_threshold
+from genre_desktop.core.tasks import StopCallback
+from genre_desktop.core.training.heads import fit_standardised_head
 
 log = logging.getLogger(__name__)
 SCOPES = ("extend", "only")

@@ -24,23 +24,24 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..engine.audio_io import AudioDecodeError
-from ..engine.bundle import BundleMeta, ModelBundle, load_bundle, save_bundle
-from ..engine.inference import VERDICTS, Classifier
-from ..engine.model import build_model, in_batches
-from ..engine.registry import feature_cache_folder, resolve_model
-from ..engine.safe_files import check_writable, fault_point
-from ..engine.tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
-from ..engine.verdict import fit_slices, silent_slices, softmax
-from .evaluation import confusion_report
-from .feature_cache import FeatureCache
-from .fine_tune import FineTuneOptions, History, TrackData, train_network
-from .honesty import audible_only, cross_validated_accuracy, cross_validated_temperature, model_openset
-from .library_scan import LibraryScan
-from .outcome import Estimate, TrainOutcome, WrongTrack, trust_warnings  # noqa: F401 (re-exported)
-from .scope import (SCOPES, LabelPlan, extended_openset, fit_scoped_head, head_prior, match_known_genres,  # noqa: F401
+from genre_desktop.core.engine.audio.decode import AudioDecodeError
+from genre_desktop.core.engine.models.bundle import BundleMeta, ModelBundle, load_bundle, save_bundle
+from genre_desktop.core.engine.classify.inference import VERDICTS, Classifier
+from genre_desktop.core.engine.network.model import build_model, in_batches
+from genre_desktop.core.engine.models.registry import resolve_model
+from genre_desktop.core.paths import feature_cache_folder
+from genre_desktop.core.safe_files import check_writable, fault_point
+from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
+from genre_desktop.core.engine.classify.verdict import fit_slices, silent_slices, softmax
+from genre_desktop.core.training.evaluation import confusion_report
+from genre_desktop.core.training.feature_cache import FeatureCache
+from genre_desktop.core.training.fine_tune import FineTuneOptions, History, TrackData, train_network
+from genre_desktop.core.training.honesty import audible_only, cross_validated_accuracy, cross_validated_temperature, model_openset
+from genre_desktop.core.training.library_scan import LibraryScan
+from genre_desktop.core.training.outcome import Estimate, TrainOutcome, WrongTrack, trust_warnings  # noqa: F401 (re-exported)
+from genre_desktop.core.training.scope import (SCOPES, LabelPlan, extended_openset, fit_scoped_head, head_prior, match_known_genres,  # noqa: F401
                     plan_labels, pseudo_samples)
-from .splits import grouped_stratified_split
+from genre_desktop.core.training.splits import grouped_stratified_split
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def check_destination(scan: LibraryScan, name: str, dest: Optional[Path]) -> Pat
     if problem:
         raise ValueError(problem)
     if dest is None:
-        from ..engine.registry import user_model_path
+        from genre_desktop.core.engine.models.registry import user_model_path
 
         dest = user_model_path(name)  # validates the name: it becomes a folder
     unwritable = check_writable(dest.parent, "models folder")

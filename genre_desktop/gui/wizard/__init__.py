@@ -4,10 +4,10 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWizard
 
-from .check_page import CheckPage
-from .choose_page import ChoosePage
-from .results_page import ResultsPage
-from .train_page import TrainPage
+from genre_desktop.gui.wizard.check_page import CheckPage
+from genre_desktop.gui.wizard.choose_page import ChoosePage
+from genre_desktop.gui.wizard.results_page import ResultsPage
+from genre_desktop.gui.wizard.train_page import TrainPage
 
 PAGE_CHOOSE, PAGE_CHECK, PAGE_TRAIN, PAGE_RESULTS = range(4)
 

@@ -7,11 +7,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QProgressBar, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWizardPage)
 
-from ...core.engine.bundle import BundleError, read_meta
-from ...core.training.library_scan import scan_labelled_folders
-from ...core.engine.registry import resolve_model
-from ...core.training.train_on_library import match_known_genres
-from ..tasks import Task
+from genre_desktop.core.engine.models.bundle import read_meta
+
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.training.library_scan import scan_labelled_folders
+from genre_desktop.core.engine.models.registry import resolve_model
+from genre_desktop.core.training.train_on_library import match_known_genres
+from genre_desktop.gui.tasks import Task
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
-from ...core.training.library_scan import genre_folders
+from genre_desktop.core.training.library_scan import genre_folders
 
 
 class ChoosePage(QWizardPage):
@@ -54,8 +54,8 @@ class ChoosePage(QWizardPage):
 
     def _fill_bases(self, preferred: str | None) -> None:
         """Every usable genre model, the bundled default first and chosen unless ``preferred``."""
-        from ...core.engine.bundle import BundleError
-        from ...core.engine.registry import list_models, resolve_model
+        from genre_desktop.core.errors import BundleError
+        from genre_desktop.core.engine.models.registry import list_models, resolve_model
 
         try:
             default = resolve_model(None)

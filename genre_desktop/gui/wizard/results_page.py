@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
-from ..theme import style_plot
+from genre_desktop.gui.theme import style_plot
 
 
 class ResultsPage(QWizardPage):
@@ -55,7 +55,7 @@ class ResultsPage(QWizardPage):
         self._texts = []
 
     def initializePage(self) -> None:  # noqa: N802
-        from ...core.training.outcome import trust_warnings
+        from genre_desktop.core.training.outcome import trust_warnings
 
         outcome = self.wizard().outcome
         estimate = outcome.estimate  # the one figure; the table, matrix and list below are the same predictions
@@ -119,8 +119,8 @@ class ResultsPage(QWizardPage):
     def _keep_old(self) -> None:
         """Honour the choice: the model of this name from before training is the model again
         (the new one stays restorable as its backup); with no model before, the new one goes."""
-        from ...core.engine.bundle import BundleError
-        from ...core.engine.registry import delete_user_model, restore_backup
+        from genre_desktop.core.errors import BundleError
+        from genre_desktop.core.engine.models.registry import delete_user_model, restore_backup
 
         outcome = self.wizard().outcome
         try:

@@ -8,11 +8,11 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWizardPage)
 
-from ...core.engine.bundle import BundleError
-from ...core.engine.registry import user_model_path
-from ...core.training.train_on_library import TrainOptions, train_on_library
-from ..tasks import Task
-from ..theme import style_plot
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.engine.models.registry import user_model_path
+from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
+from genre_desktop.gui.tasks import Task
+from genre_desktop.gui.theme import style_plot
 
 
 
@@ -28,8 +28,8 @@ THOROUGH_NEEDS_ONLY = ("Thorough fine-tunes the network on your tracks alone, wh
 
 def base_genre_count(base_model) -> int | None:
     """How many genres the base model knows (None when its labels cannot be read)."""
-    from ...core.engine.bundle import read_meta
-    from ...core.engine.registry import resolve_model
+    from genre_desktop.core.engine.models.bundle import read_meta
+    from genre_desktop.core.engine.models.registry import resolve_model
 
     try:
         return len(read_meta(resolve_model(base_model))["labels"])

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from .bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, META, BundleError,  # noqa: F401
-                          BundleMeta, validate_meta)
-from .features import FeatureConfig
-from .safe_files import fault_point, name_lock, new_partial, replace_folder
-from .openset import OpenSet, load_openset
-from .shared_weights import REF_KEY, shared_state
-from .shared_weights import resolve as resolve_shared
+from genre_desktop.core.engine.models.bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, META,  # noqa: F401
+                                                         REF_KEY, BundleMeta, validate_meta)
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.engine.audio.features import FeatureConfig
+from genre_desktop.core.safe_files import fault_point, name_lock, new_partial, replace_folder
+from genre_desktop.core.engine.models.openset import OpenSet, load_openset
+from genre_desktop.core.engine.models.shared_weights import shared_state
+from genre_desktop.core.engine.models.shared_weights import resolve as resolve_shared
 
 if TYPE_CHECKING:
     import torch
@@ -176,7 +177,7 @@ def _load_network(folder: Path, meta: dict, labels: list, tags: list, features: 
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .model import build_model
+    from genre_desktop.core.engine.network.model import build_model
 
     try:
         model = build_model(meta["architecture"], len(labels), len(tags))

@@ -1,6 +1,6 @@
 """Where models live: bundled ones (``models/``) and the user's (platformdirs data folder).
 
-``GENRE_DESKTOP_DATA`` overrides the user data folder (tests use it).
+The folders themselves are :mod:`genre_desktop.core.paths`'.
 """
 from __future__ import annotations
 
@@ -9,54 +9,20 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from platformdirs import user_cache_dir, user_config_dir, user_data_dir
+from genre_desktop.core.paths import bundled_models_folder, user_models_folder
+from genre_desktop.core.engine.models.bundle import META, WEIGHTS, read_meta
 
-from .bundle import META, WEIGHTS, BundleError, read_meta
-from .names import InvalidName, validate_model_name
-from .safe_files import (BACKUP_SUFFIX, NotRegularFile, atomic_write_text, fsync_folder, name_lock, needs_recovery,
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.engine.models.names import InvalidName, validate_model_name
+from genre_desktop.core.safe_files import (BACKUP_SUFFIX, NotRegularFile, atomic_write_text, fsync_folder, name_lock, needs_recovery,
                          new_partial, open_regular, recover_folder, remove_folder, replace_folder)
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "genre-desktop"
-DATA_ENV = "GENRE_DESKTOP_DATA"
 DEFAULT_MODEL = "genre_musicnn_v3"
-
-
-def user_data_folder() -> Path:
-    """The user's data folder (models they trained, feature cache)."""
-    override = os.environ.get(DATA_ENV)
-    return Path(override) if override else Path(user_data_dir(APP_NAME, appauthor=False))
-
-
-def user_config_folder() -> Path:
-    """The user's config folder (settings); ``GENRE_DESKTOP_DATA``/config under tests."""
-    override = os.environ.get(DATA_ENV)
-    return Path(override) / "config" if override else Path(user_config_dir(APP_NAME, appauthor=False))
-
-
-def user_models_folder() -> Path:
-    return user_data_folder() / "models"
-
-
-def feature_cache_folder() -> Path:
-    override = os.environ.get(DATA_ENV)
-    base = Path(override) / "cache" if override else Path(user_cache_dir(APP_NAME, appauthor=False))
-    return base / "features"
-
-
-def onnx_cache_folder() -> Path:
-    """Where bundles' networks exported for ONNX Runtime are kept (rebuilt when missing)."""
-    return feature_cache_folder().parent / "onnx"
-
-
-def bundled_models_folder() -> Path:
-    """The folder of models shipped with the app."""
-    return Path(str(resources.files("genre_desktop_models")))
 
 
 @dataclass(frozen=True)
@@ -238,7 +204,7 @@ def restore_backup(name: str) -> Path:
 
     Works when only the backup is left (the model was deleted). Crash-safe like a save.
     """
-    from .bundle import load_bundle
+    from genre_desktop.core.engine.models.bundle import load_bundle
 
     backup = _user_folder(name, backup=True)
     dest = backup.with_name(name)

@@ -5,17 +5,17 @@ import argparse
 import logging
 import sys
 
-from .cli import existing_folder
-from .terminal import ProgressBar
+from genre_desktop.cli.common import existing_folder
+from genre_desktop.cli.terminal import ProgressBar
 
 log = logging.getLogger("genre_desktop.cli")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .core.training.library_scan import scan_labelled_folders
-    from .core.engine.registry import user_model_path
-    from .core.training.outcome import trust_warnings
-    from .core.training.train_on_library import TrainOptions, train_on_library
+    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.engine.models.registry import user_model_path
+    from genre_desktop.core.training.outcome import trust_warnings
+    from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
     dest = user_model_path(args.name)  # the one name rule: refused before any work
     folder = existing_folder(args.folder)

@@ -11,17 +11,17 @@ from typing import Optional
 
 import numpy as np
 
-from .audio_io import AudioDecodeError, audio_info, check_finite, cut_short_note, iter_audio_blocks
-from .bundle import ModelBundle
-from .features import StreamingLogMel, log_mel
-from .openset import slice_dispersion
-from .slice_runs import SliceRuns
-from .sound_tagger import (NOT_MUSIC_REASON, WindowPicker, music_probability_of, music_verdict, taught_genres,
+from genre_desktop.core.engine.audio.decode import AudioDecodeError, audio_info, check_finite, cut_short_note, iter_audio_blocks
+from genre_desktop.core.engine.models.bundle import ModelBundle
+from genre_desktop.core.engine.audio.features import StreamingLogMel, log_mel
+from genre_desktop.core.engine.models.openset import slice_dispersion
+from genre_desktop.core.engine.classify.slice_runs import SliceRuns
+from genre_desktop.core.engine.classify.sound_tagger import (NOT_MUSIC_REASON, WindowPicker, music_probability_of, music_verdict, taught_genres,
                            windows_of)
-from .tasks import Cancelled, ProgressCallback, StopCallback, no_progress
-from .calibration import apply_temperature, temperature_for
-from .threads import network_threads
-from .verdict import StreamingSlicer, fit_slices, hedge, silent_slices, softmax, vote
+from genre_desktop.core.tasks import Cancelled, ProgressCallback, StopCallback, no_progress
+from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
+from genre_desktop.core.engine.network.threads import network_threads
+from genre_desktop.core.engine.classify.verdict import StreamingSlicer, fit_slices, hedge, silent_slices, softmax, vote
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,8 @@ class Classifier:
         self.pipelined = network_threads() > 1 if pipelined is None else pipelined
         self.network = None  # an onnx_runtime.OnnxNetwork, when runtime="auto" found one that agrees
         if runtime == "auto":
-            from .onnx_runtime import onnx_network
-            from .registry import onnx_cache_folder
+            from genre_desktop.core.engine.network.onnx_runtime import onnx_network
+            from genre_desktop.core.paths import onnx_cache_folder
 
             # a cached graph needs no torch network; without one, build the network and export
             self.network = onnx_network(bundle, onnx_cache_folder())

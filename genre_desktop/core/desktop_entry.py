@@ -9,7 +9,6 @@ tool for it is installed.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -17,15 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from .core.engine.safe_files import atomic_write_bytes, atomic_write_text
+from genre_desktop.core.paths import desktop_data_home
+from genre_desktop.core.safe_files import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 APP_ID = "genre-desktop"
 PNG_SIZES = (16, 32, 48, 64, 128, 256)
-
-
-def data_home() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
 def launcher() -> str:
@@ -51,8 +47,8 @@ def desktop_entry(program: Optional[str] = None) -> str:
 
 
 def install(home: Optional[Path] = None, program: Optional[str] = None) -> list[Path]:
-    """Write the menu entry and icons under ``home`` (default: :func:`data_home`); returns them."""
-    home = home or data_home()
+    """Write the menu entry and icons under ``home`` (default: :func:`~genre_desktop.core.paths.desktop_data_home`); returns them."""
+    home = home or desktop_data_home()
     files = resources.files("genre_desktop_resources")
     written = []
     apps = home / "applications"

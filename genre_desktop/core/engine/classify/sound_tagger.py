@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from genre_desktop.core.paths import TAGGER_ENV
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class _OnnxShaped:
 
 
 def default_folder() -> Path:
-    from .registry import bundled_models_folder
+    from genre_desktop.core.paths import bundled_models_folder
 
     return bundled_models_folder() / FOLDER_NAME
 
@@ -204,9 +205,9 @@ class SoundTagger:
         self.model = None
         self.network = None
         if runtime == "auto":
-            from .bundle import bundle_digest
-            from .onnx_runtime import onnx_network
-            from .registry import onnx_cache_folder
+            from genre_desktop.core.engine.models.bundle import bundle_digest
+            from genre_desktop.core.engine.network.onnx_runtime import onnx_network
+            from genre_desktop.core.paths import onnx_cache_folder
 
             key = bundle_digest(folder)
             self.network = onnx_network(_TaggerBundle(key, None, _Shape()), onnx_cache_folder())
@@ -258,7 +259,7 @@ def load_network(folder: Path):
     """
     from safetensors.torch import load_file
 
-    from .sound_tagger_net import SoundTaggerNet
+    from genre_desktop.core.engine.network.sound_tagger_net import SoundTaggerNet
 
     net = SoundTaggerNet()
     net.load_state_dict(load_file(str(Path(folder) / WEIGHTS)), strict=True)
@@ -324,7 +325,6 @@ def taught_genres(meta) -> frozenset:
     return frozenset(label for label in meta.get("labels", []) if label not in from_base)
 
 
-TAGGER_ENV = "GENRE_DESKTOP_SOUND_TAGGER"  # "off": the genre model's own not-music test alone
 
 
 def tagger_for(classifier) -> Optional[SoundTagger]:

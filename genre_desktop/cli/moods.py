@@ -1,5 +1,5 @@
 """``genre-desktop-cli library moods`` and ``write-moods``: the moods, styles, decades and
-vocals the backbone hears (:mod:`.core.library.moods`), shown with their confidence, and
+vocals the backbone hears (:mod:`genre_desktop.core.library.moods`), shown with their confidence, and
 written on request into MOOD or GROUPING, never into GENRE (undo: ``library undo-tags``)."""
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import json
 import sys
 from collections import Counter
 
-from .terminal import ProgressBar, print_write_summary
+from genre_desktop.cli.library_access import library_model, open_library
+from genre_desktop.cli.terminal import ProgressBar, print_write_summary
 
 
 def cmd_moods(args: argparse.Namespace) -> int:
-    from .cli_library import _db, _model
-    from .core.library.moods import by_kind, track_sound_tags
+    from genre_desktop.core.library.moods import by_kind, track_sound_tags
 
-    ref = _model(args)
-    with _db(args, write=False) as db:
+    ref = library_model(args)
+    with open_library(args, write=False) as db:
         rows = (db.row(p, ref.key) for p in args.paths) if args.paths else db.iter_rows(ref.key)
         for row in rows:
             if row is None or row.verdict is None:
@@ -33,12 +33,11 @@ def cmd_moods(args: argparse.Namespace) -> int:
 
 
 def cmd_write_moods(args: argparse.Namespace) -> int:
-    from .cli_library import _db, _model
-    from .core.library.moods import propose_fields, write_fields
+    from genre_desktop.core.library.moods import propose_fields, write_fields
 
-    ref = _model(args)
+    ref = library_model(args)
     tag_field = "grouping" if args.styles else "mood"
-    with _db(args, write=not args.dry_run) as db:
+    with open_library(args, write=not args.dry_run) as db:
         lines = propose_fields(db, ref.key, tag_field, args.paths or None, overwrite=args.overwrite)
         for line in lines:
             if line.action == "write":

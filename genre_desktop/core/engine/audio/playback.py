@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from genre_desktop.core.errors import GenreDesktopError
 
 log = logging.getLogger(__name__)
 
 
-class PlaybackError(Exception):
+class PlaybackError(GenreDesktopError):
     """Audio output is unavailable; the message says why in one line."""
 
 
@@ -120,7 +121,7 @@ def preview_audio(path, max_seconds: Optional[float] = 3600.0) -> tuple[np.ndarr
     """
     import soundfile as sf
 
-    from .audio_io import AudioDecodeError, _sf_path, audio_info, check_finite, load_audio
+    from genre_desktop.core.engine.audio.decode import AudioDecodeError, _sf_path, audio_info, check_finite, load_audio
 
     try:
         info = audio_info(path)

@@ -25,7 +25,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .safe_files import NotRegularFile, descriptor_path, open_regular
+from genre_desktop.core.safe_files import NotRegularFile, descriptor_path, open_regular
+from genre_desktop.core.errors import GenreDesktopError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ OGG_EXTENSIONS = frozenset({".ogg", ".oga", ".opus"})
 _LIBSNDFILE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError)
 
 
-class AudioDecodeError(Exception):
+class AudioDecodeError(GenreDesktopError):
     """A file could not be decoded. ``str(error)`` is a one-line message for people."""
 
 

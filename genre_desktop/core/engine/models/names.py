@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from genre_desktop.core.errors import GenreDesktopError
 
 #: suffixes the model store uses for its own folders; a model may not end in one
 RESERVED_SUFFIXES = (".previous", ".partial", ".trash", ".swap", ".lock", ".tmp")
@@ -16,7 +17,7 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10))
 _ALLOWED = re.compile(r"^[\w][\w .()+-]*$")
 
 
-class InvalidName(ValueError):
+class InvalidName(GenreDesktopError, ValueError):
     """A name cannot be used; ``str(error)`` says why, in one line."""
 
 

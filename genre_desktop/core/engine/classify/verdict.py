@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bundle_meta import DEFAULT_THRESHOLDS
-from .features import SILENCE_LEVEL
+from genre_desktop.core.engine.models.bundle_meta import DEFAULT_THRESHOLDS
+from genre_desktop.core.engine.audio.features import SILENCE_LEVEL
 
 
 def silent_slices(slices: np.ndarray) -> np.ndarray:

@@ -25,19 +25,20 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 import soxr
 
-from .calibration import apply_temperature, temperature_for
-from .features import SILENCE_LEVEL, StreamingLogMel
-from .sound_tagger import WINDOW_SECONDS, music_probability_of
+from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
+from genre_desktop.core.engine.audio.features import SILENCE_LEVEL, StreamingLogMel
+from genre_desktop.core.engine.classify.sound_tagger import WINDOW_SECONDS, music_probability_of
+from genre_desktop.core.errors import GenreDesktopError
 
 if TYPE_CHECKING:
-    from .inference import Classifier
+    from genre_desktop.core.engine.classify.inference import Classifier
 
 log = logging.getLogger(__name__)
 
 QUIET_DBFS = -50.0  # a window quieter than this is "no music heard"
 
 
-class LiveError(Exception):
+class LiveError(GenreDesktopError):
     """Live input cannot start or stopped; the message says why in one line."""
 
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .architectures import check_architecture
-from .features import FeatureConfig
+from genre_desktop.core.engine.network.architectures import check_architecture
+from genre_desktop.core.engine.audio.features import FeatureConfig
+from genre_desktop.core.errors import BundleError
 
 FORMAT_VERSION = 1
 META = "model.json"
 DEFAULT_THRESHOLDS = {"min_confidence": 0.45, "min_agreement": 0.5}
-
-
-class BundleError(Exception):
-    """A model bundle cannot be used; the message says why, in one line."""
+REF_KEY = "base_weights"  # tensors shared with a bundled model: see :mod:`.shared_weights`
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 MAX_META_BYTES = 4 << 20  # a model.json larger than this is not a model's
@@ -104,10 +104,8 @@ def validate_meta(meta: Any) -> dict:
             if name != "rule" and not _is_number(value):
                 raise BundleError(f"{key} {name!r} must be a number, not {value!r}")
     _check_honesty(meta.get("openset", {}), meta.get("calibration", {}))
-    if "base_weights" in meta:
-        from .shared_weights import check_reference
-
-        check_reference(meta["base_weights"])
+    if REF_KEY in meta:
+        check_reference(meta[REF_KEY])
     return meta
 
 
@@ -175,3 +173,11 @@ class BundleMeta:
                    provenance=dict(meta.get("provenance", {})), metrics=dict(meta.get("metrics", {})),
                    task=meta.get("task", "genre"), created=str(meta.get("created", "")),
                    extra={k: v for k, v in meta.items() if k not in known})
+
+
+def check_reference(ref) -> None:
+    """Raise :class:`BundleError` unless ``ref`` is a well-formed ``base_weights`` entry."""
+    if (not isinstance(ref, dict) or not isinstance(ref.get("model"), str)
+            or not isinstance(ref.get("sha256"), str) or not _HEX64.match(ref["sha256"])
+            or not isinstance(ref.get("tensors"), int) or isinstance(ref.get("tensors"), bool)):
+        raise BundleError(f"{REF_KEY} must name a model, a tensor count and a sha256 digest")

@@ -8,57 +8,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .terminal import ProgressBar, print_write_summary
-
-
-def _model(args):
-    from .cli import model_choice
-    from .core.engine.registry import resolve_model
-    from .core.library.analyse import ModelRef
-
-    return ModelRef.of(resolve_model(model_choice(args.model)))
-
-
-def _db(args, write: bool = True, create: bool = False):
-    """The library named by ``--library``: read-only (``mode=ro``) for the commands that
-    only read; for the others, interrupted tag writes settled first. Only ``create``
-    (``scan``) makes a missing library; other commands say "no library at …"."""
-    from .core.library.database import LibraryDatabase
-
-    db = LibraryDatabase(args.library, readonly=not write, create=write and create, timeout=args.wait)
-    if write:
-        try:
-            from .core.library.writing import recover
-
-            for line in recover(db):
-                print(f"recovered: {line}", file=sys.stderr)
-        except BaseException:
-            db.close()
-            raise
-    return db
-
-
-def _library_errors(func):
-    """``func`` with the database's errors said in one line (locked, damaged, read-only,
-    disk full, ...) instead of an internal error."""
-    import functools
-    import sqlite3
-
-    @functools.wraps(func)
-    def wrapper(args):
-        from .core.library.database import library_path
-        from .core.library.db_open import library_error
-
-        try:
-            return func(args)
-        except sqlite3.Error as exc:
-            raise library_error(exc, args.library or library_path(), args.wait) from exc
-    return wrapper
+from genre_desktop.cli.common import MODEL_HELP, positive_int
+from genre_desktop.cli.moods import add_mood_actions
+from genre_desktop.cli.library_access import library_errors, library_model, open_library
+from genre_desktop.cli.terminal import ProgressBar, print_write_summary
 
 
 def _rows(args, db, ref, by_genre: bool = False):
     """The rows the command's filters pass, streamed from the database (memory flat)."""
-    from .core.library.listing import iter_filtered
+    from genre_desktop.core.library.listing import iter_filtered
 
     files, done = db.counts(ref.key)
     if files and not done:
@@ -79,13 +37,13 @@ def _say_gone(gone: list) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .core.library.batch import BatchOptions, scan_library
+    from genre_desktop.core.library.batch import BatchOptions, scan_library
 
     for raw in args.paths:
         if not Path(raw).expanduser().exists():
             raise ValueError(f"no such file or folder: {raw}")
-    ref = _model(args)
-    _db(args, create=True).close()  # settles interrupted work, and says so, before the scan
+    ref = library_model(args)
+    open_library(args, create=True).close()  # settles interrupted work, and says so, before the scan
     bar = ProgressBar(args.progress)
     try:
         summary = scan_library(args.paths, ref, args.library,
@@ -113,13 +71,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from .core.library.listing import genre_counts, track_record
+    from genre_desktop.core.library.listing import genre_counts, track_record
 
-    ref = _model(args)
+    ref = library_model(args)
     if args.albums:
         return _show_albums(args, ref)
     counts, n = Counter(), 0
-    with _db(args, write=False) as db:
+    with open_library(args, write=False) as db:
         for row in _rows(args, db, ref):
             if args.json:
                 print(json.dumps(track_record(row)))
@@ -136,9 +94,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _show_albums(args, ref) -> int:
     """``show --albums``: one line (or JSON object) per album, with its vote."""
-    from .core.library.albums import AlbumModel, albums
+    from genre_desktop.core.library.albums import AlbumModel, albums
 
-    with _db(args, write=False) as db:
+    with open_library(args, write=False) as db:
         found = albums(db, ref.key, AlbumModel.of_folder(ref.folder), _rows(args, db, ref))
     for album in found:
         if args.json:
@@ -154,7 +112,7 @@ def _show_albums(args, ref) -> int:
 
 
 def _options(args):
-    from .core.library.review import TagOptions
+    from genre_desktop.core.library.review import TagOptions
 
     return TagOptions(top_k=args.top, separator=args.separator,
                       verdicts=("genre", "unsure") if args.include_unsure else ("genre",),
@@ -162,18 +120,18 @@ def _options(args):
 
 
 def cmd_write_tags(args: argparse.Namespace) -> int:
-    from .core.library.writing import apply
-    from .core.library.review import iter_propose, propose
+    from genre_desktop.core.library.writing import apply
+    from genre_desktop.core.library.review import iter_propose, propose
 
-    from .core.library.albums import AlbumModel
-    from .core.library.vocabulary import vocabulary_or_default
+    from genre_desktop.core.library.albums import AlbumModel
+    from genre_desktop.core.library.vocabulary import vocabulary_or_default
 
-    ref = _model(args)
+    ref = library_model(args)
     options = _options(args)
     vocabulary, problem = vocabulary_or_default()
     if problem:
         print(f"vocabulary not used: {problem}", file=sys.stderr)
-    with _db(args, write=not args.dry_run) as db:
+    with open_library(args, write=not args.dry_run) as db:
         # a dry run streams its lines (memory flat in the library's size); a write keeps them for apply
         lines = (iter_propose if args.dry_run else propose)(db, ref.key, options, args.paths or None,
                                                             vocabulary=vocabulary,
@@ -197,9 +155,9 @@ def cmd_write_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_undo_tags(args: argparse.Namespace) -> int:
-    from .core.library.writing import undo
+    from genre_desktop.core.library.writing import undo
 
-    with _db(args) as db:
+    with open_library(args) as db:
         summary = undo(db, args.batch)
     for path, reason in summary.failed:
         print(f"{path}\tleft alone: {reason}", file=sys.stderr)
@@ -208,7 +166,7 @@ def cmd_undo_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    with _db(args, write=False) as db:
+    with open_library(args, write=False) as db:
         batches = db.tag_batches()
     for b in batches:
         if b["undo_of"]:
@@ -244,10 +202,10 @@ def _options_text(options: dict) -> str:
 
 def cmd_similar(args: argparse.Namespace) -> int:
     """``library similar FILE``: the files that sound most like FILE, best first."""
-    from .core.library.similar import similar_to
+    from genre_desktop.core.library.similar import similar_to
 
-    ref = _model(args)
-    with _db(args, write=False) as db:
+    ref = library_model(args)
+    with open_library(args, write=False) as db:
         found = similar_to(db, args.file, ref.key, args.top)
     for n in found:
         print(json.dumps(n.to_json(), ensure_ascii=False) if args.json else f"{n.similarity:.3f}  {n.path}")
@@ -255,11 +213,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def _similar_playlist(args, ref) -> int:
-    from .core.library.listing import write_similar_playlist
-    from .core.library.similar import SimilarError, similar_rows
+    from genre_desktop.core.library.listing import write_similar_playlist
+    from genre_desktop.core.library.similar import SimilarError, similar_rows
 
     skipped: list = []
-    with _db(args, write=False) as db:
+    with open_library(args, write=False) as db:
         seed = db.row(args.similar_to, ref.key)
         if seed is None:
             raise SimilarError(f"{args.similar_to} is not in the library: scan its folder first")
@@ -272,14 +230,14 @@ def _similar_playlist(args, ref) -> int:
 
 
 def cmd_playlists(args: argparse.Namespace) -> int:
-    from .core.library.listing import present, write_playlists
+    from genre_desktop.core.library.listing import present, write_playlists
 
-    ref = _model(args)
+    ref = library_model(args)
     if args.similar_to is not None:
         return _similar_playlist(args, ref)
     skipped: list = []
     gone: list = []
-    with _db(args, write=False) as db:
+    with open_library(args, write=False) as db:
         written = write_playlists(present(_rows(args, db, ref), gone), args.folder, ref.name,
                                   include_unsure=args.include_unsure, skipped=skipped)
     for path, why in skipped:
@@ -293,11 +251,11 @@ def cmd_playlists(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.library.listing import present, write_table
+    from genre_desktop.core.library.listing import present, write_table
 
-    ref = _model(args)
+    ref = library_model(args)
     gone: list = []
-    with _db(args, write=False) as db:
+    with open_library(args, write=False) as db:
         path = write_table(present(_rows(args, db, ref), gone), args.file, ref.key, ref.name)
     _say_gone(gone)
     print(path)
@@ -305,11 +263,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from .core.library.batch import gone_files
+    from genre_desktop.core.library.batch import gone_files
 
     if not args.paths and not args.missing:
         raise ValueError("name the files to forget, or --missing for every file gone from the disk")
-    with _db(args) as db:
+    with open_library(args) as db:
         paths = list(args.paths)
         if args.missing:  # the scan's rule of a missing file (batch.is_missing)
             paths += [path for _, path, _, _ in gone_files(db)]
@@ -319,7 +277,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from .core.library.database import LibraryDatabase, library_path, repair_library
+    from genre_desktop.core.library.database import LibraryDatabase, library_path, repair_library
 
     path = args.library or library_path()
     aside = repair_library(path, timeout=args.wait)
@@ -332,7 +290,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub, positive_int) -> None:
+def add_parser(sub) -> None:
     """``library`` and its actions, on the CLI's sub-parsers."""
     lib = sub.add_parser("library", help="scan a music library; review, write and undo genre tags; playlists")
     lib.add_argument("--library", type=Path, default=None,
@@ -345,14 +303,12 @@ def add_parser(sub, positive_int) -> None:
     def action(name, func, help_text, model=True):
         p = actions.add_parser(name, help=help_text)
         if model:
-            from .cli import MODEL_HELP
-
             p.add_argument("--model", help=MODEL_HELP)
-        p.set_defaults(func=_library_errors(func))
+        p.set_defaults(func=library_errors(func))
         return p
 
     def filters(p):
-        from .core.library.listing import FILTERS
+        from genre_desktop.core.library.listing import FILTERS
 
         p.add_argument("--filter", choices=sorted(FILTERS), default="all")
         p.add_argument("--genre", help="only tracks of this genre (the model's label)")
@@ -409,8 +365,6 @@ def add_parser(sub, positive_int) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--top", type=positive_int, default=10, help="how many (default 10)")
     p.add_argument("--json", action="store_true", help='one {"path", "similarity"} object per line, best first')
-
-    from .cli_moods import add_mood_actions
 
     add_mood_actions(action)
 

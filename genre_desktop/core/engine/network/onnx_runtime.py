@@ -19,18 +19,25 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
-from .safe_files import atomic_write_bytes
-from .threads import network_threads
+from genre_desktop.core.safe_files import atomic_write_bytes
+from genre_desktop.core.engine.network.threads import network_threads
+from genre_desktop.core.paths import RUNTIME_ENV
 
-if TYPE_CHECKING:
-    from .bundle import ModelBundle
+
+class Exportable(Protocol):
+    """What this module needs of a model bundle (:class:`~genre_desktop.core.engine.models.bundle.ModelBundle`):
+    its feature settings, the digest of its network's files (empty when never saved) and its
+    torch network (None when loaded without it)."""
+
+    features: Any
+    network_key: str
+    model: Any
 
 log = logging.getLogger(__name__)
-RUNTIME_ENV = "GENRE_DESKTOP_RUNTIME"  # "torch" keeps the network in torch
 TOLERANCE = 1e-3  # the largest difference from torch's outputs accepted at load
 EXPORT_FORMAT = "slice-graph-2"  # part of the cache key: a new export format never reads an old file
 OUTPUTS = ("logits", "tag_logits", "features")
@@ -47,7 +54,7 @@ def _state_digest(model) -> str:
     return h.hexdigest()
 
 
-def _source(bundle: "ModelBundle") -> str:
+def _source(bundle: Exportable) -> str:
     """What a cache entry is of: the bundle's digest (its files), the slice shape and the
     export format. Recorded in the check file too, so an entry copied or swapped in under
     another bundle's name is refused."""
@@ -55,7 +62,7 @@ def _source(bundle: "ModelBundle") -> str:
     return f"{EXPORT_FORMAT}:{cfg.n_mels}x{cfg.slice_frames}:{bundle.network_key or _state_digest(bundle.model)}"
 
 
-def cache_key(bundle: "ModelBundle") -> str:
+def cache_key(bundle: Exportable) -> str:
     """The cache entry's name: a digest of its :func:`_source`."""
     return hashlib.sha256(_source(bundle).encode()).hexdigest()[:24]
 
@@ -147,7 +154,7 @@ def _prune(cache: Path) -> None:
         old.with_suffix(".check.npz").unlink(missing_ok=True)
 
 
-def onnx_network(bundle: "ModelBundle", cache: Path, threads: Optional[int] = None) -> Optional[OnnxNetwork]:
+def onnx_network(bundle: Exportable, cache: Path, threads: Optional[int] = None) -> Optional[OnnxNetwork]:
     """An :class:`OnnxNetwork` for ``bundle``'s network, checked against torch, or None
     (use torch).
 

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .bundle_meta import BundleError
+from genre_desktop.core.engine.models.bundle_meta import REF_KEY
+from genre_desktop.core.errors import BundleError
+from genre_desktop.core.paths import bundled_models_folder
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
-REF_KEY = "base_weights"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def digest(state: dict, keys: Iterable[str]) -> str:
@@ -36,12 +35,6 @@ def digest(state: dict, keys: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def check_reference(ref) -> None:
-    """Raise :class:`BundleError` unless ``ref`` is a well-formed ``base_weights`` entry."""
-    if (not isinstance(ref, dict) or not isinstance(ref.get("model"), str)
-            or not isinstance(ref.get("sha256"), str) or not _HEX64.match(ref["sha256"])
-            or not isinstance(ref.get("tensors"), int) or isinstance(ref.get("tensors"), bool)):
-        raise BundleError(f"{REF_KEY} must name a model, a tensor count and a sha256 digest")
 
 
 def split_shared(state: dict, base_state: dict) -> tuple[dict, list[str]]:
@@ -56,15 +49,11 @@ def split_shared(state: dict, base_state: dict) -> tuple[dict, list[str]]:
 
 
 def _bundled_weight_files() -> list[Path]:
-    from .registry import bundled_models_folder  # lazily: the registry imports bundles
-
     base = bundled_models_folder()
     return sorted(p for p in base.glob("*/weights.safetensors")) if base.is_dir() else []
 
 
 def is_bundled(folder: Path) -> bool:
-    from .registry import bundled_models_folder
-
     try:
         return folder.resolve().parent == bundled_models_folder().resolve()
     except OSError:

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from .audio_io import AUDIO_EXTENSIONS, AudioDecodeError, audio_info, is_audio_path
-from .safe_files import regular_file_problem
+from genre_desktop.core.engine.audio.decode import AUDIO_EXTENSIONS, AudioDecodeError, audio_info, is_audio_path
+from genre_desktop.core.safe_files import regular_file_problem
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from .registry import user_config_folder
+from genre_desktop.core.paths import user_config_folder
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,13 @@ and a Cancel button, the CLI to tqdm.
 from __future__ import annotations
 
 from typing import Callable, Optional
+from genre_desktop.core.errors import GenreDesktopError
 
 ProgressCallback = Callable[[float, str], None]
 StopCallback = Callable[[], bool]
 
 
-class Cancelled(Exception):
+class Cancelled(GenreDesktopError):
     """Raised inside long work when ``should_stop()`` returned True."""
 
 

@@ -31,6 +31,8 @@ import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
+from genre_desktop.core.errors import GenreDesktopError
+from genre_desktop.core.paths import FAULT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +41,25 @@ PARTIAL_SUFFIX = ".partial"
 JOURNAL_SUFFIX = ".swap"
 TRASH_SUFFIX = ".trash"
 LOCK_SUFFIX = ".lock"
-FAULT_ENV = "GENRE_DESKTOP_FAULT"
 
 
-class LockTimeout(OSError):
+class LockTimeout(GenreDesktopError, OSError):
     """Another process holds the lock on a name for too long."""
 
+    exit_code = 1
 
-class NotRegularFile(OSError):
+
+class NotRegularFile(GenreDesktopError, OSError):
     """A path leads (perhaps through links) to something other than a regular file:
     a folder, a FIFO, a device, a socket. ``str(error)`` is one line for people."""
 
+    exit_code = 1
 
-class FileTooLarge(OSError):
+
+class FileTooLarge(GenreDesktopError, OSError):
     """A file is larger than a reader's bound (``max_bytes``)."""
+
+    exit_code = 1
 
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .verdict import silent_slices
+from genre_desktop.core.engine.classify.verdict import silent_slices
 
 #: the fast path's held-back slices are kept up to this many (~83 min of audio, 95 MB)
 HELD_SLICES = 2000

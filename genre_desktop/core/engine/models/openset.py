@@ -40,7 +40,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .bundle_meta import BundleError
+from genre_desktop.core.errors import BundleError
 
 log = logging.getLogger(__name__)
 FILE = "openset.safetensors"

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architectures import ARCHITECTURES, check_architecture  # noqa: F401  (re-exported)
-from .musicnn import MusiCNN
+from genre_desktop.core.engine.network.architectures import ARCHITECTURES, check_architecture  # noqa: F401  (re-exported)
+from genre_desktop.core.engine.network.musicnn import MusiCNN
 
 
 class GenreCNN(nn.Module):

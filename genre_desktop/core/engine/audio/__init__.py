@@ -1,0 +1,1 @@
+"""Sound in and out: decoding files (bounded, regular files only), audio sources, log-mel features, playback."""
