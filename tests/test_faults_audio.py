@@ -18,7 +18,8 @@ import pytest
 import soundfile as sf
 
 from conftest import synth, write
-from genre_desktop.core.engine.audio import decode as audio_io, safe_files
+from genre_desktop.core import safe_files
+from genre_desktop.core.engine.audio import decode as audio_io
 from genre_desktop.core.engine.audio.decode import (AudioDecodeError, audio_info, cut_short_note, iter_audio_blocks,
                                                 load_audio, wav_lengths)
 from genre_desktop.core.engine.audio.sources import expand_paths, iter_audio_files
