@@ -308,8 +308,8 @@ def test_gui_falls_back_from_a_broken_remembered_model(qtbot, tiny_model):
     with qtbot.waitSignal(window.model_ready, timeout=60000) as blocker:
         window.start()
     assert blocker.args[0].path.resolve() == default.resolve()
-    assert "could not be loaded" in window.model_notice
-    broken_actions = [a for a in window.model_menu.actions() if "(broken)" in a.text()]
+    assert "could not be loaded" in window.model_menu.notice
+    broken_actions = [a for a in window.model_menu.menu.actions() if "(broken)" in a.text()]
     assert broken_actions and not broken_actions[0].isEnabled()
     window.close()
 
@@ -574,7 +574,7 @@ def test_window_starts_with_a_hostile_models_folder(qtbot, tiny_model):
     (user_models_folder() / ".deep.x1.partial").mkdir()  # and a dead writer's leftover
     window = MainWindow(app_settings())
     qtbot.addWidget(window)
-    labels = [a.text() for a in window.model_menu.actions()]
+    labels = [a.text() for a in window.model_menu.menu.actions()]
     assert "deep  (broken)" in labels
     assert not leftovers(user_models_folder())
     window.close()

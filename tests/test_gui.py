@@ -221,7 +221,7 @@ def test_the_list_keeps_the_order_tracks_were_opened_in(qtbot, window, tmp_path)
     assert shown == names and window.table.horizontalHeader().sortIndicatorSection() == -1
     window.table.sortByColumn(0, Qt.AscendingOrder)  # a click on the header still sorts
     assert [window.proxy.index(r, 0).data() for r in range(3)] == sorted(names)
-    qtbot.waitUntil(lambda: not window.worker.busy, timeout=30000)
+    qtbot.waitUntil(lambda: not window.analysis_queue.busy, timeout=30000)
 
 
 def test_skip_stops_one_file_and_the_queue_goes_on(qtbot, window, tmp_path):

@@ -134,17 +134,17 @@ def test_a_queue_of_tracks_shows_its_count_selects_new_files_and_retries_cancell
     assert re.match(r"1 of 4\b", window.progress.format())
     late = write(tmp_path / "late.wav", synth("treble", 3.0), 16000)
     window.open_paths([str(late)])
-    assert window._selected_path() == str(late)  # what was just opened is shown
+    assert window.selected_path() == str(late)  # what was just opened is shown
     assert window.progress.format().startswith("1 of 5")
     click(qtbot, window.cancel_button)
-    qtbot.waitUntil(lambda: not window.worker.busy, timeout=20000)
+    qtbot.waitUntil(lambda: not window.analysis_queue.busy, timeout=20000)
     actions = window.track_actions
     assert {r.status for r in window.table_model.rows} == {"cancelled"}
     assert actions.retry_cancelled.isEnabled() and actions.remove_cancelled.isEnabled()
     actions.retry_cancelled.trigger()
     assert {r.status for r in window.table_model.rows} <= {"queued", "analysing"}
     click(qtbot, window.cancel_button)
-    qtbot.waitUntil(lambda: not window.worker.busy, timeout=20000)
+    qtbot.waitUntil(lambda: not window.analysis_queue.busy, timeout=20000)
     actions.remove_cancelled.trigger()
     assert window.table_model.rows == [] and not actions.retry_cancelled.isEnabled()
 

@@ -3,21 +3,18 @@ add a folder to the library, quit."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from genre_desktop.gui.recent import RecentMenu
-
-if TYPE_CHECKING:
-    from genre_desktop.gui.main_window import MainWindow
+from genre_desktop.gui.window_api import WindowApi
 
 
 class FileMenu:
-    """Fills ``menu``; the dialogs it opens answer into the window."""
+    """Fills ``menu``; the dialogs it opens answer into the window (a :class:`WindowApi`)."""
 
-    def __init__(self, menu: QMenu, window: "MainWindow"):
+    def __init__(self, menu: QMenu, window: WindowApi):
         self.window = window
         menu.addAction("&Open files\u2026", self.open_files).setShortcut(QKeySequence.Open)
         menu.addAction("Open &folder\u2026", self.open_folder).setShortcut(QKeySequence("Ctrl+Shift+O"))
@@ -30,8 +27,7 @@ class FileMenu:
         menu.addAction("&Quit", window.close).setShortcut(QKeySequence.Quit)
 
     def add_library_folder(self) -> None:
-        self.window.tabs.setCurrentWidget(self.window.library)
-        self.window.library.add_folder()
+        self.window.show_library().add_folder()
 
     def open_files(self) -> None:
         window = self.window
@@ -56,12 +52,12 @@ class FileMenu:
         target, _ = QFileDialog.getSaveFileName(window, "Export results", start, "CSV (*.csv);;JSON (*.json)")
         if not target:
             return
-        if window.library.ref is None:
-            window.statusBar().showMessage("Nothing exported: the model is not loaded yet.", 8000)
-            return
         try:
-            n = window.table_model.export(Path(target), window.library.ref)
+            n = window.export_results(Path(target))
         except OSError as exc:
-            window.statusBar().showMessage(f"Could not write {target}: {exc.strerror or exc}", 15000)
+            window.show_status(f"Could not write {target}: {exc.strerror or exc}", 15000)
             return
-        window.statusBar().showMessage(f"Exported {n} tracks to {target}", 8000)
+        if n is None:
+            window.show_status("Nothing exported: the model is not loaded yet.", 8000)
+            return
+        window.show_status(f"Exported {n} tracks to {target}", 8000)

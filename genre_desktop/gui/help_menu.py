@@ -4,16 +4,15 @@ shortcuts that have no menu entry of their own (Ctrl+F, Ctrl+Tab, Ctrl+Shift+Tab
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMenu, QScrollArea, QVBoxLayout
 
 from genre_desktop.core.engine.models.bundle import bundle_metrics_line
+from genre_desktop.gui.window_api import WindowApi
 
-if TYPE_CHECKING:
-    from genre_desktop.gui.main_window import MainWindow
 
 class TextDialog(QDialog):
     """A small non-modal window of rich text with a Close button."""
@@ -41,7 +40,7 @@ def _clean(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").replace("\u2026", "").strip()
 
 
-def shortcut_lines(window: "MainWindow") -> list[tuple[str, str]]:
+def shortcut_lines(window: WindowApi) -> list[tuple[str, str]]:
     """(keys, what they do) for every action of the window that has a shortcut, menus first."""
     seen, lines = set(), []
 
@@ -87,12 +86,12 @@ def model_html(bundle) -> str:
 class HelpMenu:
     """Fills the Help menu and adds the window-wide shortcuts."""
 
-    def __init__(self, menu: QMenu, window: "MainWindow"):
+    def __init__(self, menu: QMenu, window: WindowApi):
         self.window = window
         self.dialog: Optional[TextDialog] = None  # the last help window opened
         self.find = self._window_action("Find in the library", "Ctrl+F", self.focus_search)
-        self.next_tab = self._window_action("Next tab", "Ctrl+Tab", lambda: self.step_tab(1))
-        self.previous_tab = self._window_action("Previous tab", "Ctrl+Shift+Tab", lambda: self.step_tab(-1))
+        self.next_tab = self._window_action("Next tab", "Ctrl+Tab", lambda: window.step_tab(1))
+        self.previous_tab = self._window_action("Previous tab", "Ctrl+Shift+Tab", lambda: window.step_tab(-1))
         self.shortcuts = menu.addAction("&Keyboard shortcuts")
         self.shortcuts.setShortcut(QKeySequence.HelpContents)  # F1
         self.shortcuts.triggered.connect(lambda _checked=False: self.show_shortcuts())
@@ -103,7 +102,7 @@ class HelpMenu:
         self.about_app.triggered.connect(lambda _checked=False: self.show_app())
 
     def _window_action(self, text: str, keys: str, slot) -> QAction:
-        act = QAction(text, self.window)
+        act = QAction(text, self.window)  # type: ignore[call-overload]  # a QMainWindow
         act.setShortcut(QKeySequence(keys))
         act.setShortcutContext(Qt.WindowShortcut)
         act.triggered.connect(lambda _checked=False: slot())
@@ -111,18 +110,14 @@ class HelpMenu:
         return act
 
     def focus_search(self) -> None:
-        self.window.tabs.setCurrentWidget(self.window.library)
-        self.window.library.search.setFocus(Qt.ShortcutFocusReason)
-        self.window.library.search.selectAll()
-
-    def step_tab(self, step: int) -> None:
-        tabs = self.window.tabs
-        tabs.setCurrentIndex((tabs.currentIndex() + step) % tabs.count())
+        search = self.window.show_library().search
+        search.setFocus(Qt.ShortcutFocusReason)
+        search.selectAll()
 
     def _show(self, title: str, html: str) -> TextDialog:
         if self.dialog is not None:
             self.dialog.close()
-        self.dialog = TextDialog(title, html, self.window)
+        self.dialog = TextDialog(title, html, self.window)  # the window is a QMainWindow
         self.dialog.show()
         return self.dialog
 

@@ -8,8 +8,7 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMainWindow,
-                               QProgressBar, QPushButton, QSplitter, QTableView,
+from PySide6.QtWidgets import (QHBoxLayout, QMainWindow, QProgressBar, QPushButton, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from genre_desktop.core.engine.audio.sources import expand_paths
@@ -20,6 +19,7 @@ from genre_desktop.gui.theme import install_theme_menu
 from genre_desktop.gui.live_view import LivePanel
 from genre_desktop.gui.model_menu import ModelMenu
 from genre_desktop.gui.track_actions import TrackActions
+from genre_desktop.gui.track_list import track_list_view
 from genre_desktop.gui.settings import Settings, app_settings
 from genre_desktop.gui.track_table import TrackTableModel, sortable
 from genre_desktop.gui.track_view import TrackPlots, VerdictPanel
@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
-    """Drop files or folders; a worker thread analyses them; results fill the table."""
+    """Drop files or folders; a worker thread analyses them; results fill the table.
+
+    Implements :class:`~genre_desktop.gui.window_api.WindowApi`, all its menus see of it.
+    """
 
     verdict_ready = Signal(str, object)  # path, TrackResult (after the table is updated)
     track_failed = Signal(str, str)
@@ -42,22 +45,22 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Genre Desktop")
         self.setAcceptDrops(True)
         self.bundle = None  # core.bundle.ModelBundle, once loaded
-        self.model_notice = ""  # why the window fell back to the bundled model, if it did
         self.playback = PlaybackController(self)
         self.play_button = self.playback.button
         self._build_widgets()
         self._build_menus()
-        self.worker = AnalysisQueue(self)  # each model load and analysis runs in a Task of its own
-        self.worker.model_loaded.connect(self._on_model_loaded)
-        self.worker.model_failed.connect(self._on_model_failed)
-        self.worker.started.connect(self._on_started)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.cancelled.connect(self._on_cancelled)
-        self.worker.idle.connect(self._on_idle)
+        self.analysis_queue = AnalysisQueue(self)  # each model load and analysis runs in a Task of its own
+        queue = self.analysis_queue
+        queue.model_loaded.connect(self._on_model_loaded)
+        queue.model_failed.connect(self._on_model_failed)
+        queue.started.connect(self._on_started)
+        queue.progress.connect(self._on_progress)
+        queue.finished.connect(self._on_finished)
+        queue.failed.connect(self._on_failed)
+        queue.cancelled.connect(self._on_cancelled)
+        queue.idle.connect(self._on_idle)
         self.playback.position.connect(self.plots.set_cursor)
-        self.playback.message.connect(self._show_playback_message)
+        self.playback.message.connect(lambda text: self.show_status(text, 10000))
         geometry = self.settings.get("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -68,25 +71,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.table_model = TrackTableModel(self)
         self.proxy = sortable(self.table_model, self)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        # the order tracks were opened in until a header is clicked (Qt would otherwise show
-        # "Track ▲" over rows that are not in that order)
-        self.table.horizontalHeader().setSortIndicator(-1, Qt.AscendingOrder)
-        self.proxy.sort(-1)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for column in (1, 2):
-            header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.Interactive)
-        header.resizeSection(3, 110)
-        self.table.setAlternatingRowColors(True)
-        self.table.setTextElideMode(Qt.ElideMiddle)  # "jazz.00…" said nothing; "jaz…002.ogg" does
+        self.table = track_list_view(self.proxy)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_selected)
         self.verdict = VerdictPanel()
         self.plots = TrackPlots()
@@ -121,8 +106,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Tracks")
         self.tabs.addTab(self.live, "Listen live")
         self.library = LibraryView(self.settings)
-        self.library.open_requested.connect(self._open_from_library)
-        self.library.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.library.open_requested.connect(self.show_tracks)
+        self.library.message.connect(lambda text: self.show_status(text, 15000))
         self.tabs.addTab(self.library, "Library")
         self.setCentralWidget(self.tabs)
         self.queue_progress = QueueProgress()
@@ -135,10 +120,8 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         self.file_menu = FileMenu(self.menuBar().addMenu("&File"), self)
-        self.recent = self.file_menu.recent
-        self.track_actions = TrackActions(self)
-        self.model_menu = self.menuBar().addMenu("&Model")
-        self.models = ModelMenu(self.model_menu, self)
+        self.track_actions = TrackActions(self, self.table, self.table_model, self.library)
+        self.model_menu = ModelMenu(self.menuBar().addMenu("&Model"), self)
         self.theme, self.theme_actions = install_theme_menu(self.menuBar().addMenu("&View"), self.settings, self)
         self.theme.changed.connect(self._restyle)
         self.help = HelpMenu(self.menuBar().addMenu("&Help"), self)
@@ -146,7 +129,7 @@ class MainWindow(QMainWindow):
         self.play_action.setShortcut(QKeySequence(Qt.Key_Space))
         self.play_action.triggered.connect(lambda _checked=False: self.toggle_playback())
         self.addAction(self.play_action)
-        self.refresh_model_menu()
+        self.model_menu.refresh()
 
     def set_theme(self, key: str) -> None:
         self.theme_actions[key].trigger()
@@ -154,7 +137,7 @@ class MainWindow(QMainWindow):
     def _restyle(self) -> None:
         self.plots.restyle()
         self.live.restyle()
-        selected = self._selected_path()
+        selected = self.selected_path()
         if selected:  # style sheets read the palette when set: set them again
             self._show_row(selected)
 
@@ -163,18 +146,15 @@ class MainWindow(QMainWindow):
         """Load the chosen model in the background (call once the window is shown)."""
         self.switch_model(self.settings.get("model/name") or None, remember=False)
 
-    def refresh_model_menu(self) -> None:
-        self.models.refresh()
-
     def switch_model(self, name_or_path: Optional[str], remember: bool = True) -> None:
         """Load a model (a name or a folder; None: the bundled default) in the background."""
-        self.models.switch(name_or_path, remember)
+        self.model_menu.switch(name_or_path, remember)
 
     def _on_model_loaded(self, bundle) -> None:  # core.bundle.ModelBundle
         import copy
         import dataclasses
 
-        from genre_desktop.core.engine.classify.inference import Classifier
+        from genre_desktop.core.engine.classify.classifier import Classifier
 
         self.bundle = bundle
         # the live thread gets its own copy of the network: one nn.Module is never run
@@ -184,14 +164,31 @@ class MainWindow(QMainWindow):
         # collector's sight, so a full collection never stalls the GUI for ~100 ms
         gc.freeze()
         self.plots.config = bundle.features
-        notice = f" \u2014 {self.model_notice}" if self.model_notice else ""
-        self.statusBar().showMessage(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres{notice}", 15000)
-        self.refresh_model_menu()
+        notice = f" \u2014 {self.model_menu.notice}" if self.model_menu.notice else ""
+        self.show_status(f"Model: {bundle.name} \u2014 {len(bundle.labels)} genres{notice}", 15000)
+        self.model_menu.refresh()
         self.library.set_model(str(bundle.path))
         self.model_ready.emit(bundle)
 
     def _on_model_failed(self, folder: str, message: str) -> None:
-        self.models.failed(folder, message)
+        self.model_menu.failed(folder, message)
+
+    def load_model(self, folder: str) -> None:
+        self.analysis_queue.load_model(folder)
+
+    # ---------------------------------------------------------------- messages and tabs
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def show_notice(self, title: str, text: str) -> None:
+        self.verdict.show_message(title, text)
+
+    def show_library(self) -> LibraryView:
+        self.tabs.setCurrentWidget(self.library)
+        return self.library
+
+    def step_tab(self, step: int) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % self.tabs.count())
 
     # ---------------------------------------------------------------- opening
     def open_paths(self, paths: list[str]) -> int:
@@ -202,23 +199,23 @@ class MainWindow(QMainWindow):
         added = [f for f in files if self.table_model.add(f)]
         if rejected:
             msg = "; ".join(rejected[:3]) + (f" (and {len(rejected) - 3} more)" if len(rejected) > 3 else "")
-            self.statusBar().showMessage(f"Skipped: {msg}", 10000)
+            self.show_status(f"Skipped: {msg}", 10000)
             if not added and not self.table_model.rows:
                 self.verdict.show_message("Nothing to analyse", msg)
         if added:
-            self.recent.remember(paths)
+            self.file_menu.recent.remember(paths)
             self._queue(added)
             self.select_path(added[0])  # what was just opened is what the person wants to see
         return len(added)
 
     def _queue(self, paths: list[str]) -> None:
         self.queue_progress.add(len(paths))
-        self.worker.enqueue(paths)
+        self.analysis_queue.enqueue(paths)
         self.cancel_button.setEnabled(True)
         self.skip_button.setEnabled(True)
         self.progress.setVisible(True)
         self._show_queue_progress(0.0)
-        self.worker.process()
+        self.analysis_queue.process()
 
     def _show_queue_progress(self, fraction: float) -> None:
         """The status bar's bar: "12 of 500 \u00b7 about 3 min left" over the whole queue."""
@@ -249,12 +246,10 @@ class MainWindow(QMainWindow):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if not paths:  # a web link or another program's data: nothing on this computer to open
             event.ignore()
-            self.statusBar().showMessage("Only files and folders on this computer can be opened.", 8000)
+            self.show_status("Only files and folders on this computer can be opened.", 8000)
             return
         event.acceptProposedAction()
-        self.tabs.setCurrentIndex(0)
-        self.open_paths(paths)
-        self.select_path(paths[0])  # already in the list, or just added
+        self.show_tracks(paths)
 
     # ---------------------------------------------------------------- analysis
     def _on_started(self, path: str) -> None:
@@ -267,11 +262,8 @@ class MainWindow(QMainWindow):
         self._refresh_if_selected(path)
 
     def _refresh_if_selected(self, path: str) -> None:
-        if self._selected_path() == path:
+        if self.selected_path() == path:
             self._show_row(path)
-
-    def _show_playback_message(self, message: str) -> None:
-        self.statusBar().showMessage(message, 10000)
 
     def _on_progress(self, path: str, fraction: float) -> None:
         self.table_model.update(path, progress=fraction)
@@ -283,7 +275,8 @@ class MainWindow(QMainWindow):
         self._refresh_if_selected(path)
         self.verdict_ready.emit(path, result)
 
-    def _open_from_library(self, paths: list[str]) -> None:
+    def show_tracks(self, paths: list[str]) -> None:
+        """Bring the Tracks tab to the front and open ``paths`` there, the first selected."""
         self.tabs.setCurrentIndex(0)
         self.open_paths(paths)
         self.select_path(paths[0])  # already in the list, or just added
@@ -301,15 +294,15 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(False)
         self.skip_button.setEnabled(False)
         done = sum(r.status == "done" for r in self.table_model.rows)
-        self.statusBar().showMessage(f"{done} of {len(self.table_model.rows)} tracks analysed", 8000)
+        self.show_status(f"{done} of {len(self.table_model.rows)} tracks analysed", 8000)
 
     def skip_current(self) -> None:
         """Cancel the file being analysed only (it can be opened again later)."""
-        if self.worker.current_path is not None:
-            self.worker.discard([self.worker.current_path])
+        if self.analysis_queue.current_path is not None:
+            self.analysis_queue.discard([self.analysis_queue.current_path])
 
     def cancel_analysis(self) -> None:
-        dropped = self.worker.cancel_all()
+        dropped = self.analysis_queue.cancel_all()
         self.queue_progress.drop(len(dropped))
         for path in dropped:
             self.table_model.update(path, status="cancelled")
@@ -322,13 +315,13 @@ class MainWindow(QMainWindow):
         for path in again:
             self.table_model.update(path, status="queued", result=None, error="", progress=0.0)
             self._refresh_if_selected(path)
-        self.worker.discard(again)
+        self.analysis_queue.discard(again)
         self._queue(again)
 
     def remove_tracks(self, paths: list[str]) -> None:
-        self.worker.discard(paths)
+        self.analysis_queue.discard(paths)
         for path in paths:
-            if self._selected_path() == path:
+            if self.selected_path() == path:
                 self.playback.stop()
             self.table_model.remove(path)
         if not self.table_model.rows:
@@ -342,8 +335,14 @@ class MainWindow(QMainWindow):
         self.plots.clear()
         self.verdict.show_message("Drop music here", "or use File \u203a Open (Ctrl+O)")
 
+    def export_results(self, target: Path) -> Optional[int]:
+        """The analysed tracks to a CSV or JSON file; None while no model is loaded."""
+        if self.library.ref is None:
+            return None
+        return self.table_model.export(target, self.library.ref)
+
     # ---------------------------------------------------------------- selection and playback
-    def _selected_path(self) -> Optional[str]:
+    def selected_path(self) -> Optional[str]:
         index = self.table.currentIndex()
         if not index.isValid():
             return None
@@ -357,7 +356,7 @@ class MainWindow(QMainWindow):
             self.table.selectRow(self.proxy.mapFromSource(source).row())
 
     def _on_row_selected(self, current, previous) -> None:  # noqa: ARG002
-        path = self._selected_path()
+        path = self.selected_path()
         if path:
             self._show_row(path)
 
@@ -381,15 +380,15 @@ class MainWindow(QMainWindow):
             self.verdict.show_message(title, row.error or "")
 
     def toggle_playback(self) -> None:
-        self.playback.toggle(self._selected_path())
+        self.playback.toggle(self.selected_path())
 
     # ---------------------------------------------------------------- dialogs
     def open_wizard(self):
-        return self.models.open_wizard()
+        return self.model_menu.open_wizard()
 
     def shutdown(self) -> None:
         """Stop playback and the worker threads (idempotent)."""
-        self.worker.shutdown()
+        self.analysis_queue.shutdown()
         self.playback.shutdown()
         self.live.shutdown()
         self.library.shutdown()

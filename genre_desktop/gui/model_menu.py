@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QMenu
 
 from genre_desktop.core.engine.models.registry import list_models, resolve_model
-
-if TYPE_CHECKING:
-    from genre_desktop.gui.main_window import MainWindow
+from genre_desktop.gui.window_api import WindowApi
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +22,21 @@ class ModelMenu(QObject):
     Parameters
     ----------
     menu : QMenu
-    window : MainWindow
-        Whose ``bundle``, ``worker``, ``verdict``, ``open_paths``, ``tabs``, ``settings`` and
-        status bar it uses.
+    window : WindowApi
+        The main window (its ``bundle``, ``settings``, ``load_model``, ``show_tracks`` and
+        messages); also the parent of the dialogs this menu opens.
+
+    Attributes
+    ----------
+    notice : str
+        Why the window fell back to the bundled model, if it did ("" otherwise).
     """
 
-    def __init__(self, menu: QMenu, window: "MainWindow"):
-        super().__init__(window)
+    def __init__(self, menu: QMenu, window: WindowApi):
+        super().__init__(window)  # type: ignore[arg-type]  # the window is a QMainWindow
         self.menu = menu
         self.window = window
+        self.notice = ""
         menu.setToolTipsVisible(True)
 
     def refresh(self) -> None:
@@ -76,8 +80,8 @@ class ModelMenu(QObject):
             installed = [e.name for e in list_models() if e.path.resolve() == folder.resolve()]
             # an installed model is remembered by name (it survives a reinstall elsewhere)
             window.settings.set("model/name", installed[0] if installed else str(folder))
-        window.statusBar().showMessage(f"Loading model {folder.name}\u2026")
-        window.worker.load_model(str(folder))
+        window.show_status(f"Loading model {folder.name}\u2026")
+        window.load_model(str(folder))
 
     def failed(self, folder: str, message: str) -> None:
         """A model did not load: fall back to the bundled default, saying so; if that fails
@@ -93,13 +97,13 @@ class ModelMenu(QObject):
             name = Path(folder).name
             log.warning("model %s failed to load (%s); using %s", folder, message, default.name)
             window.settings.set("model/name", "")
-            window.model_notice = f"The model “{name}” could not be loaded ({message}); " \
-                                  f"using the bundled model {default.name} instead."
-            window.verdict.show_message("Using the bundled model", window.model_notice)
+            self.notice = f"The model “{name}” could not be loaded ({message}); " \
+                          f"using the bundled model {default.name} instead."
+            window.show_notice("Using the bundled model", self.notice)
             self.switch(None, remember=False)
             return
-        window.statusBar().showMessage(f"No model: {message}")
-        window.verdict.show_message("No genre model", message)
+        window.show_status(f"No model: {message}")
+        window.show_notice("No genre model", message)
 
     def open_wizard(self):
         from genre_desktop.gui.wizard import TrainWizard
@@ -107,7 +111,7 @@ class ModelMenu(QObject):
         window = self.window
         wizard = TrainWizard(None, window, settings=window.settings)  # starts from the bundled model unless changed
         wizard.use_model.connect(self.switch)
-        wizard.open_track.connect(lambda p: (window.tabs.setCurrentIndex(0), window.open_paths([p])))
+        wizard.open_track.connect(lambda p: window.show_tracks([p]))
         wizard.finished.connect(lambda _: self.refresh())
         wizard.show()
         return wizard
