@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from genre_desktop.core.engine.models.bundle import BundleMeta, load_bundle, save_bundle
+from genre_desktop.core.engine.models.bundle_meta import Calibration
 from genre_desktop.core.engine.classify.calibration import apply_temperature, expected_calibration_error
 from genre_desktop.core.engine.models.openset import BUNDLED_UNKNOWN_QUANTILE, fit_openset
 from genre_desktop.core.training.honesty import audible_only, cross_validated_temperature
@@ -318,7 +319,8 @@ def main() -> None:
     write_study(args, study)
     results["hedges"] = study
     meta = BundleMeta(
-        name=args.out.name, version=VERSION, extra={"openset": openset.meta(), "calibration": calibration},
+        name=args.out.name, version=VERSION, openset=openset.thresholds(),
+        calibration=Calibration.from_dict(calibration),
         architecture={"name": "musicnn_genre", "params": params},
         labels=LABELS, tags=MSD_TAGS, features=FeatureConfig(),
         thresholds=rules,

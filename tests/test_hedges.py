@@ -10,6 +10,8 @@ import pytest
 from conftest import SHARED_DATA
 from genre_desktop.core.engine.classify.calibration import length_bucket, temperature_for
 from genre_desktop.core.engine.classify.verdict import hedge
+from genre_desktop.core.engine.models.bundle_meta import Calibration
+from genre_desktop.core.errors import BundleError
 
 RULES = {"min_confidence": 0.5, "min_agreement": 0.5, "unknown_margin": 2.0, "unknown_max_confidence": 0.9}
 
@@ -35,9 +37,11 @@ def test_temperature_per_length():
     assert [length_bucket(n) for n in (0, 1, 2, 4, 5, 12, 47, 48, 300)] == [1, 1, 2, 2, 5, 5, 5, 48, 48]
     cal = {"temperature": 0.7, "temperature_slices_1": 1.4, "temperature_slices_2": 1.1,
            "temperature_slices_5": 0.8, "temperature_slices_48": 0.8}
-    assert [temperature_for(cal, n) for n in (1, 4, 12, 100)] == [1.4, 1.1, 0.8, 0.8]
-    assert temperature_for({"temperature": 0.7}, 1) == 0.7  # a bundle with one temperature
-    assert temperature_for({"temperature_slices_1": 1e9}, 1) == 1.0  # nonsense is ignored
+    assert [temperature_for(Calibration.from_dict(cal), n) for n in (1, 4, 12, 100)] == [1.4, 1.1, 0.8, 0.8]
+    assert temperature_for(Calibration.from_dict({"temperature": 0.7}), 1) == 0.7  # one temperature
+    assert temperature_for(Calibration(), 1) == 1.0  # none fitted
+    with pytest.raises(BundleError, match="temperature_slices_1"):  # nonsense is refused when read
+        Calibration.from_dict({"temperature_slices_1": 1e9})
 
 
 def _music(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:

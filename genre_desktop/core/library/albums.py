@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 
 from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
+from genre_desktop.core.engine.models.bundle_meta import Calibration
 from genre_desktop.core.engine.classify.verdict import HEDGE_DEFAULTS, hedge, vote
 from genre_desktop.core.library.database import FileRow, LibraryDatabase
 
@@ -39,7 +40,7 @@ class AlbumModel:
 
     labels: list = field(default_factory=list)
     rules: dict = field(default_factory=lambda: dict(HEDGE_DEFAULTS))
-    calibration: dict = field(default_factory=dict)
+    calibration: Calibration = field(default_factory=Calibration)
 
     @classmethod
     def of_folder(cls, folder: os.PathLike | str) -> "AlbumModel":
@@ -53,8 +54,8 @@ class AlbumModel:
             return cls()
         labels = [str(x) for x in meta.get("labels", []) if isinstance(x, str)]
         rules = meta.get("thresholds") if isinstance(meta.get("thresholds"), dict) else {}
-        calibration = meta.get("calibration") if isinstance(meta.get("calibration"), dict) else {}
-        return cls(labels=labels, rules={**HEDGE_DEFAULTS, **rules}, calibration=calibration)
+        return cls(labels=labels, rules={**HEDGE_DEFAULTS, **rules},
+                   calibration=Calibration.from_dict(meta.get("calibration", {})))
 
 
 @dataclass

@@ -26,6 +26,7 @@ import torch
 
 from genre_desktop.core.engine.audio.decode import AudioDecodeError
 from genre_desktop.core.engine.models.bundle import BundleMeta, ModelBundle, load_bundle, save_bundle
+from genre_desktop.core.engine.models.bundle_meta import Calibration
 from genre_desktop.core.engine.classify.inference import VERDICTS, Classifier
 from genre_desktop.core.engine.network.model import build_model, in_batches
 from genre_desktop.core.engine.models.registry import resolve_model
@@ -285,7 +286,7 @@ def model_meta(run: Run, name: str, report, openset, calibration: dict, cv: Opti
     return BundleMeta(
         name=name, version="1", architecture=base.meta["architecture"], labels=plan.labels, tags=base.tags,
         features=base.features, thresholds=hedge_rules(run),
-        extra={"calibration": calibration, **({"openset": openset.meta()} if openset is not None else {})},
+        openset=openset.thresholds() if openset is not None else None, calibration=Calibration.from_dict(calibration),
         provenance={"base_model": base.name, "mode": run.options.mode, "scope": plan.scope,
                     "known_genres": plan.known, "kept_genres": [plan.labels[k] for k in plan.kept],
                     "library": ", ".join(f"{g} {n}" for g, n in run.scan.counts().items()),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genre_desktop.core.engine.models.bundle_meta import Calibration
+
 #: temperatures are fitted per length: buckets of 1, 2-4, 5-47 and 48+ audible slices
 #: (an excerpt, about 10 s, a 30-s to 2-minute track, a long track), by their lower bound
 LENGTH_BUCKETS = (1, 2, 5, 48)
@@ -53,14 +55,10 @@ def length_bucket(n_slices: int) -> int:
     return max(b for b in LENGTH_BUCKETS if b <= max(int(n_slices), 1))
 
 
-def temperature_for(calibration: dict, n_slices: int) -> float:
+def temperature_for(calibration: Calibration, n_slices: int) -> float:
     """The temperature of a vote over ``n_slices`` audible slices: the bundle's per-length
-    value (``calibration["temperature_slices_B"]`` for the bucket B of :data:`LENGTH_BUCKETS`)
-    when it has one, else its single ``temperature``; 1.0 when neither is a sane number."""
-    def sane(value) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.05 <= value <= 50
-
-    for value in (calibration.get(f"temperature_slices_{length_bucket(n_slices)}"), calibration.get("temperature")):
-        if sane(value):
-            return float(value)
-    return 1.0
+    value (``calibration.by_length[B]`` for the bucket B of :data:`LENGTH_BUCKETS`) when it
+    has one, else its single ``temperature``; 1.0 when it has neither (both were checked
+    when the bundle's ``model.json`` was read)."""
+    value = calibration.by_length.get(length_bucket(n_slices), calibration.temperature)
+    return 1.0 if value is None else float(value)

@@ -344,7 +344,7 @@ class Classifier:
                                reason="no audible signal (silence)", verdict="silence", **base)
         n_audible = int(audible.sum())
         track = apply_temperature(vote(probs, audible),
-                                  temperature_for(self.bundle.meta.get("calibration", {}), n_audible))
+                                  temperature_for(self.bundle.calibration, n_audible))
         best = int(np.argmax(track))
         agreement = float((probs[audible].argmax(axis=1) == best).mean())
         tags: list[tuple[str, float]] = []

@@ -227,7 +227,7 @@ class LiveAnalyzer:
             self.history.clear()
             latency = (time.perf_counter() - received_at) * 1000 if received_at else 0.0
             return LivePrediction(t, probs[0], None, 0.0, None, 0.0, level, latency, "silence")
-        p = apply_temperature(probs[0], temperature_for(self.classifier.bundle.meta.get("calibration", {}), 1))
+        p = apply_temperature(probs[0], temperature_for(self.classifier.bundle.calibration, 1))
         voted = list(self.history) or [(self.frames_total - cfg.slice_frames, probs[0],
                                         None if tags is None else tags[0], emb[0], False)]
         starts, slice_probs, slice_tags, embs, silent = zip(*voted)

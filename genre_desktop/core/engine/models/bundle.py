@@ -11,12 +11,12 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from genre_desktop.core.engine.models.bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, META,  # noqa: F401
-                                                         REF_KEY, BundleMeta, validate_meta)
+                                                         REF_KEY, BundleMeta, Calibration, validate_meta)
 from genre_desktop.core.errors import BundleError
 from genre_desktop.core.engine.audio.features import FeatureConfig
 from genre_desktop.core.safe_files import fault_point, name_lock, new_partial, replace_folder
@@ -53,10 +53,15 @@ class ModelBundle:
         return self if self.model is not None else load_bundle(self.path)
 
     @property
+    def calibration(self) -> Calibration:
+        """The calibration of track confidences (``model.json``'s ``calibration``, typed)."""
+        return Calibration.from_dict(self.meta.get("calibration", {}))
+
+    @property
     def temperature(self) -> float:
-        """The calibration temperature of track confidences (1.0: none fitted)."""
-        value = self.meta.get("calibration", {}).get("temperature", 1.0)
-        return float(value) if isinstance(value, (int, float)) and 0.05 <= value <= 50 else 1.0
+        """The single calibration temperature of track confidences (1.0: none fitted)."""
+        value = self.calibration.temperature
+        return 1.0 if value is None else float(value)
 
     @property
     def name(self) -> str:
@@ -262,13 +267,13 @@ def save_bundle(folder: os.PathLike | str, model: "torch.nn.Module", meta: Bundl
         meta = BundleMeta.from_dict({"format_version": FORMAT_VERSION, **meta})
     check_finite_weights(model.state_dict())
     state, ref = shared_state(model, base)
+    if openset is None:  # thresholds without their statistics would not load
+        meta = replace(meta, openset=None)
     meta = meta.stamped().to_dict()
     if ref is not None:
         meta[REF_KEY] = ref
     else:
         meta.pop(REF_KEY, None)
-    if openset is None:  # thresholds without their statistics would not load
-        meta.pop("openset", None)
     with name_lock(folder.parent, folder.name):
         tmp = new_partial(folder)
         try:

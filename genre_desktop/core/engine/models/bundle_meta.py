@@ -6,7 +6,7 @@ import datetime as _dt
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Optional
 
 from genre_desktop.core.engine.network.architectures import check_architecture
 from genre_desktop.core.engine.audio.features import FeatureConfig
@@ -97,13 +97,10 @@ def validate_meta(meta: Any) -> dict:
     for key in ("metrics", "provenance"):
         if not isinstance(meta.get(key, {}), dict):
             raise BundleError(f"{key} must be an object")
-    for key in ("openset", "calibration"):
-        if not isinstance(meta.get(key, {}), dict):
-            raise BundleError(f"{key} must be an object")
-        for name, value in meta.get(key, {}).items():
-            if name != "rule" and not _is_number(value):
-                raise BundleError(f"{key} {name!r} must be a number, not {value!r}")
-    _check_honesty(meta.get("openset", {}), meta.get("calibration", {}))
+    if "openset" in meta:
+        OpenSetThresholds.from_dict(meta["openset"])
+    if "calibration" in meta:
+        Calibration.from_dict(meta["calibration"])
     if REF_KEY in meta:
         check_reference(meta[REF_KEY])
     return meta
@@ -115,18 +112,107 @@ TEMPERATURE_RANGE = (0.05, 50.0)
 #: open-set thresholds are distances (genre Mahalanobis ~10^2, music residual ~1, steadiness
 #: ~0.1): one beyond this bound would let anything through
 MAX_OPENSET_THRESHOLD = 1e6
+#: the numbers of audible slices the open-set thresholds are given for (``unknown_threshold_N``)
+OPENSET_LENGTHS = (1, 2, 4, 8, 12, 24, 48)
 
 
-def _check_honesty(openset: dict, calibration: dict) -> None:
-    """Open-set thresholds positive and bounded; a calibration temperature in range."""
-    for name, value in openset.items():
-        if "threshold" in name and not 0 < value <= MAX_OPENSET_THRESHOLD:
-            raise BundleError(f"openset {name} {value!r} is not a usable threshold "
-                              f"(it must lie in (0, {MAX_OPENSET_THRESHOLD:g}])")
-    low, high = TEMPERATURE_RANGE
-    if "temperature" in calibration and not low <= calibration["temperature"] <= high:
-        raise BundleError(f"calibration temperature {calibration['temperature']!r} must lie between "
-                          f"{low:g} and {high:g}")
+def _numbers(entry: Any, key: str) -> dict:
+    """``entry`` (the ``model.json`` object ``key``) checked: an object of numbers, but its
+    ``rule``, a line of text."""
+    if not isinstance(entry, dict):
+        raise BundleError(f"{key} must be an object")
+    for name, value in entry.items():
+        if name == "rule":
+            if not isinstance(value, str):
+                raise BundleError(f"{key} rule must be text")
+        elif not _is_number(value):
+            raise BundleError(f"{key} {name!r} must be a number, not {value!r}")
+    return entry
+
+
+def _by_length(entry: dict, prefix: str) -> dict[int, float]:
+    """``{N: value}`` of the keys ``<prefix>N`` of ``entry``, in their order."""
+    return {int(k[len(prefix):]): v for k, v in entry.items()
+            if k.startswith(prefix) and k[len(prefix):].isdigit()}
+
+
+@dataclass(frozen=True)
+class OpenSetThresholds:
+    """The ``openset`` entry of ``model.json``: the thresholds of :mod:`.openset`'s tests
+    (their statistics are in ``openset.safetensors``), and the rule that chose them.
+
+    ``unknown`` and ``not_music`` map a number of audible slices (each of
+    :data:`OPENSET_LENGTHS`) to a threshold; ``not_music`` is empty for a model without the
+    "not music" test; ``steady`` is None without the steady-sound test. ``other`` keeps
+    numbers a newer version wrote, as they are.
+    """
+
+    unknown: dict
+    not_music: dict = field(default_factory=dict)
+    steady: Optional[float] = None
+    rule: str = ""
+    other: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, entry: Any) -> "OpenSetThresholds":
+        """Check the ``openset`` entry and type it (raises BundleError)."""
+        entry = _numbers(entry, "openset")
+        for name, value in entry.items():
+            if "threshold" in name and not 0 < value <= MAX_OPENSET_THRESHOLD:
+                raise BundleError(f"openset {name} {value!r} is not a usable threshold "
+                                  f"(it must lie in (0, {MAX_OPENSET_THRESHOLD:g}])")
+        unknown, not_music = _by_length(entry, "unknown_threshold_"), _by_length(entry, "not_music_threshold_")
+        if any(n not in unknown for n in OPENSET_LENGTHS) or (
+                not_music and any(n not in not_music for n in OPENSET_LENGTHS)):
+            raise BundleError(f"openset must hold unknown_threshold_N for N in {OPENSET_LENGTHS}")
+        known = {f"unknown_threshold_{n}" for n in unknown} | {f"not_music_threshold_{n}" for n in not_music}
+        return cls(unknown, not_music, entry.get("steady_threshold"), entry.get("rule", ""),
+                   {k: v for k, v in entry.items() if k not in known | {"steady_threshold", "rule"}})
+
+    def to_dict(self) -> dict:
+        """The ``model.json`` entry (keys in the order the app has always written them)."""
+        out = {f"unknown_threshold_{n}": t for n, t in self.unknown.items()}
+        out.update({f"not_music_threshold_{n}": t for n, t in self.not_music.items()})
+        if self.steady is not None:
+            out["steady_threshold"] = self.steady
+        if self.rule:
+            out["rule"] = self.rule
+        return {**out, **self.other}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The ``calibration`` entry of ``model.json``: the temperature of track confidences
+    (:mod:`~genre_desktop.core.engine.classify.calibration`) and how it was fitted.
+
+    ``temperature`` is the single temperature (None: none fitted, i.e. 1.0);
+    ``by_length`` one per length bucket (``temperature_slices_B``: votes over B or more
+    audible slices); ``figures`` the fit's record (``temperature_fitted``, ``tracks``,
+    ``ece_before``, ``ece_after``, ``validation_ece_*``) and any number a newer version wrote.
+    Every temperature lies in :data:`TEMPERATURE_RANGE`.
+    """
+
+    temperature: Optional[float] = None
+    by_length: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, entry: Any) -> "Calibration":
+        """Check the ``calibration`` entry and type it (raises BundleError)."""
+        entry = _numbers(entry, "calibration")
+        by_length = _by_length(entry, "temperature_slices_")
+        low, high = TEMPERATURE_RANGE
+        for name, value in [("temperature", entry.get("temperature")),
+                            *((f"temperature_slices_{b}", t) for b, t in by_length.items())]:
+            if value is not None and not low <= value <= high:
+                raise BundleError(f"calibration {name} {value!r} must lie between {low:g} and {high:g}")
+        known = {"temperature", *(f"temperature_slices_{b}" for b in by_length)}
+        return cls(entry.get("temperature"), by_length, {k: v for k, v in entry.items() if k not in known})
+
+    def to_dict(self) -> dict:
+        """The ``model.json`` entry (keys in the order the app has always written them)."""
+        out = {} if self.temperature is None else {"temperature": self.temperature}
+        return {**out, **self.figures, **{f"temperature_slices_{b}": t for b, t in self.by_length.items()}}
 
 
 @dataclass(frozen=True)
@@ -144,6 +230,8 @@ class BundleMeta:
     metrics: dict = field(default_factory=dict)
     task: str = "genre"
     created: str = ""
+    openset: Optional[OpenSetThresholds] = None  # with openset.safetensors (see save_bundle)
+    calibration: Optional[Calibration] = None
     extra: dict = field(default_factory=dict)  # fields this version does not know, kept as they are
 
     def stamped(self) -> "BundleMeta":
@@ -156,7 +244,10 @@ class BundleMeta:
                "name": self.name, "version": str(self.version), "architecture": self.architecture,
                "labels": list(self.labels), "tags": list(self.tags), "features": self.features.to_dict(),
                "thresholds": dict(self.thresholds), "provenance": dict(self.provenance),
-               "metrics": dict(self.metrics), **self.extra}
+               "metrics": dict(self.metrics),
+               **({"openset": self.openset.to_dict()} if self.openset is not None else {}),
+               **({"calibration": self.calibration.to_dict()} if self.calibration is not None else {}),
+               **self.extra}
         if not out["created"]:
             del out["created"]
         return validate_meta(out)
@@ -166,12 +257,14 @@ class BundleMeta:
         """Check ``data`` against the schema and type it (raises BundleError)."""
         meta = validate_meta(dict(data))
         known = {"format_version", "task", "created", "name", "version", "architecture", "labels",
-                 "tags", "features", "thresholds", "provenance", "metrics"}
+                 "tags", "features", "thresholds", "provenance", "metrics", "openset", "calibration"}
         return cls(name=str(meta.get("name", "")), architecture=meta["architecture"], labels=list(meta["labels"]),
                    features=FeatureConfig.from_dict(meta.get("features", {})), version=str(meta.get("version", "1")),
                    tags=list(meta.get("tags", [])), thresholds=dict(meta.get("thresholds", DEFAULT_THRESHOLDS)),
                    provenance=dict(meta.get("provenance", {})), metrics=dict(meta.get("metrics", {})),
                    task=meta.get("task", "genre"), created=str(meta.get("created", "")),
+                   openset=OpenSetThresholds.from_dict(meta["openset"]) if "openset" in meta else None,
+                   calibration=Calibration.from_dict(meta["calibration"]) if "calibration" in meta else None,
                    extra={k: v for k, v in meta.items() if k not in known})
 
 

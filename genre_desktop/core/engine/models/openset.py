@@ -40,6 +40,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from genre_desktop.core.engine.models.bundle_meta import OPENSET_LENGTHS as LENGTHS
+from genre_desktop.core.engine.models.bundle_meta import OpenSetThresholds
 from genre_desktop.core.errors import BundleError
 
 log = logging.getLogger(__name__)
@@ -111,7 +113,6 @@ def fit_gaussians(x: np.ndarray, labels: Sequence, shrinkage: float = SHRINKAGE)
 
 #: thresholds are learnt for means over this many slices (a clip of 1 slice is noisier
 #: than a 30-s track's mean of 12); a mean over n slices uses the largest length <= n
-LENGTHS = (1, 2, 4, 8, 12, 24, 48)
 
 
 def _window_means(slices: list[np.ndarray], n: int) -> np.ndarray:
@@ -196,15 +197,16 @@ class OpenSet:
             out.update(music_mean=self.music.mean, music_basis=self.music.basis)
         return {k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}
 
-    def meta(self, **extra) -> dict:
-        """The ``model.json`` entry: ``unknown_threshold_N`` (and ``not_music_threshold_N``)
-        for each slice count N of :data:`LENGTHS`, and the rule that chose them."""
-        out = {f"unknown_threshold_{n}": t for n, t in self.unknown_thresholds.items()}
-        if self.music is not None and self.not_music_thresholds:
-            out.update({f"not_music_threshold_{n}": t for n, t in self.not_music_thresholds.items()})
-        if self.steady_threshold is not None:
-            out["steady_threshold"] = self.steady_threshold
-        return {**out, "rule": RULE.format(q=f"{self.unknown_quantile:.2f}"), **extra}
+    def thresholds(self) -> OpenSetThresholds:
+        """The ``model.json`` entry (``BundleMeta.openset``): a threshold for each slice count
+        of :data:`LENGTHS`, and the rule that chose them."""
+        not_music = self.not_music_thresholds if self.music is not None and self.not_music_thresholds else {}
+        return OpenSetThresholds(dict(self.unknown_thresholds), dict(not_music), self.steady_threshold,
+                                 RULE.format(q=f"{self.unknown_quantile:.2f}"))
+
+    def meta(self) -> dict:
+        """:meth:`thresholds` as ``model.json`` writes them."""
+        return self.thresholds().to_dict()
 
     def save(self, folder: Path) -> None:
         from safetensors.numpy import save_file
@@ -268,21 +270,12 @@ def load_openset(folder: Path, meta: dict) -> Optional[OpenSet]:
     BundleError
         The file or its thresholds are damaged or do not fit the embedding.
     """
-    entry = meta.get("openset")
-    if entry is None:
+    if meta.get("openset") is None:
         return None
-    try:
-        unknown = {n: float(entry[f"unknown_threshold_{n}"]) for n in LENGTHS}
-        not_music = ({n: float(entry[f"not_music_threshold_{n}"]) for n in LENGTHS}
-                     if f"not_music_threshold_{LENGTHS[0]}" in entry else None)
-    except (KeyError, TypeError, ValueError):
-        raise BundleError(f"openset must hold unknown_threshold_N for N in {LENGTHS}") from None
-    steady = entry.get("steady_threshold")
-    if steady is not None and (isinstance(steady, bool) or not isinstance(steady, (int, float))):
-        raise BundleError("openset steady_threshold must be a number")
-    if any(not (t > 0 and np.isfinite(t)) for t in [*unknown.values(), *(not_music or {}).values(),
-                                                     *([steady] if steady is not None else [])]):
-        raise BundleError("openset thresholds must be positive numbers")
+    entry = OpenSetThresholds.from_dict(meta["openset"])
+    unknown = {n: float(entry.unknown[n]) for n in LENGTHS}
+    not_music = {n: float(entry.not_music[n]) for n in LENGTHS} if entry.not_music else None
+    steady = entry.steady
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
