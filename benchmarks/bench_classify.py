@@ -32,7 +32,7 @@ import torch
 from genre_desktop.core.engine.audio.decode import iter_audio_blocks
 from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.training.feature_cache import file_log_mel
-from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.models.registry import resolve_model
 
 from busy import busy_processes

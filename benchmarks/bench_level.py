@@ -119,7 +119,7 @@ def main() -> None:
 
     set_thread_policy()
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.engine.models.registry import resolve_model
 
     parser = argparse.ArgumentParser()

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from genre_desktop.core.engine.models.bundle import load_bundle
-from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.library.analyse import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, default_workers, scan_library

@@ -29,7 +29,7 @@ set_thread_policy()  # as the CLI, the window and library workers run: before nu
 
 from genre_desktop.core.engine.audio.decode import load_audio  # noqa: E402
 from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.classify.live import LiveAnalyzer
 from genre_desktop.core.engine.models.registry import resolve_model
 

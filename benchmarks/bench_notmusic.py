@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ["GENRE_DESKTOP_SOUND_TAGGER"] = "off"  # today's rule from the classifier; the tagger apart
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.engine.models.registry import resolve_model
     from genre_desktop.core.engine.classify.sound_tagger import MUSIC_THRESHOLD, SoundTagger
 

@@ -71,7 +71,7 @@ def not_music(classifier, bundle) -> None:
 
 def open_set(name: str, known: dict, unknown: list, per_genre: int, splits: int, known_genres: bool) -> None:
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.training.library_scan import LabelledTrack, LibraryScan
     from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
@@ -113,7 +113,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("genre_desktop").setLevel(logging.WARNING)
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.engine.models.registry import resolve_model
 
     bundle = load_bundle(resolve_model(None))

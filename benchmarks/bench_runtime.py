@@ -22,7 +22,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.engine.classify.inference import Classifier  # noqa: E402
+from genre_desktop.core.engine.classify.classifier import Classifier  # noqa: E402
 from genre_desktop.core.engine.models.registry import resolve_model  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from genre_desktop.core.engine.audio.decode import iter_audio_blocks
 from genre_desktop.core.engine.models.bundle import load_bundle
-from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.models.registry import resolve_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -84,7 +84,7 @@ def base_embeddings(base, paths: list[Path], cache: FeatureCache) -> dict:
 def judge(bundle, embedded: dict, paths: list[Path]) -> list:
     """Each track's verdict by ``bundle`` from base-network embeddings (its head, temperature
     and open-set test: the app's own verdict path)."""
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.engine.classify.verdict import softmax
 
     clf = Classifier(bundle)

@@ -102,7 +102,7 @@ def test_a_cut_ogg_is_said_to_be_truncated(tmp_path, tiny_model):
     end-of-stream page tells; the verdict's notes and the CLI say so."""
     from genre_desktop.core.engine.audio.decode import ogg_cut_short
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     full = write(tmp_path / "full.ogg", synth("bass", 30.0), 16000)
     cut = tmp_path / "cut.ogg"

@@ -70,7 +70,7 @@ def test_file_vanishing_mid_batch(tiny_model, tmp_path, monkeypatch, capsys):
     a = write(tmp_path / "a.wav", synth("bass", 3.0), 16000)
     b = write(tmp_path / "b.wav", synth("treble", 3.0), 16000)
     c = write(tmp_path / "c.wav", synth("noise", 3.0), 16000)
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     original = Classifier.classify_file
 

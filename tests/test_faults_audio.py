@@ -282,7 +282,7 @@ def test_wav_lengths_read_the_header_against_the_file(cut_wavs):
 
 def test_cut_wavs_are_classified_with_a_truncated_note(cut_wavs, tiny_model):
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     clf = Classifier(load_bundle(tiny_model))
     assert clf.classify_file(cut_wavs["full"]).notes == []

@@ -133,7 +133,7 @@ def test_swapped_onnx_cache_entries_are_refused(tmp_path, tiny_model, bass):
     """The graph and check file of another model copied over this model's entry: refused
     (the check records whose digest it is), and this model's own graph exported afresh."""
     pytest.importorskip("onnxruntime")
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.engine.network.onnx_runtime import SOURCE, cache_key
     from genre_desktop.core.paths import onnx_cache_folder
 

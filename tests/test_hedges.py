@@ -63,7 +63,7 @@ def _music(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def classifier(bundled_model_path):
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     return Classifier(load_bundle(bundled_model_path))
 
@@ -139,7 +139,7 @@ def test_live_and_file_agree_on_real_music(classifier):
 @pytest.mark.parametrize("verdict", ["unknown", "not_music", "unsure"])
 def test_the_panel_keeps_the_bars_of_a_hedged_verdict(qtbot, verdict):
     """The panel names the hedge and still shows the three closest genres with their bars."""
-    from genre_desktop.core.engine.classify.inference import TrackResult
+    from genre_desktop.core.engine.classify.result import TrackResult
     from genre_desktop.gui.track_view import VerdictPanel
 
     labels = ["blues", "classical", "metal", "rock"]
@@ -160,7 +160,7 @@ def test_a_hedged_timeline_keeps_each_slices_genre_striped(qtbot, verdict):
     colour; between the stripes each slice keeps its own genre's colour (not erased)."""
     from PySide6.QtGui import QColor
 
-    from genre_desktop.core.engine.classify.inference import SliceResult, TrackResult
+    from genre_desktop.core.engine.classify.result import SliceResult, TrackResult
     from genre_desktop.gui.track_view import VERDICT_COLORS, TrackPlots, genre_color
 
     labels = ["blues", "classical", "metal", "rock"]

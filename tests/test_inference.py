@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import synth, write
-from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.tasks import Cancelled
 
 

@@ -59,7 +59,7 @@ def test_the_bundled_model_normalises_the_level(bundled_model_path):
 @pytest.fixture(scope="module")
 def classifier(bundled_model_path):
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     return Classifier(load_bundle(bundled_model_path), runtime="auto")
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import SHARED_DATA, synth, write
 from genre_desktop.core.engine.audio.decode import load_audio
 from genre_desktop.core.engine.models.bundle import load_bundle
-from genre_desktop.core.engine.classify.inference import Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.classify.live import LiveSession
 
 pytestmark = pytest.mark.slow

@@ -172,7 +172,7 @@ def trained(real_music, bundled_model_path, tmp_path_factory):
 
 
 def classify(model_path, paths):
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     clf = Classifier(load_bundle(model_path))
     return [clf.classify_file(str(p)) for p in paths]

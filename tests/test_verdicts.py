@@ -11,7 +11,8 @@ import pytest
 
 from conftest import SHARED_DATA, synth, write
 from genre_desktop.core.engine.models.bundle import load_bundle
-from genre_desktop.core.engine.classify.inference import VERDICTS, Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
+from genre_desktop.core.engine.classify.verdicts import VERDICTS
 
 SR = 22050
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Optional
 
 from genre_desktop.cli.common import (MODEL_HELP, UserError, emit_error, existing_folder, load_classifier,
                                       positive_int, write_line)
+from genre_desktop.core.engine.classify.verdicts import WORDS, Verdict, verdict_text
+
+__all__ = ["add_parser", "cmd_classify", "cmd_evaluate", "cmd_listen", "verdict_text"]
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -46,22 +48,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
             write_line(f"{path}\t{verdict}\t{top}{notes}", bar)
     bar.close()
     return 1 if failed else 0
-
-
-def verdict_text(verdict: str, genre: Optional[str], reason: str = "") -> str:
-    """A verdict in the words the window uses: "rock", "rock? (not sure: why)", "not
-    music: why", "unknown genre: why", "no music heard: why" (never "-? (not sure: not music")."""
-    from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
-
-    reason = reason or ""
-    if verdict == "genre":
-        return genre or "-"
-    if verdict == "unsure":
-        return f"{genre or '-'}? (not sure: {reason or 'low confidence'})"
-    words = VERDICT_WORDS.get(verdict, verdict)
-    if reason.startswith(f"{words}: "):
-        reason = reason[len(words) + 2:]
-    return f"{words}: {reason}" if reason else words
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -146,7 +132,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(p.to_json()), flush=True)
                 else:
-                    now = f"{p.genre} {p.confidence:.0%}" if p.genre else "no music heard"
+                    now = f"{p.genre} {p.confidence:.0%}" if p.genre else WORDS[Verdict.SILENCE.value]
                     smooth = p.smoothed_genre or "-"
                     print(f"{p.time:7.1f} s  {now:<22} now playing: {smooth:<12} {p.level_dbfs:6.1f} dBFS", flush=True)
     except LiveError as exc:

@@ -39,7 +39,7 @@ def model_choice(model: Optional[str]) -> Optional[str]:
 def load_classifier(model: Optional[str]):
     """The classifier of ``--model`` (see :func:`model_choice`), its network in ONNX Runtime when cached."""
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.engine.models.registry import resolve_model
 
     # network=False: with the network's ONNX graph cached, classifying never imports torch

@@ -94,6 +94,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _show_albums(args, ref) -> int:
     """``show --albums``: one line (or JSON object) per album, with its vote."""
+    from genre_desktop.core.engine.classify.verdicts import album_text
     from genre_desktop.core.library.albums import AlbumModel, albums
 
     with open_library(args, write=False) as db:
@@ -102,8 +103,7 @@ def _show_albums(args, ref) -> int:
         if args.json:
             print(json.dumps(album.record(), ensure_ascii=False))
             continue
-        genre = (f"{album.genre} {album.confidence:.0%}" if album.verdict == "genre" else
-                 f"not sure ({album.genre} {album.confidence:.0%})" if album.verdict == "unsure" else "not analysed")
+        genre = album_text(album.verdict, album.genre, album.confidence)
         odd = f"\t{len(album.disagreeing)} disagreeing" if album.disagreeing else ""
         print(f"{album.artist or '-'}\t{album.title}\t{genre}\t{len(album.tracks)} tracks{odd}")
     if not args.json:

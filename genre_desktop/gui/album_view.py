@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QBrush, QColor, QStandardItem, QStandardItemM
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QPushButton, QTreeView,
                                QVBoxLayout, QWidget)
 
-from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.engine.classify.verdicts import NOT_ANALYSED, with_confidence as verdict_text, words
 from genre_desktop.core.library.albums import Album, AlbumModel, album_index, load_album, own_genre
 
 log = logging.getLogger(__name__)
@@ -26,14 +26,6 @@ COLUMNS = ("Artist / album / track", "Genre", "Verdict", "Tracks", "Note")
 FLAG = "\u26a0 disagrees with its album"
 ALBUM_ROLE = Qt.UserRole + 1
 DISAGREE_COLOUR = QColor(200, 90, 0)
-
-
-def verdict_text(verdict: Optional[str], confidence: Optional[float]) -> str:
-    """"confident 83%" / "not sure 48%" / "not analysed"."""
-    if verdict is None:
-        return "not analysed"
-    word = VERDICT_WORDS.get(verdict, verdict)
-    return f"{word} {confidence:.0%}" if confidence is not None else word
 
 
 def _cells(*texts) -> list[QStandardItem]:
@@ -132,7 +124,7 @@ class AlbumView(QWidget):
         for row in album.tracks:
             mine = own_genre(row)
             disagrees = row.display in odd_paths
-            note = FLAG if disagrees else ("" if mine else (row.error or VERDICT_WORDS.get(row.verdict or "", "not analysed")))
+            note = FLAG if disagrees else ("" if mine else (row.error or words(row.verdict, NOT_ANALYSED)))
             cells = _cells(row.title or row.name, mine or "\u2014", verdict_text(row.verdict, row.confidence), "", note)
             cells[0].setToolTip(row.display)
             if disagrees:

@@ -69,7 +69,7 @@ def _minutes(seconds: float) -> str:
 def _load_classifier(folder: str):
     """Load a bundle and wrap it for analysis (torch is first imported here, off the GUI thread)."""
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     return Classifier(load_bundle(folder), batch_size=GUI_BATCH_SIZE, runtime="auto")
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QLineEdit, QMenu, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QTableView,
                                QVBoxLayout, QWidget)
 
-from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.engine.classify.verdicts import WORDS as VERDICT_WORDS
 from genre_desktop.core.library.analyse import ModelRef, file_record
 from genre_desktop.core.library.batch import BatchOptions, BatchSummary, gone_files, scan_library, store_record
 from genre_desktop.core.library import pages

@@ -20,7 +20,7 @@ from genre_desktop.gui.tasks import start_service
 from genre_desktop.gui.theme import MUTED_STYLE, style_plot
 
 if TYPE_CHECKING:
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.gui.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
+from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.core.library.database import FileRow, LibraryDatabase
 from genre_desktop.core.library.listing import write_similar_playlist
 from genre_desktop.core.library.moods import by_kind, track_sound_tags
@@ -90,7 +91,7 @@ class SimilarDialog(QDialog):
             name.setToolTip(n.path)
             name.setData(Qt.UserRole, n.path)
             self.table.setItem(i, 1, name)
-            self.table.setItem(i, 2, QTableWidgetItem((row.genre or "not sure") if row is not None else ""))
+            self.table.setItem(i, 2, QTableWidgetItem((row.genre or WORDS["unsure"]) if row is not None else ""))
         self.save_button.setEnabled(bool(found))
         self.open_button.setEnabled(bool(found))
         if found:

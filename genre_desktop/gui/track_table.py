@@ -3,24 +3,18 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-
-from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS as ALL_VERDICT_WORDS
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from genre_desktop.core.engine.classify.verdicts import genre_column_text, status_text
+
 if TYPE_CHECKING:
-    from genre_desktop.core.engine.classify.inference import TrackResult
+    from genre_desktop.core.engine.classify.result import TrackResult
 
 COLUMNS = ("Track", "Genre", "Confidence", "Status")
-
-
-#: the verdicts that name no genre, in words (status column, CSV export)
-VERDICT_WORDS = {k: ALL_VERDICT_WORDS[k] for k in ("silence", "not_music", "unknown")}
-#: the same in the narrow genre column
-GENRE_COLUMN_WORDS = {**VERDICT_WORDS, "unknown": "unknown"}
 
 
 @dataclass
@@ -35,9 +29,7 @@ class TrackRow:
     def genre_text(self) -> str:
         if self.result is None:
             return ""
-        if self.result.verdict in GENRE_COLUMN_WORDS:
-            return GENRE_COLUMN_WORDS[self.result.verdict]
-        return f"{self.result.genre}?" if self.result.uncertain else self.result.genre
+        return genre_column_text(self.result.verdict, self.result.genre, self.result.uncertain)
 
     @property
     def status_text(self) -> str:
@@ -46,7 +38,7 @@ class TrackRow:
         if self.status == "error":
             return f"error: {self.error}"
         if self.status == "done" and self.result is not None and self.result.uncertain:
-            return VERDICT_WORDS.get(self.result.verdict, "not sure")
+            return status_text(self.result.verdict)
         return self.status
 
     @property

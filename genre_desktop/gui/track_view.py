@@ -13,7 +13,7 @@ from genre_desktop.core.engine.audio.features import FeatureConfig, mel_band_fre
 from genre_desktop.gui.theme import MUTED_STYLE, style_plot
 
 if TYPE_CHECKING:
-    from genre_desktop.core.engine.classify.inference import TrackResult
+    from genre_desktop.core.engine.classify.result import TrackResult
 
 # distinct, saturated colours (no greys: grey means silence or "not sure")
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from genre_desktop.core.engine.audio.decode import AudioDecodeError
+from genre_desktop.core.engine.classify.result import result_record
 from genre_desktop.core.errors import BundleError
 from genre_desktop.core.safe_files import fault_point
 from genre_desktop.core.engine.network.threads import set_thread_policy
@@ -118,7 +119,7 @@ def _unpacked(ref: ModelRef) -> Path:
 
 
 def load_model(ref: ModelRef):
-    """A :class:`~genre_desktop.core.engine.classify.inference.Classifier` of exactly the model ``ref``
+    """A :class:`~genre_desktop.core.engine.classify.classifier.Classifier` of exactly the model ``ref``
     names: from ``ref.folder`` when its files have ``ref``'s digest, else from the files
     ``ref`` carries, unpacked privately and checked the same way.
 
@@ -128,7 +129,7 @@ def load_model(ref: ModelRef):
         The model does not load, or no copy of it with ``ref``'s digest is at hand.
     """
     from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
     bundle, folder = None, Path(ref.folder)
     if (folder / "model.json").is_file():
@@ -178,34 +179,6 @@ def init_worker(ref: ModelRef, threads: int = 1) -> None:
     classifier(ref)
 
 
-def result_record(result, top_k: int = TOP_K) -> dict:
-    """What the library keeps of a :class:`~genre_desktop.core.engine.classify.inference.TrackResult`."""
-    return {"verdict": result.verdict, "genre": result.genre, "closest": result.closest,
-            "confidence": round(float(result.confidence), 4), "reason": result.reason or None,
-            "top": [[label, round(p, 4)] for label, p in result.top(top_k)],
-            "timeline": [[round(s.start, 2), s.genre, round(float(s.probs.max()), 3) if not s.silent else None]
-                         for s in result.slices],
-            "sounds_like": [[tag, round(p, 3)] for tag, p in result.tags],
-            "duration": round(float(result.duration), 3), **vector_fields(result)}
-
-
-def vector_fields(result) -> dict:
-    """The result's mean embedding, L2-normalised, as little-endian float32 bytes
-    (``embedding``, None for a silent file) and the mean probability of each of the model's
-    tags (``tag_probs``: [[tag, p], ...]), for "more like this" and moods (:mod:`.similar`)."""
-    import numpy as np
-
-    out: dict = {"embedding": None, "tag_probs": []}
-    emb = getattr(result, "embedding", None)
-    if emb is not None and len(emb) and np.isfinite(emb).all():
-        norm = float(np.linalg.norm(emb))
-        if norm > 0:
-            out["embedding"] = (np.asarray(emb, np.float32) / norm).astype("<f4").tobytes()
-    probs = getattr(result, "tag_probs", None) or {}
-    out["tag_probs"] = [[str(tag), round(float(p), 4)] for tag, p in probs.items()]
-    return out
-
-
 def file_record(path: str, result=None, error: Optional[str] = None, fingerprint: Optional[str] = None) -> dict:
     """The record of a file analysed elsewhere (the window's track list), as a worker gives it."""
     record: dict = {"path": path, "moved": False, "fingerprint": fingerprint, "tags": None,
@@ -246,7 +219,7 @@ def analyse_path(path: str, ref: ModelRef, expect_fingerprint: Optional[str] = N
     With ``expect_fingerprint`` (the file may be one the library knew under another path),
     the audio is fingerprinted first, and when it matches the record says ``moved`` and the
     network does not run. ``slice_step`` > 1 is the batch fast path
-    (:meth:`~genre_desktop.core.engine.classify.inference.Classifier.classify_file`).
+    (:meth:`~genre_desktop.core.engine.classify.classifier.Classifier.classify_file`).
 
     Returns
     -------

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Iterable, Iterator, Optional
 
-from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.engine.classify.verdicts import column_text
 from genre_desktop.core.library.database import _ROWS, FileRow, LibraryDatabase, _loads, _row, display_path, path_key
 from genre_desktop.core.library.listing import fold
 
@@ -65,16 +65,9 @@ def sort_key(text: str) -> str:
 
 
 def verdict_text(verdict: Optional[str], genre: Optional[str], error: Optional[str]) -> str:
-    """The Verdict column: the genre, "rock? (not sure)", "not analysed", "error", ..."""
-    if error:
-        return "error"
-    if verdict is None:
-        return "not analysed"
-    if verdict == "genre":
-        return genre or ""
-    if verdict == "unsure":
-        return f"{genre}? (not sure)"
-    return VERDICT_WORDS.get(verdict, verdict)
+    """The Verdict column: the genre, "rock? (not sure)", "not analysed", "error", ...
+    (:func:`~genre_desktop.core.engine.classify.verdicts.column_text`)."""
+    return column_text(verdict, genre, error)
 
 
 def _conn(db: LibraryDatabase) -> sqlite3.Connection:

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
-from genre_desktop.core.engine.classify.verdict import VERDICT_WORDS
+from genre_desktop.core.engine.classify.verdicts import WORDS as VERDICT_WORDS
 from genre_desktop.core.library.albums import (MIN_ALBUM_TRACKS, MUSIC_VERDICTS, AlbumModel, album_index, album_of_files, albums,
                      load_album, own_genre)
 from genre_desktop.core.library.database import LibraryDatabase

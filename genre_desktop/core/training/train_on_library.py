@@ -27,7 +27,8 @@ import torch
 from genre_desktop.core.engine.audio.decode import AudioDecodeError
 from genre_desktop.core.engine.models.bundle import BundleMeta, ModelBundle, load_bundle, save_bundle
 from genre_desktop.core.engine.models.bundle_meta import Calibration
-from genre_desktop.core.engine.classify.inference import VERDICTS, Classifier
+from genre_desktop.core.engine.classify.classifier import Classifier
+from genre_desktop.core.engine.classify.verdicts import VERDICTS
 from genre_desktop.core.engine.network.model import build_model, in_batches
 from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.paths import feature_cache_folder

@@ -31,7 +31,7 @@ from genre_desktop.core.engine.classify.sound_tagger import WINDOW_SECONDS, musi
 from genre_desktop.core.errors import GenreDesktopError
 
 if TYPE_CHECKING:
-    from genre_desktop.core.engine.classify.inference import Classifier
+    from genre_desktop.core.engine.classify.classifier import Classifier
 
 log = logging.getLogger(__name__)
 

@@ -290,14 +290,13 @@ def shared_tagger(runtime: str = "auto") -> Optional[SoundTagger]:
 #: real non-music set with <= 1 % of GTZAN tracks and 2-3-s clips, both bands, flagged): 0.13.
 #: 2-3-s clips of rapped or spoken music through a telephone band fall below any higher line.
 MUSIC_THRESHOLD = 0.13
-NOT_MUSIC_REASON = "sounds like speech or other sounds, not music (sound tagger: P(music) {p:.0%})"
 
 
 def music_verdict(verdict: str, p_music: Optional[float], steady: bool = False,
                   threshold: float = MUSIC_THRESHOLD, taught: bool = False) -> str:
     """The verdict once the tagger has heard the audio.
 
-    ``verdict`` is the genre model's (:data:`.inference.VERDICTS`), ``steady`` whether its
+    ``verdict`` is the genre model's (:data:`.verdicts.VERDICTS`), ``steady`` whether its
     steady-sound test fired. Silence stays silence and a steady sound stays "not music";
     otherwise a mean P(Music) below ``threshold`` is "not music", and a "not music" of the
     genre model's embedding alone, where the tagger hears music, becomes "unknown" (music

@@ -171,7 +171,3 @@ def hedge(confidence: float, agreement: float, n_audible: int, outlier: str | No
         ["disagree"] if n_audible >= MIN_AGREEMENT_SLICES and agreement < r["min_agreement"] else [])
     return ("unsure" if why else "genre"), why
 
-
-#: each verdict in words (``inference.VERDICTS``), for lists, reviews and exports
-VERDICT_WORDS = {"genre": "confident", "unsure": "not sure", "unknown": "unknown genre",
-                 "not_music": "not music", "silence": "no music heard"}

@@ -1,11 +1,11 @@
-"""Classify tracks: 2.5-s slices, batched through the model, voted into a verdict."""
+"""The classifier: a model bundle run over audio, 2.5-s slices batched through the network
+and voted into a :class:`~.result.TrackResult`."""
 from __future__ import annotations
 
 import logging
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -15,9 +15,12 @@ from genre_desktop.core.engine.audio.decode import AudioDecodeError, audio_info,
 from genre_desktop.core.engine.models.bundle import ModelBundle
 from genre_desktop.core.engine.audio.features import StreamingLogMel, log_mel
 from genre_desktop.core.engine.models.openset import slice_dispersion
+from genre_desktop.core.engine.classify.fast_path import EarlyLook, borderline
+from genre_desktop.core.engine.classify.result import SliceResult, TrackResult
 from genre_desktop.core.engine.classify.slice_runs import SliceRuns
-from genre_desktop.core.engine.classify.sound_tagger import (NOT_MUSIC_REASON, WindowPicker, music_probability_of, music_verdict, taught_genres,
-                           windows_of)
+from genre_desktop.core.engine.classify.sound_tagger import (WindowPicker, music_probability_of, music_verdict, taught_genres,
+                                                             windows_of)
+from genre_desktop.core.engine.classify.verdicts import GENRE_VERDICTS, Verdict, reason_text
 from genre_desktop.core.tasks import Cancelled, ProgressCallback, StopCallback, no_progress
 from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
 from genre_desktop.core.engine.network.threads import network_threads
@@ -26,81 +29,8 @@ from genre_desktop.core.engine.classify.verdict import StreamingSlicer, fit_slic
 log = logging.getLogger(__name__)
 
 MIN_TAG_PROB = 0.15
-#: the batch fast path: a verdict within these margins of a line is decided on all slices
-FAST_MARGIN = 0.15  # of confidence and of slice agreement
-FAST_DISTANCE_MARGIN = 1.25  # open-set distances (as multiples of their thresholds)
-FAST_EARLY_SLICES = 4  # a fast-path verdict of this many slices that is borderline runs all from then on
 #: with a pipelined network (see Classifier), audio is decoded in blocks this long (seconds)
 PIPELINE_BLOCK_SECONDS = 10.0
-
-
-@dataclass
-class SliceResult:
-    """One 2.5-s slice: where it starts and what the model thinks of it."""
-
-    start: float  # seconds
-    end: float
-    probs: np.ndarray  # (n_labels,)
-    genre: Optional[str]  # None for a silent slice
-    silent: bool = False
-
-
-VERDICTS = ("genre", "unsure", "unknown", "not_music", "silence")
-
-
-@dataclass
-class TrackResult:
-    """A track's verdict.
-
-    ``verdict`` is one of :data:`VERDICTS`: ``"genre"`` (a confident genre), ``"unsure"``
-    (between known genres: low confidence or slices that disagree), ``"unknown"`` (music
-    unlike any of the model's genres), ``"not_music"`` (speech, noise, tones, room sound)
-    or ``"silence"``. ``genre`` is the verdict's genre for "genre" and "unsure" and None
-    otherwise; ``closest`` is the most likely label whatever the verdict; ``uncertain`` is
-    True for every verdict but "genre", and ``reason`` says why in words. ``confidence``
-    is calibrated (the bundle's temperature).
-    """
-
-    path: str
-    duration: float
-    labels: list[str]
-    genre: Optional[str]
-    confidence: float
-    uncertain: bool
-    probs: np.ndarray  # (n_labels,) track-level distribution
-    agreement: float  # fraction of audible slices that agree with the verdict
-    slices: list[SliceResult] = field(default_factory=list)
-    tags: list[tuple[str, float]] = field(default_factory=list)
-    reason: str = ""  # why uncertain, in words
-    verdict: str = "genre"
-    closest: Optional[str] = None
-    genre_distance: Optional[float] = None  # open-set scores as multiples of their thresholds
-    music_distance: Optional[float] = None  # (above 1: unknown genre / not music)
-    music_probability: Optional[float] = None  # the sound tagger's mean P(Music) (.sound_tagger)
-    spectrogram: Optional[np.ndarray] = None  # (n_mels, n_columns), when asked for
-    frames_per_second: float = 0.0
-    spectrogram_factor: int = 1  # frames per spectrogram column (>1 once downsampled)
-    notes: list[str] = field(default_factory=list)  # about the file itself ("truncated: ...")
-    embedding: Optional[np.ndarray] = None  # (d,) mean embedding of the audible slices ("more like this")
-    tag_probs: Optional[dict] = None  # every tag of the bundle -> its mean probability over audible slices
-
-    def top(self, k: int = 3) -> list[tuple[str, float]]:
-        order = np.argsort(self.probs)[::-1][:k]
-        return [(self.labels[i], float(self.probs[i])) for i in order]
-
-    def to_json(self, top_k: int = 3) -> dict:
-        """The JSON-lines record of the CLI."""
-        return {
-            "path": self.path, "genre": self.genre, "verdict": self.verdict, "closest": self.closest,
-            "confidence": round(self.confidence, 4), "uncertain": self.uncertain, "reason": self.reason or None,
-            "duration": round(self.duration, 2), "agreement": round(self.agreement, 4),
-            "top": [[label, round(p, 4)] for label, p in self.top(top_k)],
-            "tags": [[t, round(p, 3)] for t, p in self.tags],
-            "notes": list(self.notes),
-            "music_probability": None if self.music_probability is None else round(self.music_probability, 4),
-            "slices": [{"start": round(s.start, 3), "genre": s.genre,
-                        "probs": [round(float(p), 4) for p in s.probs]} for s in self.slices],
-        }
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -136,6 +66,67 @@ class _PooledFrames:
         if self.carry.shape[1]:
             self.parts.append(self.carry.mean(axis=1, keepdims=True).astype(np.float16))
         return np.concatenate(self.parts, axis=1) if self.parts else self.carry.astype(np.float16)
+
+
+class _FileRun:
+    """What classifying one file holds while its blocks are decoded: the log-mel stream,
+    the slicer, the network runs (:class:`.slice_runs.SliceRuns`), the sound tagger's
+    windows and the kept spectrogram."""
+
+    def __init__(self, classifier: "Classifier", path: Path, slice_step: int, spectrogram_columns: Optional[int]):
+        cfg = classifier.config
+        self.classifier, self.path, self.config = classifier, path, cfg
+        self.info = audio_info(path)
+        self.stream = StreamingLogMel(cfg)
+        self.slicer = StreamingSlicer(cfg.n_mels, cfg.slice_frames)
+        self.kept = _PooledFrames(cfg.n_mels, 1 if not spectrogram_columns else
+                                  max(1, math.ceil((self.info.duration * cfg.frames_per_second + 1) / spectrogram_columns)))
+        self.decoded = 0  # samples at the model's rate
+        one_block = 0 < self.info.duration <= PIPELINE_BLOCK_SECONDS  # one block: nothing to overlap
+        self.executor = (ThreadPoolExecutor(1, thread_name_prefix="network")
+                         if classifier.pipelined and not one_block else None)
+        self.runs = SliceRuns(classifier.predict_slices, slice_step, self.executor)
+        self.early = EarlyLook(self.runs, self.vote, classifier.borderline)
+        self.picker = WindowPicker(cfg.sample_rate)  # the sound tagger's windows
+        self.p_music: Optional[float] = None  # ... and their P(Music), once all are in
+
+    @property
+    def block_seconds(self) -> float:
+        return PIPELINE_BLOCK_SECONDS if self.executor is not None else 30.0
+
+    def vote(self) -> TrackResult:
+        """The verdict of the slices whose network outputs are in."""
+        return self.classifier.verdict(str(self.path), self.decoded / self.config.sample_rate,
+                                       *self.runs.timeline(), music_probability=self.p_music)
+
+    def push(self, block: np.ndarray, keep_spectrogram: bool, audio_digest) -> None:
+        """One decoded block: into the digest, the tagger's windows, the slices and the network."""
+        self.decoded += block.size
+        self.picker.push(block)
+        if audio_digest is not None:
+            audio_digest.update(block.tobytes())
+        frames = self.stream.push(block)
+        if keep_spectrogram:
+            self.kept.add(frames)
+        self.runs.add(*self.slicer.push(frames))
+        self.early.look()
+
+    def finish(self, keep_spectrogram: bool) -> TrackResult:
+        """The last slices, the sound tagger's say and the verdict (all slices when borderline)."""
+        tail = self.stream.finish()
+        if keep_spectrogram:
+            self.kept.add(tail)
+        if self.decoded == 0:
+            raise AudioDecodeError("no audio in this file")
+        self.runs.add(*self.slicer.push(tail))
+        self.runs.add(*self.slicer.finish())
+        self.runs.collect()
+        self.p_music = music_probability_of(self.classifier, self.picker.windows())
+        return self.early.settle()
+
+    def close(self) -> None:
+        if self.executor is not None:  # a cancel or a decode error: no network work left behind
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Classifier:
@@ -236,9 +227,9 @@ class Classifier:
         ``audio_digest`` (a :mod:`hashlib` object) is fed the decoded samples (float32 at the
         model's rate): the library's fingerprint of a file's audio. ``slice_step`` > 1 runs
         the network on every ``slice_step``-th slice only (the first always): the batch
-        fast path, whose verdict agrees with the full timeline's on nearly every track
-        (``benchmarks/bench_fast_path.py``): when that verdict is :meth:`borderline`, the
-        other slices (kept, float16) run too and decide; a verdict that is borderline after
+        fast path (:mod:`.fast_path`), whose verdict agrees with the full timeline's on
+        nearly every track: when that verdict is :meth:`borderline`, the other slices (kept,
+        float16) run too and decide; a verdict that is borderline after
         ``FAST_EARLY_SLICES`` slices runs them from then on, while the rest decodes. The
         timeline then holds the slices that ran.
 
@@ -250,74 +241,30 @@ class Classifier:
             ``should_stop()`` returned True.
         """
         path = Path(path)
-        cfg = self.config
-        info = audio_info(path)
-        stream = StreamingLogMel(cfg)
-        slicer = StreamingSlicer(cfg.n_mels, cfg.slice_frames)
-        kept = _PooledFrames(cfg.n_mels, 1 if not spectrogram_columns else
-                             max(1, math.ceil((info.duration * cfg.frames_per_second + 1) / spectrogram_columns)))
-        decoded = 0
-        pipelined = self.pipelined and not 0 < info.duration <= PIPELINE_BLOCK_SECONDS  # one block: no overlap
-        executor = ThreadPoolExecutor(1, thread_name_prefix="network") if pipelined else None
-        runs = SliceRuns(self.predict_slices, slice_step, executor)
-        next_check = FAST_EARLY_SLICES  # slices with outputs at which the fast path looks again
-
-        picker, p_music = WindowPicker(cfg.sample_rate), [None]  # the sound tagger's windows, its P(Music)
-
-        def vote_so_far() -> TrackResult:
-            return self.verdict(str(path), decoded / cfg.sample_rate, *runs.timeline(), music_probability=p_music[0])
-
+        run = _FileRun(self, path, slice_step, spectrogram_columns)
+        rate, duration = self.config.sample_rate, run.info.duration
         try:
-            for block in iter_audio_blocks(path, cfg.sample_rate, PIPELINE_BLOCK_SECONDS if executor else 30.0):
+            for block in iter_audio_blocks(path, rate, run.block_seconds):
                 if should_stop is not None and should_stop():
                     raise Cancelled(f"cancelled: {path.name}")
-                decoded += block.size
-                picker.push(block)
-                if audio_digest is not None:
-                    audio_digest.update(block.tobytes())
-                frames = stream.push(block)
-                if keep_spectrogram:
-                    kept.add(frames)
-                runs.add(*slicer.push(frames))
-                if runs.held and runs.collect(wait=False) >= next_check:  # at 4, 8, 16... slices
-                    next_check = 2 * len(runs.starts)
-                    if self.borderline(vote_so_far()):
-                        runs.run_all()  # borderline already: the rest overlaps the decoding
-                if info.duration > 0:
-                    progress(min(decoded / cfg.sample_rate / info.duration, 1.0), path.name)
-            tail = stream.finish()
-            if keep_spectrogram:
-                kept.add(tail)
-            if decoded == 0:
-                raise AudioDecodeError("no audio in this file")
-            runs.add(*slicer.push(tail))
-            runs.add(*slicer.finish())
-            runs.collect()
-            p_music[0] = music_probability_of(self, picker.windows())
-            result = vote_so_far()
-            if runs.held and self.borderline(result):  # the fast path's verdict is near a line: all decide
-                runs.run_held()
-                runs.collect()
-                result = vote_so_far()
+                run.push(block, keep_spectrogram, audio_digest)
+                if duration > 0:
+                    progress(min(run.decoded / rate / duration, 1.0), path.name)
+            result = run.finish(keep_spectrogram)
         finally:
-            if executor is not None:  # a cancel or a decode error: no network work left behind
-                executor.shutdown(wait=True, cancel_futures=True)
+            run.close()
         if keep_spectrogram:
-            result.spectrogram, result.spectrogram_factor = kept.finish(), kept.factor
-        note = truncation_note(decoded / cfg.sample_rate, info.duration) or cut_short_note(path)
+            result.spectrogram, result.spectrogram_factor = run.kept.finish(), run.kept.factor
+        note = truncation_note(run.decoded / rate, duration) or cut_short_note(path)
         if note:
             result.notes.append(note)
         return result
 
     def borderline(self, result: TrackResult) -> bool:
         """Whether a verdict from a subset of slices is close enough to one of the lines
-        (confidence, agreement, the open-set thresholds) that all slices should decide."""
-        thresholds = self.bundle.thresholds
-        near = lambda x: x is not None and 1 / FAST_DISTANCE_MARGIN < x < FAST_DISTANCE_MARGIN  # noqa: E731
-        return (result.verdict != "genre"
-                or result.confidence < thresholds["min_confidence"] + FAST_MARGIN
-                or result.agreement < thresholds["min_agreement"] + FAST_MARGIN
-                or near(result.genre_distance) or near(result.music_distance))
+        (confidence, agreement, the open-set thresholds) that all slices should decide
+        (:func:`.fast_path.borderline` with this bundle's thresholds)."""
+        return borderline(result, self.bundle.thresholds)
 
     def verdict(self, path: str, duration: float, starts: np.ndarray, probs: np.ndarray,
                 silent: np.ndarray, tag_probs: Optional[np.ndarray] = None,
@@ -341,7 +288,7 @@ class Classifier:
         if not audible.any():
             return TrackResult(genre=None, confidence=0.0, uncertain=True,
                                probs=np.zeros(len(labels), np.float32), agreement=0.0,
-                               reason="no audible signal (silence)", verdict="silence", **base)
+                               reason="no audible signal (silence)", verdict=Verdict.SILENCE, **base)
         n_audible = int(audible.sum())
         track = apply_temperature(vote(probs, audible),
                                   temperature_for(self.bundle.calibration, n_audible))
@@ -366,18 +313,12 @@ class Classifier:
         tagged = music_verdict(verdict, music_probability, steady,  # the sound tagger's say (.sound_tagger)
                                taught=labels[best] in taught_genres(self.bundle.meta))
         if tagged != verdict:
-            verdict, why = tagged, (["tagger"] if tagged == "not_music" else why)
-        genre = labels[best] if verdict in ("genre", "unsure") else None
-        reasons = {"steady": "not music: a steady sound (noise, a tone or a hum) whose slices barely change",
-                   "outlier": "sounds like speech, noise or tones, not music" if verdict == "not_music" else
-                   f"music unlike any of this model's {len(labels)} genres (closest: {labels[best]})",
-                   "low_confidence": f"low confidence ({track[best]:.0%})",
-                   "disagree": f"slices disagree ({agreement:.0%} agree)",
-                   "tagger": NOT_MUSIC_REASON.format(p=music_probability or 0.0)}
-        reasons = [reasons[w] for w in why]
-        return TrackResult(genre=genre, confidence=float(track[best]), uncertain=verdict != "genre",
+            verdict, why = tagged, (["tagger"] if tagged == Verdict.NOT_MUSIC else why)
+        genre = labels[best] if verdict in GENRE_VERDICTS else None
+        reason = reason_text(why, verdict, labels, best, float(track[best]), agreement, music_probability)
+        return TrackResult(genre=genre, confidence=float(track[best]), uncertain=verdict != Verdict.GENRE,
                            probs=track.astype(np.float32), agreement=agreement, tags=tags,
-                           reason="; ".join(reasons), verdict=verdict, closest=labels[best],
+                           reason=reason, verdict=verdict, closest=labels[best],
                            music_probability=music_probability, **distances, **base,
                            embedding=(embeddings[audible].mean(axis=0).astype(np.float32)
                                       if embeddings is not None and embeddings.ndim == 2 and embeddings.shape[1] else None),
