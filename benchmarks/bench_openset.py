@@ -72,7 +72,7 @@ def not_music(classifier, bundle) -> None:
 def open_set(name: str, known: dict, unknown: list, per_genre: int, splits: int, known_genres: bool) -> None:
     from genre_desktop.core.engine.models.bundle import load_bundle
     from genre_desktop.core.engine.classify.classifier import Classifier
-    from genre_desktop.core.training.library_scan import LabelledTrack, LibraryScan
+    from genre_desktop.core.training.labelled_folders import LabelledTrack, LabelledScan
     from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
     rows = []
@@ -84,7 +84,7 @@ def open_set(name: str, known: dict, unknown: list, per_genre: int, splits: int,
             train += [LabelledTrack(paths[i], genre) for i in order[:per_genre]]
             test_known += [(paths[i], genre) for i in order[per_genre:]]
         with tempfile.TemporaryDirectory() as tmp:
-            outcome = train_on_library(LibraryScan(train), f"openset-{seed}",
+            outcome = train_on_library(LabelledScan(train), f"openset-{seed}",
                                        TrainOptions(val_fraction=0.0, seed=seed, reuse_known_genres=known_genres, scope="only"),
                                        dest=Path(tmp) / "m")
             clf = Classifier(load_bundle(outcome.path))

@@ -40,7 +40,7 @@ import numpy as np
 from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.training.feature_cache import FeatureCache
-from genre_desktop.core.training.library_scan import LibraryScan, scan_labelled_folders
+from genre_desktop.core.training.labelled_folders import LabelledScan, scan_labelled_folders
 from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.training.fine_tune import track_probs
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
@@ -126,7 +126,7 @@ def scope_protocol(args) -> None:
     drawn from the bundled model's training side), trained with ``--scope extend`` and
     ``only``; scored on the bundled model's own held-out tracks (GTZAN and Emotify full
     tracks, never heard by any part of it): the person's genres and all the others."""
-    from genre_desktop.core.training.library_scan import LabelledTrack
+    from genre_desktop.core.training.labelled_folders import LabelledTrack
 
     data = ROOT.parent / "shared" / "data"
     base = load_bundle(resolve_model(args.model))
@@ -155,7 +155,7 @@ def scope_protocol(args) -> None:
                 picks = rng.choice(len(pool), min(args.shots[0], len(pool)), replace=False)
                 train += [LabelledTrack(pool[i], genre) for i in picks]
             for scope in rows:
-                bundle, cv = train_from_embeddings(base, LibraryScan(train), embedded,
+                bundle, cv = train_from_embeddings(base, LabelledScan(train), embedded,
                                                    TrainOptions(val_fraction=0.0, seed=rep, scope=scope))
                 r_mine, r_other = judge(bundle, embedded, mine), judge(bundle, embedded, others)
                 row = {
@@ -218,7 +218,7 @@ def main() -> None:
                         members = members[:half]
                     train += [members[i] for i in rng.choice(len(members), shots, replace=False)]
                 t0 = time.perf_counter()
-                outcome = train_on_library(LibraryScan(train), f"bench-{shots}-{rep}",
+                outcome = train_on_library(LabelledScan(train), f"bench-{shots}-{rep}",
                                            TrainOptions(mode=args.mode, val_fraction=0.0, seed=rep,
                                                         reuse_known_genres=reuse),
                                            base_model=args.model,
@@ -226,7 +226,7 @@ def main() -> None:
                 times.append(time.perf_counter() - t0)
                 if shots == args.shots[0] and rep == 0 and args.mode == "quick":  # thorough: training dominates
                     t1 = time.perf_counter()
-                    train_on_library(LibraryScan(train), "bench-again", TrainOptions(mode=args.mode, val_fraction=0.0,
+                    train_on_library(LabelledScan(train), "bench-again", TrainOptions(mode=args.mode, val_fraction=0.0,
                                                                                  reuse_known_genres=reuse),
                                      base_model=args.model, dest=Path(tmp) / "models" / "again", cache=cache)
                     print(f"first selection: cold {times[0]:.1f} s (features "

@@ -19,7 +19,7 @@ import torch
 
 from genre_desktop.core.training.feature_cache import file_log_mel
 from genre_desktop.core.engine.audio.features import FeatureConfig
-from genre_desktop.core.training.library_scan import scan_labelled_folders
+from genre_desktop.core.training.labelled_folders import scan_labelled_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("prepare")

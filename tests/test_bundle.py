@@ -86,7 +86,7 @@ def test_quick_models_reference_the_bundled_backbone(bundled_model_path, tiny_li
     from conftest import synth
     from genre_desktop.core.engine.classify.classifier import Classifier
     from genre_desktop.core.engine.models.registry import list_models
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import train_on_library
 
     outcome = train_on_library(scan_labelled_folders(tiny_library), "slim", base_model=str(bundled_model_path))

@@ -201,7 +201,7 @@ def test_full_disk_during_cli_train_is_one_line(user_model, tiny_library, tiny_m
 def test_full_disk_for_the_cache_still_trains(tiny_library, tiny_model, monkeypatch):
     from genre_desktop.core.training import feature_cache
     from genre_desktop.core.training.train_on_library import train_on_library
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -410,7 +410,7 @@ def test_non_finite_audio_is_refused_per_file(value, tiny_model, tmp_path, capsy
 
 
 def test_nan_files_in_training_are_skipped(tiny_library, tiny_model, tmp_path):
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import train_on_library
 
     lib = tmp_path / "lib"
@@ -427,7 +427,7 @@ def test_nan_files_in_training_are_skipped(tiny_library, tiny_model, tmp_path):
 
 
 def test_non_utf8_names_classify_and_train(tiny_model, tmp_path, capsys):
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import train_on_library
 
     root = os.fsencode(tmp_path / "lib")
@@ -446,7 +446,7 @@ def test_non_utf8_names_classify_and_train(tiny_model, tmp_path, capsys):
 
 
 def test_labels_with_control_characters_are_cleaned(tmp_path):
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
 
     for seed, genre in enumerate(("rock\nroll", "jazz\t")):
         write(tmp_path / genre / "a.wav", synth("bass", 3.0, seed=seed), 16000)
@@ -456,7 +456,7 @@ def test_labels_with_control_characters_are_cleaned(tmp_path):
 # ------------------------------------------------------------------ files that change under training
 @pytest.mark.parametrize("change", ["vanishes", "becomes garbage"])
 def test_file_changing_after_the_scan_is_skipped(change, tiny_library, tiny_model, tmp_path):
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import train_on_library
 
     lib = tmp_path / "lib"
@@ -511,7 +511,7 @@ def test_unwritable_data_folder_fails_before_training(tiny_library, tiny_model, 
 
 
 def test_tiny_gtzan_named_library_keeps_most_tracks_for_training(tmp_path, tiny_model):
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import train_on_library
 
     for g, genre in enumerate(("bass", "treble", "noise")):

@@ -9,7 +9,7 @@ from conftest import TINY_LABELS, synth
 from genre_desktop.core.engine.models.bundle import load_bundle, save_bundle
 from genre_desktop.core.engine.audio.features import FeatureConfig, log_mel
 from genre_desktop.core.engine.classify.verdict import fit_slices
-from genre_desktop.core.training.library_scan import scan_labelled_folders
+from genre_desktop.core.training.labelled_folders import scan_labelled_folders
 from genre_desktop.core.engine.network.model import MusicnnGenre, build_model
 from genre_desktop.core.engine.network.musicnn import MSD_TAGS, MusiCNN
 from genre_desktop.recipes.backbone import load_msd_musicnn

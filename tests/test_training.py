@@ -4,7 +4,7 @@ import pytest
 from conftest import synth, write
 from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.training.feature_cache import FeatureCache
-from genre_desktop.core.training.library_scan import LabelledTrack, scan_labelled_folders
+from genre_desktop.core.training.labelled_folders import LabelledTrack, scan_labelled_folders
 from genre_desktop.core.engine.models.registry import list_models
 from genre_desktop.core.paths import user_models_folder
 from genre_desktop.core.training.splits import grouped_stratified_split

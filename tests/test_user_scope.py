@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from genre_desktop.core.engine.models.bundle import load_bundle, read_meta
-from genre_desktop.core.training.library_scan import LabelledTrack, LibraryScan, scan_labelled_folders
+from genre_desktop.core.training.labelled_folders import LabelledTrack, LabelledScan, scan_labelled_folders
 from genre_desktop.core.training.scope import fit_scoped_head, head_prior, plan_labels, pseudo_samples
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
@@ -154,7 +154,7 @@ def real_music(bundled_model_path):
         train += [LabelledTrack(p, genre) for p in pool[-5:]]
     test = sorted(SHARED_DATA / p for p in held_out if p.startswith(f"gtzan/{FOURTH}/"))[:4]
     assert len(train) == 15 and len(test) == 4
-    return LibraryScan(train), test
+    return LabelledScan(train), test
 
 
 @pytest.fixture(scope="module")

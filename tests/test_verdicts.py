@@ -66,7 +66,7 @@ def test_genre_and_unsure_from_a_model_without_open_set_statistics(tiny_model, t
 @pytest.fixture(scope="module")
 def synth_genres_model(bundled_model_path, tiny_library, tmp_path_factory):
     """A model of three synthetic 'genres' on the bundled backbone (quick mode)."""
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
     outcome = train_on_library(scan_labelled_folders(tiny_library), "synth", TrainOptions(val_fraction=0.0, scope="only"),

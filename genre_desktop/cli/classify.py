@@ -58,7 +58,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from genre_desktop.core.engine.audio.decode import AudioDecodeError
     from genre_desktop.core.engine.models.names import match_label
     from genre_desktop.core.training.evaluation import confusion_report
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
 
     folder = existing_folder(args.folder)
     classifier = load_classifier(args.model)

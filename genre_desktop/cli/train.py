@@ -12,7 +12,7 @@ log = logging.getLogger("genre_desktop.cli")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from genre_desktop.core.training.library_scan import scan_labelled_folders
+    from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.engine.models.registry import user_model_path
     from genre_desktop.core.training.outcome import trust_warnings
     from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_desktop.core.training.library_scan import gtzan_number
+from genre_desktop.core.training.labelled_folders import gtzan_number
 
 LABELS = ["blues", "classical", "country", "disco", "electronic", "hiphop", "jazz", "metal",
           "pop", "reggae", "rock"]

@@ -12,7 +12,6 @@ is left as it was.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -23,6 +22,7 @@ from mutagen.apev2 import APETextValue, APEv2, error as APEError
 from mutagen.id3 import TCON
 from mutagen.mp3 import MP3
 
+from genre_desktop.core.digests import short_digest
 from genre_desktop.core.engine.audio.decode import AudioDecodeError
 from genre_desktop.core.safe_files import fault_point
 from genre_desktop.core.library.tag_bytes import record_changes
@@ -67,7 +67,7 @@ def _feed(digest, value) -> None:
 
 
 def _hash(value) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+    digest = short_digest()
     _feed(digest, value)
     return digest.hexdigest()
 

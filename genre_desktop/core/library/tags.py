@@ -10,7 +10,6 @@ compare equal to the same genres as separate values (:func:`same_genres`).
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -30,6 +29,7 @@ from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
 from genre_desktop.core import safe_files
+from genre_desktop.core.digests import short_digest
 from genre_desktop.core.engine.audio.decode import audio_info, iter_audio_blocks
 from genre_desktop.core.errors import GenreDesktopError
 
@@ -227,7 +227,7 @@ def tags_of(audio, handle: BinaryIO) -> FileTags:
 
 def new_audio_digest():
     """The hash object of :func:`audio_digest` (fed decoded samples; the library's fingerprint)."""
-    return hashlib.blake2b(digest_size=16)
+    return short_digest()
 
 
 def audio_digest(path: os.PathLike | str, sample_rate: Optional[int] = None) -> str:

@@ -39,7 +39,7 @@ from genre_desktop.core.training.evaluation import confusion_report
 from genre_desktop.core.training.feature_cache import FeatureCache
 from genre_desktop.core.training.fine_tune import FineTuneOptions, History, TrackData, train_network
 from genre_desktop.core.training.honesty import audible_only, cross_validated_accuracy, cross_validated_temperature, model_openset
-from genre_desktop.core.training.library_scan import LibraryScan
+from genre_desktop.core.training.labelled_folders import LabelledScan
 from genre_desktop.core.training.outcome import Estimate, TrainOutcome, WrongTrack, trust_warnings  # noqa: F401 (re-exported)
 from genre_desktop.core.training.scope import (SCOPES, LabelPlan, extended_openset, fit_scoped_head, head_prior, match_known_genres,  # noqa: F401
                     plan_labels, pseudo_samples)
@@ -84,7 +84,7 @@ def audible_slices(mel: np.ndarray, slice_frames: int) -> np.ndarray:
 class Run:
     """What the stages share: the library as read, the base model, the label plan."""
 
-    scan: LibraryScan
+    scan: LabelledScan
     base: ModelBundle
     plan: LabelPlan
     options: TrainOptions
@@ -119,7 +119,7 @@ class Run:
         return fit
 
 
-def check_destination(scan: LibraryScan, name: str, dest: Optional[Path]) -> Path:
+def check_destination(scan: LabelledScan, name: str, dest: Optional[Path]) -> Path:
     """Where the model will go, refused before any work (library, name, writable folder)."""
     problem = scan.blocking_problem()
     if problem:
@@ -134,8 +134,8 @@ def check_destination(scan: LibraryScan, name: str, dest: Optional[Path]) -> Pat
     return dest
 
 
-def read_features(scan: LibraryScan, cfg, cache: FeatureCache, progress: ProgressCallback,
-                  should_stop: Optional[StopCallback]) -> tuple[LibraryScan, list, list]:
+def read_features(scan: LabelledScan, cfg, cache: FeatureCache, progress: ProgressCallback,
+                  should_stop: Optional[StopCallback]) -> tuple[LabelledScan, list, list]:
     """Each track's log-mel (cached per file); a file that fails now is skipped, as the
     scan would. Returns the scan of the tracks read, their log-mels, the skipped files."""
     tracks, mels, skipped = [], [], []
@@ -152,14 +152,14 @@ def read_features(scan: LibraryScan, cfg, cache: FeatureCache, progress: Progres
         tracks.append(track)
         fault_point("train:decoding")
     if skipped:
-        scan = LibraryScan(tracks, scan.unreadable + skipped, scan.duplicates)
+        scan = LabelledScan(tracks, scan.unreadable + skipped, scan.duplicates)
         problem = scan.blocking_problem()
         if problem:
             raise ValueError(f"{problem} ({len(skipped)} file(s) could not be read any more)")
     return scan, mels, skipped
 
 
-def split_tracks(scan: LibraryScan, options: TrainOptions) -> tuple[np.ndarray, np.ndarray]:
+def split_tracks(scan: LabelledScan, options: TrainOptions) -> tuple[np.ndarray, np.ndarray]:
     """Train and validation indices by track (none held out with ``val_fraction`` 0)."""
     if options.val_fraction > 0:
         return grouped_stratified_split([t.genre for t in scan.tracks], [t.split_group for t in scan.tracks],
@@ -302,7 +302,7 @@ def model_meta(run: Run, name: str, report, openset, calibration: dict, cv: Opti
                     if cv else {})})
 
 
-def train_on_library(scan: LibraryScan, name: str, options: TrainOptions = TrainOptions(),
+def train_on_library(scan: LabelledScan, name: str, options: TrainOptions = TrainOptions(),
                      base_model: Optional[str] = None, dest: Optional[Path] = None,
                      cache: Optional[FeatureCache] = None,
                      progress: ProgressCallback = no_progress,

@@ -24,7 +24,7 @@ class TrainWizard(QWizard):
         self.setWizardStyle(QWizard.ModernStyle)
         self.setOption(QWizard.NoBackButtonOnLastPage, True)
         self.settings = settings  # gui.settings.Settings: remembers the library folder
-        self.scan = None  # LibraryScan, set by the check page
+        self.scan = None  # LabelledScan, set by the check page
         self.outcome = None  # TrainOutcome, set by the train page
         self.choose_page = ChoosePage(base_model, settings)
         self.check_page = CheckPage()

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QProgressBar, Q
 from genre_desktop.core.engine.models.bundle import read_meta
 
 from genre_desktop.core.errors import BundleError
-from genre_desktop.core.training.library_scan import scan_labelled_folders
+from genre_desktop.core.training.labelled_folders import scan_labelled_folders
 from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.training.train_on_library import match_known_genres
 from genre_desktop.gui.tasks import Task

@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWizardPage)
 
-from genre_desktop.core.training.library_scan import genre_folders
+from genre_desktop.core.training.labelled_folders import genre_folders
 
 
 class ChoosePage(QWizardPage):

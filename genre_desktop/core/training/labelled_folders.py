@@ -1,7 +1,10 @@
-"""Scan folders of music labelled by genre (one sub-folder each) for training."""
+"""Scan folders of music labelled by genre (one sub-folder each) for training.
+
+These labelled folders are what the wizard trains on; the music database the window
+browses is :mod:`genre_desktop.core.library`, a different thing.
+"""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections import Counter, defaultdict
@@ -11,6 +14,7 @@ from typing import Optional
 
 from genre_desktop.core.engine.audio.decode import AudioDecodeError, audio_info
 from genre_desktop.core.engine.audio.sources import iter_audio_files
+from genre_desktop.core.digests import short_digest
 from genre_desktop.core.engine.models.names import clean_label
 from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
@@ -45,7 +49,7 @@ class LabelledTrack:
 
 
 @dataclass
-class LibraryScan:
+class LabelledScan:
     """What a labelled folder holds, and what is wrong with it."""
 
     tracks: list[LabelledTrack] = field(default_factory=list)
@@ -89,9 +93,10 @@ class LibraryScan:
         return None
 
 
-def _fingerprint(path: Path) -> str:
-    """Cheap content identity: size plus the first and last 64 KiB."""
-    h = hashlib.blake2b(digest_size=16)
+def file_sample_digest(path: Path) -> str:
+    """Cheap identity of a file's bytes (not its decoded audio): a digest of its size and
+    its first and last 64 KiB. Two copies of one file in two genre folders share it."""
+    h = short_digest()
     size = path.stat().st_size
     h.update(str(size).encode())
     with path.open("rb") as f:
@@ -109,7 +114,7 @@ def genre_folders(root: Path) -> dict[str, list[Path]]:
 
 def scan_labelled_folders(folders: dict[str, list[Path]] | Path,
                           progress: ProgressCallback = no_progress,
-                          should_stop: Optional[StopCallback] = None) -> LibraryScan:
+                          should_stop: Optional[StopCallback] = None) -> LabelledScan:
     """Scan genre-labelled music.
 
     Parameters
@@ -120,7 +125,7 @@ def scan_labelled_folders(folders: dict[str, list[Path]] | Path,
 
     Returns
     -------
-    LibraryScan
+    LabelledScan
         Readable tracks with durations, unreadable files with reasons, duplicates.
     """
     if isinstance(folders, (str, os.PathLike)):
@@ -128,7 +133,7 @@ def scan_labelled_folders(folders: dict[str, list[Path]] | Path,
         if not root.is_dir():
             raise FileNotFoundError(f"not a folder: {root}")
         folders = genre_folders(root)
-    scan = LibraryScan()
+    scan = LabelledScan()
     candidates = []
     for genre, dirs in folders.items():
         label = clean_label(genre)
@@ -145,7 +150,7 @@ def scan_labelled_folders(folders: dict[str, list[Path]] | Path,
             info = audio_info(path)
             if info.duration <= 0:
                 raise AudioDecodeError("no audio frames")
-            key = _fingerprint(path)
+            key = file_sample_digest(path)
         except (AudioDecodeError, OSError) as exc:
             scan.unreadable.append((path, str(exc)))
             continue
