@@ -10,6 +10,7 @@ from pathlib import Path
 
 from genre_desktop.cli.common import MODEL_HELP, positive_int
 from genre_desktop.cli.moods import add_mood_actions
+from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.cli.library_access import library_errors, library_model, open_library
 from genre_desktop.cli.terminal import ProgressBar, print_write_summary
 
@@ -338,7 +339,7 @@ def add_parser(sub) -> None:
     p.add_argument("--top", type=positive_int, default=1, help="write up to this many genres (default 1)")
     p.add_argument("--separator", default=None,
                    help="join several genres into one value with this text (default: separate values)")
-    p.add_argument("--include-unsure", action="store_true", help="also tag 'not sure' tracks with the best guess")
+    p.add_argument("--include-unsure", action="store_true", help=f"also tag '{WORDS['unsure']}' tracks with the best guess")
     p.add_argument("--overwrite", action="store_true", help="replace a genre a file already has")
     p.add_argument("--add", action="store_true", help="add the genre to those a file already has")
     p.add_argument("--per-album", action="store_true",

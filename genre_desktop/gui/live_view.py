@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgr
 
 from genre_desktop.core.engine.audio.features import FeatureConfig, mel_band_frequencies
 from genre_desktop.core.engine.classify.live import LiveError, LivePrediction, LiveSession, input_devices
+from genre_desktop.core.engine.classify.verdicts import NOT_MUSIC_DETAIL, maybe_text
 from genre_desktop.core.paths import user_data_folder
 from genre_desktop.gui.track_view import VERDICT_COLORS, VERDICT_TITLES, HzAxis, genre_color, headline_label
 from genre_desktop.gui.tasks import start_service
@@ -251,18 +252,18 @@ class LivePanel(QWidget):
         self.predictions.append(p)
         del self.predictions[:-STRIP_LENGTH * 4]
         if p.smoothed_genre is None:
-            self.genre.setText("No music heard")
+            self.genre.setText(VERDICT_TITLES["silence"])
             self.genre.setStyleSheet(MUTED_STYLE)
             self.detail.setText(f"Input level {p.level_dbfs:.0f} dBFS: turn the music up or move closer.")
         elif p.verdict in ("not_music", "unknown"):
             self.genre.setText(VERDICT_TITLES[p.verdict])
             self.genre.setStyleSheet(f"color: {VERDICT_COLORS[p.verdict]};")
-            self.detail.setText(("Speech, noise or tones, not music" if p.verdict == "not_music" else
+            self.detail.setText((NOT_MUSIC_DETAIL if p.verdict == "not_music" else
                                  f"Music, but unlike this model's genres (closest: {p.smoothed_genre})")
                                 + f"  ({p.time:.0f} s)")
         else:  # a genre, or "not sure" between genres: the same words as a file's verdict
             color = genre_color(labels, p.smoothed_genre).name()
-            self.genre.setText(f"Not sure \u2014 maybe {p.smoothed_genre}" if p.verdict == "unsure"
+            self.genre.setText(maybe_text(p.smoothed_genre) if p.verdict == "unsure"
                                else p.smoothed_genre.capitalize())
             self.genre.setStyleSheet(MUTED_STYLE if p.verdict == "unsure" else f"color: {color};")
             now = f"{p.genre} {p.confidence:.0%}" if p.genre else "quiet"

@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.core.paths import user_config_folder, user_data_folder
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     # the risky tag-writing choices start from the safe default at each start (never stored)
     Option("library/top_k", int, 1, "genres written into a file's tag (1 to 3)", session=True),
     Option("library/separator", str, "", "joins several genres into one tag value (empty: separate values)"),
-    Option("library/include_unsure", bool, False, "also tag 'not sure' tracks with their best guess"),
+    Option("library/include_unsure", bool, False, f"also tag '{WORDS['unsure']}' tracks with their best guess"),
     Option("library/overwrite", bool, False, "replace a genre a file already has", session=True),
     Option("library/add", bool, False, "add the genre to those a file already has", session=True),
     Option("library/per_album", bool, True, "one genre per album (albums of 3 or more analysed tracks)"),

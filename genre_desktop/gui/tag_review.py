@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
+from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.core.library.albums import AlbumModel
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.vocabulary import vocabulary_or_default
@@ -106,7 +107,7 @@ class TagReviewDialog(QDialog):
         self.separator = QComboBox()
         for text, value in SEPARATORS:
             self.separator.addItem(text, value)
-        self.unsure = QCheckBox("Also tag \u201cnot sure\u201d tracks with the best guess")
+        self.unsure = QCheckBox(f"Also tag \u201c{WORDS['unsure']}\u201d tracks with the best guess")
         self.overwrite = QCheckBox("Replace genres the files already have")
         self.add = QCheckBox("Add the genre to those the files already have")
         self.per_album = QCheckBox("One genre per album (albums of 3 or more analysed tracks; "

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from genre_desktop.core.engine.audio.features import FeatureConfig, mel_band_frequencies
+from genre_desktop.core.engine.classify.verdicts import TITLES, maybe_text
 from genre_desktop.gui.theme import MUTED_STYLE, style_plot
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class VerdictPanel(QFrame):
     def show_result(self, result: "TrackResult") -> None:
         minutes, seconds = divmod(int(round(result.duration)), 60)
         if result.verdict == "silence":
-            self.show_message("No music heard", result.reason)
+            self.show_message(VERDICT_TITLES["silence"], result.reason)
             return
         if result.verdict in ("not_music", "unknown"):
             title = VERDICT_TITLES[result.verdict]
@@ -104,7 +105,7 @@ class VerdictPanel(QFrame):
             return
         color = genre_color(result.labels, result.genre)
         if result.uncertain:
-            self.genre.setText(f"Not sure \u2014 maybe {result.genre}")
+            self.genre.setText(maybe_text(result.genre))
             self.genre.setStyleSheet(MUTED_STYLE)
             self.detail.setText(f"{result.reason}.  {minutes}:{seconds:02d} long, "
                                 f"{len(result.slices)} slices")
@@ -135,7 +136,7 @@ class VerdictPanel(QFrame):
 
 
 #: headline and colour of the verdicts that name no genre
-VERDICT_TITLES = {"not_music": "Not music", "unknown": "None of this model's genres", "silence": "No music heard"}
+VERDICT_TITLES = TITLES
 HATCH_BANDS = 6  # stripes of a hedged track's timeline
 VERDICT_COLORS = {"not_music": "#8d6e63", "unknown": "#5c6bc0", "silence": "#757575"}
 

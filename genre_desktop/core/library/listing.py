@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.core.engine.models.names import tag_spelling
 from genre_desktop.core.safe_files import atomic_write_text, atomic_writer
 from genre_desktop.core.library.database import FileRow
@@ -24,7 +25,7 @@ from genre_desktop.core.library.database import FileRow
 log = logging.getLogger(__name__)
 
 #: the filters a person can pick, beside a genre
-FILTERS = {"all": "All tracks", "unsure": "Not sure", "untagged": "No genre tag",
+FILTERS = {"all": "All tracks", "unsure": WORDS["unsure"].capitalize(), "untagged": "No genre tag",
            "changed": "Changed in the last scan", "unanalysed": "Not analysed", "errors": "Could not be read"}
 
 

@@ -19,6 +19,7 @@ from typing import Iterable
 
 import numpy as np
 
+from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.core.paths import user_data_folder
 from genre_desktop.core.library.database import LibraryDatabase, path_text
 from genre_desktop.core.library.vectors import NoVectors, embedding_of, load_matrix
@@ -66,7 +67,7 @@ def query_vector(db: LibraryDatabase, path: os.PathLike | str, model_key: str) -
     if row.error:
         raise SimilarError(f"{row.display} could not be analysed ({row.error})")
     if row.verdict == "not_music":
-        raise SimilarError(f"{row.display} is not music: 'more like this' compares music only")
+        raise SimilarError(f"{row.display} is {WORDS['not_music']}: 'more like this' compares music only")
     vec = embedding_of(db.connection, row.id, model_key)
     if vec is None:
         if row.verdict == "silence":

@@ -41,6 +41,11 @@ WORDS = {Verdict.GENRE.value: "confident", Verdict.UNSURE.value: "not sure",
 #: the verdicts that name no genre (the Tracks list's status column)
 NO_GENRE = (Verdict.SILENCE.value, Verdict.NOT_MUSIC.value, Verdict.UNKNOWN.value)
 NOT_ANALYSED = "not analysed"
+#: the headline of each verdict that names no genre (the track and live views)
+TITLES = {Verdict.NOT_MUSIC.value: WORDS["not_music"].capitalize(), Verdict.UNKNOWN.value: "None of this model's genres",
+          Verdict.SILENCE.value: WORDS["silence"].capitalize()}
+#: the live view's line under "Not music"
+NOT_MUSIC_DETAIL = f"Speech, noise or tones, {WORDS['not_music']}"
 
 #: why the sound tagger says "not music" (``sound_tagger.music_verdict``), with its P(Music)
 NOT_MUSIC_REASON = "sounds like speech or other sounds, not music (sound tagger: P(music) {p:.0%})"
@@ -90,6 +95,11 @@ def genre_column_text(verdict: str, genre: Optional[str], uncertain: bool) -> st
 def status_text(verdict: str) -> str:
     """The Tracks list's Status column for a hedged verdict: "not sure", "not music", ..."""
     return WORDS[verdict] if verdict in NO_GENRE else WORDS[Verdict.UNSURE.value]
+
+
+def maybe_text(genre: Optional[str]) -> str:
+    """The headline of a hedged genre: "Not sure — maybe rock"."""
+    return f"{WORDS['unsure'].capitalize()} \u2014 maybe {genre}"
 
 
 def with_confidence(verdict: Optional[str], confidence: Optional[float]) -> str:
