@@ -27,7 +27,7 @@ from pathlib import Path
 from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.models.registry import resolve_model
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, default_workers, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.writing import apply, undo

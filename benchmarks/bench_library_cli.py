@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from genre_desktop.core.engine.models.registry import resolve_model
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.database import LibraryDatabase
 
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]

@@ -29,7 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from genre_desktop.core.library.analyse import ModelRef  # noqa: E402
+from genre_desktop.core.library.model_ref import ModelRef  # noqa: E402
 from genre_desktop.core.library.batch import store_record  # noqa: E402
 from genre_desktop.core.library.database import LibraryDatabase  # noqa: E402
 

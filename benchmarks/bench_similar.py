@@ -40,7 +40,7 @@ set_thread_policy()  # as the CLI and the window do: one BLAS thread (two on a b
 import numpy as np  # noqa: E402
 
 from genre_desktop.core.engine.models.registry import resolve_model  # noqa: E402
-from genre_desktop.core.library.analyse import ModelRef  # noqa: E402
+from genre_desktop.core.library.model_ref import ModelRef  # noqa: E402
 from genre_desktop.core.library.database import LibraryDatabase  # noqa: E402
 from genre_desktop.core.library.similar import SimilarityIndex, similar_to  # noqa: E402
 

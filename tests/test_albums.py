@@ -117,7 +117,7 @@ def test_per_album_writes_the_album_genre_and_lists_small_albums_as_exceptions(t
 @pytest.fixture(scope="module")
 def bundled_key():
     from genre_desktop.core.engine.models.registry import resolve_model
-    from genre_desktop.core.library.analyse import ModelRef
+    from genre_desktop.core.library.model_ref import ModelRef
 
     return ModelRef.of(resolve_model("genre_musicnn_v3")).key
 

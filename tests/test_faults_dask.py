@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_LABELS, synth, write
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
 

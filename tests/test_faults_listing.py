@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.listing import playlist_names, write_playlists
 from test_cli import run_cli

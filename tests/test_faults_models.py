@@ -18,8 +18,9 @@ import pytest
 from conftest import TINY_LABELS, synth, write
 from genre_desktop.core.engine.models.bundle import bundle_digest, load_bundle, read_meta
 from genre_desktop.core.errors import BundleError
-from genre_desktop.core.library import analyse
-from genre_desktop.core.library.analyse import ModelRef, analyse_path
+from genre_desktop.core.library import model_ref
+from genre_desktop.core.library.model_ref import ModelRef
+from genre_desktop.core.library.analyse import analyse_path
 
 
 def _copy(tiny_model, where: Path, name: str) -> Path:
@@ -54,9 +55,9 @@ def bass(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_worker_models():
-    analyse._LOADED.clear()
+    model_ref._LOADED.clear()
     yield
-    analyse._LOADED.clear()
+    model_ref._LOADED.clear()
 
 
 def test_a_planted_unpack_folder_is_never_used(tmp_path, tiny_model, bass, monkeypatch):
@@ -66,14 +67,14 @@ def test_a_planted_unpack_folder_is_never_used(tmp_path, tiny_model, bass, monke
     (tmp_path / "tmp").mkdir()
     genuine = ModelRef.of(tiny_model)
     assert analyse_path(str(bass), genuine)["result"]["genre"] == "bass"
-    analyse._LOADED.clear()
+    model_ref._LOADED.clear()
     remote = dataclasses.replace(genuine.portable(), folder=str(tmp_path / "not-on-this-machine"))
     planted = tmp_path / "tmp" / "genre-desktop-models" / hashlib.sha256(remote.key.encode()).hexdigest()[:16]
     planted.parent.mkdir()
     _with_labels(_copy(tiny_model, planted.parent, planted.name), ["treble", "noise", "bass"])
     record = analyse_path(str(bass), remote)
     assert record["result"]["genre"] == "bass"
-    used = analyse._LOADED[remote.key].bundle.path
+    used = model_ref._LOADED[remote.key].bundle.path
     assert used != planted and used.parent == tmp_path / "tmp" and oct(used.stat().st_mode & 0o777) == "0o700"
 
 
@@ -83,11 +84,11 @@ def test_a_model_sent_under_another_key_is_refused(tmp_path, tiny_model):
     forged = dataclasses.replace(genuine, folder=str(tmp_path / "nowhere"),
                                  files=ModelRef.of(other).portable().files)
     with pytest.raises(BundleError, match="digest differs"):
-        analyse.load_model(forged)
+        model_ref.load_model(forged)
     # a folder at the model's own path that holds another model is not used either
     moved = dataclasses.replace(genuine, folder=str(other))
     with pytest.raises(BundleError, match="is not at"):
-        analyse.load_model(moved)
+        model_ref.load_model(moved)
 
 
 def _bad_weights(folder: Path) -> Path:

@@ -249,7 +249,7 @@ def test_a_pause_does_not_count_in_files_per_minute(tmp_path, tiny_model, monkey
     import types
 
     from genre_desktop.core.library import batch
-    from genre_desktop.core.library.analyse import ModelRef
+    from genre_desktop.core.library.model_ref import ModelRef
 
     for g, genre in enumerate(TINY_LABELS):
         write(tmp_path / "Music" / f"{genre}.flac", synth(genre, 3.0, seed=g))

@@ -12,7 +12,7 @@ import mutagen
 import pytest
 
 from conftest import TINY_LABELS, synth, write
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.review import TagOptions, propose

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from conftest import TINY_LABELS, synth, write
-from genre_desktop.core.library.analyse import ModelRef, analyse_path, audio_fingerprint
+from genre_desktop.core.library.model_ref import ModelRef
+from genre_desktop.core.library.analyse import analyse_path, audio_fingerprint
 from genre_desktop.core.library.batch import BatchOptions, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.listing import filter_rows, genre_counts, write_playlists, write_table
@@ -67,7 +68,7 @@ def test_a_scan_remembers_every_file_and_resumes(tmp_path, music, tiny_model):
 
 RESUME_SCRIPT = """
 import sys
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, scan_library
 if __name__ == "__main__":
     scan_library([sys.argv[1]], ModelRef.of(sys.argv[2]), sys.argv[3], BatchOptions(workers=1))

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 
 from genre_desktop.core.library import pages
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.batch import store_record
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.listing import matches

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_LABELS, synth, write
-from genre_desktop.core.library.analyse import ModelRef
+from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.similar import SimilarError, SimilarityIndex, similar_to
 from test_cli import run_cli

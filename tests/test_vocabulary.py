@@ -114,7 +114,7 @@ def test_the_vocabulary_dialog_opens_from_its_action_saves_and_the_review_shows_
     from PySide6.QtWidgets import QDialogButtonBox
 
     from genre_desktop.core.engine.models.registry import resolve_model
-    from genre_desktop.core.library.analyse import ModelRef
+    from genre_desktop.core.library.model_ref import ModelRef
     from genre_desktop.gui.tag_review import TagReviewDialog
     from genre_desktop.gui.vocabulary_dialog import VocabularyDialog
     from test_albums import library_view
@@ -148,7 +148,7 @@ def test_the_vocabulary_dialog_opens_from_its_action_saves_and_the_review_shows_
 
 def test_cli_write_tags_add_keeps_genres_and_undo_restores_them(tmp_path):
     from genre_desktop.core.engine.models.registry import resolve_model
-    from genre_desktop.core.library.analyse import ModelRef
+    from genre_desktop.core.library.model_ref import ModelRef
     from test_cli import run_cli
 
     key = ModelRef.of(resolve_model("genre_musicnn_v3")).key

@@ -6,10 +6,10 @@ import sys
 
 
 def library_model(args):
-    """The :class:`~genre_desktop.core.library.analyse.ModelRef` of ``--model`` (or the window's choice)."""
+    """The :class:`~genre_desktop.core.library.model_ref.ModelRef` of ``--model`` (or the window's choice)."""
     from genre_desktop.cli.common import model_choice
     from genre_desktop.core.engine.models.registry import resolve_model
-    from genre_desktop.core.library.analyse import ModelRef
+    from genre_desktop.core.library.model_ref import ModelRef
 
     return ModelRef.of(resolve_model(model_choice(args.model)))
 

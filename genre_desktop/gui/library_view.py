@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QVBoxLayout, QWidget)
 
 from genre_desktop.core.engine.classify.verdicts import WORDS as VERDICT_WORDS
-from genre_desktop.core.library.analyse import ModelRef, file_record
+from genre_desktop.core.library.model_ref import ModelRef
+from genre_desktop.core.library.analyse import file_record
 from genre_desktop.core.library.batch import BatchOptions, BatchSummary, gone_files, scan_library, store_record
 from genre_desktop.core.library import pages
 from genre_desktop.core.library.listing import FILTERS, present, write_playlists, write_table

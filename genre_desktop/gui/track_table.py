@@ -149,7 +149,7 @@ class TrackTableModel(RowsModel):
         """Write finished and failed rows as CSV or JSON (by extension); returns the count.
 
         The records are the core's (``listing.write_table`` over the rows a library would
-        keep for ``ref``, a :class:`~genre_desktop.core.library.analyse.ModelRef`), so the
+        keep for ``ref``, a :class:`~genre_desktop.core.library.model_ref.ModelRef`), so the
         window and ``genre-desktop-cli library export`` write the same fields and values.
         """
         from genre_desktop.core.library.analyse import file_record

@@ -11,11 +11,8 @@ where the last one stopped.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -23,7 +20,8 @@ from typing import Callable, Iterable, Optional
 from genre_desktop.core.engine.audio.sources import iter_audio_files
 from genre_desktop.core.safe_files import fault_point
 from genre_desktop.core.tasks import ProgressCallback, StopCallback, no_progress
-from genre_desktop.core.library.analyse import ModelRef, analyse_path, init_worker, load_model
+from genre_desktop.core.library.model_ref import ModelRef, load_model
+from genre_desktop.core.library.batch_local import LocalPool, default_workers
 from genre_desktop.core.library.batch_dask import DaskPool, check_address, default_timeout, handshake
 from genre_desktop.core.library.database import LibraryDatabase, path_text
 from genre_desktop.core.library.db_open import DEFAULT_TIMEOUT
@@ -109,13 +107,6 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: BatchOptions,
          summary: BatchSummary) -> list[Job]:
     """The files that need work, in the order found."""
@@ -189,41 +180,6 @@ def _lost_before(db: LibraryDatabase, row, path: Path, ref: ModelRef) -> bool:
     return error.startswith("analysis failed (") and any(word in error for word in _LOST_WORDS)
 
 
-class _LocalPool:
-    """Spawned worker processes, each with the model loaded once and one network thread."""
-
-    generation = 0
-
-    def __init__(self, ref: ModelRef, workers: int, slice_step: int):
-        self.ref, self.workers, self.slice_step = ref, workers, slice_step
-        self._start()
-
-    def _start(self) -> None:
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=init_worker, initargs=(self.ref, 1))
-
-    def submit(self, job: Job):
-        return self.pool.submit(analyse_path, job.path, self.ref, job.expect_fingerprint, self.slice_step)
-
-    @staticmethod
-    def failure(exc: BaseException) -> Optional[str]:
-        """"crash" when a worker process died (the pool is broken), else None."""
-        return "crash" if isinstance(exc, BrokenProcessPool) else None
-
-    def healthy(self) -> bool:
-        return True
-
-    def recover(self, make_local):  # noqa: ARG002 - local work is never lost, only crashed
-        return self
-
-    def restart(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self._start()
-
-    def close(self, cancel: bool) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=cancel)
-
-
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds >= 3600:
@@ -273,18 +229,6 @@ def _gone_twin(db: LibraryDatabase, record: dict) -> Optional[int]:
     return None
 
 
-def _commit(db: LibraryDatabase, job: Job, record: dict, ref: ModelRef, run_id: int,
-            summary: BatchSummary) -> None:
-    record = {"path": job.path, "size": job.size, "mtime_ns": job.mtime_ns, **record}
-    outcome = store_record(db, record, ref, run_id, job.moved_from)
-    if outcome == "moved":
-        summary.moved += 1
-    elif outcome == "failed":
-        summary.failed.append((job.path, record["result"]["error"]))
-    else:
-        summary.analysed += 1
-
-
 def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Optional[os.PathLike | str] = None,
                  options: Optional[BatchOptions] = None, progress: ProgressCallback = no_progress,
                  should_stop: Optional[StopCallback] = None,
@@ -317,7 +261,7 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
         state = "finished"
         try:
             if jobs and not stop():
-                state = _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record)
+                state = _run(ScanRun(db, ref, options, run_id, summary, progress, stop, pause, on_record), jobs)
         except BaseException:
             db.finish_run(run_id, "failed", summary.counts())
             raise
@@ -331,13 +275,45 @@ def scan_library(roots: Iterable[os.PathLike | str], ref: ModelRef, db_path: Opt
     return summary
 
 
-def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_record) -> str:
+@dataclass(frozen=True)
+class ScanRun:
+    """What the loop of one scan works with: the database it alone writes, the model, the
+    options, the run's row and summary, and the callers' callbacks."""
+
+    db: LibraryDatabase
+    ref: ModelRef
+    options: BatchOptions
+    run_id: int
+    summary: BatchSummary
+    progress: ProgressCallback
+    stop: StopCallback
+    pause: Callable[[], bool]
+    on_record: Optional[Callable[[str], None]] = None
+
+    def commit(self, job: Job, record: dict) -> None:
+        """Store one finished file (:func:`store_record`), count it, tell ``on_record``."""
+        record = {"path": job.path, "size": job.size, "mtime_ns": job.mtime_ns, **record}
+        outcome = store_record(self.db, record, self.ref, self.run_id, job.moved_from)
+        if outcome == "moved":
+            self.summary.moved += 1
+        elif outcome == "failed":
+            self.summary.failed.append((job.path, record["result"]["error"]))
+        else:
+            self.summary.analysed += 1
+        if self.on_record is not None:
+            self.on_record(job.path)
+
+
+def _run(scan: ScanRun, jobs: list[Job]) -> str:
+    """Send ``jobs`` to the pool and commit each result as it comes; returns the run's
+    state ("finished" or "cancelled")."""
+    ref, options, progress, stop, pause = scan.ref, scan.options, scan.progress, scan.stop, scan.pause
     pending = list(reversed(jobs))
     in_flight: dict = {}
 
-    def make_local() -> _LocalPool:
+    def make_local() -> LocalPool:
         left = len(pending) + len(in_flight)
-        return _LocalPool(ref, options.workers or min(default_workers(), max(1, left)), options.slice_step)
+        return LocalPool(ref, options.workers or min(default_workers(), max(1, left)), options.slice_step)
 
     pool = (DaskPool(ref, options.scheduler, options.connect_timeout, options.slice_step) if options.scheduler
             else make_local())
@@ -390,16 +366,14 @@ def _run(db, jobs, ref, options, run_id, summary, progress, stop, pause, on_reco
                         job.attempts += 1
                         if job.attempts < MAX_ATTEMPTS:
                             pending.append(job)
-                            broken = isinstance(pool, _LocalPool)
+                            broken = isinstance(pool, LocalPool)
                             continue
                         record = {"result": {"error": "its analysis stopped a worker process (a crash or out of memory)"}}
                     else:  # a worker's bug on one file: the file fails, the batch goes on
                         log.warning("analysis of %s failed: %r", job.path, exc)
                         record = {"result": {"error": f"analysis failed ({type(exc).__name__}: {exc})"}}
-                _commit(db, job, record, ref, run_id, summary)
+                scan.commit(job, record)
                 done += 1
-                if on_record is not None:
-                    on_record(job.path)
                 rate = done / max(time.monotonic() - t0 - paused_for, 1e-6)
                 left = (total - done) / rate if rate > 0 else 0
                 progress(done / total, f"{done:,} of {total:,} files · {rate * 60:.0f} files/min · "

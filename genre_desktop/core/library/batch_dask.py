@@ -15,7 +15,8 @@ import time
 from typing import Optional
 from urllib.parse import urlsplit
 
-from genre_desktop.core.library.analyse import ModelRef, analyse_on_worker
+from genre_desktop.core.library.model_ref import ModelRef
+from genre_desktop.core.library.analyse import analyse_on_worker
 from genre_desktop.core.paths import DASK_TIMEOUT_ENV as TIMEOUT_ENV
 
 log = logging.getLogger(__name__)
