@@ -21,6 +21,7 @@ from genre_desktop.core.errors import BundleError
 from genre_desktop.core.engine.audio.features import FeatureConfig
 from genre_desktop.core.safe_files import fault_point, name_lock, new_partial, replace_folder
 from genre_desktop.core.engine.models.openset import OpenSet, load_openset
+from genre_desktop.core.engine.models.shared_weights import digest as tensors_digest
 from genre_desktop.core.engine.models.shared_weights import shared_state
 from genre_desktop.core.engine.models.shared_weights import resolve as resolve_shared
 
@@ -45,7 +46,12 @@ class ModelBundle:
     features: FeatureConfig
     tags: list[str] = field(default_factory=list)
     openset: Any = None  # openset.OpenSet, when the bundle carries its statistics
-    network_key: str = ""  # bundle_digest of its files ("" for one never saved)
+    network_key: str = ""  # bundle_digest of its files; for one never saved, of its tensors
+
+    def __post_init__(self) -> None:
+        if not self.network_key and self.model is not None:  # a draft: no files to digest yet
+            state = self.model.state_dict()
+            self.network_key = "tensors:" + tensors_digest(state, state)
 
     def with_network(self) -> "ModelBundle":
         """This bundle with its torch network built (loaded again from its folder when it
@@ -126,7 +132,9 @@ def model_files(folder: Path) -> list[Path]:
 def bundle_digest(folder: os.PathLike | str) -> str:
     """The one digest of a bundle: sha256 over its :func:`model_files` (each its name, a NUL,
     its bytes, in name order). The library's model key, a loaded bundle's ``network_key``,
-    the ONNX cache's key and a Dask worker's check of an unpacked model all use it.
+    the ONNX cache's key (given it as ``network_key``) and a Dask worker's check of an
+    unpacked model all use it. A bundle never saved (a training draft) has no files: its
+    ``network_key`` is :func:`.shared_weights.digest` of its tensors, ``tensors:``-prefixed.
 
     Raises
     ------

@@ -30,7 +30,8 @@ from genre_desktop.core.paths import RUNTIME_ENV
 
 class Exportable(Protocol):
     """What this module needs of a model bundle (:class:`~genre_desktop.core.engine.models.bundle.ModelBundle`):
-    its feature settings, the digest of its network's files (empty when never saved) and its
+    its feature settings, the digest of its network (``network_key``: the bundle's
+    ``bundle_digest``, given by the models room, which this room may not import) and its
     torch network (None when loaded without it)."""
 
     features: Any
@@ -45,21 +46,12 @@ SOURCE = "_source"  # the check file's record of what the entry is of
 KEEP = 16  # cache entries kept (the most recently used): a few MB each
 
 
-def _state_digest(model) -> str:
-    """A digest of a network's tensors (for a bundle that was never saved: no files to hash)."""
-    h = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
 def _source(bundle: Exportable) -> str:
     """What a cache entry is of: the bundle's digest (its files), the slice shape and the
     export format. Recorded in the check file too, so an entry copied or swapped in under
     another bundle's name is refused."""
     cfg = bundle.features
-    return f"{EXPORT_FORMAT}:{cfg.n_mels}x{cfg.slice_frames}:{bundle.network_key or _state_digest(bundle.model)}"
+    return f"{EXPORT_FORMAT}:{cfg.n_mels}x{cfg.slice_frames}:{bundle.network_key}"
 
 
 def cache_key(bundle: Exportable) -> str:
@@ -169,7 +161,7 @@ def onnx_network(bundle: Exportable, cache: Path, threads: Optional[int] = None)
         return None
     threads = threads or network_threads()
     try:
-        if not bundle.network_key and bundle.model is None:
+        if not bundle.network_key:
             return None
         source = _source(bundle)
         key = cache_key(bundle)
