@@ -15,7 +15,8 @@ from genre_desktop.core.library.batch import store_record
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.listing import matches
 from genre_desktop.core.library.review import propose
-from genre_desktop.gui.library_table import PAGE, _proposed_text
+from genre_desktop.gui.library_table import PAGE
+from genre_desktop.gui.tag_review import proposal_text
 
 REF = ModelRef(key="tiny@1#cccccccccccc", name="tiny", folder="")
 ROWS = 3000
@@ -86,7 +87,7 @@ def test_a_view_of_n_rows_reads_about_n(qtbot, view):
     lines = {p.file_id: p for p in propose(view.db, REF.key, view.model.options, check_files=False,
                                            rows=view.db.rows(REF.key))}  # the whole library, as the review sees it
     cells = [view.model.data(view.model.index(r, 4)) for r in range(ROWS // 2, ROWS // 2 + 10)]
-    assert cells == [_proposed_text(lines[view.model.ids[r]]) for r in range(ROWS // 2, ROWS // 2 + 10)]
+    assert cells == [proposal_text(lines[view.model.ids[r]]) for r in range(ROWS // 2, ROWS // 2 + 10)]
     assert any(cells) and view.model.options.per_album  # albums voted over all their tracks, not the page's
     view.db._conn.set_trace_callback(None)
 

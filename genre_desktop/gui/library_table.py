@@ -22,7 +22,8 @@ from genre_desktop.core.library import pages
 from genre_desktop.core.library.database import FileRow, LibraryDatabase
 from genre_desktop.core.library.pages import COLUMNS, Query
 from genre_desktop.core.library.vocabulary import Vocabulary
-from genre_desktop.core.library.review import Proposal, TagOptions
+from genre_desktop.core.library.review import TagOptions
+from genre_desktop.gui.tag_review import proposal_text
 from genre_desktop.gui.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,6 @@ def _duration(seconds: Optional[float]) -> str:
 
 def verdict_text(row: FileRow) -> str:
     return pages.verdict_text(row.verdict, row.genre, row.error)
-
-
-def _proposed_text(line: Optional[Proposal]) -> str:
-    if line is None or not line.proposed:
-        return ""
-    text = "; ".join(line.proposed)
-    return text if line.action in ("write", "same") else f"({text})"
 
 
 class LibraryTableModel(QAbstractTableModel):
@@ -109,7 +103,7 @@ class LibraryTableModel(QAbstractTableModel):
         row, line, shown = found
         if role == Qt.DisplayRole:
             if column == 4:
-                return _proposed_text(line)
+                return proposal_text(line)  # the review's rule
             if shown is None:
                 shown = found[2] = (
                     row.title or row.display.rsplit("/", 1)[-1], row.artist or "", row.album or "",

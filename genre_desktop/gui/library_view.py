@@ -2,10 +2,15 @@
 tags reviewed, written and undone, playlists and tables exported.
 
 The scan, the writes and the undo run as :class:`~.tasks.Task` s, each with its own
-database connection. The table reads only the rows on screen (:mod:`.library_table`);
-while a scan runs, a timer hands the files it stored to a worker that finds the new order
-and counts (:func:`~genre_desktop.core.library.pages.snapshot`), and the table reads only
-those files' rows again. No worker touches a widget.
+database connection. The tab's jobs live in three modules: this one builds it and shows
+the rows (filters, counts, sorting); :mod:`.library_scanning` scans folders and keeps the
+table up with a running scan; :mod:`.library_actions` is what a person does to the rows
+(open, reveal, remove, write tags and undo, export).
+
+The table reads only the rows on screen (:mod:`.library_table`); while a scan runs, a
+timer hands the files it stored to a worker that finds the new order and counts
+(:func:`~genre_desktop.core.library.pages.snapshot`), and the table reads only those
+files' rows again. No worker touches a widget.
 """
 from __future__ import annotations
 
@@ -14,28 +19,27 @@ import os
 import sqlite3
 import threading
 from collections import Counter, deque
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QPoint, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMenu, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QTableView,
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QSizePolicy, QTableView,
                                QVBoxLayout, QWidget)
 
 from genre_desktop.core.engine.classify.verdicts import WORDS as VERDICT_WORDS
 from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.analyse import file_record
-from genre_desktop.core.library.batch import BatchOptions, BatchSummary, gone_files, scan_library, store_record
+from genre_desktop.core.library.batch import BatchSummary, store_record
 from genre_desktop.core.library import pages
-from genre_desktop.core.library.listing import FILTERS, present, write_playlists, write_table
-from genre_desktop.core.library.writing import undoable_batches
+from genre_desktop.core.library.listing import FILTERS
+from genre_desktop.gui.library_actions import LibraryActions
 from genre_desktop.gui.library_open import ask_repair, open_library
+from genre_desktop.gui.library_scanning import LibraryScanning
 from genre_desktop.gui.library_table import LibraryTableModel
 from genre_desktop.gui.settings import Settings
 from genre_desktop.gui.album_view import album_controls
-from genre_desktop.gui.tag_review import TagReviewDialog, options_from, undo_batch
+from genre_desktop.gui.tag_review import options_from
 from genre_desktop.gui.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,7 @@ REFRESH_MS = 1000  # how often the table catches up with a running scan
 KEYS_IN_WORKER = 2000  # more files than this without sort keys: they are made off the GUI thread
 
 
-class LibraryView(QWidget):
+class LibraryView(LibraryScanning, LibraryActions, QWidget):
     """The Library tab. ``open_requested(paths)``: show these in the Tracks tab (full
     timeline); ``message(text)``: a line for the status bar."""
 
@@ -247,53 +251,7 @@ class LibraryView(QWidget):
     def selected_paths(self) -> list[str]:
         return [self.model.row_at(index).path for index in self.table.selectionModel().selectedRows()]
 
-    # ------------------------------------------------------------ a scan's rows, off the GUI thread
-    def _catch_up(self) -> None:
-        """While a scan runs: the files it stored since the last look, handed to a worker
-        that finds the new order and counts (:meth:`_caught_up` shows them)."""
-        if self._closed or self.peek is not None or not self._stored:
-            return
-        paths = [self._stored.popleft() for _ in range(len(self._stored))]
-        query = replace(self.model.query)
-        self.peek = Task(pages.snapshot, self.db.path, query, paths, name="library-refresh", contract=False,
-                         parent=self)
-        self.peek.finished.connect(lambda snap: self._caught_up(snap, query, paths))
-        self.peek.errored.connect(lambda message: log.warning("library refresh: %s", message))
-        self.peek.done.connect(self._peek_done)
-        self.peek.start()
-
-    def _peek_done(self) -> None:
-        self.peek = None
-
-    def _caught_up(self, snap: "pages.Snapshot", query: "pages.Query", paths: list) -> None:
-        if self._closed:
-            return
-        if query != self.model.query:  # the person sorted or filtered meanwhile: look again
-            self._stored.extendleft(reversed(paths))
-            return
-        self._anchoring = True  # the rows a scan adds above do not push the top row away
-        try:
-            self.model.show_ids(snap.ids, snap.changed)
-        finally:
-            self._anchoring = False
-        self._counts = (snap.all_counts, snap.total, snap.done)
-        self._fill_genres()
-        self.counts.setText(self.summary_text((snap.counts, snap.shown, snap.done)))
-
-    def _remember_top(self) -> None:
-        if not self._anchoring:  # a new order or filter starts where the scroll bar is
-            self._top = None
-            return
-        index = self.table.indexAt(QPoint(1, 1))
-        self._top = self.model.ids[index.row()] if index.isValid() and index.row() < len(self.model.ids) else None
-
-    def _restore_top(self) -> None:
-        if self._top is not None:
-            row = self.model.position(self._top)
-            if row is not None:
-                self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.PositionAtTop)
-        self._top = None
-
+    # ------------------------------------------------------------ tracks from the Tracks tab
     def track_name(self, path: str) -> str:
         """Title and artist when the library knows the file's tags, else its file name."""
         row = None if self._closed else self.db.row(path, None)
@@ -318,208 +276,6 @@ class LibraryView(QWidget):
         if added and self.scan is None:
             self.refresh()
         return added
-
-    # ------------------------------------------------------------ scanning
-    def add_folder(self, folder: Optional[str] = None) -> None:
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Add a music folder to the library",
-                                                      self.settings.start_folder())
-            if not folder:
-                return
-        folders = self.settings.get("library/folders")
-        if folder not in folders:
-            self.settings.set("library/folders", [*folders, folder])
-        self.start_scan([folder])
-
-    def rescan(self) -> None:
-        folders = [f for f in self.settings.get("library/folders") if Path(f).is_dir()]
-        if folders:
-            self.start_scan(folders)
-        else:
-            self.message.emit("No library folder yet: use Add folder\u2026")
-
-    def start_scan(self, roots: list[str], reanalyse: bool = False) -> bool:
-        if self.scan is not None or self.ref is None:
-            self.message.emit("A scan is running already." if self.scan is not None else "The model is not loaded yet.")
-            return False
-        self._paused.clear()
-        self.pause_button.setChecked(False)
-        self._stored.clear()
-        self.scan = Task(scan_library, roots, self.ref, self.db.path, BatchOptions(reanalyse=reanalyse),
-                         name="library-scan", parent=self, should_pause=self._paused.is_set,
-                         on_record=self._stored.append)
-        self.scan.progress.connect(self._on_progress)
-        self.scan.finished.connect(self._on_scanned)
-        self.scan.errored.connect(lambda message: self.message.emit(f"The scan stopped: {message}"))
-        self.scan.cancelled.connect(lambda: self.message.emit("Scan cancelled; what was analysed is kept."))
-        self.scan.done.connect(self._on_scan_done)
-        self._set_running(True)
-        self.timer.start()
-        self.scan.start()
-        return True
-
-    def set_paused(self, paused: bool) -> None:
-        (self._paused.set if paused else self._paused.clear)()
-        self.pause_button.setText("Resume" if paused else "Pause")
-
-    def cancel_scan(self) -> None:
-        if self.scan is not None:
-            self._paused.clear()
-            self.scan.cancel()
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(message)
-
-    def _on_scanned(self, summary: BatchSummary) -> None:
-        self.last_summary = summary
-        self.message.emit(f"Library: {summary.analysed:,} analysed, {summary.moved:,} moved, "
-                          f"{summary.unchanged:,} unchanged, {len(summary.failed):,} could not be read "
-                          f"({summary.seconds:.0f} s)."
-                          + (f" {summary.gone:,} files gone since the last scan." if summary.gone else ""))
-        self.forget_button.setText(f"{summary.gone:,} missing \u2014 Forget")
-        self.forget_button.setVisible(summary.gone > 0)
-
-    def _on_scan_done(self) -> None:
-        self.scan = None
-        self.timer.stop()
-        self._set_running(False)
-        self.refresh()
-
-    def _set_running(self, running: bool) -> None:
-        self.progress.setMaximum(1000)
-        self.progress.setVisible(running)
-        self.pause_button.setVisible(running)
-        self.cancel_button.setVisible(running)
-        self.add_button.setEnabled(not running)
-        self.rescan_button.setEnabled(not running)
-        self.write_button.setEnabled(not running)
-        self.undo_button.setEnabled(not running)
-
-    # ------------------------------------------------------------ rows
-    def show_context_menu(self, pos: QPoint) -> Optional[QMenu]:
-        if not self.table.indexAt(pos).isValid():
-            return None
-        menu = QMenu(self.table)
-        menu.addAction("Open in the Tracks tab (full timeline)", self.open_selected)
-        menu.addAction("Re-analyse", lambda: self.start_scan(self.selected_paths(), reanalyse=True))
-        menu.addAction("Write genre tags of these\u2026", lambda: self.review_tags(self.selected_paths()))
-        menu.addAction("More like this\u2026", self.more_like_this)
-        menu.addAction("Reveal in file manager", self.reveal_selected)
-        menu.addSeparator()
-        menu.addAction("Remove from library", self.remove_selected)
-        menu.popup(self.table.viewport().mapToGlobal(pos))
-        return menu
-
-    def more_like_this(self, path: Optional[str] = None):
-        """The tracks that sound most like the selected one (:mod:`.similar_view`)."""
-        from genre_desktop.gui.similar_view import SimilarDialog
-
-        path = path or next(iter(self.selected_paths()), None)
-        if path is None or self.ref is None:
-            return None
-        dialog = SimilarDialog(self.db, self.ref.key, path, self)
-        dialog.open_requested.connect(self.open_requested)
-        dialog.open()
-        return dialog
-
-    def open_selected(self) -> None:
-        paths = self.selected_paths()
-        if paths:
-            self.open_requested.emit(paths)
-
-    def reveal_selected(self) -> None:
-        paths = self.selected_paths()
-        if paths:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(paths[0]).parent)))
-
-    def remove_selected(self) -> None:
-        paths = self.selected_paths()
-        if paths:
-            removed = self.db.remove_files(paths)
-            self.message.emit(f"{removed:,} tracks removed from the library (the files are untouched).")
-            self.refresh()
-
-    def forget_missing(self) -> int:
-        """Forget every file of the library gone from the disk (the rule of
-        ``library forget --missing``); returns how many."""
-        removed = self.db.remove_files(path for _, path, _, _ in gone_files(self.db))
-        self.forget_button.setVisible(False)
-        self.message.emit(f"{removed:,} missing files forgotten.")
-        self.refresh()
-        return removed
-
-    # ------------------------------------------------------------ tags and exports
-    def review_tags(self, paths: Optional[list[str]] = None) -> Optional[TagReviewDialog]:
-        if self.ref is None:
-            return None
-        dialog = TagReviewDialog(self.db, self.ref.key, self.settings, paths or None, self,
-                                 model_folder=self.ref.folder)
-        dialog.written.connect(lambda _summary: self.refresh())
-        dialog.finished.connect(lambda _code: self.refresh())
-        dialog.open()
-        return dialog
-
-    def undo_last(self, confirm: bool = True) -> None:
-        """Put back the genre tags the last batch replaced (after asking)."""
-        if self.side_task is not None:
-            return
-        try:
-            batches = undoable_batches(self.db)
-        except sqlite3.Error as exc:
-            self.message.emit(f"Undo: the library cannot be read: {self.db.error(exc)}")
-            return
-        if not batches:
-            self.message.emit("No tag writes to undo.")
-            return
-        if confirm and QMessageBox.question(
-                self, "Undo tag writes", f"Put back the genre tags that batch {batches[0]['id']} "
-                f"({batches[0]['created_at']}) replaced in {batches[0]['written']:,} files?") != QMessageBox.Yes:
-            return
-        self.side_task = Task(undo_batch, self.db.path, None, name="tag-undo", parent=self)
-        self.side_task.finished.connect(lambda s: self.message.emit(
-            f"Undo: {s.written:,} files put back, {len(s.failed):,} left alone"
-            + (f" ({s.failed[0][1]})" if s.failed else "") + "."))
-        self.side_task.errored.connect(lambda message: self.message.emit(f"Nothing undone: {message}"))
-        self.side_task.done.connect(self._on_undo_done)
-        self.side_task.start()
-
-    def _on_undo_done(self) -> None:
-        self.side_task = None
-        self.refresh()
-
-    def export_playlists(self, folder: Optional[str] = None) -> list:
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Folder for the playlists",
-                                                      self.settings.start_folder("library/playlists_folder"))
-            if not folder:
-                return []
-        self.settings.set("library/playlists_folder", folder)
-        gone: list = []
-        written = write_playlists(present(self.model.iter_rows(), gone), folder,
-                                  self.ref.name if self.ref else "?")
-        self.message.emit((f"{len(written)} playlists written to {folder}." if written else
-                           "No track shown has a confident genre: nothing to export.")
-                          + (f" {len(gone):,} files gone from the disk left out." if gone else ""))
-        return written
-
-    def export_table(self, path: Optional[str] = None) -> Optional[Path]:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export the library",
-                                                  os.path.join(self.settings.start_folder(), "library.csv"),
-                                                  "CSV (*.csv);;JSON (*.json)")
-            if not path:
-                return None
-        try:
-            gone: list = []
-            out = write_table(present(self.model.iter_rows(), gone), path, self.ref.key if self.ref else "",
-                              self.ref.name if self.ref else "")
-        except OSError as exc:
-            QMessageBox.warning(self, "Export", f"Could not write {path}: {exc.strerror or exc}")
-            return None
-        self.message.emit(f"Exported {self.model.rowCount() - len(gone):,} tracks to {out}."
-                          + (f" {len(gone):,} files gone from the disk left out." if gone else ""))
-        return out
 
     def shutdown(self) -> None:
         for task in (self.scan, self.side_task, self.peek, self.keying):

@@ -77,6 +77,21 @@ def _album_text(line) -> str:
     return f"{line.album_genre} (this track: {line.own})" if line.own else line.album_genre
 
 
+def proposal_text(line) -> str:
+    """A file's proposed genre tag, as the review's "Will be" column and the Library's
+    Proposed column both write it: the whole tag the file will carry, "; " between separate
+    values ("Rock; Metal" once Add keeps the Rock it has; a file already so reads as its
+    tag reads, with Add or without); in brackets when the proposal is not written
+    ("(Metal)": the file keeps its genre, changed since its scan, or is gone); "" without
+    a proposal."""
+    if line is None or not line.proposed:
+        return ""
+    if line.action == "same":  # already so: the tag it has (with Add, more than the proposal)
+        return "; ".join(line.current)
+    text = "; ".join(line.proposed)
+    return text if line.action == "write" else f"({text})"
+
+
 def _apply(db_path, lines, model_key, options, progress, should_stop) -> WriteSummary:
     with LibraryDatabase(db_path) as db:
         return apply(db, lines, model_key, options, progress=progress, should_stop=should_stop)
@@ -201,7 +216,7 @@ class TagReviewDialog(QDialog):
             if line.action == "write" and outcome is None:
                 item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
                 item.setCheckState(Qt.Checked)
-            will_be = "; ".join(line.proposed) if line.action == "write" and outcome is None else ""
+            will_be = proposal_text(line) if line.action == "write" and outcome is None else ""
             cells = (item, QTableWidgetItem(row.artist or "" if row else ""),
                      QTableWidgetItem(row.album or "" if row else ""),
                      QTableWidgetItem("; ".join(line.current) or "\u2014"), QTableWidgetItem(will_be),
