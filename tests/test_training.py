@@ -95,7 +95,7 @@ def test_feature_cache_hits(tmp_path):
 
 def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
     from genre_desktop.core.training.heads import fit_standardised_head
-    from genre_desktop.core.engine.models.names import genre_key
+    from genre_desktop.core.engine.models.genre_names import genre_key
     from genre_desktop.core.training.scope import head_prior, plan_labels
 
     assert genre_key("Hip-Hop") == genre_key("hip hop") == "hiphop"

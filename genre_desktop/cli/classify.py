@@ -56,7 +56,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from genre_desktop.core.engine.audio.decode import AudioDecodeError
-    from genre_desktop.core.engine.models.names import match_label
+    from genre_desktop.core.engine.models.genre_names import match_label
     from genre_desktop.core.training.evaluation import confusion_report
     from genre_desktop.core.training.labelled_folders import scan_labelled_folders
 

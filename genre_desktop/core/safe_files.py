@@ -41,6 +41,9 @@ PARTIAL_SUFFIX = ".partial"
 JOURNAL_SUFFIX = ".swap"
 TRASH_SUFFIX = ".trash"
 LOCK_SUFFIX = ".lock"
+TMP_SUFFIX = ".tmp"
+#: the suffixes of the names this module gives its own files and folders (a model's name may not end in one)
+RESERVED_SUFFIXES = (BACKUP_SUFFIX, PARTIAL_SUFFIX, TRASH_SUFFIX, JOURNAL_SUFFIX, LOCK_SUFFIX, TMP_SUFFIX)
 
 
 class LockTimeout(GenreDesktopError, OSError):
@@ -205,7 +208,7 @@ def atomic_writer(path: os.PathLike | str) -> Iterator[io.BufferedWriter]:
     replaces ``path`` only when the block ends without error, so a crash or an error
     leaves either the old or the new file whole."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # O_EXCL|O_NOFOLLOW
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)  # O_EXCL|O_NOFOLLOW
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary file would be, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:

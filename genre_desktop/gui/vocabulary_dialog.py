@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout
                                QListWidgetItem, QPushButton, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from genre_desktop.core.engine.models.names import tag_spelling
+from genre_desktop.core.engine.models.genre_names import tag_spelling
 from genre_desktop.core.library.vocabulary import (Vocabulary, VocabularyError, save_vocabulary, vocabulary_or_default,
                                        vocabulary_path)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from genre_desktop.core.engine.classify.verdicts import WORDS
-from genre_desktop.core.engine.models.names import tag_spelling
+from genre_desktop.core.engine.models.genre_names import tag_spelling
 from genre_desktop.core.safe_files import atomic_write_text, atomic_writer
 from genre_desktop.core.library.database import FileRow
 

@@ -4,7 +4,7 @@ through, and (optionally) which genres may be written at all.
 One JSON file in the user's config folder (``vocabulary.json``, written atomically);
 missing means the defaults. Tags a person already has become evidence: "Heavy Metal" in
 a file agrees with the label ``metal`` (:meth:`Vocabulary.agrees`). Names are compared
-by :func:`~genre_desktop.core.engine.models.names.genre_key` ("Hip-Hop", "hip hop", "HipHop"
+by :func:`~genre_desktop.core.engine.models.genre_names.genre_key` ("Hip-Hop", "hip hop", "HipHop"
 are one name).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Optional
 
-from genre_desktop.core.engine.models.names import clean_label, genre_key, tag_spelling
+from genre_desktop.core.engine.models.genre_names import clean_label, genre_key, tag_spelling
 from genre_desktop.core.paths import user_config_folder
 from genre_desktop.core.safe_files import FileTooLarge, NotRegularFile, atomic_write_text, open_regular
 from genre_desktop.core.library.tags import normalise_genres
@@ -31,7 +31,7 @@ MAX_BYTES = 1024 * 1024  # a vocabulary file larger than this is refused
 MAX_ENTRIES = 10_000
 MAX_NAME = 100  # characters of one name
 
-#: names people give the bundled model's genres (those of :data:`names.GENRE_ALIASES` among them)
+#: names people give the bundled model's genres (those of :data:`genre_names.GENRE_ALIASES` among them)
 DEFAULT_ALIASES = {
     "Heavy Metal": "metal", "Thrash Metal": "metal", "Death Metal": "metal", "Black Metal": "metal",
     "Hard Rock": "rock", "Classic Rock": "rock", "Alternative Rock": "rock", "Indie Rock": "rock",

@@ -15,7 +15,7 @@ from typing import Optional
 from genre_desktop.core.engine.audio.decode import AudioDecodeError, audio_info
 from genre_desktop.core.engine.audio.sources import iter_audio_files
 from genre_desktop.core.digests import short_digest
-from genre_desktop.core.engine.models.names import clean_label
+from genre_desktop.core.engine.models.genre_names import clean_label
 from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from genre_desktop.core.engine.models.names import match_label
+from genre_desktop.core.engine.models.genre_names import match_label
 from genre_desktop.core.engine.models.openset import Gaussians, OpenSet, fit_steady_threshold
 from genre_desktop.core.tasks import StopCallback
 from genre_desktop.core.training.heads import fit_standardised_head

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from genre_desktop.core.engine.network.architectures import check_architecture
 from genre_desktop.core.engine.audio.features import FeatureConfig
+from genre_desktop.core.engine.models.names import has_control
 from genre_desktop.core.errors import BundleError
 
 FORMAT_VERSION = 1
@@ -31,14 +32,10 @@ def _is_number(value: Any) -> bool:
 
 def _names(value: Any, what: str, minimum: int) -> None:
     if (not isinstance(value, list) or len(value) < minimum or len(value) > 10000
-            or not all(isinstance(x, str) and x.strip() and not _has_control(x) for x in value)
+            or not all(isinstance(x, str) and x.strip() and not has_control(x) for x in value)
             or len(set(value)) != len(value)):
         raise BundleError(f"{what} must be a list of {'at least two ' if minimum >= 2 else ''}"
                           "distinct names without control characters")
-
-
-def _has_control(text: str) -> bool:
-    return any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text)
 
 
 def validate_meta(meta: Any) -> dict:
@@ -59,7 +56,7 @@ def validate_meta(meta: Any) -> dict:
     if task not in _TASKS:
         raise BundleError(f"unknown task {task!r}")
     for key in ("name", "created"):
-        if key in meta and (not isinstance(meta[key], str) or _has_control(meta[key])):
+        if key in meta and (not isinstance(meta[key], str) or has_control(meta[key])):
             raise BundleError(f"{key} must be a line of text")
     if "version" in meta and not (isinstance(meta["version"], str) or _is_number(meta["version"])):
         raise BundleError("version must be text or a number")

@@ -1,16 +1,17 @@
-"""The one rule for names a person types that become paths or labels.
+"""The one rule for model names, and the one rule for control characters in text.
 
 A model name becomes a folder under the user's models folder, so it is checked here, and
-only here, before the CLI, the wizard or the Manage dialog touch the disk with it.
+only here, before the CLI, the wizard or the Manage dialog touch the disk with it. Genre
+names (labels, aliases, tag spellings) are :mod:`.genre_names`'.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from genre_desktop.core.errors import GenreDesktopError
 
-#: suffixes the model store uses for its own folders; a model may not end in one
-RESERVED_SUFFIXES = (".previous", ".partial", ".trash", ".swap", ".lock", ".tmp")
+from genre_desktop.core.errors import GenreDesktopError
+from genre_desktop.core.safe_files import RESERVED_SUFFIXES
+
 MAX_NAME_LENGTH = 64
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
                      *(f"lpt{i}" for i in range(10))}
@@ -21,8 +22,15 @@ class InvalidName(GenreDesktopError, ValueError):
     """A name cannot be used; ``str(error)`` says why, in one line."""
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch).startswith("C") for ch in text)
+def is_control(ch: str) -> bool:
+    """Whether a character is a control, format, surrogate, private-use or unassigned one
+    (Unicode category C): nothing a name or a label may hold."""
+    return unicodedata.category(ch).startswith("C")
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds any character :func:`is_control` refuses."""
+    return any(is_control(ch) for ch in text)
 
 
 def validate_model_name(name: object) -> str:
@@ -38,7 +46,7 @@ def validate_model_name(name: object) -> str:
     stripped = name.strip()
     if not stripped:
         raise InvalidName("a model name cannot be empty")
-    if _has_control(stripped):
+    if has_control(stripped):
         raise InvalidName("a model name cannot hold control characters (new lines, tabs, ...)")
     if "/" in stripped or "\\" in stripped or "\0" in stripped:
         raise InvalidName(f"a model name cannot hold '/' or '\\' ({stripped!r})")
@@ -55,51 +63,3 @@ def validate_model_name(name: object) -> str:
     if not _ALLOWED.match(stripped):
         raise InvalidName("use letters, digits, spaces and _ - . ( ) + in a model name")
     return stripped
-
-
-def clean_label(text: str) -> str:
-    """A genre label fit to print and store: control characters become spaces, runs of
-    white space collapse, undecodable bytes of a file name (lone surrogates) become U+FFFD."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
-    return " ".join(text.split())
-
-
-#: other names people give the genres the bundled model knows (keys as ``genre_key`` gives them)
-GENRE_ALIASES = {"electronica": "electronic", "electro": "electronic", "edm": "electronic",
-                 "rap": "hiphop", "heavymetal": "metal", "rocknroll": "rock", "rockandroll": "rock",
-                 "countrymusic": "country", "bebop": "jazz", "swing": "jazz", "classicalmusic": "classical"}
-
-
-def genre_key(name: str) -> str:
-    """``"Hip-Hop"``, ``"hip hop"`` and ``"hiphop"`` name one genre (any script's letters count)."""
-    return re.sub(r"[\W_]", "", name.casefold())
-
-
-def match_label(name: str, labels: list[str]) -> str | None:
-    """The label of ``labels`` that the genre name ``name`` means, or None.
-
-    Case, spaces, hyphens and punctuation are ignored; a few common aliases
-    (:data:`GENRE_ALIASES`: "Electronica" means "electronic") count when no label matches
-    exactly.
-    """
-    keys = {genre_key(label): label for label in labels}
-    key = genre_key(name)
-    if key in keys:
-        return keys[key]
-    alias = GENRE_ALIASES.get(key)
-    return keys.get(alias) if alias else None
-
-
-#: how a label is spelled in a file's genre tag when title case would get it wrong
-_TAG_SPELLINGS = {"hiphop": "Hip-Hop", "rnb": "R&B", "edm": "EDM", "dnb": "Drum & Bass"}
-
-
-def tag_spelling(label: str) -> str:
-    """How a genre label is written into a file's tag: ``"hiphop"`` → ``"Hip-Hop"``,
-    ``"rock"`` → ``"Rock"``; a label with capitals of its own (a user's "Drum & Bass",
-    "IDM") is kept as it is."""
-    label = clean_label(label)
-    if label in _TAG_SPELLINGS:
-        return _TAG_SPELLINGS[label]
-    return label.title() if label == label.lower() else label
