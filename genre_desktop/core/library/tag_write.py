@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -200,21 +201,13 @@ def write_genre(path: os.PathLike | str, genres: list[str],
     TagError
         With a one-line reason; the file is as it was.
     """
-    path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
-    try:
-        check_writable(path, os.stat(path))
-    except FileNotFoundError:
-        raise TagError("cannot be read (it is gone)") from None
-    except OSError as exc:
-        raise TagError(f"cannot be read ({exc.strerror or exc})") from None
+    path = _writable_target(Path(path))
     with open_regular(path, writable=True) as original:
         st = os.fstat(original.fileno())
         check_unlocked(original)
         try:
-            return _write_through_copy(path, original, st, genres, audio_check, expect_audio, named, keep,
-                                       check_field(field))
+            request = _Request(list(genres), audio_check, expect_audio, named, keep, check_field(field))
+            return _write_through_copy(path, original, st, request)
         except TagError:
             raise
         except mutagen.MutagenError as exc:
@@ -226,53 +219,101 @@ def write_genre(path: os.PathLike | str, genres: list[str],
             raise TagError(f"cannot write its tags ({type(exc).__name__})") from None
 
 
-def _write_through_copy(path: Path, original, st, genres, audio_check, expect_audio, named, keep,
-                        field: str = "genre") -> FileTags:
+@dataclass(frozen=True)
+class _Request:
+    """What :func:`write_genre` was asked (its parameters, the field checked)."""
+
+    genres: list
+    audio_check: Optional[Callable[[Path], str]]
+    expect_audio: Optional[str]
+    named: Optional[Callable[[Path], None]]
+    keep: Optional[Keep]
+    field: str
+
+
+def _writable_target(path: Path) -> Path:
+    """The file a write goes to (a link's target), refused early when it cannot be written."""
+    if path.is_symlink():
+        path = path.resolve()
+    try:
+        check_writable(path, os.stat(path))
+    except FileNotFoundError:
+        raise TagError("cannot be read (it is gone)") from None
+    except OSError as exc:
+        raise TagError(f"cannot be read ({exc.strerror or exc})") from None
+    return path
+
+
+def _values_to_write(audio, family: str, genres: list[str]) -> list[str]:
+    """The values as they will be stored: spaces folded, empty ones dropped, and joined into
+    one for ID3v2.3 (which has no multiple values)."""
+    genres = [" ".join(g.split()) for g in genres if g.strip()]
+    if len(genres) > 1 and family == "id3" and audio.tags is not None and audio.tags.version[1] == 3:
+        genres = [MULTI_VALUE_SEPARATOR.join(genres)]
+    return genres
+
+
+def _audio_of(temp: Path, audio_check: Optional[Callable[[Path], str]]) -> Optional[str]:
+    """``audio_check`` of the copy (None without one); a decode error is a :class:`TagError`."""
+    if audio_check is None:
+        return None
+    try:
+        return audio_check(temp)
+    except AudioDecodeError as exc:
+        raise TagError(f"its audio could not be checked ({exc})") from None
+
+
+def _set_field(audio, family: str, handle, genres: list[str], field: str, ape_before) -> None:
+    """Set the field on the loaded tags and save them into the copy (and its APEv2 tag)."""
+    if field == "genre":
+        _set_genres(audio, family, genres)  # the copy holds the same bytes as the file this was loaded from
+    else:
+        set_values(audio, family, field, genres)
+    _save(audio, family, handle)
+    if ape_before is not None:
+        _set_ape_genres(handle, normalise_genres(genres))
+
+
+def _check_written(copy: TempCopy, request: _Request, family: str, genres: list[str], before: dict, ape_before,
+                   audio_before: Optional[str]):
+    """Re-read the copy: the field as asked, every other tag (and the APEv2 tag) as it was,
+    the same audio. Returns the re-read tags; raises :class:`TagError` otherwise."""
+    field, audio_check = request.field, request.audio_check
+    check = load_tags(copy.handle)
+    if values_of(check, family, field) != genres:
+        raise TagError(f"the {field} did not read back as written ({values_of(check, family, field)} != {genres})")
+    if snapshot(check, family, field) != before:
+        raise TagError(f"another tag changed while writing the {field}; the file was left alone")
+    if ape_before is not None:
+        ape_after = _ape(copy.handle)
+        if _ape_other(ape_after) != _ape_other(ape_before) or _ape_genres(ape_after) != normalise_genres(genres):
+            raise TagError("its APEv2 tag did not read back as written; the file was left alone")
+    if audio_check is not None and _audio_of(copy.temp, audio_check) != audio_before:
+        raise TagError("its audio would have changed; the file was left alone")
+    return check
+
+
+def _write_through_copy(path: Path, original, st, request: _Request) -> FileTags:
     """The write; returns the tags of what replaced the file (the copy, as re-read)."""
     audio = load_tags(original)
     family = family_of(audio) if audio is not None else None
     if family is None:
         raise TagError("this kind of file cannot hold a genre tag")
+    field = request.field
     before = snapshot(audio, family, field)
-    genres = [" ".join(g.split()) for g in genres if g.strip()]
-    if len(genres) > 1 and family == "id3" and audio.tags is not None and audio.tags.version[1] == 3:
-        genres = [MULTI_VALUE_SEPARATOR.join(genres)]  # ID3v2.3 has no multiple values
-    with TempCopy(path, named) as copy:
+    genres = _values_to_write(audio, family, request.genres)
+    with TempCopy(path, request.named) as copy:
         copy.fill_from(original)
         ape_before = _ape(copy.handle) if isinstance(audio, MP3) and field == "genre" else None
-        try:
-            audio_before = audio_check(copy.temp) if audio_check is not None else None
-        except AudioDecodeError as exc:
-            raise TagError(f"its audio could not be checked ({exc})") from None
-        if expect_audio is not None and audio_before is not None and audio_before != expect_audio:
+        audio_before = _audio_of(copy.temp, request.audio_check)
+        if request.expect_audio is not None and audio_before is not None and audio_before != request.expect_audio:
             raise TagError("changed since it was analysed (its audio is different now): scan again")
-        if field == "genre":
-            _set_genres(audio, family, genres)  # the copy holds the same bytes as the file this was loaded from
-        else:
-            set_values(audio, family, field, genres)
-        _save(audio, family, copy.handle)
-        if ape_before is not None:
-            _set_ape_genres(copy.handle, normalise_genres(genres))
+        _set_field(audio, family, copy.handle, genres, field, ape_before)
         fault_point("tag-after-save")
-        check = load_tags(copy.handle)
-        if values_of(check, family, field) != genres:
-            raise TagError(f"the {field} did not read back as written ({values_of(check, family, field)} != {genres})")
-        if snapshot(check, family, field) != before:
-            raise TagError(f"another tag changed while writing the {field}; the file was left alone")
-        if ape_before is not None:
-            ape_after = _ape(copy.handle)
-            if _ape_other(ape_after) != _ape_other(ape_before) or _ape_genres(ape_after) != normalise_genres(genres):
-                raise TagError("its APEv2 tag did not read back as written; the file was left alone")
-        if audio_check is not None:
-            try:
-                same = audio_check(copy.temp) == audio_before
-            except AudioDecodeError as exc:
-                raise TagError(f"its audio could not be checked ({exc})") from None
-            if not same:
-                raise TagError("its audio would have changed; the file was left alone")
+        check = _check_written(copy, request, family, genres, before, ape_before, audio_before)
         copy.keep_owner_and_mode(st, original)
-        if keep is not None:
-            keep(*record_changes(original, copy.handle, st))
+        if request.keep is not None:
+            request.keep(*record_changes(original, copy.handle, st))
         fault_point("tag-before-rename")
         result = tags_of(check, copy.handle)
         copy.replace(original, st)
