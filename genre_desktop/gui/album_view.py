@@ -18,12 +18,13 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, Q
                                QVBoxLayout, QWidget)
 
 from genre_desktop.core.engine.classify.verdicts import NOT_ANALYSED, with_confidence as verdict_text, words
-from genre_desktop.core.library.albums import Album, AlbumModel, album_index, load_album, own_genre
+from genre_desktop.core.library.albums import MUSIC_VERDICTS, Album, AlbumModel, album_index, load_album, own_genre
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("Artist / album / track", "Genre", "Verdict", "Tracks", "Note")
 FLAG = "\u26a0 disagrees with its album"
+FOLDER_NOTE = "no album tag: the tracks of this folder"
 ALBUM_ROLE = Qt.UserRole + 1
 DISAGREE_COLOUR = QColor(200, 90, 0)
 
@@ -97,7 +98,7 @@ class AlbumView(QWidget):
         item.setData(None, ALBUM_ROLE)
         item.removeRows(0, item.rowCount())
         for album in found:
-            cells = _cells(album.title, "\u2026", "", len(album.file_ids), "")
+            cells = _cells(album.title, "\u2026", "", len(album.file_ids), FOLDER_NOTE if album.by_folder else "")
             cells[0].setData(album, ALBUM_ROLE)
             cells[0].setToolTip(album.folder)
             item.appendRow(cells)
@@ -118,14 +119,17 @@ class AlbumView(QWidget):
         artist.child(r, 1).setText(album.genre or "\u2014")
         artist.child(r, 2).setText(verdict_text(album.verdict, album.confidence))
         odd = len(album.disagreeing)
-        artist.child(r, 4).setText(f"{odd} track{'s' if odd != 1 else ''} disagree" if odd else "")
+        artist.child(r, 4).setText(f"{odd} track{'s' if odd != 1 else ''} disagree" if odd else
+                                   FOLDER_NOTE if album.by_folder else "")
         odd_paths = set(album.disagreeing)
         cell = artist.child(r, 0)
         for row in album.tracks:
             mine = own_genre(row)
             disagrees = row.display in odd_paths
             note = FLAG if disagrees else ("" if mine else (row.error or words(row.verdict, NOT_ANALYSED)))
-            cells = _cells(row.title or row.name, mine or "\u2014", verdict_text(row.verdict, row.confidence), "", note)
+            # a verdict that names no genre ("not music") in words alone: its confidence is its closest genre's
+            shown = verdict_text(row.verdict, row.confidence if row.verdict in MUSIC_VERDICTS else None)
+            cells = _cells(row.title or row.name, mine or "\u2014", shown, "", note)
             cells[0].setToolTip(row.display)
             if disagrees:
                 for c in cells:

@@ -1,9 +1,12 @@
 """Albums: tracks grouped by their album, one genre voted over all of their slices.
 
-A track belongs to the album its tag names, within its folder (two "Greatest Hits" in
-two folders are two albums; a compilation's many artists stay one album); an untagged
-track belongs to its folder. The library keeps no album-artist field, so an album's
-artist is the one most of its tracks name ("Various artists" when none has most).
+A track whose tags name an album and an album artist belongs to that artist's album of
+that name, wherever it lies (a compilation of many track artists under one album artist
+is one album; so is an album split into CD1/CD2 folders). A track with an album tag but
+no album artist belongs to the album of that name within its folder (two "Greatest Hits"
+in two folders are two albums; a compilation's many artists stay one album); a track
+without an album tag belongs to its folder. An album's artist is its album artist, else
+the artist most of its tracks name ("Various artists" when none has most).
 
 The album's genre is :func:`~genre_desktop.core.engine.classify.verdict.vote` over the audible
 slices of its music tracks (as the scans stored them: each slice's top genre and its
@@ -14,9 +17,12 @@ track whose own genre is not the album's is flagged as disagreeing.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -26,6 +32,9 @@ from genre_desktop.core.engine.classify.calibration import apply_temperature, te
 from genre_desktop.core.engine.models.bundle_meta import Calibration
 from genre_desktop.core.engine.classify.verdict import HEDGE_DEFAULTS, hedge, vote
 from genre_desktop.core.library.database import FileRow, LibraryDatabase
+from genre_desktop.core.library.tags import TagError, read_tags
+
+log = logging.getLogger(__name__)
 
 MIN_ALBUM_TRACKS = 3  # analysed tracks an album needs before one genre is written for all
 MUSIC_VERDICTS = ("genre", "unsure")  # tracks whose slices vote for their album
@@ -82,17 +91,45 @@ class Album:
     def title(self) -> str:
         return self.album or os.path.basename(self.folder.rstrip(os.sep)) or self.folder
 
+    @property
+    def by_folder(self) -> bool:
+        """Whether its tracks were grouped by their folder alone (none names an album)."""
+        return not self.key[2]
+
     def record(self) -> dict:
-        """The fixed JSON line of ``library show --albums --json``."""
-        return {"artist": self.artist, "album": self.album, "genre": self.genre, "verdict": self.verdict,
-                "confidence": None if self.confidence is None else round(self.confidence, 4),
-                "tracks": len(self.tracks), "disagreeing": list(self.disagreeing)}
+        """The fixed JSON line of ``library show --albums --json``; a group of tracks
+        without an album tag adds its ``folder`` (its artist and album are null)."""
+        out = {"artist": self.artist, "album": self.album, "genre": self.genre, "verdict": self.verdict,
+               "confidence": None if self.confidence is None else round(self.confidence, 4),
+               "tracks": len(self.tracks or self.file_ids), "disagreeing": list(self.disagreeing)}
+        if self.by_folder:
+            out["folder"] = self.folder
+        return out
 
 
-def album_key(path: str, album: Optional[str]) -> tuple:
-    """(folder, album name folded) of a track; the folder alone when it has no album tag."""
-    folder = os.path.dirname(path)
-    return folder, " ".join(album.split()).casefold() if album and album.strip() else ""
+@lru_cache(maxsize=1 << 16)  # album names repeat on every track
+def _folded(text: Optional[str]) -> str:
+    return " ".join(text.split()).casefold() if text and text.strip() else ""
+
+
+def grouping(folder, album: Optional[str], albumartist: Optional[str]) -> tuple:
+    """The album key of a track in ``folder`` (str or bytes): ("", album artist, album)
+    folded when it names both; (folder, "", album) when no album artist; (folder, "", "")
+    when no album."""
+    name = _folded(album)
+    artist = _folded(albumartist) if name else ""
+    return (folder[:0] if artist else folder), artist, name
+
+
+def album_key(path: str, album: Optional[str], albumartist: Optional[str] = None) -> tuple:
+    """The :func:`grouping` of a track at ``path``."""
+    return grouping(os.path.dirname(path), album, albumartist)
+
+
+def _common_folder(folders: Iterable):
+    """The folder of an album's tracks (their common parent when they lie in several)."""
+    folders = set(folders)
+    return folders.pop() if len(folders) == 1 else os.path.commonpath(sorted(folders))
 
 
 def album_artist(artists: Iterable[Optional[str]]) -> Optional[str]:
@@ -182,20 +219,33 @@ def vote_album(album: Album, model: AlbumModel) -> Album:
     return album
 
 
+def _artist_of(key: tuple, albumartists: Counter, artists: Iterable[Optional[str]]) -> Optional[str]:
+    """An album's artist: its album artist (the spelling most tracks use) when its key
+    has one, else :func:`album_artist` of its tracks' artists."""
+    if key[1]:
+        return max(sorted(albumartists.items()), key=lambda item: item[1])[0]
+    return album_artist(artists)
+
+
+def _in_order(groups: Iterable[Album]) -> list[Album]:
+    return sorted(groups, key=lambda a: ((a.artist or "\uffff").casefold(), a.title.casefold(), a.folder))
+
+
 def group_rows(rows: Iterable[FileRow]) -> list[Album]:
     """Rows grouped into albums (:func:`album_key`), by artist, then album title."""
     groups: dict = {}
     for row in rows:
-        key = album_key(row.path, row.album)
+        key = album_key(row.path, row.album, row.albumartist)
         found = groups.get(key)
         if found is None:
             found = groups[key] = Album(key=key, artist=None, album=row.album, folder=key[0])
         found.tracks.append(row)
         found.file_ids.append(row.id)
-    for album in groups.values():
-        album.artist = album_artist(r.artist for r in album.tracks)
+    for key, album in groups.items():
         album.tracks.sort(key=lambda r: r.path)
-    return sorted(groups.values(), key=lambda a: ((a.artist or "\uffff").casefold(), a.title.casefold(), a.folder))
+        album.artist = _artist_of(key, Counter(r.albumartist for r in album.tracks), (r.artist for r in album.tracks))
+        album.folder = _common_folder(os.path.dirname(r.path) for r in album.tracks)
+    return _in_order(groups.values())
 
 
 def album_index(db: LibraryDatabase, model_key: Optional[str]) -> list[Album]:
@@ -204,26 +254,26 @@ def album_index(db: LibraryDatabase, model_key: Optional[str]) -> list[Album]:
     The same albums as :func:`group_rows`, built from the stored path bytes."""
     groups: dict = {}
     artists: dict = {}
-    folded: dict = {}  # album tag -> its folded form (albums repeat on every track)
-    for file_id, path, artist, album, verdict, _genre, _closest in db.album_fields(model_key):
+    albumartists: dict = {}
+    folders: dict = {}
+    for file_id, path, artist, album, albumartist, verdict, _genre, _closest in db.album_fields(model_key):
         folder = path.rpartition(b"/")[0] or b"/"
-        name = folded.get(album)
-        if name is None:
-            name = folded[album] = " ".join(album.split()).casefold() if album and album.strip() else ""
-        key = (folder, name)
+        key = grouping(folder, album, albumartist)
         found = groups.get(key)
         if found is None:
             found = groups[key] = Album(key=key, artist=None, album=album, folder="")
-            artists[key] = Counter()
+            artists[key], albumartists[key], folders[key] = Counter(), Counter(), set()
         found.file_ids.append(file_id)
         artists[key][artist] += 1
+        albumartists[key][albumartist] += 1
+        folders[key].add(folder)
         if verdict in MUSIC_VERDICTS:
             found.analysed += 1
     for key, album in groups.items():
-        album.folder = os.fsdecode(key[0])
-        album.key = (album.folder, key[1])
-        album.artist = album_artist(artists[key].elements())
-    return sorted(groups.values(), key=lambda a: ((a.artist or "\uffff").casefold(), a.title.casefold(), a.folder))
+        album.key = (os.fsdecode(key[0]), key[1], key[2])
+        album.folder = os.fsdecode(_common_folder(folders[key]))
+        album.artist = _artist_of(key, albumartists[key], artists[key].elements())
+    return _in_order(groups.values())
 
 
 def load_album(db: LibraryDatabase, model_key: Optional[str], album: Album, model: Optional[AlbumModel] = None) -> Album:
@@ -237,6 +287,26 @@ def albums(db: LibraryDatabase, model_key: Optional[str], model: Optional[AlbumM
     """Every album of the library (or of ``rows``) with its vote for ``model_key``."""
     model = model or AlbumModel()
     return [vote_album(a, model) for a in group_rows(rows if rows is not None else db.iter_rows(model_key))]
+
+
+def read_album_artists(db: LibraryDatabase, unread: Iterable[tuple[int, os.PathLike | str]]) -> int:
+    """Read and store the album artist of files whose rows have none yet (stored before
+    the library kept it, schema 3: a rescan fills them without analysing the files
+    again); "" for a file that names none or cannot be read now. Returns how many."""
+    found = []
+    for file_id, path in unread:
+        try:
+            found.append((file_id, read_tags(path).albumartist or ""))
+        except (TagError, OSError) as exc:
+            log.info("%s: album artist not read: %s", path, exc)
+            found.append((file_id, ""))
+    try:
+        db.set_album_artists(found)
+    except sqlite3.Error as exc:  # locked by another program: the next scan reads them again
+        log.warning("album artists of %d files left for the next scan: %s", len(found), exc)
+        return 0
+    log.info("album artists read for %d files stored before the library kept them", len(found))
+    return len(found)
 
 
 def album_of_files(found: list[Album]) -> dict:

@@ -40,7 +40,7 @@ def _tags_of(path: str) -> Optional[dict]:
     except TagError as exc:
         log.info("%s: %s", path, exc)
         return None
-    return {"artist": tags.artist, "title": tags.title, "album": tags.album,
+    return {"artist": tags.artist, "title": tags.title, "album": tags.album, "albumartist": tags.albumartist or "",
             "genre": tags.genre, "duration": tags.duration}
 
 

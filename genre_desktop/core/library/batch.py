@@ -23,6 +23,7 @@ from genre_desktop.core.tasks import ProgressCallback, StopCallback, no_progress
 from genre_desktop.core.library.model_ref import ModelRef, load_model
 from genre_desktop.core.library.batch_local import LocalPool, default_workers
 from genre_desktop.core.library.batch_dask import DaskPool, check_address, default_timeout, handshake
+from genre_desktop.core.library.albums import read_album_artists
 from genre_desktop.core.library.database import LibraryDatabase, path_text
 from genre_desktop.core.library.db_open import DEFAULT_TIMEOUT
 
@@ -113,6 +114,7 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
     jobs = []
     gone = [g for g in gone_files(db) if g[2]] if not options.reanalyse else []
     taken: set = set()  # ids of gone rows already expected by a job
+    unread = []  # unchanged files whose album artist was never read (a library from before schema 3)
     for path in paths:
         summary.found += 1
         try:
@@ -125,6 +127,8 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
                 and not options.reanalyse and db.has_result(row["id"], ref.key, include_errors=not options.retry_errors) \
                 and not _lost_before(db, row, path, ref):
             summary.unchanged += 1
+            if row["albumartist"] is None:
+                unread.append((row["id"], path))
             continue
         job = Job(str(path.absolute()), stat.st_size, stat.st_mtime_ns)
         if row is None:
@@ -135,6 +139,8 @@ def plan(db: LibraryDatabase, paths: Iterable[Path], ref: ModelRef, options: Bat
             else:
                 _retagged_candidate(job, gone, taken)
         jobs.append(job)
+    if unread:
+        read_album_artists(db, unread)
     summary.queued = len(jobs)
     return jobs
 
@@ -201,7 +207,8 @@ def store_record(db: LibraryDatabase, record: dict, ref: ModelRef, run_id: Optio
                 db.upsert_file(record["path"], size=record["size"], mtime_ns=record["mtime_ns"],
                                fingerprint=old["fingerprint"], duration=old["duration"] or tags.get("duration"),
                                artist=tags.get("artist"), title=tags.get("title"), album=tags.get("album"),
-                               genre_tag=tags.get("genre") or [])  # results kept: not "changed"
+                               genre_tag=tags.get("genre") or [],
+                               albumartist=tags.get("albumartist"))  # results kept: not "changed"
             return "moved"
         result = record["result"]
         twin = _gone_twin(db, record)
@@ -211,7 +218,8 @@ def store_record(db: LibraryDatabase, record: dict, ref: ModelRef, run_id: Optio
                                  fingerprint=record.get("fingerprint"),
                                  duration=result.get("duration") or tags.get("duration"),
                                  artist=tags.get("artist"), title=tags.get("title"), album=tags.get("album"),
-                                 genre_tag=tags.get("genre") or [], changed_run=run_id)
+                                 genre_tag=tags.get("genre") or [], changed_run=run_id,
+                                 albumartist=tags.get("albumartist"))
         db.save_result(file_id, ref.key, ref.name, result, run_id)
     fault_point("library-after-commit")
     return "failed" if result.get("error") else "analysed"

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -22,17 +21,25 @@ from genre_desktop.core.paths import library_path
 from genre_desktop.core.library.db_open import DEFAULT_TIMEOUT, LibraryError, library_error, open_library
 from genre_desktop.core.library.db_open import repair_library as _repair
 from genre_desktop.core.library import run_locks
+from genre_desktop.core.library.file_row import (JSON_COLUMNS, RESULT_COLUMNS, FileRow, display_path, path_key,
+                                                 path_text, row_of, select_rows)
+
+__all__ = ["FileRow", "LibraryDatabase", "SCHEMA_VERSION", "display_path", "path_key", "path_text",
+           "repair_library"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: vectors and model_tags (additive: a schema-1 library gains them when opened writable)
+#: 2: vectors and model_tags; 3: files.albumartist (each additive: an older library gains them when opened
+#: writable, and one newer than this is refused, never changed)
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     path BLOB NOT NULL UNIQUE,
     size INTEGER, mtime_ns INTEGER, fingerprint TEXT, duration REAL,
     artist TEXT, title TEXT, album TEXT, genre_tag TEXT,
-    added_at TEXT, changed_run INTEGER
+    added_at TEXT, changed_run INTEGER,
+    albumartist TEXT  -- "" when the tags were read and name none; NULL when not read yet (before schema 3)
 );
 CREATE INDEX IF NOT EXISTS files_fingerprint ON files (fingerprint);
 CREATE INDEX IF NOT EXISTS files_size_time ON files (size, mtime_ns);
@@ -67,10 +74,9 @@ CREATE TABLE IF NOT EXISTS vectors (
 CREATE TABLE IF NOT EXISTS model_tags (model_key TEXT PRIMARY KEY, names TEXT);
 """
 
-#: every file with its result for one model (the ``?``), for :meth:`LibraryDatabase.rows`
-_ROWS = ("SELECT f.*, r.verdict, r.genre, r.closest, r.confidence, r.reason, r.top, r.timeline, r.sounds_like,"
-         " r.error, r.analysed_at, r.run_id FROM files f LEFT JOIN results r ON r.file_id = f.id"
-         " AND r.model_key = ?")
+#: columns added to tables of an older schema when it is opened writable (``ALTER TABLE``:
+#: SQLite cannot add a column "if not exists", so :func:`_add_columns` looks first)
+ADDED_COLUMNS = (("files", "albumartist", "TEXT"),)  # 3: albumartist
 
 
 def repair_library(path: os.PathLike | str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Optional[Path]:
@@ -85,59 +91,21 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-
-def path_key(path: os.PathLike | str) -> bytes:
-    """The absolute path as stored (file-system bytes)."""
-    return os.fsencode(os.path.abspath(os.fspath(path)))
+def _columns(conn: sqlite3.Connection, table: str) -> set:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
-def path_text(key: bytes) -> str:
-    """A stored path back as the ``str`` the file system APIs take."""
-    return os.fsdecode(key)
-
-
-def display_path(key: bytes) -> str:
-    """A stored path fit to show (undecodable bytes as U+FFFD)."""
-    return key.decode("utf-8", "replace")
-
-
-@dataclass
-class FileRow:
-    """One file of the library, with its result for one model (None fields when not yet)."""
-
-    id: int
-    path: str
-    size: Optional[int]
-    mtime_ns: Optional[int]
-    fingerprint: Optional[str]
-    duration: Optional[float]
-    artist: Optional[str]
-    title: Optional[str]
-    album: Optional[str]
-    genre_tag: list
-    changed_run: Optional[int]
-    verdict: Optional[str] = None
-    genre: Optional[str] = None
-    closest: Optional[str] = None
-    confidence: Optional[float] = None
-    reason: Optional[str] = None
-    top: Optional[list] = None
-    timeline: Optional[list] = None  # [[start s, genre or None (silent), top probability], ...]
-    sounds_like: Optional[list] = None  # the model's tags, [[tag, probability], ...]
-    error: Optional[str] = None
-    analysed_at: Optional[str] = None
-    run_id: Optional[int] = None
-
-    @property
-    def display(self) -> str:
-        return self.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-    @property
-    def name(self) -> str:
-        """Title and artist when the file is tagged, else the file name."""
-        if self.title:
-            return f"{self.artist} – {self.title}" if self.artist else self.title
-        return os.path.basename(self.display)
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the :data:`ADDED_COLUMNS` a library of an older schema lacks, in one
+    transaction (looked at on every writable open: a library whose version was raised by
+    a process killed before this ran gains them the next time)."""
+    if all(column in _columns(conn, table) for table, column, _ in ADDED_COLUMNS):
+        return
+    with _Transaction(conn):
+        for table, column, kind in ADDED_COLUMNS:
+            if column not in _columns(conn, table):
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                log.info("library: %s.%s added (schema %s)", table, column, SCHEMA_VERSION)
 
 
 class LibraryDatabase:
@@ -172,6 +140,14 @@ class LibraryDatabase:
         self.notice: Optional[str] = None  # kept for callers of old: opening no longer moves anything
         self._conn = open_library(self.path, _SCHEMA, SCHEMA_VERSION, readonly=readonly, create=create,
                                   timeout=timeout)
+        try:
+            if not readonly:
+                _add_columns(self._conn)
+            self._present = _columns(self._conn, "files")  # an older library opened read-only lacks some
+            self._rows_sql = select_rows(self._present)
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise library_error(exc, self.path, timeout) from exc
         self._run_locks: dict[int, int] = {}  # run id -> the descriptor holding its lock
         if not readonly:
             try:
@@ -220,18 +196,25 @@ class LibraryDatabase:
     def upsert_file(self, path: os.PathLike | str, *, size: int, mtime_ns: int, fingerprint: Optional[str],
                     duration: Optional[float], artist: Optional[str] = None, title: Optional[str] = None,
                     album: Optional[str] = None, genre_tag: Iterable[str] = (),
-                    changed_run: Optional[int] = None) -> int:
-        """Insert or update a file's row; returns its id."""
+                    changed_run: Optional[int] = None, albumartist: Optional[str] = None) -> int:
+        """Insert or update a file's row; returns its id. ``albumartist`` is "" for a file
+        whose tags were read and name none (None: not read, so a scan reads it again)."""
         values = dict(path=path_key(path), size=size, mtime_ns=mtime_ns, fingerprint=fingerprint,
-                      duration=duration, artist=artist, title=title, album=album,
+                      duration=duration, artist=artist, title=title, album=album, albumartist=albumartist,
                       genre_tag=json.dumps(list(genre_tag)), changed_run=changed_run, added_at=now())
+        kept = ("path", "added_at", "changed_run")
         self._conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, fingerprint, duration, artist, title, album, genre_tag,"
-            " changed_run, added_at) VALUES (:path, :size, :mtime_ns, :fingerprint, :duration, :artist, :title,"
-            " :album, :genre_tag, :changed_run, :added_at) ON CONFLICT (path) DO UPDATE SET size=:size,"
-            " mtime_ns=:mtime_ns, fingerprint=:fingerprint, duration=:duration, artist=:artist, title=:title,"
-            " album=:album, genre_tag=:genre_tag, changed_run=COALESCE(:changed_run, changed_run)", values)
+            f"INSERT INTO files ({', '.join(values)}) VALUES ({', '.join(':' + n for n in values)})"
+            " ON CONFLICT (path) DO UPDATE SET " + ", ".join(f"{n}=:{n}" for n in values if n not in kept)
+            + ", changed_run=COALESCE(:changed_run, changed_run)", values)
         return self._conn.execute("SELECT id FROM files WHERE path = ?", (values["path"],)).fetchone()[0]
+
+    def set_album_artists(self, found: Iterable[tuple[int, str]]) -> None:
+        """Store (file id, album artist or "") pairs read from files whose rows had none
+        yet (a library from before schema 3), in one transaction."""
+        with self.transaction():
+            self._conn.executemany("UPDATE files SET albumartist = ? WHERE id = ?",
+                                   [(artist or "", file_id) for file_id, artist in found])
 
     def move_file(self, file_id: int, new_path: os.PathLike | str, size: int, mtime_ns: int) -> None:
         """A file found under a new path (same audio): it keeps its results. Run it inside
@@ -259,14 +242,13 @@ class LibraryDatabase:
     # --- results
     def save_result(self, file_id: int, model_key: str, model_name: str, record: dict,
                     run_id: Optional[int] = None) -> None:
-        """Store one file's result for one model (a dict from :func:`batch.result_record`)."""
-        self._conn.execute(
-            "INSERT OR REPLACE INTO results (file_id, model_key, model_name, verdict, genre, closest, confidence,"
-            " reason, top, timeline, sounds_like, error, analysed_at, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (file_id, model_key, model_name, record.get("verdict"), record.get("genre"), record.get("closest"),
-             record.get("confidence"), record.get("reason"), json.dumps(record.get("top")),
-             json.dumps(record.get("timeline")), json.dumps(record.get("sounds_like") or []), record.get("error"),
-             now(), run_id))
+        """Store one file's result for one model (a dict from :func:`.analyse.result_record`)."""
+        values = {name: record.get(name) for name in RESULT_COLUMNS}
+        values.update(sounds_like=record.get("sounds_like") or [], analysed_at=now(), run_id=run_id)
+        values.update((name, json.dumps(values[name])) for name in JSON_COLUMNS if name in values)
+        values.update(file_id=file_id, model_key=model_key, model_name=model_name)
+        self._conn.execute(f"INSERT OR REPLACE INTO results ({', '.join(values)})"
+                           f" VALUES ({', '.join(':' + n for n in values)})", values)
         from genre_desktop.core.library.vectors import save_vectors
         save_vectors(self._conn, file_id, model_key, record)
 
@@ -289,8 +271,8 @@ class LibraryDatabase:
         """:meth:`rows` one at a time from the cursor (memory flat in the number of rows),
         by path, or by genre then path."""
         order = " ORDER BY r.genre, f.path" if by_genre else " ORDER BY f.path"
-        for row in self._conn.execute(_ROWS + order, (model_key or "",)):
-            yield _row(row)
+        for row in self._conn.execute(self._rows_sql + order, (model_key or "",)):
+            yield row_of(row)
 
     def counts(self, model_key: Optional[str]) -> tuple[int, int]:
         """(files in the library, files with a result of ``model_key``)."""
@@ -299,25 +281,27 @@ class LibraryDatabase:
         return files, done
 
     def row(self, path: os.PathLike | str, model_key: Optional[str]) -> Optional[FileRow]:
-        cursor = self._conn.execute(
-            _ROWS + " WHERE f.path = ?", (model_key or "", path_key(path)))
-        found = cursor.fetchone()
-        return _row(found) if found is not None else None
+        found = list(self.select_rows(" WHERE f.path = ?", (model_key, path_key(path))))
+        return found[0] if found else None
+
+    def select_rows(self, where: str, params: tuple) -> Iterator[FileRow]:
+        """The rows of the files ``where`` (SQL after the rows' SELECT, on ``f`` the file
+        and ``r`` its result) picks; ``params[0]`` is the model key, the rest ``where``'s."""
+        for row in self._conn.execute(self._rows_sql + where, (params[0] or "", *params[1:])):
+            yield row_of(row)
 
     def album_fields(self, model_key: Optional[str]) -> Iterator[sqlite3.Row]:
-        """(id, path, artist, album, verdict, genre, closest) of every file, by path: what
-        grouping into albums needs (:mod:`.albums`), without the timelines."""
-        return self._conn.execute("SELECT f.id, f.path, f.artist, f.album, r.verdict, r.genre, r.closest FROM files f"
-                                  " LEFT JOIN results r ON r.file_id = f.id AND r.model_key = ? ORDER BY f.path",
-                                  (model_key or "",))
+        """(id, path, artist, album, albumartist, verdict, genre, closest) of every file,
+        by path: what grouping into albums needs (:mod:`.albums`), without the timelines."""
+        names = ("id", "path", "artist", "album", "albumartist", "verdict", "genre", "closest")
+        return self._conn.execute(select_rows(self._present, names) + " ORDER BY f.path", (model_key or "",))
 
     def rows_by_id(self, model_key: Optional[str], ids: Iterable[int]) -> list[FileRow]:
         """The rows of these file ids (in chunks of 500 ids), by path."""
         ids, out = list(ids), []
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            out += [_row(r) for r in self._conn.execute(
-                _ROWS + f" WHERE f.id IN ({','.join('?' * len(chunk))})", (model_key or "", *chunk))]
+            out += self.select_rows(f" WHERE f.id IN ({','.join('?' * len(chunk))})", (model_key, *chunk))
         return sorted(out, key=lambda r: r.path)
 
     def models(self) -> list[tuple[str, str, int]]:
@@ -411,23 +395,3 @@ class _Transaction:
 
     def __exit__(self, kind, value, tb) -> None:
         self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-def _loads(text: Optional[str]):
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _row(row: sqlite3.Row) -> FileRow:
-    return FileRow(id=row["id"], path=path_text(row["path"]), size=row["size"], mtime_ns=row["mtime_ns"],
-                   fingerprint=row["fingerprint"], duration=row["duration"], artist=row["artist"],
-                   title=row["title"], album=row["album"], genre_tag=_loads(row["genre_tag"]) or [],
-                   changed_run=row["changed_run"], verdict=row["verdict"], genre=row["genre"],
-                   closest=row["closest"], confidence=row["confidence"], reason=row["reason"],
-                   top=_loads(row["top"]), timeline=_loads(row["timeline"]),
-                   sounds_like=_loads(row["sounds_like"]), error=row["error"],
-                   analysed_at=row["analysed_at"], run_id=row["run_id"])

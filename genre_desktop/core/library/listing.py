@@ -21,6 +21,7 @@ from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.core.engine.models.genre_names import tag_spelling
 from genre_desktop.core.safe_files import atomic_write_text, atomic_writer
 from genre_desktop.core.library.database import FileRow
+from genre_desktop.core.library.file_row import CSV_COLUMNS, csv_cells, export_record
 
 log = logging.getLogger(__name__)
 
@@ -190,16 +191,13 @@ def write_similar_playlist(seed: FileRow, rows: Iterable[FileRow], folder: os.Pa
     return path
 
 
-COLUMNS = ("path", "artist", "title", "album", "genre_tag", "verdict", "genre", "confidence", "duration",
-           "closest", "reason", "error", "analysed_at")
+#: an export's CSV columns (before its "model"): the exported fields of :class:`.file_row.FileRow`
+COLUMNS = CSV_COLUMNS
 
 
 def track_record(row: FileRow) -> dict:
-    return {"path": row.display, "artist": row.artist, "title": row.title, "album": row.album,
-            "genre_tag": row.genre_tag, "verdict": row.verdict, "genre": row.genre,
-            "confidence": row.confidence, "duration": row.duration, "closest": row.closest,
-            "reason": row.reason, "error": row.error, "analysed_at": row.analysed_at, "top": row.top,
-            "sounds_like": row.sounds_like, "timeline": row.timeline}
+    """A row as an export and ``library show --json`` give it (:func:`.file_row.export_record`)."""
+    return export_record(row)
 
 
 #: what a spreadsheet takes for the start of a formula (or hides before one)
@@ -229,13 +227,9 @@ def write_table(rows: Iterable[FileRow], path: os.PathLike | str, model_key: str
                 out.write("\n]}\n")
             else:
                 writer = csv.writer(out)
-                writer.writerow([*COLUMNS, "top", "model"])
+                writer.writerow([*COLUMNS, "model"])
                 for row in rows:
-                    record = track_record(row)
-                    writer.writerow([safe_cell(v) for v in (
-                        *("; ".join(record[c]) if c == "genre_tag" else ("" if record[c] is None else record[c])
-                          for c in COLUMNS),
-                        "; ".join(f"{g} {p:.0%}" for g, p in record["top"] or []), model_key)])
+                    writer.writerow([safe_cell(v) for v in (*csv_cells(track_record(row)), model_key)])
         finally:
             out.detach()  # flushed; atomic_writer syncs and closes the file itself
     return path

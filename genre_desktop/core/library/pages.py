@@ -22,7 +22,9 @@ from itertools import chain
 from typing import Iterable, Iterator, Optional
 
 from genre_desktop.core.engine.classify.verdicts import column_text
-from genre_desktop.core.library.database import _ROWS, FileRow, LibraryDatabase, _loads, _row, display_path, path_key
+from genre_desktop.core.library.albums import album_key
+from genre_desktop.core.library.database import FileRow, LibraryDatabase
+from genre_desktop.core.library.file_row import display_path, loads, path_key
 from genre_desktop.core.library.listing import fold
 
 #: the Library table's columns (the sortable ones, by index)
@@ -77,7 +79,7 @@ def _conn(db: LibraryDatabase) -> sqlite3.Connection:
 def keys_of(path: bytes, artist, title, album, genre_tag, duration) -> tuple:
     """(track, artist, album, tag, tagged, duration, search) keys of one ``files`` row."""
     shown = display_path(path)
-    tags = _loads(genre_tag) or []
+    tags = loads(genre_tag) or []
     search = fold(" ".join(str(v) for v in (shown, artist, title, album, *tags) if v))
     return (sort_key(title or shown.rsplit("/", 1)[-1]), sort_key(artist or ""), sort_key(album or ""),
             sort_key("; ".join(tags)), int(bool(tags)), duration or 0.0, search)
@@ -240,11 +242,11 @@ def group_counts(db: LibraryDatabase, query: Query) -> tuple[Counter, int, int]:
 
 def rows_for_ids(db: LibraryDatabase, model_key: Optional[str], ids: Iterable[int]) -> list[FileRow]:
     """The rows of ``ids``, in their order (ids no longer in the library left out)."""
-    ids, conn, out = list(ids), _conn(db), []
+    ids, out = list(ids), []
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i:i + CHUNK]
-        found = {r["id"]: _row(r) for r in conn.execute(
-            _ROWS + f" WHERE f.id IN ({','.join('?' * len(chunk))})", (model_key or "", *chunk))}
+        found = {r.id: r for r in db.select_rows(f" WHERE f.id IN ({','.join('?' * len(chunk))})",
+                                                 (model_key, *chunk))}
         out += [found[i] for i in chunk if i in found]
     return out
 
@@ -267,15 +269,21 @@ def ids_of_paths(db: LibraryDatabase, paths: Iterable[os.PathLike | str]) -> lis
 
 
 def album_mates(db: LibraryDatabase, model_key: Optional[str], rows: list[FileRow]) -> list[FileRow]:
-    """Every row of the folders ``rows`` are in (an album lies within one folder: what
-    voting their albums needs), by path."""
-    conn, out = _conn(db), []
+    """Every row of the albums ``rows`` are in (what voting their albums needs), by path:
+    the rows of their folders (an album without an album artist lies within one folder)
+    and those naming the same album artist (an album with one may span folders, CD1/CD2),
+    kept when their :func:`~.albums.album_key` is one of ``rows``'."""
+    wanted = {album_key(r.path, r.album, r.albumartist) for r in rows}
+    found: dict = {}
     for folder in sorted({os.path.dirname(r.path) for r in rows}):
         low = path_key(folder) + b"/"
-        out += [row for row in map(_row, conn.execute(_ROWS + " WHERE f.path > ? AND f.path < ? ORDER BY f.path",
-                                                     (model_key or "", low, low[:-1] + b"0")))
-                if os.path.dirname(row.path) == folder]
-    return out
+        found.update((row.id, row) for row in db.select_rows(" WHERE f.path > ? AND f.path < ?",
+                                                             (model_key, low, low[:-1] + b"0"))
+                     if os.path.dirname(row.path) == folder)
+    for artist in sorted({r.albumartist for r in rows if r.albumartist}):
+        found.update((row.id, row) for row in db.select_rows(" WHERE f.albumartist = ?", (model_key, artist)))
+    return sorted((row for row in found.values() if album_key(row.path, row.album, row.albumartist) in wanted),
+                  key=lambda row: row.path)
 
 
 def proposals_for(db_path, model_key: str, options, vocabulary, rows: list[FileRow]) -> dict:

@@ -19,6 +19,7 @@ from typing import BinaryIO, Iterable, Optional
 
 import mutagen
 from mutagen.aiff import AIFF
+from mutagen.apev2 import TEXT, APEv2
 from mutagen.flac import FLAC
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4
@@ -39,8 +40,11 @@ MULTI_VALUE_SEPARATOR = "; "  # how several genres share one value where a forma
 _SPLIT_ON = (";", "\x00")  # what separates genres inside one value, whichever program wrote it
 _ID3_TYPES = (MP3, WAVE, AIFF)
 _VORBIS_TYPES = (FLAC, OggVorbis, OggOpus, OggFLAC, OggSpeex)
-_ID3_FIELDS = {"artist": "TPE1", "title": "TIT2", "album": "TALB"}
-_MP4_FIELDS = {"artist": "\xa9ART", "title": "\xa9nam", "album": "\xa9alb"}
+_ID3_FIELDS = {"artist": "TPE1", "title": "TIT2", "album": "TALB", "albumartist": "TPE2"}
+_MP4_FIELDS = {"artist": "\xa9ART", "title": "\xa9nam", "album": "\xa9alb", "albumartist": "aART"}
+_VORBIS_FIELDS = {"artist": "artist", "title": "title", "album": "album", "albumartist": "albumartist"}
+_APE_FIELDS = {"artist": "Artist", "title": "Title", "album": "Album", "albumartist": "Album Artist"}
+_TEXT_FIELDS = ("artist", "title", "album", "albumartist")
 MP4_GENRE_KEYS = ("\xa9gen", "gnre")
 _RIFF_INFO = {b"INAM": "title", b"IART": "artist", b"IPRD": "album", b"IGNR": "genre"}
 _INFO_MAX = 64 * 1024  # bytes of a RIFF INFO list read at most
@@ -59,6 +63,7 @@ class FileTags:
     title: Optional[str] = None
     album: Optional[str] = None
     genre: list[str] = field(default_factory=list)
+    albumartist: Optional[str] = None  # ID3 TPE2, Vorbis ALBUMARTIST, MP4 aART, APEv2 "Album Artist"
     duration: Optional[float] = None  # seconds, from the container
     family: Optional[str] = None  # "id3", "vorbis", "mp4", or None when it cannot hold tags
 
@@ -207,16 +212,20 @@ def tags_of(audio, handle: BinaryIO) -> FileTags:
     out = FileTags(duration=float(duration) if duration else None, family=family)
     tags = audio.tags
     if family is not None and tags is not None:
-        for name in ("artist", "title", "album"):
+        for name in _TEXT_FIELDS:
             if family == "id3":
                 frame = tags.get(_ID3_FIELDS[name])
                 value = _first(frame.text) if frame is not None else None
             elif family == "vorbis":
-                value = _first(tags.get(name, []))
+                value = _first(tags.get(_VORBIS_FIELDS[name], []))
             else:
                 value = _first(tags.get(_MP4_FIELDS[name], []))
             setattr(out, name, value)
         out.genre = genres_of(audio, family)
+    elif isinstance(tags, APEv2):  # Monkey's Audio, WavPack, Musepack: read only (no genre written there)
+        for name in _TEXT_FIELDS:
+            item = tags.get(_APE_FIELDS[name])
+            setattr(out, name, _first(item) if item is not None and getattr(item, "kind", None) == TEXT else None)
     for name in ("artist", "title", "album"):  # RIFF INFO fills what the ID3 chunk lacks
         if getattr(out, name) is None and info.get(name):
             setattr(out, name, info[name])
