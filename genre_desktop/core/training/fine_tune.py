@@ -57,6 +57,14 @@ class History:
     seconds: list[float] = field(default_factory=list)
     best_epoch: int = -1
 
+    def add(self, epoch: int, loss: float, accuracy: float, seconds: float) -> None:
+        """Record one finished epoch (numbered from 1) and log it."""
+        self.epochs.append(epoch)
+        self.train_loss.append(loss)
+        self.val_accuracy.append(accuracy)
+        self.seconds.append(seconds)
+        log.info("epoch %d: loss %.4f, val track accuracy %.3f (%.0f s)", epoch, loss, accuracy, seconds)
+
 
 def track_probs(model: torch.nn.Module, mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """Voted genre distribution of one track, as the app computes it, shape (n_labels,)."""
@@ -87,54 +95,14 @@ def train_network(train: list[TrackData], val: list[TrackData], n_labels: int, n
     epochs without improvement; otherwise the last epoch's weights are returned.
     ``on_epoch(history)`` is called after each epoch (for live curves).
     """
-    torch.manual_seed(options.seed)
-    rng = np.random.default_rng(options.seed)
-    gen = torch.Generator().manual_seed(options.seed)
-    if model is None:
-        n_mels = train[0].mel.shape[0]
-        model = GenreCNN(n_labels, n_mels=n_mels, channels=options.channels, n_tags=n_tags)
-    opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    labels = np.array([t.label for t in train])
-    counts = np.bincount(labels, minlength=n_labels)
-    track_weight = 1.0 / counts[labels] if track_weights is None else np.asarray(track_weights, float)
-    track_weight = track_weight / track_weight.sum()
-    crops_per_epoch = sum(max(1, t.mel.shape[1] // options.slice_frames) for t in train)
-    steps = max(1, crops_per_epoch // options.batch_size)
-    total_steps = steps * options.epochs
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=options.lr, total_steps=total_steps,
-                                                pct_start=0.15)
-    history = History()
+    trainer = _Trainer.start(train, n_labels, n_tags, options, model, track_weights)
+    model, history = trainer.model, History()
     best_state, best_acc, stale = None, -1.0, 0
     t0 = time.perf_counter()
     for epoch in range(options.epochs):
-        model.train()
-        losses = []
-        for step in range(steps):
-            check_stop(should_stop)
-            picks = rng.choice(len(train), size=options.batch_size, p=track_weight)
-            batch = _make_batch([train[i] for i in picks], options, rng)
-            x = torch.from_numpy(batch)
-            if options.gain_db:
-                x = random_gain(x, options.gain_db, gen)
-            if options.spec_augment:
-                x = spec_augment(x, gen)
-            logits = model(x)[0]
-            y = torch.from_numpy(labels[picks])
-            loss = F.cross_entropy(logits, y, label_smoothing=options.label_smoothing)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            done = (epoch * steps + step + 1) / total_steps
-            progress(done, f"epoch {epoch + 1}/{options.epochs}, loss {np.mean(losses):.3f}")
+        loss = trainer.epoch(train, epoch, progress, should_stop)
         acc, _ = evaluate_tracks(model, val, options.slice_frames) if val else (0.0, None)
-        history.epochs.append(epoch + 1)
-        history.train_loss.append(float(np.mean(losses)))
-        history.val_accuracy.append(acc)
-        history.seconds.append(time.perf_counter() - t0)
-        log.info("epoch %d: loss %.4f, val track accuracy %.3f (%.0f s)", epoch + 1,
-                 history.train_loss[-1], acc, history.seconds[-1])
+        history.add(epoch + 1, loss, acc, time.perf_counter() - t0)
         if on_epoch is not None:
             on_epoch(history)
         if acc > best_acc or not val or not options.select_best:
@@ -151,6 +119,68 @@ def train_network(train: list[TrackData], val: list[TrackData], n_labels: int, n
         model.load_state_dict(best_state)
     model.eval()
     return model, history
+
+
+@dataclass
+class _Trainer:
+    """One training run's moving parts: the network, its optimiser and one-cycle schedule,
+    the class-balanced sampling of tracks and the seeded random sources."""
+
+    model: torch.nn.Module
+    options: FineTuneOptions
+    opt: torch.optim.Optimizer
+    sched: object
+    labels: np.ndarray
+    track_weight: np.ndarray
+    steps: int
+    rng: np.random.Generator
+    gen: torch.Generator
+
+    @classmethod
+    def start(cls, train: list[TrackData], n_labels: int, n_tags: int, options: FineTuneOptions,
+              model: Optional[GenreCNN], track_weights: Optional[np.ndarray]) -> "_Trainer":
+        """Seed everything, build the network when none is given, and plan the steps."""
+        torch.manual_seed(options.seed)
+        rng = np.random.default_rng(options.seed)
+        gen = torch.Generator().manual_seed(options.seed)
+        if model is None:
+            n_mels = train[0].mel.shape[0]
+            model = GenreCNN(n_labels, n_mels=n_mels, channels=options.channels, n_tags=n_tags)
+        opt = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+        labels = np.array([t.label for t in train])
+        counts = np.bincount(labels, minlength=n_labels)
+        track_weight = 1.0 / counts[labels] if track_weights is None else np.asarray(track_weights, float)
+        track_weight = track_weight / track_weight.sum()
+        crops_per_epoch = sum(max(1, t.mel.shape[1] // options.slice_frames) for t in train)
+        steps = max(1, crops_per_epoch // options.batch_size)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=options.lr, total_steps=steps * options.epochs,
+                                                    pct_start=0.15)
+        return cls(model, options, opt, sched, labels, track_weight, steps, rng, gen)
+
+    def epoch(self, train: list[TrackData], epoch: int, progress: ProgressCallback,
+              should_stop: Optional[StopCallback]) -> float:
+        """One epoch of augmented random crops; returns its mean training loss."""
+        options, total_steps = self.options, self.steps * self.options.epochs
+        self.model.train()
+        losses = []
+        for step in range(self.steps):
+            check_stop(should_stop)
+            picks = self.rng.choice(len(train), size=options.batch_size, p=self.track_weight)
+            x = torch.from_numpy(_make_batch([train[i] for i in picks], options, self.rng))
+            if options.gain_db:
+                x = random_gain(x, options.gain_db, self.gen)
+            if options.spec_augment:
+                x = spec_augment(x, self.gen)
+            loss = F.cross_entropy(self.model(x)[0], torch.from_numpy(self.labels[picks]),
+                                   label_smoothing=options.label_smoothing)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            losses.append(float(loss.detach()))
+            done = (epoch * self.steps + step + 1) / total_steps
+            progress(done, f"epoch {epoch + 1}/{options.epochs}, loss {np.mean(losses):.3f}")
+        return float(np.mean(losses))
 
 
 def _make_batch(tracks: list[TrackData], options: "FineTuneOptions", rng: np.random.Generator) -> np.ndarray:
