@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from genre_desktop.cli.common import MODEL_HELP, positive_int
+from genre_desktop.cli.common import MODEL_HELP, UserError, positive_int
 from genre_desktop.cli.moods import add_mood_actions
 from genre_desktop.core.engine.classify.verdicts import WORDS
 from genre_desktop.cli.library_access import library_errors, library_model, open_library
@@ -42,7 +42,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     for raw in args.paths:
         if not Path(raw).expanduser().exists():
-            raise ValueError(f"no such file or folder: {raw}")
+            raise UserError(f"no such file or folder: {raw}")
     ref = library_model(args)
     open_library(args, create=True).close()  # settles interrupted work, and says so, before the scan
     bar = ProgressBar(args.progress)
@@ -267,7 +267,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from genre_desktop.core.library.batch import gone_files
 
     if not args.paths and not args.missing:
-        raise ValueError("name the files to forget, or --missing for every file gone from the disk")
+        raise UserError("name the files to forget, or --missing for every file gone from the disk")
     with open_library(args) as db:
         paths = list(args.paths)
         if args.missing:  # the scan's rule of a missing file (batch.is_missing)

@@ -48,11 +48,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _quiet_stdout()
         return 0
     except GenreDesktopError as exc:  # refused on purpose: a damaged model, a locked library, bad input ...
+        # (every refusal derives from it; a bare ValueError is a bug and reads "internal error" below)
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
-    except ValueError as exc:  # a value the person gave that a library (argparse, numpy) refused
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
     except OSError as exc:  # full disk, read-only folder, vanished file: say which, in one line
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"error: {exc.strerror or one_line(exc)}{where}", file=sys.stderr)

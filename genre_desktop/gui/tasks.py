@@ -18,19 +18,28 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from genre_desktop.core.errors import GenreDesktopError
 from genre_desktop.core.tasks import Cancelled
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals
 
 
-def _expected(exc: BaseException) -> bool:
-    """Whether a worker's exception is bad input said in words (no traceback wanted)."""
-    from genre_desktop.core.engine.audio.decode import AudioDecodeError
-    from genre_desktop.core.errors import BundleError
-    from genre_desktop.core.engine.audio.playback import PlaybackError
+def expected(exc: BaseException) -> bool:
+    """Whether an exception is one the app expects and says in one line, without a
+    traceback: a refusal (:class:`GenreDesktopError`: a corrupt audio file, a locked
+    library, a broken model) or the system's word on a file (``OSError``: full disk,
+    permission denied). Anything else, a bare ``ValueError`` included, is a bug."""
+    return isinstance(exc, (GenreDesktopError, OSError))
 
-    return isinstance(exc, (OSError, ValueError, AudioDecodeError, BundleError, PlaybackError))
+
+def log_failure(exc: BaseException, what: str) -> None:
+    """Log a failure of ``what``: one line at WARNING when :func:`expected`, else the
+    traceback (call it inside the ``except`` block)."""
+    if expected(exc):
+        log.warning("%s: %s: %s", what, type(exc).__name__, " ".join(str(exc).split()))
+    else:
+        log.exception("%s failed", what)
 
 
 class _Runner(QObject):
@@ -55,10 +64,7 @@ class _Runner(QObject):
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # a bug or bad input must not kill the thread or the app
-            if _expected(exc):  # a file that cannot be read, a model that cannot load: one line
-                log.warning("%s: %s", type(exc).__name__, " ".join(str(exc).split()))
-            else:
-                log.exception("background task failed")
+            log_failure(exc, f"background task {QThread.currentThread().objectName()!r}")
             self.errored.emit(" ".join(str(exc).split()) or type(exc).__name__)
         else:
             if self._stop.is_set():

@@ -15,11 +15,21 @@ import time
 from typing import Optional
 from urllib.parse import urlsplit
 
+from genre_desktop.core.errors import GenreDesktopError
 from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.analyse import analyse_on_worker
 from genre_desktop.core.paths import DASK_TIMEOUT_ENV as TIMEOUT_ENV
 
 log = logging.getLogger(__name__)
+
+
+class SchedulerAddressError(GenreDesktopError, ValueError):
+    """A ``--scheduler`` address that is not ``tcp://HOST:PORT``."""
+
+
+class DaskMissing(GenreDesktopError, RuntimeError):
+    """A scheduler was named but the ``distributed`` package is not installed."""
+
 
 SCHEMES = ("tcp",)  # what a scheduler address may name (tls/ucx would need settings this app has not)
 MAX_RECOVERIES = 5  # losses survived on the cluster before the rest runs locally
@@ -39,21 +49,21 @@ def check_address(address: str) -> str:
 
     Raises
     ------
-    ValueError
-        One line: an unsupported scheme, or no host and port.
+    SchedulerAddressError
+        One line: an unsupported scheme, or no host and port (a ``ValueError`` too).
     """
     text = address.strip()
     if "://" not in text:
         text = f"tcp://{text}"
     parts = urlsplit(text)
     if parts.scheme.lower() not in SCHEMES:
-        raise ValueError(f"unsupported scheduler address {address!r}: only tcp://HOST:PORT is supported")
+        raise SchedulerAddressError(f"unsupported scheduler address {address!r}: only tcp://HOST:PORT is supported")
     try:
         port = parts.port
     except ValueError:
         port = None
     if not parts.hostname or port is None or parts.path not in ("", "/") or parts.query:
-        raise ValueError(f"unsupported scheduler address {address!r}: give it as tcp://HOST:PORT")
+        raise SchedulerAddressError(f"unsupported scheduler address {address!r}: give it as tcp://HOST:PORT")
     return f"tcp://{parts.netloc}"
 
 
@@ -119,7 +129,7 @@ class DaskPool:
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - a dependency
-            raise RuntimeError("Dask is not installed (pip install distributed)") from None
+            raise DaskMissing("Dask is not installed (pip install distributed)") from None
         self.address = check_address(address)
         self.timeout, self.slice_step, self.recoveries, self.generation = timeout, slice_step, 0, 0
         self._workers, self._counted = 1, float("-inf")

@@ -18,6 +18,7 @@ import os
 from mutagen.id3 import TIT1, TMOO
 from mutagen.mp4 import MP4FreeForm
 
+from genre_desktop.core.errors import GenreDesktopError
 from genre_desktop.core.library.tags import TagError, family_of, genres_of, load_tags, open_regular
 
 GENRE = "genre"
@@ -28,9 +29,13 @@ FIELDS = {
 _ID3_FRAMES = {"TMOO": TMOO, "TIT1": TIT1}
 
 
+class UnknownTagField(GenreDesktopError, ValueError):
+    """A tag field the app does not write (only genre, mood and grouping)."""
+
+
 def check_field(field: str) -> str:
     if field != GENRE and field not in FIELDS:
-        raise ValueError(f"no such tag field {field!r} (genre, {', '.join(FIELDS)})")
+        raise UnknownTagField(f"no such tag field {field!r} (genre, {', '.join(FIELDS)})")
     return field
 
 

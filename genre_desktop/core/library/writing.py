@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
+from genre_desktop.core.errors import GenreDesktopError
 from genre_desktop.core.safe_files import fault_point
 from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress
 from genre_desktop.core.library.analyse import audio_fingerprint
@@ -37,6 +38,10 @@ from genre_desktop.core.library.review import Proposal, TagOptions
 from genre_desktop.core.library.writer_lock import WriterBusy, undo_store, writer_lock
 
 log = logging.getLogger(__name__)
+
+
+class UndoRefused(GenreDesktopError, ValueError):
+    """Nothing to undo, no such batch, a batch undone already or itself an undo."""
 
 
 @dataclass
@@ -196,23 +201,23 @@ def undo(db: LibraryDatabase, batch_id: Optional[int] = None, progress: Progress
     WriterBusy
         Another write or undo of this library is running (a batch still being written
         cannot be undone).
-    ValueError
-        Nothing to undo, no such batch, or undone already.
+    UndoRefused
+        Nothing to undo, no such batch, or undone already (a ``ValueError`` too).
     """
     with writer_lock(db):
         settle(db)
         if batch_id is None:
             candidates = undoable_batches(db)
             if not candidates:
-                raise ValueError("no tag writes to undo")
+                raise UndoRefused("no tag writes to undo")
             batch_id = candidates[0]["id"]
         batch = db.tag_batch(batch_id)
         if batch is None:
-            raise ValueError(f"no batch of tag writes numbered {batch_id}")
+            raise UndoRefused(f"no batch of tag writes numbered {batch_id}")
         if batch["undone_by"] is not None:
-            raise ValueError(f"batch {batch_id} was undone already (by batch {batch['undone_by']})")
+            raise UndoRefused(f"batch {batch_id} was undone already (by batch {batch['undone_by']})")
         if batch["undo_of"] is not None:
-            raise ValueError(f"batch {batch_id} is itself an undo (of batch {batch['undo_of']})")
+            raise UndoRefused(f"batch {batch_id} is itself an undo (of batch {batch['undo_of']})")
         entries = [e for e in db.journal(batch_id) if e["state"] == "done"]
         tag_field = batch_field(batch)
         summary = WriteSummary(batch_id=db.start_tag_batch(batch["model_key"], {"undo": batch_id, "field": tag_field},

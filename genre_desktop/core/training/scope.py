@@ -26,6 +26,7 @@ from typing import Optional
 import numpy as np
 
 from genre_desktop.core.engine.models.genre_names import match_label
+from genre_desktop.core.errors import GenreDesktopError
 from genre_desktop.core.engine.models.openset import Gaussians, OpenSet, fit_steady_threshold
 from genre_desktop.core.tasks import StopCallback
 from genre_desktop.core.training.heads import fit_standardised_head
@@ -33,6 +34,10 @@ from genre_desktop.core.training.heads import fit_standardised_head
 log = logging.getLogger(__name__)
 SCOPES = ("extend", "only")
 PSEUDO_PER_GENRE = 100  # pseudo-sample slices per bundled genre the person did not supply
+
+
+class TrainingRefused(GenreDesktopError, ValueError):
+    """A library, scope or mode this training cannot run on; the message says why."""
 
 
 def match_known_genres(base_labels: list[str], labels: list[str]) -> dict[str, int]:
@@ -66,7 +71,7 @@ def plan_labels(base_labels: list[str], user_labels: list[str], scope: str,
     ``only``: the person's genres.
     """
     if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        raise TrainingRefused(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     matches = match_known_genres(base_labels, user_labels)
     known = list(matches) if reuse_known else []
     others = [k for k in range(len(base_labels)) if k not in set(matches.values())]
