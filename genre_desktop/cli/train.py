@@ -40,10 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         outcome = train_on_library(scan, dest.name, options, base_model=args.base, dest=dest,
                                    progress=bar)
-    except ValueError as exc:  # e.g. thorough mode would move the kept genres
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
+    finally:  # a refusal (TrainingRefused, e.g. thorough mode would move the kept genres) is main()'s one line
         bar.close()
     for path, reason in outcome.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
