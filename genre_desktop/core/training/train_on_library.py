@@ -41,7 +41,7 @@ from genre_desktop.core.training.fine_tune import FineTuneOptions, History, Trac
 from genre_desktop.core.training.honesty import audible_only, cross_validated_accuracy, cross_validated_temperature, model_openset
 from genre_desktop.core.training.labelled_folders import LabelledScan
 from genre_desktop.core.training.outcome import Estimate, TrainOutcome, WrongTrack, trust_warnings  # noqa: F401 (re-exported)
-from genre_desktop.core.training.scope import (SCOPES, LabelPlan, extended_openset, fit_scoped_head, head_prior, match_known_genres,  # noqa: F401
+from genre_desktop.core.training.scope import (SCOPES, LabelPlan, TrainingRefused, extended_openset, fit_scoped_head, head_prior, match_known_genres,  # noqa: F401
                     plan_labels, pseudo_samples)
 from genre_desktop.core.training.splits import grouped_stratified_split
 
@@ -123,7 +123,7 @@ def check_destination(scan: LabelledScan, name: str, dest: Optional[Path]) -> Pa
     """Where the model will go, refused before any work (library, name, writable folder)."""
     problem = scan.blocking_problem()
     if problem:
-        raise ValueError(problem)
+        raise TrainingRefused(problem)
     if dest is None:
         from genre_desktop.core.engine.models.registry import user_model_path
 
@@ -155,7 +155,7 @@ def read_features(scan: LabelledScan, cfg, cache: FeatureCache, progress: Progre
         scan = LabelledScan(tracks, scan.unreadable + skipped, scan.duplicates)
         problem = scan.blocking_problem()
         if problem:
-            raise ValueError(f"{problem} ({len(skipped)} file(s) could not be read any more)")
+            raise TrainingRefused(f"{problem} ({len(skipped)} file(s) could not be read any more)")
     return scan, mels, skipped
 
 
@@ -171,7 +171,7 @@ def refuse_moving_kept_genres(plan: LabelPlan, options: TrainOptions) -> None:
     """Thorough fine-tuning on the person's tracks alone would move the embedding the kept
     bundled genres are read from: refused for an ``extend`` model that keeps any."""
     if options.mode == "thorough" and plan.scope == "extend" and plan.kept:
-        raise ValueError(f"thorough mode fine-tunes the network on your tracks alone, which would change the "
+        raise TrainingRefused(f"thorough mode fine-tunes the network on your tracks alone, which would change the "
                          f"{len(plan.kept)} genres of the base model you did not supply: use quick mode to add "
                          "your genres, or train only your genres")
 
@@ -315,8 +315,8 @@ def train_on_library(scan: LabelledScan, name: str, options: TrainOptions = Trai
 
     Raises
     ------
-    ValueError
-        When the library cannot train (fewer than two genres with readable tracks), the
+    TrainingRefused
+        (a ``ValueError`` too) When the library cannot train (fewer than two genres with readable tracks), the
         model name or scope is not valid, or thorough mode would move kept genres.
     OSError
         When the models folder cannot be written to (checked before any work).
