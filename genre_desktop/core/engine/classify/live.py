@@ -28,6 +28,7 @@ import soxr
 from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
 from genre_desktop.core.engine.audio.features import SILENCE_LEVEL, StreamingLogMel
 from genre_desktop.core.engine.classify.sound_tagger import WINDOW_SECONDS, music_probability_of
+from genre_desktop.core.engine.classify.verdicts import Verdict
 from genre_desktop.core.errors import GenreDesktopError
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class LivePrediction:
     smoothed_confidence: float  # calibrated as a file of that many slices
     level_dbfs: float
     latency_ms: float = 0.0  # window end (audio received) to prediction ready
-    verdict: str = "genre"  # as TrackResult.verdict, of the vote over the last few slices
+    verdict: str = Verdict.GENRE  # as TrackResult.verdict, of the vote over the last few slices
     reason: str = ""  # why the verdict is hedged, in words (TrackResult.reason)
 
     def to_json(self) -> dict:
@@ -226,7 +227,7 @@ class LiveAnalyzer:
         if self._quiet():
             self.history.clear()
             latency = (time.perf_counter() - received_at) * 1000 if received_at else 0.0
-            return LivePrediction(t, probs[0], None, 0.0, None, 0.0, level, latency, "silence")
+            return LivePrediction(t, probs[0], None, 0.0, None, 0.0, level, latency, Verdict.SILENCE)
         p = apply_temperature(probs[0], temperature_for(self.classifier.bundle.calibration, 1))
         voted = list(self.history) or [(self.frames_total - cfg.slice_frames, probs[0],
                                         None if tags is None else tags[0], emb[0], False)]
