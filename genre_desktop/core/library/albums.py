@@ -254,25 +254,32 @@ def album_index(db: LibraryDatabase, model_key: Optional[str]) -> list[Album]:
     The same albums as :func:`group_rows`, built from the stored path bytes."""
     groups: dict = {}
     artists: dict = {}
-    albumartists: dict = {}
-    folders: dict = {}
+    albumartists: dict = {}  # of albums keyed by their album artist: its spellings, their folders
+    named: dict = {}  # (album, album artist) -> their folded pair (they repeat on every track)
     for file_id, path, artist, album, albumartist, verdict, _genre, _closest in db.album_fields(model_key):
+        pair = named.get((album, albumartist))
+        if pair is None:
+            pair = named[(album, albumartist)] = grouping("", album, albumartist)[1:]
         folder = path.rpartition(b"/")[0] or b"/"
-        key = grouping(folder, album, albumartist)
+        key = (b"", *pair) if pair[0] else (folder, *pair)
         found = groups.get(key)
         if found is None:
             found = groups[key] = Album(key=key, artist=None, album=album, folder="")
-            artists[key], albumartists[key], folders[key] = Counter(), Counter(), set()
+            artists[key] = Counter()
+            if pair[0]:
+                albumartists[key] = (Counter(), set())
         found.file_ids.append(file_id)
         artists[key][artist] += 1
-        albumartists[key][albumartist] += 1
-        folders[key].add(folder)
+        if pair[0]:
+            albumartists[key][0][albumartist] += 1
+            albumartists[key][1].add(folder)
         if verdict in MUSIC_VERDICTS:
             found.analysed += 1
     for key, album in groups.items():
+        spellings, folders = albumartists.get(key, (Counter(), {key[0]}))
         album.key = (os.fsdecode(key[0]), key[1], key[2])
-        album.folder = os.fsdecode(_common_folder(folders[key]))
-        album.artist = _artist_of(key, albumartists[key], artists[key].elements())
+        album.folder = os.fsdecode(_common_folder(folders))
+        album.artist = _artist_of(key, spellings, artists[key].elements())
     return _in_order(groups.values())
 
 
