@@ -170,6 +170,8 @@ def test_show_albums_json_names_the_album_artist_and_the_folder_of_untagged_trac
     folder = by_artist[None]
     assert set(folder) == fixed | {"folder"} and folder["album"] is None and folder["folder"] == str(misc)
     assert folder["tracks"] == 2 and folder["genre"] == "blues"
+    plain = subprocess.run([*done.args[:-4], "--albums", "--model", name], capture_output=True, text=True, timeout=300)
+    assert f"-\t{misc}\tblues" in plain.stdout and f"{CURATOR}\tSummer Mix\tpop" in plain.stdout, plain.stdout
 
 
 def old_library(path):

@@ -106,7 +106,8 @@ def _show_albums(args, ref) -> int:
             continue
         genre = album_text(album.verdict, album.genre, album.confidence)
         odd = f"\t{len(album.disagreeing)} disagreeing" if album.disagreeing else ""
-        print(f"{album.artist or '-'}\t{album.title}\t{genre}\t{len(album.tracks)} tracks{odd}")
+        title = album.folder if album.by_folder else album.title  # tracks without an album tag: their folder
+        print(f"{album.artist or '-'}\t{title}\t{genre}\t{len(album.tracks)} tracks{odd}")
     if not args.json:
         print(f"{len(found):,} albums", file=sys.stderr)
     return 0
