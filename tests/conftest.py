@@ -5,13 +5,26 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import logging  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+#: the read-only data beside the repository (``../shared``): real music and published weights;
+#: tests reach it through the ``shared_data`` / ``shared_models`` fixtures, which skip when absent
+SHARED = ROOT.parent / "shared"
+SHARED_DATA = SHARED / "data"
+#: the command line as a real program (``run_cli_process``)
+CLI_COMMAND = (sys.executable, "-m", "genre_desktop.cli")
+CLI_TIMEOUT = 600  # seconds; only a hang (the bug) comes near it
 SR = 16000
 TINY_LABELS = ["bass", "treble", "noise"]
 
@@ -36,6 +49,132 @@ def write(path: Path, audio: np.ndarray, sr: int = SR, **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, sr, **kwargs)
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real music: gtzan/, emotify/ ...); the test skips, saying so, when absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real music not found at {SHARED_DATA} (the shared data beside the repository)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """``../shared/models`` (published weights); the test skips, saying so, when absent."""
+    folder = SHARED / "models"
+    if not folder.is_dir():
+        pytest.skip(f"published weights not found at {folder} (the shared data beside the repository)")
+    return folder
+
+
+@dataclass
+class CliResult:
+    """One in-process run of the command line: the exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _Captured(io.TextIOWrapper):
+    """A text stream like the terminal's (UTF-8, ``reconfigure`` works) that keeps what is written."""
+
+    def __init__(self):
+        super().__init__(io.BytesIO(), encoding="utf-8", newline="", write_through=True)
+
+    def getvalue(self) -> str:
+        return self.buffer.getvalue().decode("utf-8", "backslashreplace")
+
+
+def cli_in_process(*args, check_rc: int | None = None) -> CliResult:
+    """``genre_desktop.cli.program.main(args)`` with stdout and stderr captured (see ``run_cli``)."""
+    from genre_desktop.cli.program import main
+
+    environ = dict(os.environ)  # main sets the thread policy in the environment
+    out, err = _Captured(), _Captured()
+    # what the program's logging.basicConfig would print (pytest's own handlers make it a no-op here)
+    logged = logging.StreamHandler(err)
+    logged.setLevel(logging.INFO if {"-v", "--verbose"} & set(map(str, args)) else logging.WARNING)
+    logged.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(logged)
+    root.setLevel(min(level, logged.level))
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse: --help (0), a bad option (2)
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        root.removeHandler(logged)
+        root.setLevel(level)
+        os.environ.clear()
+        os.environ.update(environ)
+    result = CliResult(code, out.getvalue(), err.getvalue())
+    if check_rc is not None:
+        assert code == check_rc, f"exit {code}, stderr:\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """The command line in this process (``genre_desktop.cli.program.main``), the way a
+    person runs it: ``run_cli("classify", path, check_rc=0)`` returns a :class:`CliResult`
+    (``returncode``, ``stdout``, ``stderr``); ``check_rc`` asserts the exit status.
+
+    Use ``run_cli_process`` only where a real process is the point (kills, a lock held by
+    another process, SIGPIPE, the C-level stderr filter, fault points that SIGKILL)."""
+    return cli_in_process
+
+
+#: a program that runs the command line, then fails (exit 97) if it imported a module named
+#: before ``--`` (``run_cli_process(..., forbid_imports=("torch",))``)
+_FORBIDDING = """
+import sys
+from genre_desktop.cli.program import main
+end = sys.argv.index("--")
+code = main(sys.argv[end + 1:])
+sys.stdout.flush()
+imported = [name for name in sys.argv[1:end] if name in sys.modules]
+if imported:
+    print(f"imported {imported}", file=sys.stderr)
+sys.exit(97 if imported else code)
+"""
+
+
+class CliProcess:
+    """The command line as a real program (``python -m genre_desktop.cli``), for the tests
+    that need one: ``run_cli_process("classify", path, check_rc=0, env={...})`` returns a
+    ``subprocess.CompletedProcess``; ``run_cli_process.popen(*args, **kwargs)`` starts one
+    (to kill, to pipe into ``head``). The environment is this test's (its user data folder)
+    plus ``env``; a run that blocks is killed after ``timeout`` seconds and the test fails.
+    ``forbid_imports``: the run fails (exit 97) if the program imported any of these modules."""
+
+    @staticmethod
+    def command(*args, forbid_imports: tuple[str, ...] = ()) -> list[str]:
+        if forbid_imports:
+            return [sys.executable, "-c", _FORBIDDING, *forbid_imports, "--", *map(str, args)]
+        return [*CLI_COMMAND, *map(str, args)]
+
+    def __call__(self, *args, check_rc: int | None = None, env: dict | None = None,
+                 timeout: float = CLI_TIMEOUT, forbid_imports: tuple[str, ...] = (),
+                 **kwargs) -> subprocess.CompletedProcess:
+        proc = subprocess.run(self.command(*args, forbid_imports=forbid_imports), capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, **(env or {})}, **kwargs)
+        if check_rc is not None:
+            assert proc.returncode == check_rc, f"exit {proc.returncode}, stderr:\n{proc.stderr[-3000:]}"
+        return proc
+
+    def popen(self, *args, env: dict | None = None, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*args), env={**os.environ, **(env or {})}, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def run_cli_process() -> CliProcess:
+    """The command line as a real program (:class:`CliProcess`)."""
+    return CliProcess()
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +234,37 @@ def bundled_model_path() -> Path:
         return resolve_model(None)
     except BundleError as exc:
         pytest.skip(f"no bundled model: {exc}")
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, monkeypatch):
+    """The main window, shown offscreen, with the tiny model loaded (no other models listed)."""
+    from genre_desktop.gui.main_window import MainWindow
+    from genre_desktop.gui.settings import app_settings
+
+    monkeypatch.setattr("genre_desktop.gui.model_menu.list_models", lambda **kwargs: [])
+    w = MainWindow(app_settings())
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.model_ready, timeout=20000):
+        w.switch_model(str(tiny_model))
+    yield w
+    w.close()
+
+
+def drop(widget, paths) -> None:
+    """Real drag-enter and drop events of ``paths`` (as file URLs) on ``widget``."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    enter = QDragEnterEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    widget.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    event = QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    widget.dropEvent(event)
 
 
 @pytest.fixture(scope="session")
