@@ -7,6 +7,9 @@ confidence, both learnt from the training tracks only (never the tracks reported
 - :func:`cross_validated_temperature`: the head is refitted on four fifths of the training
   tracks and predicts the fifth, five times; the temperature is fitted to those held-out
   track verdicts (``engine.calibration``), and their ECE is given before and after.
+
+:func:`learn_honesty` is the training stage that learns both for a new model (with the
+hedge rules and temperature floor of its scope).
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from genre_desktop.core.engine.classify.calibration import apply_temperature, ex
 from genre_desktop.core.engine.models.openset import FOLDS, OpenSet, fit_openset
 from genre_desktop.core.engine.classify.verdict import softmax, vote
 from genre_desktop.core.training.heads import fit_standardised_head
+from genre_desktop.core.training.scope import extended_openset
+from genre_desktop.core.training.training_run import SMALL_LIBRARY, Run
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +137,49 @@ def model_openset(track_slices: list[np.ndarray], y: np.ndarray, base_openset: O
         music = (base_openset.music, base_openset.not_music_thresholds)
         steady = base_openset.steady_threshold
     return fit_openset(track_slices, y, music=music, fit_music=False, steady=steady)
+
+
+def min_temperature(run: Run) -> float:
+    """How far the temperature may sharpen a user model's verdicts: an extended model no
+    further than its base (calibrated on music at large), a model of only the person's
+    genres not at all (its held-out tracks never show it music of other genres)."""
+    return run.base.temperature if run.plan.scope == "extend" else 1.0
+
+
+def hedge_rules(run: Run) -> dict:
+    """The base's hedge rules; for a model of only the person's genres, "none of my genres"
+    counts at any confidence (a softmax over a few genres is confident about any music)."""
+    rules = dict(run.base.thresholds)
+    if run.plan.scope == "only":
+        rules["unknown_max_confidence"] = 1.01
+    return rules
+
+
+def learn_honesty(run: Run, feats: dict, audible: dict) -> tuple[object, dict, Optional[dict]]:
+    """From the training tracks only: open-set statistics and a cross-validated temperature;
+    for a small library (quick mode) also k-fold predictions over all its tracks."""
+    train = list(run.train_idx)
+    fit = run.head_fitter()
+    train_slices = audible_only([feats[i] for i in train], [audible[i] for i in train])
+    if run.plan.scope == "extend" and run.base.openset is not None and not run.thorough:
+        openset = extended_openset(run.plan, run.base.openset, train_slices, run.y[train])
+    elif run.plan.scope == "extend" and run.plan.kept:
+        openset = None  # no statistics for the kept genres: no open-set test rather than a wrong one
+    else:
+        openset = model_openset(train_slices, run.y[train], run.base.openset, backbone_changed=run.thorough)
+
+    def fit_on(tracks: list):
+        return lambda positions: fit([feats[tracks[p]] for p in positions], run.y[[tracks[p] for p in positions]])
+
+    n = len(run.plan.labels)
+    calibration = cross_validated_temperature([feats[i] for i in train], [audible[i] for i in train],
+                                              run.y[train], n, run.options.l2, fit_head=fit_on(train),
+                                              min_temperature=min_temperature(run))
+    cv = None
+    if not run.thorough and len(run.scan.tracks) <= SMALL_LIBRARY:
+        every = sorted(feats)
+        cv = cross_validated_accuracy([feats[i] for i in every], [audible[i] for i in every], run.y[every], n,
+                                      run.options.l2, fit_head=fit_on(every))
+        if cv:
+            cv["positions"] = [every[p] for p in cv["positions"]]
+    return openset, calibration, cv

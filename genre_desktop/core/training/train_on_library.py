@@ -9,15 +9,19 @@ track, stratified by genre, never slices of one track on both sides; a small lib
 also cross-validated over all its tracks (the one figure the wizard shows). Decoded
 features are cached per file.
 
-The run is a chain of stages, each a function below: read the features, split, listen
-(embeddings), fit the head, fine-tune (thorough), learn the honest answers (open set,
-temperature, cross-validation), validate through the app's verdict path, save.
+The run is a chain of stages, each a function taking ``progress(fraction, message)`` and
+stopping when ``should_stop()``: :func:`prepare_run` (refuse early, read and cache the
+features, plan the labels, split), :func:`fit_head` (listen once, fit the genre head),
+:func:`refine_network` (thorough mode: fine-tune), :func:`check_model` (the honest answers:
+open set, temperature, cross-validation, :mod:`.honesty`; then validation through the
+app's verdict path, :mod:`.validation`) and :func:`save_model`. What they share is a
+:class:`~.training_run.Run`.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -26,47 +30,25 @@ import torch
 
 from genre_desktop.core.engine.audio.decode import AudioDecodeError
 from genre_desktop.core.engine.models.bundle import BundleMeta, ModelBundle, load_bundle, save_bundle
-from genre_desktop.core.engine.models.bundle_meta import Calibration
-from genre_desktop.core.engine.classify.classifier import Classifier
-from genre_desktop.core.engine.classify.verdicts import VERDICTS
 from genre_desktop.core.engine.network.model import build_model, in_batches
 from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.paths import feature_cache_folder
 from genre_desktop.core.safe_files import check_writable, fault_point
 from genre_desktop.core.tasks import ProgressCallback, StopCallback, check_stop, no_progress, scaled
-from genre_desktop.core.engine.classify.verdict import fit_slices, silent_slices, softmax
-from genre_desktop.core.training.evaluation import confusion_report
+from genre_desktop.core.engine.classify.verdict import fit_slices, silent_slices
+from genre_desktop.core.training.evaluation import ConfusionReport
 from genre_desktop.core.training.feature_cache import FeatureCache
 from genre_desktop.core.training.fine_tune import FineTuneOptions, History, TrackData, train_network
-from genre_desktop.core.training.honesty import audible_only, cross_validated_accuracy, cross_validated_temperature, model_openset
+from genre_desktop.core.training.honesty import hedge_rules, learn_honesty, min_temperature  # noqa: F401 (re-exported)
 from genre_desktop.core.training.labelled_folders import LabelledScan
 from genre_desktop.core.training.outcome import Estimate, TrainOutcome, WrongTrack, trust_warnings  # noqa: F401 (re-exported)
 from genre_desktop.core.training.scope import (SCOPES, LabelPlan, TrainingRefused, extended_openset, fit_scoped_head, head_prior, match_known_genres,  # noqa: F401
                     plan_labels, pseudo_samples)
 from genre_desktop.core.training.splits import grouped_stratified_split
+from genre_desktop.core.training.training_run import FINE_TUNE_LR, SMALL_LIBRARY, Run, TrainOptions  # noqa: F401
+from genre_desktop.core.training.validation import model_meta, validate
 
 log = logging.getLogger(__name__)
-
-
-# thorough mode's peak learning rate per base architecture: the pretrained MSD_musicnn
-# mid-end overfits a small library at 1e-3 (Emotify, 20 tracks/genre: 73.8 % vs 81.2 % for
-# quick mode on the same draw)
-FINE_TUNE_LR = {"genre_cnn": 1e-3, "musicnn_genre": 1e-4}
-SMALL_LIBRARY = 200  # up to this many tracks, quick mode also cross-validates over all of them
-
-
-@dataclass
-class TrainOptions:
-    mode: str = "quick"  # "quick" or "thorough"
-    epochs: Optional[int] = None  # thorough mode; default 8
-    lr: Optional[float] = None  # thorough mode; default: the base architecture's FINE_TUNE_LR
-    seed: int = 0
-    val_fraction: float = 0.25
-    l2: float = 0.1  # on standardised features
-    # a genre the base model knows (same name, ignoring case, spaces and punctuation)
-    # starts from the base's head row, and the L2 penalty pulls it there rather than to zero
-    reuse_known_genres: bool = True
-    scope: str = "extend"  # "extend": the base's genres plus yours; "only": yours alone
 
 
 def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
@@ -78,45 +60,6 @@ def slice_embeddings(model, mel: np.ndarray, slice_frames: int) -> np.ndarray:
 def audible_slices(mel: np.ndarray, slice_frames: int) -> np.ndarray:
     """(n_slices,) bool: which of a track's slices count in the vote (the app's rule)."""
     return ~silent_slices(fit_slices(np.asarray(mel, np.float32), slice_frames)[0])
-
-
-@dataclass
-class Run:
-    """What the stages share: the library as read, the base model, the label plan."""
-
-    scan: LabelledScan
-    base: ModelBundle
-    plan: LabelPlan
-    options: TrainOptions
-    mels: list
-    y: np.ndarray  # each track's row in plan.labels
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    should_stop: Optional[StopCallback] = None
-
-    @property
-    def eval_idx(self) -> np.ndarray:
-        return self.val_idx if len(self.val_idx) else self.train_idx
-
-    @property
-    def thorough(self) -> bool:
-        return self.options.mode == "thorough"
-
-    def head_fitter(self) -> Callable[[list, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """``fit(track_feats, rows) -> (weight, bias)``: the head for this plan on these
-        tracks (also what the cross-validation refits on each fold)."""
-        head = self.base.model.head
-        prior = head_prior(self.plan, self.base.labels, head.weight.detach().numpy(), head.bias.detach().numpy())
-        openset = self.base.openset
-        use_pseudo = bool(self.plan.others) and openset is not None
-
-        def fit(track_feats: list, rows: np.ndarray):
-            x = np.concatenate(track_feats)
-            ys = np.concatenate([[r] * len(f) for f, r in zip(track_feats, rows)])
-            pseudo = pseudo_samples(openset, self.plan.others, track_feats, seed=self.options.seed) if use_pseudo else None
-            return fit_scoped_head(self.plan, x, ys, self.options.l2, prior, pseudo, self.should_stop)
-
-        return fit
 
 
 def check_destination(scan: LabelledScan, name: str, dest: Optional[Path]) -> Path:
@@ -211,95 +154,91 @@ def fine_tune(run: Run, model, progress: ProgressCallback, on_epoch) -> tuple[ob
                          options, model=model, progress=progress, should_stop=run.should_stop, on_epoch=on_epoch)
 
 
-def min_temperature(run: Run) -> float:
-    """How far the temperature may sharpen a user model's verdicts: an extended model no
-    further than its base (calibrated on music at large), a model of only the person's
-    genres not at all (its held-out tracks never show it music of other genres)."""
-    return run.base.temperature if run.plan.scope == "extend" else 1.0
+def prepare_run(scan: LabelledScan, name: str, options: TrainOptions, base_model: Optional[str],
+                dest: Optional[Path], cache: Optional[FeatureCache], progress: ProgressCallback,
+                should_stop: Optional[StopCallback]) -> tuple[Run, Path, list]:
+    """Stage 1: refuse what cannot train before any work (destination, scope and mode),
+    read each track's features (cached per file), plan the labels, split the tracks.
+
+    Returns the run, where the model will go, and the files skipped since the scan."""
+    dest = check_destination(scan, name, dest)
+    base = load_bundle(resolve_model(base_model))
+    refuse_moving_kept_genres(plan_labels(base.labels, scan.genres, options.scope, options.reuse_known_genres), options)
+    cache = cache or FeatureCache(feature_cache_folder())
+    scan, mels, skipped = read_features(scan, base.features, cache, progress, should_stop)
+    plan = plan_labels(base.labels, scan.genres, options.scope, options.reuse_known_genres)
+    train_idx, val_idx = split_tracks(scan, options)
+    run = Run(scan, base, plan, options, mels, np.array([plan.index[t.genre] for t in scan.tracks]),
+              train_idx, val_idx, should_stop)
+    if plan.known:
+        log.info("genres the base model knows, starting from its head: %s", ", ".join(plan.known))
+    return run, dest, skipped
 
 
-def hedge_rules(run: Run) -> dict:
-    """The base's hedge rules; for a model of only the person's genres, "none of my genres"
-    counts at any confidence (a softmax over a few genres is confident about any music)."""
-    rules = dict(run.base.thresholds)
-    if run.plan.scope == "only":
-        rules["unknown_max_confidence"] = 1.01
-    return rules
+def fit_head(run: Run, progress: ProgressCallback) -> tuple[object, dict]:
+    """Stage 2: a network with the base's embedding listens to each track once (quick mode
+    validates from the same embeddings) and the genre head is fitted on the training ones.
+
+    Returns the network and ``{track: slice embeddings}``."""
+    model = new_model(run.base, len(run.plan.labels))
+    needed = list(run.train_idx) + ([] if run.thorough else list(run.val_idx))
+    feats = listen(run, model, needed, progress)
+    progress(1.0, "fitting the genre head")
+    fault_point("train:fitting")
+    set_head(model, *run.head_fitter()([feats[i] for i in run.train_idx], run.y[run.train_idx]))
+    return model, feats
 
 
-def learn_honesty(run: Run, feats: dict, audible: dict) -> tuple[object, dict, Optional[dict]]:
-    """From the training tracks only: open-set statistics and a cross-validated temperature;
-    for a small library (quick mode) also k-fold predictions over all its tracks."""
-    train = list(run.train_idx)
-    fit = run.head_fitter()
-    train_slices = audible_only([feats[i] for i in train], [audible[i] for i in train])
-    if run.plan.scope == "extend" and run.base.openset is not None and not run.thorough:
-        openset = extended_openset(run.plan, run.base.openset, train_slices, run.y[train])
-    elif run.plan.scope == "extend" and run.plan.kept:
-        openset = None  # no statistics for the kept genres: no open-set test rather than a wrong one
-    else:
-        openset = model_openset(train_slices, run.y[train], run.base.openset, backbone_changed=run.thorough)
-
-    def fit_on(tracks: list):
-        return lambda positions: fit([feats[tracks[p]] for p in positions], run.y[[tracks[p] for p in positions]])
-
-    n = len(run.plan.labels)
-    calibration = cross_validated_temperature([feats[i] for i in train], [audible[i] for i in train],
-                                              run.y[train], n, run.options.l2, fit_head=fit_on(train),
-                                              min_temperature=min_temperature(run))
-    cv = None
-    if not run.thorough and len(run.scan.tracks) <= SMALL_LIBRARY:
-        every = sorted(feats)
-        cv = cross_validated_accuracy([feats[i] for i in every], [audible[i] for i in every], run.y[every], n,
-                                      run.options.l2, fit_head=fit_on(every))
-        if cv:
-            cv["positions"] = [every[p] for p in cv["positions"]]
-    return openset, calibration, cv
+def refine_network(run: Run, model, progress: ProgressCallback,
+                   on_epoch: Optional[Callable[[History], None]]) -> tuple[object, History, dict]:
+    """Stage 3 (thorough mode): fine-tune the network on augmented slices, then listen again
+    with it to the tracks the later stages read. ``progress`` is the whole run's (this stage
+    spans 0.5 to 0.95 of it). Returns the network, its history and the new embeddings."""
+    model, history = fine_tune(run, model, scaled(progress, 0.5, 0.95), on_epoch)
+    check_stop(run.should_stop)
+    progress(0.93, "looking again with the fine-tuned network")
+    feats = listen(run, model, sorted(set(run.train_idx) | set(run.eval_idx)), no_progress)
+    return model, history, feats
 
 
-def validate(run: Run, bundle: ModelBundle, feats: dict, audible: dict):
-    """Each evaluation track through the app's own verdict path (the in-memory bundle).
+@dataclass
+class Checked:
+    """What stage 4 found: the honest answers learnt and the validation through the app."""
 
-    Returns the confusion report, the tracks it got wrong, and the verdict counts."""
-    classifier = Classifier(bundle)
-    weight, bias = bundle.model.head.weight.detach().numpy(), bundle.model.head.bias.detach().numpy()
-    labels = run.plan.labels
-    truth, predicted, wrong, verdicts = [], [], [], []
-    for i in run.eval_idx:
-        check_stop(run.should_stop)
-        track = run.scan.tracks[i]
-        slice_probs = softmax(feats[i] @ weight.T + bias)
-        result = classifier.verdict(str(track.path), track.duration, np.zeros(len(slice_probs), int),
-                                    slice_probs, ~audible[i], embeddings=feats[i])
-        truth.append(labels[run.y[i]])
-        predicted.append(result.closest or "(silence)")
-        verdicts.append(result.verdict)
-        if result.closest != labels[run.y[i]]:
-            wrong.append(WrongTrack(track.path, labels[run.y[i]], result.closest or "(silence)",
-                                    result.confidence, result.verdict))
-    counts = {v: verdicts.count(v) for v in VERDICTS if v in verdicts}
-    return confusion_report(truth, predicted, labels), wrong, counts
+    openset: object
+    calibration: dict
+    cv: Optional[dict]
+    report: ConfusionReport
+    wrong: list = field(default_factory=list)
+    verdict_counts: dict = field(default_factory=dict)
 
 
-def model_meta(run: Run, name: str, report, openset, calibration: dict, cv: Optional[dict],
-               verdict_counts: dict, seconds: float) -> BundleMeta:
-    base, plan, validated = run.base, run.plan, len(run.val_idx) > 0
-    return BundleMeta(
-        name=name, version="1", architecture=base.meta["architecture"], labels=plan.labels, tags=base.tags,
-        features=base.features, thresholds=hedge_rules(run),
-        openset=openset.thresholds() if openset is not None else None, calibration=Calibration.from_dict(calibration),
-        provenance={"base_model": base.name, "mode": run.options.mode, "scope": plan.scope,
-                    "known_genres": plan.known, "kept_genres": [plan.labels[k] for k in plan.kept],
-                    "library": ", ".join(f"{g} {n}" for g, n in run.scan.counts().items()),
-                    "validation": f"{len(run.val_idx)} tracks held out by track, stratified"
-                    if validated else "none (library too small): accuracy is on training tracks"},
-        metrics={"validation_track_accuracy": report.accuracy,
-                 "balanced_accuracy": report.balanced_accuracy(),
-                 "recall": report.recall(), "train_tracks": int(len(run.train_idx)),
-                 "validation_tracks": int(len(run.val_idx)), "seconds": round(seconds, 1),
-                 "validation_verdicts": verdict_counts,
-                 **({"cross_validated_accuracy": [cv["pooled"], cv["spread"]], "cross_validated_tracks": cv["tracks"]}
-                    if cv else {})})
+def check_model(run: Run, model, dest: Path, feats: dict, progress: ProgressCallback) -> Checked:
+    """Stage 4: learn the honest answers from the training tracks only (open set,
+    temperature, cross-validation: :func:`.honesty.learn_honesty`), then run each evaluation
+    track through the app's own verdict path with the model as it will be saved
+    (:func:`.validation.validate`). ``progress`` is the whole run's (0.93 to 0.95)."""
+    check_stop(run.should_stop)
+    progress(0.93, "learning what your genres sound like")
+    audible = {i: audible_slices(run.mels[i], run.base.features.slice_frames) for i in feats}
+    openset, calibration, cv = learn_honesty(run, feats, audible)
+    progress(0.95, "validating")
+    draft = ModelBundle(dest, {"thresholds": hedge_rules(run), "calibration": calibration}, model, run.plan.labels,
+                        run.base.features, run.base.tags, openset)
+    report, wrong, verdict_counts = validate(run, draft, feats, audible)
+    return Checked(openset, calibration, cv, report, wrong, verdict_counts)
+
+
+def save_model(run: Run, dest: Path, model, meta: BundleMeta, openset, name: str,
+               progress: ProgressCallback) -> tuple[Path, bool]:
+    """Stage 5: write the bundle (weights left as in the base are referenced, not copied).
+    Returns where it went and whether it replaced a model of that name."""
+    check_stop(run.should_stop)
+    fault_point("train:before-save")
+    replaced = dest.exists()
+    path = save_bundle(dest, model, meta, base=run.base, openset=openset)
+    progress(1.0, f"saved {name}")
+    return path, replaced
 
 
 def train_on_library(scan: LabelledScan, name: str, options: TrainOptions = TrainOptions(),
@@ -326,49 +265,23 @@ def train_on_library(scan: LabelledScan, name: str, options: TrainOptions = Trai
         The base model cannot be loaded, or training produced a model that would not load
         (non-finite weights): nothing is written.
     """
-    dest = check_destination(scan, name, dest)
     t0 = time.perf_counter()
-    base = load_bundle(resolve_model(base_model))
-    refuse_moving_kept_genres(plan_labels(base.labels, scan.genres, options.scope, options.reuse_known_genres), options)
-    cache = cache or FeatureCache(feature_cache_folder())
-    scan, mels, skipped = read_features(scan, base.features, cache, scaled(progress, 0.0, 0.4), should_stop)
-    plan = plan_labels(base.labels, scan.genres, options.scope, options.reuse_known_genres)
+    run, dest, skipped = prepare_run(scan, name, options, base_model, dest, cache, scaled(progress, 0.0, 0.4),
+                                     should_stop)
     t_features = time.perf_counter() - t0
-    train_idx, val_idx = split_tracks(scan, options)
-    run = Run(scan, base, plan, options, mels, np.array([plan.index[t.genre] for t in scan.tracks]),
-              train_idx, val_idx, should_stop)
-    if plan.known:
-        log.info("genres the base model knows, starting from its head: %s", ", ".join(plan.known))
-    model = new_model(base, len(plan.labels))
-    # quick mode validates from the same embeddings, so the network runs over each track once
-    span = 0.1 if run.thorough else 0.5  # the bulk of quick mode's time
-    needed = list(train_idx) + ([] if run.thorough else list(val_idx))
-    feats = listen(run, model, needed, scaled(progress, 0.4, 0.4 + span))
-    progress(0.4 + span, "fitting the genre head")
-    fault_point("train:fitting")
-    set_head(model, *run.head_fitter()([feats[i] for i in train_idx], run.y[train_idx]))
+    span = 0.1 if run.thorough else 0.5  # listening is the bulk of quick mode's time
+    model, feats = fit_head(run, scaled(progress, 0.4, 0.4 + span))
     history = History()
     if run.thorough:
-        model, history = fine_tune(run, model, scaled(progress, 0.5, 0.95), on_epoch)
-        check_stop(should_stop)
-        progress(0.93, "looking again with the fine-tuned network")
-        feats = listen(run, model, sorted(set(train_idx) | set(run.eval_idx)), no_progress)
-    check_stop(should_stop)
-    progress(0.93, "learning what your genres sound like")
-    audible = {i: audible_slices(mels[i], base.features.slice_frames) for i in feats}
-    openset, calibration, cv = learn_honesty(run, feats, audible)
-    progress(0.95, "validating")
-    draft = ModelBundle(dest, {"thresholds": hedge_rules(run), "calibration": calibration}, model, plan.labels,
-                        base.features, base.tags, openset)
-    report, wrong, verdict_counts = validate(run, draft, feats, audible)
+        model, history, feats = refine_network(run, model, progress, on_epoch)
+    checked = check_model(run, model, dest, feats, progress)
     seconds = {"features": t_features, "total": time.perf_counter() - t0}
-    meta = model_meta(run, name, report, openset, calibration, cv, verdict_counts, seconds["total"])
-    check_stop(should_stop)
-    fault_point("train:before-save")
-    replaced = dest.exists()
-    path = save_bundle(dest, model, meta, base=base, openset=openset)  # weights left as in the base are referenced
-    progress(1.0, f"saved {name}")
-    return TrainOutcome(path, report, history, wrong, seconds, len(val_idx) > 0, plan.known, skipped, replaced,
-                        [scan.tracks[i].path for i in run.eval_idx], verdict_counts, calibration, cv,
-                        scope=plan.scope, labels=plan.labels, base_labels=list(base.labels),
-                        user_genres=list(scan.genres), cv_paths=[t.path for t in scan.tracks])
+    meta = model_meta(run, name, checked.report, checked.openset, checked.calibration, checked.cv,
+                      checked.verdict_counts, seconds["total"])
+    path, replaced = save_model(run, dest, model, meta, checked.openset, name, progress)
+    plan, scan = run.plan, run.scan
+    return TrainOutcome(path, checked.report, history, checked.wrong, seconds, len(run.val_idx) > 0, plan.known,
+                        skipped, replaced, [scan.tracks[i].path for i in run.eval_idx], checked.verdict_counts,
+                        checked.calibration, checked.cv, scope=plan.scope, labels=plan.labels,
+                        base_labels=list(run.base.labels), user_genres=list(scan.genres),
+                        cv_paths=[t.path for t in scan.tracks])
