@@ -201,6 +201,8 @@ def test_a_schema_2_library_gains_the_column_and_a_newer_one_is_still_refused(tm
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert "albumartist" in {r[1] for r in conn.execute("PRAGMA table_info(files)")}
+        plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM files WHERE albumartist = 'x' COLLATE NOCASE"))
+        assert "files_albumartist" in plan  # album_mates finds an album artist's tracks through its index
         assert conn.execute("SELECT albumartist FROM files").fetchone()[0] is None
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     before = path.read_bytes()
@@ -286,3 +288,17 @@ def test_the_album_view_says_a_not_music_track_in_words_and_names_folder_groups(
         unknown = view.artist_row("Unknown artist")
         view.fill_artist(unknown)
         assert unknown.child(0, 0).text() == "Misc" and unknown.child(0, 4).text() == FOLDER_NOTE
+
+
+def test_the_review_of_one_track_votes_its_whole_album_across_folders(tmp_path):
+    from genre_desktop.core.library.pages import album_mates, proposals_for
+    from genre_desktop.core.library.review import TagOptions
+
+    db_path = tmp_path / "lib.sqlite3"
+    with LibraryDatabase(db_path) as db:
+        paths = compilation(db, tmp_path / "Summer Mix")  # CD1: pop, pop; CD2: rock
+        add_track(db, flac(tmp_path / "Summer Mix" / "CD2" / "02.flac", "Z", "Other", seed=9), "jazz")
+        (cd2,) = [r for r in db.rows(KEY) if r.path == str(paths[2])]
+        assert [r.path for r in album_mates(db, KEY, [cd2])] == sorted(map(str, paths))
+    found = proposals_for(db_path, KEY, TagOptions(per_album=True, verdicts=("genre", "unsure")), None, [cd2])
+    assert list(found) == [cd2.id] and found[cd2.id].album_genre == "pop"  # voted with CD1's tracks, not alone

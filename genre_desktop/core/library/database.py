@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS model_tags (model_key TEXT PRIMARY KEY, names TEXT);
 #: columns added to tables of an older schema when it is opened writable (``ALTER TABLE``:
 #: SQLite cannot add a column "if not exists", so :func:`_add_columns` looks first)
 ADDED_COLUMNS = (("files", "albumartist", "TEXT"),)  # 3: albumartist
+#: indexes on added columns (made after them, so not in the schema script an older library runs first)
+ADDED_INDEXES = {"files_albumartist": "CREATE INDEX IF NOT EXISTS files_albumartist ON files (albumartist COLLATE NOCASE)"}
 
 
 def repair_library(path: os.PathLike | str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Optional[Path]:
@@ -96,16 +98,19 @@ def _columns(conn: sqlite3.Connection, table: str) -> set:
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
-    """Add the :data:`ADDED_COLUMNS` a library of an older schema lacks, in one
-    transaction (looked at on every writable open: a library whose version was raised by
-    a process killed before this ran gains them the next time)."""
-    if all(column in _columns(conn, table) for table, column, _ in ADDED_COLUMNS):
+    """Add the :data:`ADDED_COLUMNS` (and :data:`ADDED_INDEXES`) a library of an older
+    schema lacks, in one transaction (looked at on every writable open: a library whose
+    version was raised by a process killed before this ran gains them the next time)."""
+    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    if set(ADDED_INDEXES) <= indexes and all(column in _columns(conn, table) for table, column, _ in ADDED_COLUMNS):
         return
     with _Transaction(conn):
         for table, column, kind in ADDED_COLUMNS:
             if column not in _columns(conn, table):
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 log.info("library: %s.%s added (schema %s)", table, column, SCHEMA_VERSION)
+        for sql in ADDED_INDEXES.values():
+            conn.execute(sql)
 
 
 class LibraryDatabase:

@@ -271,7 +271,7 @@ def ids_of_paths(db: LibraryDatabase, paths: Iterable[os.PathLike | str]) -> lis
 def album_mates(db: LibraryDatabase, model_key: Optional[str], rows: list[FileRow]) -> list[FileRow]:
     """Every row of the albums ``rows`` are in (what voting their albums needs), by path:
     the rows of their folders (an album without an album artist lies within one folder)
-    and those naming the same album artist (an album with one may span folders, CD1/CD2),
+    and those naming the same album artist, case ignored (an album with one may span folders),
     kept when their :func:`~.albums.album_key` is one of ``rows``'."""
     wanted = {album_key(r.path, r.album, r.albumartist) for r in rows}
     found: dict = {}
@@ -280,8 +280,9 @@ def album_mates(db: LibraryDatabase, model_key: Optional[str], rows: list[FileRo
         found.update((row.id, row) for row in db.select_rows(" WHERE f.path > ? AND f.path < ?",
                                                              (model_key, low, low[:-1] + b"0"))
                      if os.path.dirname(row.path) == folder)
-    for artist in sorted({r.albumartist for r in rows if r.albumartist}):
-        found.update((row.id, row) for row in db.select_rows(" WHERE f.albumartist = ?", (model_key, artist)))
+    for artist in sorted({r.albumartist.casefold() for r in rows if r.albumartist}):  # its index ignores case
+        found.update((row.id, row) for row in db.select_rows(" WHERE f.albumartist = ? COLLATE NOCASE",
+                                                             (model_key, artist)))
     return sorted((row for row in found.values() if album_key(row.path, row.album, row.albumartist) in wanted),
                   key=lambda row: row.path)
 
