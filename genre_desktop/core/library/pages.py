@@ -280,7 +280,7 @@ def album_mates(db: LibraryDatabase, model_key: Optional[str], rows: list[FileRo
         found.update((row.id, row) for row in db.select_rows(" WHERE f.path > ? AND f.path < ?",
                                                              (model_key, low, low[:-1] + b"0"))
                      if os.path.dirname(row.path) == folder)
-    for artist in sorted({r.albumartist.casefold() for r in rows if r.albumartist}):  # its index ignores case
+    for artist in sorted({r.albumartist for r in rows if r.albumartist}):  # NOCASE: ASCII case ignored
         found.update((row.id, row) for row in db.select_rows(" WHERE f.albumartist = ? COLLATE NOCASE",
                                                              (model_key, artist)))
     return sorted((row for row in found.values() if album_key(row.path, row.album, row.albumartist) in wanted),
