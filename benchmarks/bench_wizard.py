@@ -70,7 +70,7 @@ def base_embeddings(base, paths: list[Path], cache: FeatureCache) -> dict:
     missing = [p for p in paths if p not in out]
     for n, path in enumerate(missing):
         mel = cache.get(path, base.features)
-        out[path] = (slice_embeddings(base.model, mel, base.features.slice_frames),
+        out[path] = (slice_embeddings(base.network, mel, base.features.slice_frames),
                      audible_slices(mel, base.features.slice_frames))
         if n % 50 == 0:
             print(f"  base embeddings {n}/{len(missing)}", flush=True)
@@ -88,7 +88,7 @@ def judge(bundle, embedded: dict, paths: list[Path]) -> list:
     from genre_desktop.core.engine.classify.verdict import softmax
 
     clf = Classifier(bundle)
-    w, b = bundle.model.head.weight.detach().numpy(), bundle.model.head.bias.detach().numpy()
+    w, b = bundle.network.head.weight.detach().numpy(), bundle.network.head.bias.detach().numpy()
     results = []
     for path in paths:
         e, audible = embedded[path]
@@ -235,7 +235,7 @@ def main() -> None:
                 bundle = load_bundle(outcome.path)
                 truth, pred = [], []
                 for t in test:
-                    probs = track_probs(bundle.model, cache.get(t.path, bundle.features),
+                    probs = track_probs(bundle.network, cache.get(t.path, bundle.features),
                                         bundle.features.slice_frames)
                     truth.append(t.genre)
                     pred.append(bundle.labels[int(np.argmax(probs))])

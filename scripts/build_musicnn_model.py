@@ -223,12 +223,12 @@ def write_study(args, study: dict) -> None:
 def add_honesty(args, index, feats, audible, tr, va) -> None:
     """Give the existing bundle (weights untouched) its open-set statistics and temperature."""
     bundle = load_bundle(args.out)
-    head = bundle.model.head
+    head = bundle.network.head
     openset, calibration, rules, study = honesty(index, feats, audible, tr, va, args.l2, head.weight.detach().numpy(),
                                                  head.bias.detach().numpy(), args.clip_weight, args.genre_weights)
     write_study(args, study)
     meta = {**bundle.meta, "openset": openset.meta(), "calibration": calibration, "thresholds": rules}
-    save_bundle(args.out, bundle.model, meta, openset=openset)
+    save_bundle(args.out, bundle.network, meta, openset=openset)
     previous = args.out.with_name(args.out.name + ".previous")
     for doc in ("REPORT.md", "confusion.png"):
         if (previous / doc).is_file() and not (args.out / doc).exists():

@@ -306,10 +306,10 @@ def manage_models_screenshot(w, settle) -> None:
 
     bundle = w.bundle
     for version, acc in (("1", 0.8), ("2", 0.85)):
-        save_bundle(user_models_folder() / "My vinyl", bundle.model,
+        save_bundle(user_models_folder() / "My vinyl", bundle.network,
                     {**bundle.meta, "name": "My vinyl", "version": version,
                      "metrics": {"validation_track_accuracy": acc}}, base=bundle)
-    save_bundle(user_models_folder() / "DJ set", bundle.model,
+    save_bundle(user_models_folder() / "DJ set", bundle.network,
                 {**bundle.meta, "name": "DJ set", "metrics": {"validation_track_accuracy": 0.9}}, base=bundle)
     broken = user_models_folder() / "old experiment"
     shutil.copytree(user_models_folder() / "DJ set", broken)

@@ -17,7 +17,7 @@ def copy(src, dst):
 def test_roundtrip(tiny_model):
     bundle = load_bundle(tiny_model)
     assert bundle.labels == ["bass", "treble", "noise"]
-    assert not bundle.model.training
+    assert not bundle.network.training
     assert "tiny" in bundle.describe()
 
 
@@ -67,13 +67,13 @@ def test_pickle_weights_are_never_loaded(tiny_model, tmp_path):
 def test_save_is_atomic_and_keeps_a_backup(tiny_model, tmp_path):
     bundle = load_bundle(tiny_model)
     dest = tmp_path / "mine"
-    save_bundle(dest, bundle.model, {**bundle.meta, "version": "1"})
-    save_bundle(dest, bundle.model, {**bundle.meta, "version": "2"})
+    save_bundle(dest, bundle.network, {**bundle.meta, "version": "1"})
+    save_bundle(dest, bundle.network, {**bundle.meta, "version": "2"})
     assert read_meta(dest)["version"] == "2"
     assert read_meta(tmp_path / "mine.previous")["version"] == "1"
     # a save that fails (labels do not fit the weights) leaves the old bundle intact
     with pytest.raises(BundleError):
-        save_bundle(dest, bundle.model, {**bundle.meta, "labels": ["x", "y"], "version": "3"})
+        save_bundle(dest, bundle.network, {**bundle.meta, "labels": ["x", "y"], "version": "3"})
     assert read_meta(dest)["version"] == "2"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
@@ -95,7 +95,7 @@ def test_quick_models_reference_the_bundled_backbone(bundled_model_path, tiny_li
     assert meta["base_weights"]["model"] == "genre_musicnn_v3" and meta["base_weights"]["tensors"] > 50
     own_bytes = (outcome.path / "weights.safetensors").stat().st_size
     assert own_bytes < 0.1 * (bundled_model_path / "weights.safetensors").stat().st_size
-    full = save_bundle(tmp_path / "full", slim.model, meta)  # no base given: a full copy
+    full = save_bundle(tmp_path / "full", slim.network, meta)  # no base given: a full copy
     assert "base_weights" not in read_meta(full)
     audio = synth("bass", 6.0)
     a = Classifier(slim).classify_audio(audio)

@@ -32,13 +32,13 @@ def test_a_draft_never_saved_is_keyed_by_its_tensors(tiny_model):
     import torch
 
     loaded = load_bundle(tiny_model)
-    draft = ModelBundle(tiny_model, loaded.meta, loaded.model,
+    draft = ModelBundle(tiny_model, loaded.meta, loaded.network,
                         loaded.labels, loaded.features)
     assert draft.network_key.startswith("tensors:") and draft.network_key != loaded.network_key
-    again = ModelBundle(tiny_model, loaded.meta, draft.model,
+    again = ModelBundle(tiny_model, loaded.meta, draft.network,
                         loaded.labels, loaded.features)
     assert again.network_key == draft.network_key
-    net = loaded.model
+    net = loaded.network
     with torch.no_grad():
         net.head.bias.add_(1.0)
     changed = ModelBundle(tiny_model, loaded.meta, net, loaded.labels, loaded.features)

@@ -48,8 +48,8 @@ def user_model(tiny_model) -> Path:
     """A user model "mine" (version 1) with a backup (version 0): the data that must survive."""
     bundle = load_bundle(tiny_model)
     dest = user_models_folder() / "mine"
-    save_bundle(dest, bundle.model, {**bundle.meta, "name": "mine", "version": "0"})
-    save_bundle(dest, bundle.model, {**bundle.meta, "name": "mine", "version": "1"})
+    save_bundle(dest, bundle.network, {**bundle.meta, "name": "mine", "version": "0"})
+    save_bundle(dest, bundle.network, {**bundle.meta, "name": "mine", "version": "1"})
     return dest
 
 
@@ -86,7 +86,7 @@ def test_every_rename_and_delete_path_uses_the_same_rule(user_model):
         with pytest.raises(BundleError):
             delete_user_model(bad)
     bundle = load_bundle(user_model)
-    save_bundle(user_models_folder() / "other", bundle.model, bundle.meta)
+    save_bundle(user_models_folder() / "other", bundle.network, bundle.meta)
     with pytest.raises(BundleError, match="exists"):
         rename_user_model("mine", "other")
     assert versions()["mine"] == "1"
@@ -110,7 +110,7 @@ import sys
 from genre_desktop.core.engine.models.bundle import load_bundle, save_bundle
 bundle = load_bundle(sys.argv[1])
 for i in range(int(sys.argv[3])):
-    save_bundle(sys.argv[2], bundle.model, {**bundle.meta, "name": "mine", "version": sys.argv[4]})
+    save_bundle(sys.argv[2], bundle.network, {**bundle.meta, "name": "mine", "version": sys.argv[4]})
 """
 SAVE_POINTS = ["save:weights-written", "save:verified", "swap:before-journal", "swap:after-journal",
                "swap:old-backup-moved", "swap:current-moved", "swap:new-installed"]
@@ -182,7 +182,7 @@ def test_full_disk_at_save_keeps_the_old_model(user_model, tiny_model, monkeypat
     monkeypatch.setattr(safetensors.torch, "save_file", full)
     bundle = load_bundle(tiny_model)
     with pytest.raises(OSError):
-        save_bundle(user_model, bundle.model, {**bundle.meta, "version": "9"})
+        save_bundle(user_model, bundle.network, {**bundle.meta, "version": "9"})
     assert versions() == {"mine": "1", "mine.previous": "0"}
     assert not leftovers(user_models_folder())
 
@@ -275,7 +275,7 @@ def test_nan_weights_are_refused(tiny_model, tmp_path):
     save_file(state, str(folder / "weights.safetensors"))
     with pytest.raises(BundleError, match="NaN"):
         load_bundle(folder)
-    model = load_bundle(tiny_model).model
+    model = load_bundle(tiny_model).network
     with pytest.raises(BundleError, match="NaN"):  # and never saved
         model.head.weight.data[0, 0] = float("nan")
         save_bundle(tmp_path / "never", model, read_meta(tiny_model))
@@ -478,10 +478,10 @@ def test_long_tracks_go_through_the_network_in_batches(tiny_model):
 
     bundle = load_bundle(tiny_model)
     sizes = []
-    original = bundle.model.features
-    bundle.model.features = lambda x: (sizes.append(len(x)), original(x))[1]
+    original = bundle.network.features
+    bundle.network.features = lambda x: (sizes.append(len(x)), original(x))[1]
     mel = np.zeros((bundle.features.n_mels, bundle.features.slice_frames * 300), np.float32)
-    out = training.slice_embeddings(bundle.model, mel, bundle.features.slice_frames)
+    out = training.slice_embeddings(bundle.network, mel, bundle.features.slice_frames)
     assert len(out) == 300 and max(sizes) <= SLICE_BATCH
 
 

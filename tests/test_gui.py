@@ -84,7 +84,7 @@ def test_switch_model_and_persist(qtbot, window, tiny_model, tmp_path):
     from genre_desktop.core.engine.models.bundle import load_bundle, save_bundle
 
     bundle = load_bundle(tiny_model)
-    other = save_bundle(tmp_path / "other", bundle.model, {**bundle.meta, "name": "other"})
+    other = save_bundle(tmp_path / "other", bundle.network, {**bundle.meta, "name": "other"})
     with qtbot.waitSignal(window.model_ready, timeout=20000) as blocker:
         window.switch_model(str(other))
     assert blocker.args[0].name == "other"

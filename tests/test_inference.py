@@ -156,14 +156,14 @@ def test_a_damaged_onnx_cache_entry_is_rebuilt_and_a_cached_one_needs_no_torch(t
         good = damaged.read_bytes()
         damaged.write_bytes(b"not a graph")
         clf = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
-        assert clf.runtime == "onnxruntime" and clf.bundle.model is not None  # exported afresh from torch
+        assert clf.runtime == "onnxruntime" and clf.bundle.network is not None  # exported afresh from torch
         assert damaged.read_bytes() == good
     lazy = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
-    assert lazy.runtime == "onnxruntime" and lazy.bundle.model is None
+    assert lazy.runtime == "onnxruntime" and lazy.bundle.network is None
     with pytest.MonkeyPatch.context() as mp:  # torch's numbers recorded at export must still hold
         mp.setattr("genre_desktop.core.engine.network.onnx_runtime.TOLERANCE", -1.0)
         clf = Classifier(load_bundle(tiny_model, network=False), runtime="auto")
-        assert clf.runtime == "torch" and clf.bundle.model is not None
+        assert clf.runtime == "torch" and clf.bundle.network is not None
     # the CLI, with the graph cached: a verdict without importing torch
     f = write(tmp_path / "x.wav", synth("bass", 3.0), 16000)
     code = ("import sys, json; from genre_desktop import cli; cli.main(['classify', '--json', '--model', sys.argv[1], "

@@ -65,9 +65,9 @@ def musicnn_bundle(folder, labels=TINY_LABELS):
 
 def test_bundle_roundtrip_and_tags(tmp_path):
     bundle = load_bundle(musicnn_bundle(tmp_path / "m"))
-    assert isinstance(bundle.model, MusicnnGenre) and bundle.tags == MSD_TAGS
+    assert isinstance(bundle.network, MusicnnGenre) and bundle.tags == MSD_TAGS
     with torch.inference_mode():
-        logits, tags, emb = bundle.model(music_like_slices(2))
+        logits, tags, emb = bundle.network(music_like_slices(2))
     assert logits.shape == (2, len(TINY_LABELS)) and tags.shape == (2, 50) and emb.shape == (2, 200)
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model({"name": "nope"}, 3)
@@ -76,10 +76,10 @@ def test_bundle_roundtrip_and_tags(tmp_path):
 @pytest.mark.parametrize("mode", ["quick", "thorough"])
 def test_training_keeps_the_front_end_and_learns(tmp_path, tiny_library, mode):
     base = musicnn_bundle(tmp_path / "base")
-    before = load_bundle(base).model.state_dict()
+    before = load_bundle(base).network.state_dict()
     outcome = train_on_library(scan_labelled_folders(tiny_library), f"mn-{mode}",
                                TrainOptions(mode=mode, epochs=1), base_model=str(base))
-    after = load_bundle(outcome.path).model.state_dict()
+    after = load_bundle(outcome.path).network.state_dict()
     for key in ("backbone.timbral_74.weight", "backbone.temporal.0.weight", "backbone.input_bn.running_mean"):
         assert torch.equal(before[key], after[key]), f"{key} must stay frozen"
     changed = not torch.equal(before["backbone.mid.0.weight"], after["backbone.mid.0.weight"])

@@ -101,10 +101,10 @@ def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
     assert genre_key("Hip-Hop") == genre_key("hip hop") == "hiphop"
     base = load_bundle(tiny_model)
     plan = plan_labels(base.labels, ["Treble", "shoegaze"], "only")
-    weight, bias = head_prior(plan, base.labels, base.model.head.weight.detach().numpy(),
-                              base.model.head.bias.detach().numpy())
+    weight, bias = head_prior(plan, base.labels, base.network.head.weight.detach().numpy(),
+                              base.network.head.bias.detach().numpy())
     assert plan.known == ["Treble"]
-    np.testing.assert_array_equal(weight[0], base.model.head.weight[base.labels.index("treble")].detach().numpy())
+    np.testing.assert_array_equal(weight[0], base.network.head.weight[base.labels.index("treble")].detach().numpy())
     assert not weight[1].any() and bias[1] == 0
     # the penalty pulls towards the prior: strongly regularised, the head stays there
     rng = np.random.default_rng(0)

@@ -106,7 +106,7 @@ def test_keep_the_old_one_is_honoured(qtbot, wizard, library, tiny_model, existe
     dest = user_models_folder() / "mine"
     if existed:
         bundle = load_bundle(tiny_model)
-        save_bundle(dest, bundle.model, {**bundle.meta, "name": "mine", "version": "old"})
+        save_bundle(dest, bundle.network, {**bundle.meta, "name": "mine", "version": "old"})
     to_check_page(qtbot, wizard, library)
     wizard.next()
     train = wizard.train_page

@@ -159,7 +159,7 @@ class MainWindow(QMainWindow):
         self.bundle = bundle
         # the live thread gets its own copy of the network: one nn.Module is never run
         # from two threads at once (the analysis tasks use the original)
-        self.live.set_classifier(Classifier(dataclasses.replace(bundle, model=copy.deepcopy(bundle.model))))
+        self.live.set_classifier(Classifier(dataclasses.replace(bundle, network=copy.deepcopy(bundle.network))))
         # torch, librosa & co. are imported by now: move their objects out of the cyclic
         # collector's sight, so a full collection never stalls the GUI for ~100 ms
         gc.freeze()

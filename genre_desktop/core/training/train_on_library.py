@@ -132,7 +132,7 @@ def listen(run: Run, model, indices, progress: ProgressCallback) -> dict[int, np
 def new_model(base: ModelBundle, n_labels: int):
     """A network with the base's embedding and an untrained head of ``n_labels`` rows."""
     model = build_model(base.meta["architecture"], n_labels, len(base.tags))
-    model.load_state_dict({k: v for k, v in base.model.state_dict().items() if not k.startswith("head.")},
+    model.load_state_dict({k: v for k, v in base.network.state_dict().items() if not k.startswith("head.")},
                           strict=False)
     return model.eval()
 

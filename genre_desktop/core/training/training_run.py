@@ -59,7 +59,7 @@ class Run:
     def head_fitter(self) -> Callable[[list, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """``fit(track_feats, rows) -> (weight, bias)``: the head for this plan on these
         tracks (also what the cross-validation refits on each fold)."""
-        head = self.base.model.head
+        head = self.base.network.head
         prior = head_prior(self.plan, self.base.labels, head.weight.detach().numpy(), head.bias.detach().numpy())
         openset = self.base.openset
         use_pseudo = bool(self.plan.others) and openset is not None

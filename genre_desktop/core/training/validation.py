@@ -23,7 +23,7 @@ def validate(run: Run, bundle: ModelBundle, feats: dict, audible: dict):
 
     Returns the confusion report, the tracks it got wrong, and the verdict counts."""
     classifier = Classifier(bundle)
-    weight, bias = bundle.model.head.weight.detach().numpy(), bundle.model.head.bias.detach().numpy()
+    weight, bias = bundle.network.head.weight.detach().numpy(), bundle.network.head.bias.detach().numpy()
     labels = run.plan.labels
     truth, predicted, wrong, verdicts = [], [], [], []
     for i in run.eval_idx:

@@ -158,10 +158,10 @@ class Classifier:
 
             # a cached graph needs no torch network; without one, build the network and export
             self.network = onnx_network(bundle, onnx_cache_folder())
-            if self.network is None and bundle.model is None:
+            if self.network is None and bundle.network is None:
                 self.bundle = bundle = bundle.with_network()
                 self.network = onnx_network(bundle, onnx_cache_folder())
-        elif bundle.model is None:
+        elif bundle.network is None:
             self.bundle = bundle.with_network()
 
     @property
@@ -203,7 +203,7 @@ class Classifier:
         import torch
 
         with torch.inference_mode():
-            logits, tag_logits, emb = self.bundle.model(torch.from_numpy(batch))
+            logits, tag_logits, emb = self.bundle.network(torch.from_numpy(batch))
         return logits.numpy(), (None if tag_logits is None else tag_logits.numpy()), emb.numpy()
 
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> TrackResult:

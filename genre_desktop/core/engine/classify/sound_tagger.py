@@ -151,7 +151,7 @@ class _TaggerBundle:
     """What :func:`.onnx_runtime.onnx_network` reads of a bundle."""
 
     network_key: str
-    model: object
+    network: object
     features: object
 
 

@@ -41,7 +41,7 @@ class ModelBundle:
 
     path: Path
     meta: dict
-    model: Any  # torch.nn.Module; None when loaded with network=False (see load_bundle)
+    network: Any  # the torch.nn.Module; None when loaded with network=False (see load_bundle)
     labels: list[str]
     features: FeatureConfig
     tags: list[str] = field(default_factory=list)
@@ -49,14 +49,14 @@ class ModelBundle:
     network_key: str = ""  # bundle_digest of its files; for one never saved, of its tensors
 
     def __post_init__(self) -> None:
-        if not self.network_key and self.model is not None:  # a draft: no files to digest yet
-            state = self.model.state_dict()
+        if not self.network_key and self.network is not None:  # a draft: no files to digest yet
+            state = self.network.state_dict()
             self.network_key = "tensors:" + tensors_digest(state, state)
 
     def with_network(self) -> "ModelBundle":
         """This bundle with its torch network built (loaded again from its folder when it
         was loaded with ``network=False``)."""
-        return self if self.model is not None else load_bundle(self.path)
+        return self if self.network is not None else load_bundle(self.path)
 
     @property
     def calibration(self) -> Calibration:
@@ -159,12 +159,12 @@ def bundle_digest(folder: os.PathLike | str) -> str:
 
 
 def load_bundle(path: os.PathLike | str, network: bool = True) -> ModelBundle:
-    """Load a bundle folder into a :class:`ModelBundle` (model in eval mode).
+    """Load a bundle folder into a :class:`ModelBundle` (its network in eval mode).
 
     The network is built, its weights checked for shape and finiteness, and one silent
     slice is run through it, so a bundle that loads is a bundle that classifies. With
     ``network=False`` only the metadata and open-set statistics are read and the network's
-    digest taken (``model`` is None, torch is not imported): for a runtime that has the
+    digest taken (``network`` is None, torch is not imported): for a runtime that has the
     network already (:mod:`.onnx_runtime`'s cache, checked when it was exported from these
     very bytes); :meth:`ModelBundle.with_network` builds it.
 

@@ -99,7 +99,7 @@ def shared_state(model: "torch.nn.Module", base) -> tuple[dict, dict | None]:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if base is None or not is_bundled(base.path):
         return state, None
-    base_state = {k: v.detach().cpu().contiguous() for k, v in base.model.state_dict().items()}
+    base_state = {k: v.detach().cpu().contiguous() for k, v in base.network.state_dict().items()}
     own, shared = split_shared(state, base_state)
     if not shared:
         return state, None

@@ -36,7 +36,7 @@ class Exportable(Protocol):
 
     features: Any
     network_key: str
-    model: Any
+    network: Any
 
 log = logging.getLogger(__name__)
 TOLERANCE = 1e-3  # the largest difference from torch's outputs accepted at load
@@ -150,7 +150,7 @@ def onnx_network(bundle: Exportable, cache: Path, threads: Optional[int] = None)
     """An :class:`OnnxNetwork` for ``bundle``'s network, checked against torch, or None
     (use torch).
 
-    A cached graph is used without torch. Without one it is exported from ``bundle.model``
+    A cached graph is used without torch. Without one it is exported from ``bundle.network``
     (the torch network); a bundle loaded without its network then gets None.
     """
     if os.environ.get(RUNTIME_ENV, "").lower() == "torch":
@@ -172,10 +172,10 @@ def onnx_network(bundle: Exportable, cache: Path, threads: Optional[int] = None)
             if network is not None or graph.is_file():  # used, or it differs (and stays differing)
                 os.utime(graph)  # recently used: kept by _prune
                 return network
-        if bundle.model is None:
+        if bundle.network is None:
             return None
         cache.mkdir(parents=True, exist_ok=True)
-        _export(bundle.model, probe, graph, check, source)
+        _export(bundle.network, probe, graph, check, source)
         _prune(cache)
         return _checked(graph, check, probe, threads, source)
     except Exception as exc:  # noqa: BLE001 - an export or runtime problem: torch still works
