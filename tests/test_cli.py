@@ -1,21 +1,10 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA, synth, write
-from genre_desktop import cli
-
-
-def run_cli(*args, check_rc=None):
-    proc = subprocess.run([sys.executable, "-m", "genre_desktop.cli", *map(str, args)],
-                          capture_output=True, text=True)
-    if check_rc is not None:
-        assert proc.returncode == check_rc, proc.stderr
-    return proc
+from conftest import synth, write
 
 
 def bad_inputs(tmp_path: Path) -> dict[str, Path]:
@@ -42,7 +31,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
-def test_classify_batch_survives_bad_input(tiny_model, tmp_path):
+def test_classify_batch_survives_bad_input(tiny_model, tmp_path, run_cli):
     files = bad_inputs(tmp_path)
     proc = run_cli("classify", "--json", "--model", tiny_model, *files.values(),
                    tmp_path / "no_audio", tmp_path / "does_not_exist.ogg")
@@ -65,7 +54,7 @@ def test_classify_batch_survives_bad_input(tiny_model, tmp_path):
     assert {"start", "genre", "probs"} <= set(good["slices"][0])
 
 
-def test_file_vanishing_mid_batch(tiny_model, tmp_path, monkeypatch, capsys):
+def test_file_vanishing_mid_batch(tiny_model, tmp_path, monkeypatch, run_cli):
     """A file deleted after the batch started gets an error row; the batch goes on."""
     a = write(tmp_path / "a.wav", synth("bass", 3.0), 16000)
     b = write(tmp_path / "b.wav", synth("treble", 3.0), 16000)
@@ -80,21 +69,21 @@ def test_file_vanishing_mid_batch(tiny_model, tmp_path, monkeypatch, capsys):
         return original(self, path, *args, **kwargs)
 
     monkeypatch.setattr(Classifier, "classify_file", deleting)
-    rc = cli.main(["classify", "--json", "--model", str(tiny_model), str(a), str(b), str(c)])
-    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert rc == 1
+    proc = run_cli("classify", "--json", "--model", tiny_model, a, b, c)
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 1
     assert [r.get("genre") for r in out] == ["bass", None, "noise"]
     assert "not found" in out[1]["error"]
 
 
-def test_human_table_and_top(tiny_model, tmp_path):
+def test_human_table_and_top(tiny_model, tmp_path, run_cli):
     f = write(tmp_path / "x.wav", synth("bass", 4.0), 16000)
     proc = run_cli("classify", "--top", "2", "--model", tiny_model, f, check_rc=0)
     line = proc.stdout.strip()
     assert line.startswith(str(f)) and "bass" in line and line.count("%") == 2
 
 
-def test_evaluate(tiny_model, tiny_library):
+def test_evaluate(tiny_model, tiny_library, run_cli):
     proc = run_cli("evaluate", "--json", "--model", tiny_model, tiny_library, check_rc=0)
     report = json.loads(proc.stdout)
     assert report["tracks"] == 18 and report["accuracy"] >= 0.9
@@ -102,7 +91,7 @@ def test_evaluate(tiny_model, tiny_library):
     assert "track accuracy" in text and "confusion" in text
 
 
-def test_info_and_missing_model(tiny_model):
+def test_info_and_missing_model(tiny_model, run_cli):
     out = run_cli("info", "--model", tiny_model, check_rc=0).stdout
     assert "bass, treble, noise" in out and "synthesised" in out
     proc = run_cli("info", "--model", "no-such-model", check_rc=2)
@@ -110,13 +99,11 @@ def test_info_and_missing_model(tiny_model):
 
 
 @pytest.mark.slow
-def test_classify_a_sample_of_shared_data(bundled_model_path):
+def test_classify_a_sample_of_shared_data(bundled_model_path, shared_data, run_cli):
     """Every data set and genre of ../shared/data, a few tracks each (the whole set, all
     of it decoded and classified, is benchmarks/bench_shared_data.py)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real music not found at {SHARED_DATA}")
     sample = []
-    for genre_dir in sorted(d for d in SHARED_DATA.glob("*/*") if d.is_dir()):
+    for genre_dir in sorted(d for d in shared_data.glob("*/*") if d.is_dir()):
         sample += sorted(genre_dir.glob("*.ogg"))[:2]
     assert len(sample) >= 20
     proc = run_cli("classify", "--json", "--no-progress", *sample)
@@ -130,26 +117,27 @@ def test_classify_a_sample_of_shared_data(bundled_model_path):
     assert sum(r["verdict"] == "not_music" for r in records) <= 2
 
 
-def test_no_model_installed_is_said_plainly(monkeypatch, tmp_path, capsys):
+def test_no_model_installed_is_said_plainly(monkeypatch, tmp_path, run_cli):
     from genre_desktop.core.engine.models import registry
 
     monkeypatch.setattr(registry, "bundled_models_folder", lambda: tmp_path / "none")
-    rc = cli.main(["classify", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert rc == 2 and "no genre model is installed" in err
+    proc = run_cli("classify", tmp_path)
+    assert proc.returncode == 2 and "no genre model is installed" in proc.stderr
 
 
-def test_top_must_be_positive(tiny_model, tmp_path):
+def test_top_must_be_positive(tiny_model, tmp_path, run_cli):
     f = write(tmp_path / "x.wav", synth("bass", 2.0), 16000)
     proc = run_cli("classify", "--top", "-1", "--model", tiny_model, f)
     assert proc.returncode == 2 and "must be 1 or more" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_rows_come_in_the_order_named_and_decoder_notes_stay_quiet(tmp_path):
+def test_rows_come_in_the_order_named_and_decoder_notes_stay_quiet(tmp_path, run_cli_process):
+    """A real program: the decoder's notes go to the C-level stderr, which only the
+    program's own filter (``cli.program.run``) keeps quiet."""
     good = write(tmp_path / "good.flac", synth("treble", 4.0), 16000)
     garbage = tmp_path / "random.mp3"
     garbage.write_bytes(bytes(np.random.default_rng(3).integers(0, 256, 20000, dtype=np.uint8)))
-    proc = run_cli("classify", good, tmp_path / "missing.ogg", garbage, "--no-progress")
+    proc = run_cli_process("classify", good, tmp_path / "missing.ogg", garbage, "--no-progress")
     rows = [line.split("\t")[0] for line in proc.stdout.splitlines()]
     assert rows == [str(good), str(tmp_path / "missing.ogg"), str(garbage)]
     assert "Illegal Audio-MPEG-Header" not in proc.stderr and "Note:" not in proc.stderr

@@ -21,9 +21,6 @@ import pytest
 from genre_desktop.core.library import db_open
 from genre_desktop.core.library.database import LibraryDatabase, repair_library
 from genre_desktop.core.library.db_open import LibraryDamaged, LibraryLocked, LibraryTooNew, NoLibrary, NotALibrary
-from test_cli import run_cli
-
-CLI = [sys.executable, "-m", "genre_desktop.cli"]
 
 
 def make_library(path: Path, files: int = 3, batches: int = 1) -> Path:
@@ -103,7 +100,7 @@ def batches_created(db: Path) -> list[str]:
 # --- locked
 
 @pytest.mark.parametrize("holder", ["python", "sqlite3 shell"])
-def test_a_locked_library_is_waited_for_said_locked_and_never_moved(holder, tmp_path):
+def test_a_locked_library_is_waited_for_said_locked_and_never_moved(holder, tmp_path, run_cli):
     if holder == "sqlite3 shell" and shutil.which("sqlite3") is None:
         pytest.skip("the sqlite3 shell is not installed")
     db = make_library(tmp_path / "lib.sqlite3")
@@ -166,7 +163,7 @@ def in_namespace(mount: str, folder: Path, *command) -> subprocess.CompletedProc
 
 @needs_namespace
 @pytest.mark.parametrize("wal", ["closed cleanly", "WAL left by a killed writer"])
-def test_a_read_only_library_is_read_and_never_moved(wal, tmp_path):
+def test_a_read_only_library_is_read_and_never_moved(wal, tmp_path, run_cli_process):
     folder = tmp_path / "ro"
     folder.mkdir()
     db = make_library(folder / "lib.sqlite3")
@@ -174,7 +171,7 @@ def test_a_read_only_library_is_read_and_never_moved(wal, tmp_path):
         kill(start_holder(db, mode="commit"))
         assert (folder / "lib.sqlite3-wal").stat().st_size > 0
     before = {name: (folder / name).read_bytes() for name in names(folder)}
-    lib = [*CLI, "library", "--library", db]
+    lib = run_cli_process.command("library", "--library", db)  # a real program, in the namespace
     history = in_namespace("ro", folder, *lib, "history")
     assert history.returncode == 0, history.stderr
     assert history.stdout.count("batch ") == (1 if wal == "closed cleanly" else 2)
@@ -238,7 +235,7 @@ def test_a_full_disk_is_said_and_nothing_moves(tmp_path):
 
 # --- newer version, not a library
 
-def test_a_newer_library_is_refused_and_left_untouched(tmp_path):
+def test_a_newer_library_is_refused_and_left_untouched(tmp_path, run_cli):
     db = make_library(tmp_path / "lib.sqlite3")
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=5")
@@ -257,7 +254,7 @@ def test_a_newer_library_is_refused_and_left_untouched(tmp_path):
     assert caught.value.needed == 5
 
 
-def test_folders_songs_and_other_databases_are_refused_never_renamed(tmp_path, tiny_model):
+def test_folders_songs_and_other_databases_are_refused_never_renamed(tmp_path, tiny_model, run_cli):
     music = tmp_path / "Music"
     (music / "Artist").mkdir(parents=True)
     song = music / "song.mp3"
@@ -283,7 +280,7 @@ def test_folders_songs_and_other_databases_are_refused_never_renamed(tmp_path, t
         LibraryDatabase(music)
 
 
-def test_a_missing_library_is_not_created_by_commands_that_only_read(tmp_path, tiny_model):
+def test_a_missing_library_is_not_created_by_commands_that_only_read(tmp_path, tiny_model, run_cli):
     db = tmp_path / "nowhere" / "x.sqlite3"
     for args in (["show", "--model", tiny_model], ["history"], ["export", tmp_path / "t.csv", "--model", tiny_model],
                  ["repair"]):
@@ -309,7 +306,7 @@ def damage(db: Path) -> None:
     db.write_bytes(bytes(data))
 
 
-def test_garbage_in_the_pages_is_damaged_and_repair_keeps_it_and_its_wal(tmp_path):
+def test_garbage_in_the_pages_is_damaged_and_repair_keeps_it_and_its_wal(tmp_path, run_cli):
     db = make_library(tmp_path / "lib.sqlite3", files=400)
     kill(start_holder(db, mode="commit"))  # a committed row left in the WAL
     damage(db)
@@ -394,7 +391,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_a_writer_killed_mid_transaction_in_rollback_mode_is_rolled_back_not_called_read_only(tmp_path):
+def test_a_writer_killed_mid_transaction_in_rollback_mode_is_rolled_back_not_called_read_only(tmp_path, run_cli):
     db = make_library(tmp_path / "lib.sqlite3", files=400)
     proc = subprocess.run([sys.executable, "-c", HOT_JOURNAL, str(db)])
     assert proc.returncode == -9 and (tmp_path / "lib.sqlite3-journal").exists()
@@ -404,12 +401,13 @@ def test_a_writer_killed_mid_transaction_in_rollback_mode_is_rolled_back_not_cal
         assert not any(r.title.startswith("half written") for r in lib.rows(None))
 
 
-def test_a_library_whose_header_is_gone_can_be_repaired_but_a_song_never_is(tmp_path):
+def test_a_library_whose_header_is_gone_can_be_repaired_but_a_song_never_is(tmp_path, run_cli, run_cli_process):
     db = make_library(tmp_path / "lib.sqlite3", files=50)
     data = bytearray(db.read_bytes())
     data[:100] = b"\x00" * 100  # the header overwritten
     db.write_bytes(bytes(data))
-    out = run_cli("library", "--library", db, "history")
+    # a program that has not opened the library before (this process has: make_library)
+    out = run_cli_process("library", "--library", db, "history")
     assert out.returncode == 2 and "not an SQLite file" in out.stderr and "library repair" in out.stderr
     assert "moved to" in run_cli("library", "--library", db, "repair", check_rc=0).stdout
     (aside,) = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
