@@ -13,7 +13,6 @@ from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.tags import read_tags
 from genre_desktop.core.library.writing import apply, undo
 from genre_desktop.core.library.review import TagOptions, propose
-from test_cli import run_cli
 
 KEY = "model@1#x"
 LABELS = ["blues", "classical", "country", "disco", "electronic", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
@@ -122,7 +121,7 @@ def bundled_key():
     return ModelRef.of(resolve_model("genre_musicnn_v3")).key
 
 
-def test_cli_show_albums_json_and_write_tags_per_album(tmp_path, bundled_key):
+def test_cli_show_albums_json_and_write_tags_per_album(tmp_path, bundled_key, run_cli):
     db_path = tmp_path / "lib.sqlite3"
     with LibraryDatabase(db_path) as db:
         paths = split_album(db, tmp_path / "The Band" / "Split Album", key=bundled_key)

@@ -6,13 +6,11 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.listing import playlist_names, write_playlists
-from test_cli import run_cli
 
 
 def library_with(db_path: Path, ref: ModelRef, tracks: list[dict], make_files: bool = False) -> Path:
@@ -58,7 +56,7 @@ def test_playlist_names_never_collide_and_no_genre_is_lost(tmp_path):
     assert playlist_names(HOSTILE_GENRES) == playlist_names(reversed(HOSTILE_GENRES))  # stable names
 
 
-def test_csv_cells_that_look_like_formulas_are_prefixed(tmp_path, tiny_model):
+def test_csv_cells_that_look_like_formulas_are_prefixed(tmp_path, tiny_model, run_cli):
     ref = ModelRef.of(tiny_model)
     tricks = {"artist": '=HYPERLINK("http://evil.example/","click")', "title": "+1+1", "album": "@SUM(A1:A9)",
               "genre_tag": ["-2+3", "\tcmd"]}
@@ -82,7 +80,7 @@ def test_csv_cells_that_look_like_formulas_are_prefixed(tmp_path, tiny_model):
     assert tracks[f"{m}/evil.ogg"]["artist"] == tricks["artist"]
 
 
-def test_a_file_name_with_a_line_break_never_injects_a_playlist_entry(tmp_path, tiny_model):
+def test_a_file_name_with_a_line_break_never_injects_a_playlist_entry(tmp_path, tiny_model, run_cli):
     ref = ModelRef.of(tiny_model)
     share = tmp_path / "share"
     db = library_with(tmp_path / "lib.sqlite3", ref, [
@@ -99,12 +97,12 @@ def test_a_file_name_with_a_line_break_never_injects_a_playlist_entry(tmp_path, 
     assert [line for line in lines if line.startswith(b"#EXTINF")] == [b"#EXTINF:61,two lines #EXTM3U"]
 
 
-def test_show_into_a_closed_pipe_ends_quietly(tmp_path, tiny_model):
+def test_show_into_a_closed_pipe_ends_quietly(tmp_path, tiny_model, run_cli_process):
     ref = ModelRef.of(tiny_model)
     db = library_with(tmp_path / "lib.sqlite3", ref,
                       [{"path": f"/music/{i:05d}.ogg", "genre": "bass", "title": "t" * 100} for i in range(3000)])
-    proc = subprocess.Popen([sys.executable, "-m", "genre_desktop.cli", "library", "--library", str(db), "show",
-                             "--json", "--model", str(tiny_model)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = run_cli_process.popen("library", "--library", db, "show", "--json", "--model", tiny_model,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = proc.stdout.readline()  # `| head -1`
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
@@ -113,7 +111,7 @@ def test_show_into_a_closed_pipe_ends_quietly(tmp_path, tiny_model):
     assert "error" not in stderr and "Broken pipe" not in stderr and "Exception ignored" not in stderr
 
 
-def test_streamed_commands_leave_out_files_gone_and_forget_missing_forgets_them(tmp_path, tiny_model):
+def test_streamed_commands_leave_out_files_gone_and_forget_missing_forgets_them(tmp_path, tiny_model, run_cli):
     ref = ModelRef.of(tiny_model)
     m = tmp_path / "music"
     tracks = [{"path": f"{m}/{i:03d}.ogg", "genre": "bass" if i % 2 else "treble", "title": f"t{i}"} for i in range(40)]

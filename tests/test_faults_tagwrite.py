@@ -121,7 +121,7 @@ def three_tracks(tmp_path):
 
 # --- 3, 4. one writer per library; recovery leaves a live writer's entries alone
 
-def test_a_running_writer_is_left_alone_and_blocks_other_writers(tmp_path):
+def test_a_running_writer_is_left_alone_and_blocks_other_writers(tmp_path, run_cli):
     tracks, db = three_tracks(tmp_path)
     proc = paused_writer(db, tmp_path / "gate")
     try:
@@ -134,8 +134,6 @@ def test_a_running_writer_is_left_alone_and_blocks_other_writers(tmp_path):
             undo(db, 1)  # a batch still being written cannot be undone
         with pytest.raises(WriterBusy, match=f"pid {proc.pid}"):
             write_all(db)
-        from test_cli import run_cli
-
         cli = run_cli("library", "--library", db.path, "undo-tags", "1")
         assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and f"pid {proc.pid}" in cli.stderr, cli.stderr
     finally:

@@ -7,10 +7,9 @@ import numpy as np
 
 from conftest import TINY_LABELS, synth, write
 from genre_desktop.core.library.tags import read_tags
-from test_cli import run_cli
 
 
-def test_the_library_commands_end_to_end(tmp_path, tiny_model):
+def test_the_library_commands_end_to_end(tmp_path, tiny_model, run_cli):
     music = tmp_path / "Music"
     for g, genre in enumerate(TINY_LABELS):
         for i in range(2):
@@ -50,7 +49,7 @@ def test_the_library_commands_end_to_end(tmp_path, tiny_model):
     assert "2 files forgotten" in run_cli(*lib, "forget", *[r["path"] for r in shown[:2]], check_rc=0).stdout
 
 
-def test_library_mistakes_are_one_line(tmp_path):
+def test_library_mistakes_are_one_line(tmp_path, run_cli):
     lib = ["library", "--library", tmp_path / "lib.sqlite3"]
     for args in (["scan", tmp_path / "nowhere"], ["undo-tags", "7"]):
         proc = run_cli(*lib, *args)
@@ -61,7 +60,7 @@ def test_library_mistakes_are_one_line(tmp_path):
     assert not (tmp_path / "lib.sqlite3").exists()
 
 
-def test_history_counts_written_undone_and_failed(tmp_path):
+def test_history_counts_written_undone_and_failed(tmp_path, run_cli):
     """A 36-file batch of which 34 were undone reads "36 written (34 since undone)", not
     "2 written"; its undo reads "34 put back, 2 left alone", not "0 written"."""
     from genre_desktop.core.library.database import LibraryDatabase
@@ -87,7 +86,7 @@ def test_history_counts_written_undone_and_failed(tmp_path):
     assert "36 written (34 since undone), 1 failed, undone by batch 2" in lines[1]
 
 
-def test_help_texts_and_verdict_words(tmp_path, tiny_model):
+def test_help_texts_and_verdict_words(tmp_path, tiny_model, run_cli):
     def help_of(*args):
         return " ".join(run_cli(*args, "--help", check_rc=0).stdout.split())
 
@@ -106,7 +105,7 @@ def test_help_texts_and_verdict_words(tmp_path, tiny_model):
     assert verdict_text("genre", "rock") == "rock"
 
 
-def test_the_cli_uses_the_model_chosen_in_the_window(tmp_path, tiny_model):
+def test_the_cli_uses_the_model_chosen_in_the_window(tmp_path, tiny_model, run_cli):
     from genre_desktop.gui.settings import app_settings
 
     settings = app_settings()  # the window's own settings code writes the choice

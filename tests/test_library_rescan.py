@@ -16,7 +16,6 @@ from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.batch import BatchOptions, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.review import TagOptions, propose
-from test_cli import run_cli
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def _retag(path, title: str) -> None:
     audio.save()
 
 
-def test_a_rescan_reports_missing_files_and_every_command_leaves_them_out(tmp_path, music, tiny_model):
+def test_a_rescan_reports_missing_files_and_every_command_leaves_them_out(tmp_path, music, tiny_model, run_cli):
     db = tmp_path / "lib.sqlite3"
     lib = ["library", "--library", db]
     scan = ["scan", music, "--model", tiny_model, "--workers", "1", "--no-progress"]
@@ -134,7 +133,7 @@ def test_scan_waits_only_as_long_as_told_for_a_locked_library(tmp_path, music, t
     assert scan_library([music], ref, db, BatchOptions(workers=1, wait=30)).analysed == 4
 
 
-def test_history_names_and_counts_every_kind_of_batch(tmp_path):
+def test_history_names_and_counts_every_kind_of_batch(tmp_path, run_cli):
     """Genre batches (replace, add, per album), a mood batch and an undo: each line says
     what the batch wrote and its counts (a mood batch is not called "one genre")."""
     db_path = tmp_path / "lib.sqlite3"

@@ -12,7 +12,6 @@ from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.moods import CONSERVATIVE, sound_tags
 from genre_desktop.core.library.tag_fields import read_field
 from genre_desktop.core.library.tags import read_tags
-from test_cli import run_cli
 from test_library_tags import make, tag_everything
 
 PROBS = {"rock": 0.8, "Mellow": 0.71, "chill": 0.55, "chillout": 0.62, "sad": 0.001, "happy": 0.002,
@@ -55,10 +54,6 @@ def library(tmp_path):
                 "verdict": "genre", "genre": "rock", "closest": "rock", "confidence": 0.8, "top": [["rock", 0.8]],
                 "timeline": [], "sounds_like": [], "embedding": None, "tag_probs": list(map(list, PROBS.items()))})
     return files, db_path
-
-
-def _cli(db_path, *args, rc=0):
-    return run_cli("library", "--library", db_path, *args, check_rc=rc)
 
 
 def test_moods_land_in_their_own_field_and_undo_puts_them_back(library):
@@ -117,43 +112,41 @@ def test_an_existing_mood_is_kept_unless_overwrite(library):
     assert read_field(files[1], "mood") == ["Angry"]
 
 
-def test_the_history_and_undo_commands_read_a_mood_batch(library):
+def test_the_history_and_undo_commands_read_a_mood_batch(library, run_cli):
     from genre_desktop.core.library.moods import propose_fields, write_fields
 
     files, db_path = library
     with LibraryDatabase(db_path) as db:
         write_fields(db, "m@1#abcdefabcdef", propose_fields(db, "m@1#abcdefabcdef", "mood"))
-    assert "4 files put back" in _cli(db_path, "undo-tags").stdout
+    assert "4 files put back" in run_cli("library", "--library", db_path, "undo-tags", check_rc=0).stdout
     assert all(read_field(p, "mood") == [] for p in files)
 
 
-def test_moods_of_a_real_track_scanned_by_the_bundled_model(tmp_path, bundled_model_path):
+def test_moods_of_a_real_track_scanned_by_the_bundled_model(tmp_path, bundled_model_path, shared_data, run_cli):
     """A GTZAN track scanned by the app: ``library moods --json`` gives its kinds with
     probabilities at or above their thresholds; ``write-moods`` writes MOOD (or says none
     is above its threshold), and ``undo-tags`` restores the file."""
     import shutil
 
-    from conftest import SHARED_DATA
     from genre_desktop.core.library.moods import threshold_of
 
-    source = SHARED_DATA / "gtzan" / "classical" / "classical.00000.ogg"
-    if not source.is_file():
-        pytest.skip(f"no shared data at {SHARED_DATA}")
+    source = shared_data / "gtzan" / "classical" / "classical.00000.ogg"
     track = tmp_path / "Music" / "track.ogg"
     track.parent.mkdir()
     shutil.copyfile(source, track)
     db_path = tmp_path / "lib.sqlite3"
-    _cli(db_path, "scan", track.parent, "--model", str(bundled_model_path), "--workers", "1", "--no-progress")
-    shown = json.loads(_cli(db_path, "moods", "--model", str(bundled_model_path), "--json").stdout)
+    lib = ("library", "--library", db_path)
+    run_cli(*lib, "scan", track.parent, "--model", bundled_model_path, "--workers", "1", "--no-progress", check_rc=0)
+    shown = json.loads(run_cli(*lib, "moods", "--model", bundled_model_path, "--json", check_rc=0).stdout)
     assert set(shown) == {"path", "mood", "style", "decade", "vocals"} and shown["path"] == str(track)
     tags = [t for kind in ("mood", "style", "decade", "vocals") for t in shown[kind]]
     assert all(0 <= p <= 1 for _, p in tags)
     before = track.read_bytes()
-    wrote = _cli(db_path, "write-moods", "--model", str(bundled_model_path), "--no-progress")
+    wrote = run_cli(*lib, "write-moods", "--model", bundled_model_path, "--no-progress", check_rc=0)
     assert "MOOD tag" in wrote.stdout
     assert read_tags(track).genre == []  # never GENRE
     if shown["mood"]:
         assert read_field(track, "mood") == [name for name, _ in shown["mood"]]
-        assert "1 files put back" in _cli(db_path, "undo-tags").stdout
+        assert "1 files put back" in run_cli(*lib, "undo-tags", check_rc=0).stdout
     assert track.read_bytes() == before
     assert threshold_of("heavy metal") > 0

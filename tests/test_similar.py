@@ -13,11 +13,10 @@ from conftest import TINY_LABELS, synth, write
 from genre_desktop.core.library.model_ref import ModelRef
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.similar import SimilarError, SimilarityIndex, similar_to
-from test_cli import run_cli
 
 
 @pytest.fixture(scope="module")
-def scanned(tmp_path_factory, tiny_model):
+def scanned(tmp_path_factory, tiny_model, run_cli):
     """Two tracks of each synthetic genre, a byte copy of one under another name, scanned."""
     root = tmp_path_factory.mktemp("similar")
     music = root / "Music"
@@ -31,15 +30,15 @@ def scanned(tmp_path_factory, tiny_model):
     return music, db
 
 
-def _similar(db, tiny_model, *args):
+def _similar(run_cli, db, tiny_model, *args):
     out = run_cli("library", "--library", db, "similar", *args, "--model", tiny_model, check_rc=0).stdout
     return [json.loads(line) for line in out.splitlines()]
 
 
-def test_similar_excludes_the_file_and_ranks_its_copy_first(scanned, tiny_model):
+def test_similar_excludes_the_file_and_ranks_its_copy_first(scanned, tiny_model, run_cli):
     music, db = scanned
     seed = music / "bass" / "bass_0.ogg"
-    found = _similar(db, tiny_model, seed, "--top", "4", "--json")
+    found = _similar(run_cli, db, tiny_model, seed, "--top", "4", "--json")
     assert len(found) == 4
     assert set(found[0]) == {"path", "similarity"}
     assert str(seed) not in [f["path"] for f in found]
@@ -48,7 +47,7 @@ def test_similar_excludes_the_file_and_ranks_its_copy_first(scanned, tiny_model)
     sims = [f["similarity"] for f in found]
     assert sims == sorted(sims, reverse=True) and sims[0] > sims[-1]
     # the other bass track sounds more like it than any noise track
-    ranked = [f["path"] for f in _similar(db, tiny_model, seed, "--top", "6", "--json")]
+    ranked = [f["path"] for f in _similar(run_cli, db, tiny_model, seed, "--top", "6", "--json")]
     assert ranked.index(str(music / "bass" / "bass_1.ogg")) < min(
         ranked.index(str(music / "noise" / f"noise_{i}.ogg")) for i in range(2))
     text = run_cli("library", "--library", db, "similar", seed, "--model", tiny_model, check_rc=0).stdout
@@ -66,7 +65,7 @@ def test_the_index_in_memory_agrees_with_the_streamed_answer(scanned, tiny_model
         assert index.similar_to(music / "zz copy of bass.ogg", 1)[0].path == str(music / "bass" / "bass_0.ogg")
 
 
-def test_similar_playlist(scanned, tiny_model, tmp_path):
+def test_similar_playlist(scanned, tiny_model, tmp_path, run_cli):
     music, db = scanned
     out = run_cli("library", "--library", db, "playlists", tmp_path / "lists", "--similar-to",
                   music / "treble" / "treble_0.ogg", "--top", "3", "--model", tiny_model, check_rc=0).stdout.split("\n")
@@ -78,14 +77,14 @@ def test_similar_playlist(scanned, tiny_model, tmp_path):
     assert str(music / "treble" / "treble_0.ogg") not in entries
 
 
-def test_questions_without_an_answer_are_one_line(scanned, tiny_model, tmp_path):
+def test_questions_without_an_answer_are_one_line(scanned, tiny_model, tmp_path, run_cli):
     music, db = scanned
     stray = write(tmp_path / "stray.ogg", synth("bass", 3.0, seed=1))
     proc = run_cli("library", "--library", db, "similar", stray, "--model", tiny_model)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "not in the library" in proc.stderr
 
 
-def test_an_old_library_opens_and_asks_for_a_rescan(scanned, tiny_model, tmp_path):
+def test_an_old_library_opens_and_asks_for_a_rescan(scanned, tiny_model, tmp_path, run_cli):
     """A schema-1 library (no vectors table): read-only it says 'rescan to enable'; opened
     writable it gains the table, and the next scan analyses its files again."""
     music, db = scanned
@@ -102,7 +101,7 @@ def test_an_old_library_opens_and_asks_for_a_rescan(scanned, tiny_model, tmp_pat
     scan = run_cli("library", "--library", old, "scan", music, "--model", tiny_model, "--workers", "1",
                    "--no-progress", check_rc=0)
     assert "7 analysed" in scan.stdout
-    assert _similar(db, tiny_model, seed, "--json", "--top", "1")[0]["path"] == str(music / "zz copy of bass.ogg")
+    assert _similar(run_cli, db, tiny_model, seed, "--json", "--top", "1")[0]["path"] == str(music / "zz copy of bass.ogg")
     again = run_cli("library", "--library", old, "scan", music, "--model", tiny_model, "--no-progress", check_rc=0)
     assert "0 analysed" in again.stdout
 
@@ -154,7 +153,7 @@ def test_more_like_this_in_the_library_tab(qtbot, scanned, tiny_model, tmp_path)
     view.shutdown()
 
 
-def test_recordings_that_are_not_music_are_never_more_like_this(scanned, tiny_model, tmp_path):
+def test_recordings_that_are_not_music_are_never_more_like_this(scanned, tiny_model, tmp_path, run_cli):
     """A track the model called "not music" (a speech recording) is left out of the answers,
     and asking for tracks like it says why (the trial found speech among a metal track's)."""
     music, db = scanned
@@ -163,12 +162,12 @@ def test_recordings_that_are_not_music_are_never_more_like_this(scanned, tiny_mo
         src.backup(dst)
     speech = music / "treble" / "treble_1.ogg"
     asked = music / "bass" / "bass_0.ogg"
-    before = [f["path"] for f in _similar(copy, tiny_model, asked, "--top", "20", "--json")]
+    before = [f["path"] for f in _similar(run_cli, copy, tiny_model, asked, "--top", "20", "--json")]
     assert str(speech) in before
     with LibraryDatabase(copy) as lib, lib.transaction():
         lib.connection.execute("UPDATE results SET verdict = 'not_music', error = NULL WHERE file_id = "
                                "(SELECT id FROM files WHERE path = ?)", (bytes(str(speech), "utf-8"),))
-    found = [f["path"] for f in _similar(copy, tiny_model, asked, "--top", "20", "--json")]
+    found = [f["path"] for f in _similar(run_cli, copy, tiny_model, asked, "--top", "20", "--json")]
     assert str(speech) not in found and set(found) == set(before) - {str(speech)}
     out = run_cli("library", "--library", copy, "similar", speech, "--model", tiny_model)
     assert out.returncode != 0 and "not music" in out.stderr

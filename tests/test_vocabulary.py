@@ -146,11 +146,10 @@ def test_the_vocabulary_dialog_opens_from_its_action_saves_and_the_review_shows_
     review.reject()
 
 
-def test_cli_write_tags_add_keeps_genres_and_undo_restores_them(tmp_path):
+def test_cli_write_tags_add_keeps_genres_and_undo_restores_them(tmp_path, run_cli):
     from genre_desktop.core.engine.models.registry import resolve_model
     from genre_desktop.core.library.model_ref import ModelRef
-    from test_cli import run_cli
-
+    
     key = ModelRef.of(resolve_model("genre_musicnn_v3")).key
     blues = flac_with(tmp_path / "blues.flac", "Blues")
     library(tmp_path, {blues: "jazz"}, key).close()
