@@ -11,6 +11,7 @@ later) and encoded by ffmpeg (MP3 192 kbit/s, FLAC, AAC in M4A 192 kbit/s). For 
 the best of ``--repeats`` runs of, in CPU seconds of this process and its children (ffmpeg):
 
   decode      the codec alone at its own rate (libsndfile; ffmpeg to 16-bit PCM for M4A)
+  info        ``audio_info`` (rate, channels, length), which ``classify_file`` asks first
   +resample   what the app reads: mono float32 at the model's rate (``iter_audio_blocks``)
   +log-mel    the feature path (``StreamingLogMel``)
   full        ``Classifier.classify_file``: every slice (the window, ``classify``)
@@ -44,7 +45,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from genre_desktop.core.engine.audio.decode import iter_audio_blocks
+from genre_desktop.core.engine.audio.decode import audio_info, iter_audio_blocks
 from genre_desktop.core.engine.audio.features import StreamingLogMel
 from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.classify.sound_tagger import music_probability_of, windows_of
@@ -140,6 +141,7 @@ def measure(args: argparse.Namespace) -> None:
             serial.classify_file(path)  # warm-up (graph, tagger, caches)
             r = args.repeats
             t_dec, w_dec, _ = best_of(r, lambda: decode_native(path))
+            t_info, _, _ = best_of(r, lambda: audio_info(path))
             t_read, _, audio = best_of(r, lambda: np.concatenate(list(iter_audio_blocks(path, cfg.sample_rate))))
             t_mel, _, mel = best_of(r, lambda: features(path, cfg))
             slices, _ = fit_slices(mel, cfg.slice_frames)
@@ -152,7 +154,7 @@ def measure(args: argparse.Namespace) -> None:
             rows.append((path.suffix[1:], t_dec, t_full, t_fast, w_full / w_dec, w_fast / w_dec))
             print(f"\n{path.name}: {full.verdict} {full.closest} ({full.confidence:.2f}); fast path ran "
                   f"{len(fast.slices)} of {len(full.slices)} slices")
-            print(f"  decode {t_dec:.3f}  +resample {t_read - t_dec:+.3f}  +log-mel {t_mel - t_read:+.3f}  "
+            print(f"  decode {t_dec:.3f}  info {t_info:.3f}  +resample {t_read - t_dec:+.3f}  +log-mel {t_mel - t_read:+.3f}  "
                   f"network {t_net:.3f} ({t_net / len(slices) * 1000:.1f} ms a slice)  tagger {t_tag:.3f}")
             print(f"  full {t_full:.3f} CPU-s = {t_full / t_dec:.2f}x decode   fast {t_fast:.3f} = {t_fast / t_dec:.2f}x"
                   f"   | wall, pipelined: full {w_full / w_dec:.2f}x, fast {w_fast / w_dec:.2f}x decode")
