@@ -4,14 +4,11 @@ the command line says a refusal in one line (exit 2) while a bare built-in error
 import importlib
 import inspect
 import pkgutil
-import subprocess
-import sys
 
 import pytest
 
 import genre_desktop
 from conftest import synth, write
-from genre_desktop.cli.program import main
 from genre_desktop.core.errors import GenreDesktopError
 from genre_desktop.core.library.database import LibraryDatabase
 
@@ -57,37 +54,35 @@ def _one_line_error(err: str, words: str) -> None:
     assert err.count("\n") == 1 and err.startswith("error: ") and words in err, err
 
 
-def test_nothing_to_undo_is_one_line_exit_2(tmp_path, capsys):
+def test_nothing_to_undo_is_one_line_exit_2(tmp_path, run_cli):
     library = tmp_path / "lib.sqlite3"
     LibraryDatabase(library).close()  # a real, empty library
-    assert main(["library", "--library", str(library), "undo-tags"]) == 2
-    _one_line_error(capsys.readouterr().err, "no tag writes to undo")
-    assert main(["library", "--library", str(library), "undo-tags", "7"]) == 2
-    _one_line_error(capsys.readouterr().err, "no batch of tag writes numbered 7")
+    _one_line_error(run_cli("library", "--library", library, "undo-tags", check_rc=2).stderr,
+                    "no tag writes to undo")
+    _one_line_error(run_cli("library", "--library", library, "undo-tags", "7", check_rc=2).stderr,
+                    "no batch of tag writes numbered 7")
 
 
-def test_user_mistakes_in_library_commands_are_one_line_exit_2(tmp_path, capsys):
+def test_user_mistakes_in_library_commands_are_one_line_exit_2(tmp_path, run_cli):
     library = tmp_path / "lib.sqlite3"
     LibraryDatabase(library).close()
-    assert main(["library", "--library", str(library), "forget"]) == 2
-    _one_line_error(capsys.readouterr().err, "name the files to forget")
-    assert main(["library", "--library", str(library), "scan", str(tmp_path / "nowhere")]) == 2
-    _one_line_error(capsys.readouterr().err, "no such file or folder")
+    _one_line_error(run_cli("library", "--library", library, "forget", check_rc=2).stderr,
+                    "name the files to forget")
+    _one_line_error(run_cli("library", "--library", library, "scan", tmp_path / "nowhere", check_rc=2).stderr,
+                    "no such file or folder")
 
 
-def test_an_unsupported_scheduler_is_one_line_exit_2_from_the_real_program(tmp_path, tiny_model):
+def test_an_unsupported_scheduler_is_one_line_exit_2_from_the_real_program(tmp_path, tiny_model, run_cli_process):
     music = tmp_path / "music"
     write(music / "a.flac", synth("bass", 2.0))
-    done = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "library", "--library",
-                           str(tmp_path / "lib.sqlite3"), "scan", str(music), "--model", str(tiny_model),
-                           "--scheduler", "udp://x"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2, done.stderr
+    done = run_cli_process("library", "--library", tmp_path / "lib.sqlite3", "scan", music, "--model", tiny_model,
+                           "--scheduler", "udp://x", check_rc=2)
     errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
     assert errors == ["error: unsupported scheduler address 'udp://x': only tcp://HOST:PORT is supported"]
     assert "Traceback" not in done.stderr
 
 
-def test_a_bare_valueerror_is_a_bug_exit_3(tmp_path, capsys, monkeypatch):
+def test_a_bare_valueerror_is_a_bug_exit_3(tmp_path, run_cli, monkeypatch):
     library = tmp_path / "lib.sqlite3"
     LibraryDatabase(library).close()
 
@@ -95,6 +90,5 @@ def test_a_bare_valueerror_is_a_bug_exit_3(tmp_path, capsys, monkeypatch):
         raise ValueError("a bug, not a refusal")
 
     monkeypatch.setattr("genre_desktop.core.library.writing.undo", broken_undo)
-    assert main(["library", "--library", str(library), "undo-tags"]) == 3
-    err = capsys.readouterr().err
+    err = run_cli("library", "--library", library, "undo-tags", check_rc=3).stderr
     assert "internal error (ValueError: a bug, not a refusal)" in err and "Traceback" not in err
