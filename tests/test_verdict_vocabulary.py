@@ -139,22 +139,6 @@ def test_live_and_file_vote_the_same_slices_alike(tiny_classifier):
     assert abs(float(vote(heard).max()) - float(expected.max())) > 1e-3  # the temperature counts
 
 
-@pytest.fixture
-def tracks_window(qtbot, tiny_model, monkeypatch):
-    """The main window with the tiny model loaded (as ``test_gui``'s ``window``)."""
-    from genre_desktop.gui.main_window import MainWindow
-    from genre_desktop.gui.settings import app_settings
-
-    monkeypatch.setattr("genre_desktop.gui.model_menu.list_models", lambda **kwargs: [])
-    w = MainWindow(app_settings())
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.model_ready, timeout=20000):
-        w.switch_model(str(tiny_model))
-    yield w
-    w.close()
-
-
 def _menu_action(window, text: str):
     for menu_action in window.menuBar().actions():
         for action in menu_action.menu().actions():
@@ -164,14 +148,12 @@ def _menu_action(window, text: str):
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json"])
-def test_the_tracks_export_action_writes_the_library_format(qtbot, tracks_window, tmp_path, monkeypatch, suffix):
+def test_the_tracks_export_action_writes_the_library_format(qtbot, window, tmp_path, monkeypatch, suffix):
     """File › Export results… writes through ``listing.write_table``: the columns and the
     values of ``genre-desktop-cli library export``, replacing the file whole."""
     from PySide6.QtWidgets import QFileDialog
 
     from genre_desktop.core.library.listing import COLUMNS, write_table
-
-    window = tracks_window
 
     files = [write(tmp_path / "in" / "bass.wav", synth("bass", 6.0), 16000),
              write(tmp_path / "in" / "quiet.wav", np.zeros(16000 * 6, np.float32), 16000)]
