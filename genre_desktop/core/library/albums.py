@@ -31,13 +31,14 @@ import numpy as np
 from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
 from genre_desktop.core.engine.models.bundle_meta import Calibration
 from genre_desktop.core.engine.classify.verdict import HEDGE_DEFAULTS, hedge, vote
+from genre_desktop.core.engine.classify.verdicts import GENRE_VERDICTS
 from genre_desktop.core.library.database import FileRow, LibraryDatabase
 from genre_desktop.core.library.tags import TagError, read_tags
 
 log = logging.getLogger(__name__)
 
 MIN_ALBUM_TRACKS = 3  # analysed tracks an album needs before one genre is written for all
-MUSIC_VERDICTS = ("genre", "unsure")  # tracks whose slices vote for their album
+MUSIC_VERDICTS = GENRE_VERDICTS  # ("genre", "unsure"): tracks whose slices vote for their album
 VARIOUS = "Various artists"
 MIN_LABELS = 10  # labels assumed when the model's are not known (the spread of a slice's rest)
 
