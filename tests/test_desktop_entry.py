@@ -1,17 +1,14 @@
 """The desktop menu entry: valid for freedesktop tools, opens this installation, has icons."""
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from genre_desktop.core.desktop_entry import PNG_SIZES, desktop_entry, install
 
 
-def test_install_writes_a_valid_entry_and_icons(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "desktop-install", "--data-home",
-                           str(tmp_path)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+def test_install_writes_a_valid_entry_and_icons(tmp_path, run_cli):
+    run_cli("desktop-install", "--data-home", tmp_path, check_rc=0)
     entry = tmp_path / "applications" / "genre-desktop.desktop"
     text = entry.read_text()
     program = next(line for line in text.splitlines() if line.startswith("Exec=")).split("=", 1)[1]

@@ -9,7 +9,6 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import synth, write
+from conftest import CLI_TIMEOUT, synth, write
 from genre_desktop.core import safe_files
 from genre_desktop.core.engine.audio import decode as audio_io
 from genre_desktop.core.engine.audio.decode import (AudioDecodeError, audio_info, cut_short_note, iter_audio_blocks,
@@ -27,13 +26,6 @@ from genre_desktop.core.safe_files import FileTooLarge, NotRegularFile, open_reg
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev/zero are POSIX")
-CLI_TIMEOUT = 600  # seconds; only a hang (the bug) comes near it
-
-
-def run_cli(*args) -> subprocess.CompletedProcess:
-    """The real command line, killed (and the test failed) if it blocks."""
-    return subprocess.run([sys.executable, "-m", "genre_desktop.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=CLI_TIMEOUT)
 
 
 def finishes(fn, seconds: float = 120.0):
@@ -148,8 +140,8 @@ def test_a_path_swapped_for_a_fifo_after_the_check_is_not_read(tmp_path, monkeyp
 
 
 @posix_only
-def test_cli_classify_of_a_folder_with_a_fifo_and_dev_zero_finishes(hostile_folder, tiny_model):
-    proc = run_cli("classify", "--json", "--model", tiny_model, hostile_folder)
+def test_cli_classify_of_a_folder_with_a_fifo_and_dev_zero_finishes(hostile_folder, tiny_model, run_cli):
+    proc = finishes(lambda: run_cli("classify", "--json", "--model", tiny_model, hostile_folder), CLI_TIMEOUT)
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     good = [r for r in rows if r.get("path", "").endswith("good.wav")]
     assert len(good) == 1 and good[0]["genre"] == "treble", proc.stdout + proc.stderr
@@ -158,9 +150,9 @@ def test_cli_classify_of_a_folder_with_a_fifo_and_dev_zero_finishes(hostile_fold
 
 
 @posix_only
-def test_library_scan_of_a_folder_with_a_fifo_and_dev_zero_finishes(hostile_folder, tiny_model, tmp_path):
-    proc = run_cli("library", "--library", tmp_path / "lib.sqlite3", "scan", hostile_folder,
-                   "--model", tiny_model, "--workers", "1", "--no-progress")
+def test_library_scan_of_a_folder_with_a_fifo_and_dev_zero_finishes(hostile_folder, tiny_model, tmp_path, run_cli):
+    proc = finishes(lambda: run_cli("library", "--library", tmp_path / "lib.sqlite3", "scan", hostile_folder,
+                                    "--model", tiny_model, "--workers", "1", "--no-progress"), CLI_TIMEOUT)
     assert "1 audio file: 1 analysed" in proc.stdout, proc.stdout + proc.stderr
     assert "skipped" in proc.stderr and "b.mp3: not a regular file (a named pipe)" in proc.stderr
     assert "x.mp3: not a regular file (a device)" in proc.stderr
@@ -229,7 +221,7 @@ def test_refused_opus_without_ffmpeg_keeps_libsndfile_reason(refused_opus, monke
 
 
 @needs_ffmpeg
-def test_refused_opus_classifies_from_the_command_line(refused_opus, tiny_model):
+def test_refused_opus_classifies_from_the_command_line(refused_opus, tiny_model, run_cli):
     proc = run_cli("classify", "--json", "--model", tiny_model, *refused_opus)
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == len(refused_opus) and all("error" not in r for r in rows), proc.stdout + proc.stderr
@@ -292,7 +284,7 @@ def test_cut_wavs_are_classified_with_a_truncated_note(cut_wavs, tiny_model):
     assert abs(clf.classify_file(cut_wavs["cut"]).duration - 5.0) < 0.1
 
 
-def test_cli_says_truncated_and_goes_on(cut_wavs, tiny_model):
+def test_cli_says_truncated_and_goes_on(cut_wavs, tiny_model, run_cli):
     proc = run_cli("classify", "--json", "--model", tiny_model, cut_wavs["cut"], cut_wavs["huge"], cut_wavs["full"])
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 0 and len(rows) == 3, proc.stderr

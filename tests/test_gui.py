@@ -2,36 +2,9 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
 
-from conftest import synth, write
-from genre_desktop.gui.main_window import MainWindow
-from genre_desktop.gui.settings import app_settings
-
-
-@pytest.fixture
-def window(qtbot, tiny_model, monkeypatch):
-    monkeypatch.setattr("genre_desktop.gui.model_menu.list_models", lambda **kwargs: [])
-    w = MainWindow(app_settings())
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.model_ready, timeout=20000):
-        w.switch_model(str(tiny_model))
-    yield w
-    w.close()
-
-
-def drop(widget, paths):
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPointF(widget.width() / 2, widget.height() / 2)
-    enter = QDragEnterEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
-    widget.dragEnterEvent(enter)
-    assert enter.isAccepted()
-    event = QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
-    widget.dropEvent(event)
+from conftest import drop, synth, write
 
 
 def test_drop_tracks_and_see_verdicts(qtbot, window, tmp_path):
@@ -111,13 +84,17 @@ def test_export(qtbot, window, tmp_path):
 
 
 def test_space_toggles_playback(qtbot, window, tmp_path, monkeypatch):
+    """Space, through the window's own wiring (shortcut, action, window), asks the player to
+    play the selected track; only the player itself is replaced."""
+    path = write(tmp_path / "x.wav", synth("bass", 3.0), 16000)
+    with qtbot.waitSignal(window.verdict_ready, timeout=20000):
+        window.open_paths([str(path)])
+    window.select_path(str(path))
     calls = []
-    monkeypatch.setattr(window, "toggle_playback", lambda: calls.append(1))
-    window.play_action.triggered.disconnect()
-    window.play_action.triggered.connect(window.toggle_playback)
+    monkeypatch.setattr(window.playback, "toggle", calls.append)
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key_Space)
-    assert calls == [1]
+    assert calls == [str(path)]
 
 
 def test_a_cancelled_file_can_be_analysed_again(qtbot, window, tmp_path):

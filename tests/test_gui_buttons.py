@@ -18,7 +18,6 @@ from genre_desktop.core.library.tags import read_tags
 from genre_desktop.gui.manage_models import ManageModelsDialog
 from genre_desktop.gui.settings import OPTIONS
 from genre_desktop.gui.tag_review import TagReviewDialog
-from test_gui import window  # noqa: F401  (the window fixture)
 
 BAD_WORDS = ("stopped:", "Traceback", "TypeError", "not bool", "expected str", "Exception")
 
@@ -126,7 +125,7 @@ def click(qtbot, button) -> None:
         QTest.mouseClick(button, Qt.LeftButton)
 
 
-def test_every_button_and_action_works(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+def test_every_button_and_action_works(qtbot, window, tmp_path, monkeypatch):
     folder = tmp_path / "Music"
     files = music(folder)
     extra = write(tmp_path / "single.ogg", synth("treble", 4.0, seed=7))
@@ -273,7 +272,7 @@ def test_every_button_and_action_works(qtbot, window, tmp_path, monkeypatch):  #
 
 
 @pytest.mark.parametrize("answer", [QMessageBox.No, QMessageBox.Yes])
-def test_undo_asks_first(qtbot, window, tmp_path, monkeypatch, answer):  # noqa: F811
+def test_undo_asks_first(qtbot, window, tmp_path, monkeypatch, answer):
     folder = tmp_path / "Music"
     files = music(folder, per_genre=1)
     answers = Answers(monkeypatch, tmp_path, folder, files[0])

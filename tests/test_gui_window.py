@@ -20,7 +20,6 @@ from conftest import TINY_LABELS, synth, write
 from genre_desktop.gui.analysis import QueueProgress
 from genre_desktop.gui.settings import app_settings
 from genre_desktop.gui.tag_review import COLUMNS, NOTE_WORDS, TagReviewDialog
-from test_gui import window  # noqa: F401  (the window fixture)
 from test_gui_buttons import Answers, click
 
 
@@ -52,7 +51,7 @@ def test_risky_tag_options_start_off_at_each_start():
     assert again.get("library/separator") == " / "  # a harmless choice is remembered
 
 
-def test_review_dialog_says_what_happens_to_each_file(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+def test_review_dialog_says_what_happens_to_each_file(qtbot, window, tmp_path, monkeypatch):
     folder = tmp_path / "Music"
     for g, genre in enumerate(TINY_LABELS):
         tagged_flac(folder / f"{genre}.flac", genre, 60 + g, artist="Ann Artist", album="First Album")
@@ -81,7 +80,7 @@ def test_review_dialog_says_what_happens_to_each_file(qtbot, window, tmp_path, m
     dialog.reject()
 
 
-def test_dark_theme_check_boxes_show_their_box(qtbot, window):  # noqa: F811
+def test_dark_theme_check_boxes_show_their_box(qtbot, window):
     def visible_pixels() -> int:
         palette = QApplication.palette()
         image = QImage(20, 20, QImage.Format_RGB32)
@@ -102,7 +101,7 @@ def test_dark_theme_check_boxes_show_their_box(qtbot, window):  # noqa: F811
         window.set_theme("system")
 
 
-def test_a_drop_without_local_files_is_refused_politely(qtbot, window):  # noqa: F811
+def test_a_drop_without_local_files_is_refused_politely(qtbot, window):
     mime = QMimeData()
     mime.setUrls([QUrl("https://example.org/song.mp3")])
     pos = QPointF(10, 10)
@@ -126,7 +125,7 @@ def test_queue_progress_counts_and_time_left():
     assert progress.total == 20 and progress.fraction() == pytest.approx(12 / 20)
 
 
-def test_a_queue_of_tracks_shows_its_count_selects_new_files_and_retries_cancelled(qtbot, window, tmp_path):  # noqa: F811
+def test_a_queue_of_tracks_shows_its_count_selects_new_files_and_retries_cancelled(qtbot, window, tmp_path):
     long = write(tmp_path / "long.wav", synth("bass", 600.0), 16000)
     rest = [write(tmp_path / f"q{i}.wav", synth("bass", 3.0, seed=i), 16000) for i in range(3)]
     window.open_paths([str(long), *map(str, rest)])
@@ -149,7 +148,7 @@ def test_a_queue_of_tracks_shows_its_count_selects_new_files_and_retries_cancell
     assert window.table_model.rows == [] and not actions.retry_cancelled.isEnabled()
 
 
-def test_library_summary_search_and_sort(qtbot, window, tmp_path, monkeypatch, tiny_model):  # noqa: F811
+def test_library_summary_search_and_sort(qtbot, window, tmp_path, monkeypatch, tiny_model):
     folder = tmp_path / "Music"
     titles = ["Zebra", "Genève", "apple", "Élégie", "Elf"]
     for i, title in enumerate(titles):
@@ -174,7 +173,7 @@ def test_library_summary_search_and_sort(qtbot, window, tmp_path, monkeypatch, t
     assert "add a folder" not in view.counts.text() and "Rescan" in view.counts.text()
 
 
-def test_window_and_library_exports_agree(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+def test_window_and_library_exports_agree(qtbot, window, tmp_path, monkeypatch):
     from genre_desktop.core.library.listing import write_table
 
     mixed = write(tmp_path / "mixed.wav", np.concatenate([synth("bass", 5.0), synth("treble", 5.0),
@@ -196,7 +195,7 @@ def test_window_and_library_exports_agree(qtbot, window, tmp_path, monkeypatch):
     assert unsure, "the mixed track is not sure"
 
 
-def test_shortcuts_and_help(qtbot, window):  # noqa: F811
+def test_shortcuts_and_help(qtbot, window):
     window.activateWindow()
     window.tabs.setCurrentIndex(0)
     window.table.setFocus()
@@ -217,7 +216,7 @@ def test_shortcuts_and_help(qtbot, window):  # noqa: F811
     window.help.dialog.reject()
 
 
-def test_expected_decode_errors_log_one_line(qtbot, window, tmp_path, caplog):  # noqa: F811
+def test_expected_decode_errors_log_one_line(qtbot, window, tmp_path, caplog):
     bad = tmp_path / "broken.ogg"
     bad.write_bytes(b"OggS" + bytes(300))
     with caplog.at_level(logging.WARNING), qtbot.waitSignal(window.track_failed, timeout=20000):
@@ -225,7 +224,7 @@ def test_expected_decode_errors_log_one_line(qtbot, window, tmp_path, caplog):  
     assert caplog.records and not [r for r in caplog.records if r.exc_info]
 
 
-def test_plots_stay_on_the_track_and_errors_draw_no_axes(qtbot, window, tmp_path):  # noqa: F811
+def test_plots_stay_on_the_track_and_errors_draw_no_axes(qtbot, window, tmp_path):
     track = write(tmp_path / "short.wav", synth("bass", 6.0), 16000)
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"\xff\xfb" + bytes(200))
@@ -273,7 +272,7 @@ def test_a_pause_does_not_count_in_files_per_minute(tmp_path, tiny_model, monkey
     assert min(rates) >= 1  # 3 files in 30 paused minutes would read "0 files/min"
 
 
-def test_meter_and_play_button_draw_without_special_glyphs(qtbot, window):  # noqa: F811
+def test_meter_and_play_button_draw_without_special_glyphs(qtbot, window):
     level = window.live.level
     assert not level.isTextVisible() and level.height() <= 16  # a bar, not a box of text
     button = window.play_button

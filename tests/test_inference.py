@@ -141,12 +141,9 @@ def test_onnx_runtime_gives_torchs_numbers(tiny_model, tmp_path, monkeypatch):
     assert Classifier(load_bundle(tiny_model), runtime="auto").runtime == "torch"
 
 
-def test_a_damaged_onnx_cache_entry_is_rebuilt_and_a_cached_one_needs_no_torch(tiny_model, tmp_path):
+def test_a_damaged_onnx_cache_entry_is_rebuilt_and_a_cached_one_needs_no_torch(tiny_model, tmp_path, run_cli_process):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    import subprocess
-    import sys
-
     from genre_desktop.core.engine.models.bundle import load_bundle
     from genre_desktop.core.paths import onnx_cache_folder
 
@@ -166,7 +163,6 @@ def test_a_damaged_onnx_cache_entry_is_rebuilt_and_a_cached_one_needs_no_torch(t
         assert clf.runtime == "torch" and clf.bundle.network is not None
     # the CLI, with the graph cached: a verdict without importing torch
     f = write(tmp_path / "x.wav", synth("bass", 3.0), 16000)
-    code = ("import sys, json; from genre_desktop import cli; cli.main(['classify', '--json', '--model', sys.argv[1], "
-            "sys.argv[2]]); assert 'torch' not in sys.modules, 'torch imported'")
-    out = subprocess.run([sys.executable, "-c", code, str(tiny_model), str(f)], check=True, capture_output=True, text=True)
+    out = run_cli_process("classify", "--json", "--model", tiny_model, f, forbid_imports=("torch",))
+    assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout)["genre"] == "bass"

@@ -5,9 +5,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from conftest import TINY_LABELS, synth, write
+from conftest import TINY_LABELS, drop, synth, write
 from genre_desktop.core.library.tags import read_tags
-from test_gui import drop, window  # noqa: F401  (the window fixture)
 
 
 def _music(root: Path, per_genre: int = 2) -> list[Path]:
@@ -21,7 +20,7 @@ def _scan(qtbot, view, folder) -> None:
     qtbot.waitUntil(lambda: view.scan is None, timeout=120000)
 
 
-def test_scan_filter_write_undo_export(qtbot, window, tmp_path):  # noqa: F811
+def test_scan_filter_write_undo_export(qtbot, window, tmp_path):
     view = window.library
     files = _music(tmp_path / "Music")
     _scan(qtbot, view, tmp_path / "Music")
@@ -74,7 +73,7 @@ def test_scan_filter_write_undo_export(qtbot, window, tmp_path):  # noqa: F811
     assert window.tabs.currentIndex() == 0 and len(window.table_model.rows) == 1
 
 
-def test_cancel_keeps_what_was_analysed(qtbot, window, tmp_path):  # noqa: F811
+def test_cancel_keeps_what_was_analysed(qtbot, window, tmp_path):
     view = window.library
     _music(tmp_path / "Music", per_genre=4)
     view.add_folder(str(tmp_path / "Music"))
@@ -88,7 +87,7 @@ def test_cancel_keeps_what_was_analysed(qtbot, window, tmp_path):  # noqa: F811
     assert view.last_summary.analysed == 12 - done and view.model.rowCount() == 12
 
 
-def test_only_tracks_the_person_adds_join_the_library(qtbot, window, tmp_path):  # noqa: F811
+def test_only_tracks_the_person_adds_join_the_library(qtbot, window, tmp_path):
     track = write(tmp_path / "dropped.ogg", synth("bass", 4.0))
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
@@ -105,7 +104,7 @@ def test_only_tracks_the_person_adds_join_the_library(qtbot, window, tmp_path): 
     assert "1 track added to the library" in window.statusBar().currentMessage()
 
 
-def test_right_click_menu_and_remove(qtbot, window, tmp_path):  # noqa: F811
+def test_right_click_menu_and_remove(qtbot, window, tmp_path):
     view = window.library
     _music(tmp_path / "Music", per_genre=1)
     _scan(qtbot, view, tmp_path / "Music")

@@ -33,6 +33,20 @@ def test_predictions_arrive_at_the_hop_cadence(tiny_classifier):
     assert all(p.genre == "treble" for p in preds) and preds[-1].smoothed_genre == "treble"
 
 
+def test_latency_runs_from_the_audio_received_to_the_prediction(tiny_classifier):
+    """``latency_ms`` counts from when the block arrived (``received_at``), for music and for
+    quiet alike; a block with no arrival time has none. (How long it is, is measured in
+    benchmarks/bench_live.py; here only that it is measured from the arrival.)"""
+    import time
+
+    for audio in (synth("bass", 3.0), np.zeros(16000 * 3, np.float32)):
+        analyzer = LiveAnalyzer(tiny_classifier, hop_seconds=1.0)
+        arrived = time.perf_counter() - 0.25  # this block arrived a quarter of a second ago
+        (first, *_) = analyzer.feed(audio, received_at=arrived).predictions
+        assert first.latency_ms >= 250.0
+        assert all(p.latency_ms == 0.0 for p in LiveAnalyzer(tiny_classifier).feed(audio).predictions)
+
+
 def test_quiet_input_is_no_music(tiny_classifier):
     analyzer = LiveAnalyzer(tiny_classifier, hop_seconds=0.5)
     preds = analyzer.feed(np.zeros(16000 * 5, np.float32)).predictions

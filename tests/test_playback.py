@@ -8,23 +8,52 @@ from conftest import synth, write
 from genre_desktop.core.engine.audio.playback import PlaybackError, Player
 
 
+def wait_until(condition, what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail (saying ``what``) only if it never does: a
+    hang guard, not a speed limit."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def recording_callbacks(player: Player) -> list[int]:
+    """The sample position at the start of each call of the output stream's callback."""
+    starts: list[int] = []
+    callback = player._callback
+
+    def recorded(outdata, frames, time_info, status):
+        starts.append(player._pos)
+        return callback(outdata, frames, time_info, status)
+
+    player._callback = recorded  # play() hands the stream this instance's callback
+    return starts
+
+
 def test_player_plays_and_seeks(virtual_mic):
+    """The output stream really pulls the audio (its callback moves the position), from where
+    it was sought to; paused, it stops pulling, and resumed it goes on from the same sample."""
     player = Player()
     player.load(np.zeros(22050 * 3, np.float32), 22050)
+    starts = recording_callbacks(player)
     player.seek(1.0)
     assert player.position == pytest.approx(1.0)
     player.play()
     try:
-        deadline = time.monotonic() + 5
-        while player.position < 1.3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert player.playing and player.position >= 1.3
+        wait_until(lambda: player.position >= 1.3, "the stream's callback moved the position")
+        assert player.playing and starts[0] == 22050  # the first block came from the sought position
+        assert all(b > a for a, b in zip(starts, starts[1:]))  # block after block, forwards
+        stream = player._stream
     finally:
         player.pause()
-    assert not player.playing
-    stopped_at = player.position
-    time.sleep(0.3)
-    assert player.position == stopped_at
+    assert not player.playing and stream.closed  # the output stream itself stopped and closed, not just dropped
+    stopped_at, calls = player._pos, len(starts)
+    player.play()  # resumed: the first block after the pause is the sample it stopped at
+    try:
+        wait_until(lambda: len(starts) > calls, "the resumed stream called back")
+        assert starts[calls] == stopped_at and player.position > 1.3
+    finally:
+        player.pause()
 
 
 def test_no_output_device_is_a_clear_message(monkeypatch):
@@ -75,11 +104,10 @@ def test_a_file_plays_as_it_is(tmp_path, virtual_mic):
     player = Player()
     player.load(audio, rate)
     assert (player.channels, player.sample_rate) == (2, 44100) and player.duration == pytest.approx(3.0)
+    starts = recording_callbacks(player)
     player.play()
     try:
-        deadline = time.monotonic() + 5
-        while player.position < 0.5 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert player.position >= 0.5
+        wait_until(lambda: player.position >= 0.5, "the stream's callback moved the position")
+        assert starts[0] == 0 and player.playing
     finally:
         player.pause()
