@@ -312,6 +312,45 @@ class ScanRun:
             self.on_record(job.path)
 
 
+def _submit_some(pool, pending: list, in_flight: dict) -> bool:
+    """Fill the pool's window (two files per worker) from ``pending``; True when the work
+    was lost on a cluster while submitting."""
+    window = 2 * pool.workers
+    while pending and len(in_flight) < window:
+        job = pending.pop()
+        try:
+            future = pool.submit(job)
+        except Exception as exc:  # a worker died, or the cluster went, between two submissions
+            if pool.failure(exc) is None:
+                raise
+            pending.append(job)
+            return pool.failure(exc) == "lost"
+        job.generation = pool.generation
+        in_flight[future] = job
+    return False
+
+
+def _outcome(pool, job: Job, future, pending: list) -> tuple[Optional[dict], str]:
+    """The record of a finished ``future``, or None when its file goes back to ``pending``;
+    and "lost" (work lost with this pool's cluster), "broken" (a local worker died) or ""."""
+    try:
+        return future.result(), ""
+    except Exception as exc:
+        kind = pool.failure(exc)
+        if kind == "lost":  # not the file's doing: tried again, never stored as its error
+            log.info("%s: its work was lost (%s): tried again", job.path, type(exc).__name__)
+            pending.append(job)
+            return None, "lost" if job.generation == pool.generation else ""
+        if kind == "crash":  # a worker died (a crash, out of memory): try its files again
+            job.attempts += 1
+            if job.attempts < MAX_ATTEMPTS:
+                pending.append(job)
+                return None, "broken" if isinstance(pool, LocalPool) else ""
+            return {"result": {"error": "its analysis stopped a worker process (a crash or out of memory)"}}, ""
+        log.warning("analysis of %s failed: %r", job.path, exc)  # a worker's bug on one file: the batch goes on
+        return {"result": {"error": f"analysis failed ({type(exc).__name__}: {exc})"}}, ""
+
+
 def _run(scan: ScanRun, jobs: list[Job]) -> str:
     """Send ``jobs`` to the pool and commit each result as it comes; returns the run's
     state ("finished" or "cancelled")."""
@@ -337,19 +376,7 @@ def _run(scan: ScanRun, jobs: list[Job]) -> str:
                 state = "cancelled"
                 pending.clear()
             if not pause():
-                window = 2 * pool.workers
-                while pending and len(in_flight) < window:
-                    job = pending.pop()
-                    try:
-                        future = pool.submit(job)
-                    except Exception as exc:  # a worker died, or the cluster went, between two submissions
-                        if pool.failure(exc) is None:
-                            raise
-                        pending.append(job)
-                        lost = pool.failure(exc) == "lost"
-                        break
-                    job.generation = pool.generation
-                    in_flight[future] = job
+                lost = _submit_some(pool, pending, in_flight)
             finished = [f for f in in_flight if f.done()]
             if not finished and not lost:
                 if not pool.healthy():
@@ -361,25 +388,10 @@ def _run(scan: ScanRun, jobs: list[Job]) -> str:
                     continue
             for future in finished:
                 job = in_flight.pop(future)
-                try:
-                    record = future.result()
-                except Exception as exc:
-                    kind = pool.failure(exc)
-                    if kind == "lost":  # not the file's doing: tried again, never stored as its error
-                        log.info("%s: its work was lost (%s): tried again", job.path, type(exc).__name__)
-                        pending.append(job)
-                        lost = lost or job.generation == pool.generation
-                        continue
-                    if kind == "crash":  # a worker died (a crash, out of memory): try its files again
-                        job.attempts += 1
-                        if job.attempts < MAX_ATTEMPTS:
-                            pending.append(job)
-                            broken = isinstance(pool, LocalPool)
-                            continue
-                        record = {"result": {"error": "its analysis stopped a worker process (a crash or out of memory)"}}
-                    else:  # a worker's bug on one file: the file fails, the batch goes on
-                        log.warning("analysis of %s failed: %r", job.path, exc)
-                        record = {"result": {"error": f"analysis failed ({type(exc).__name__}: {exc})"}}
+                record, trouble = _outcome(pool, job, future, pending)
+                lost, broken = lost or trouble == "lost", broken or trouble == "broken"
+                if record is None:
+                    continue
                 scan.commit(job, record)
                 done += 1
                 rate = done / max(time.monotonic() - t0 - paused_for, 1e-6)
