@@ -52,6 +52,16 @@ def write(path: Path, audio: np.ndarray, sr: int = SR, **kwargs) -> Path:
 
 
 @pytest.fixture(scope="session")
+def bundled_classifier(bundled_model_path):
+    """The bundled model's classifier (torch), loaded once for the whole session: tests read
+    it, never change it (``copy.copy`` it and its bundle to try other settings)."""
+    from genre_desktop.core.engine.classify.classifier import Classifier
+    from genre_desktop.core.engine.models.bundle import load_bundle
+
+    return Classifier(load_bundle(bundled_model_path))
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (real music: gtzan/, emotify/ ...); the test skips, saying so, when absent."""
     if not SHARED_DATA.is_dir():

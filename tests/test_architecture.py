@@ -27,10 +27,70 @@ def test_import_linter_contract():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_nothing_runs_at_import():
-    code = ("import time; t = time.perf_counter(); import genre_desktop.cli, genre_desktop.core.engine.classify.classifier; "
-            "import sys; assert 'librosa' not in sys.modules, 'librosa imported eagerly'")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+#: run in a fresh interpreter: imports every module of the packages named in argv[1:]
+#: (``__main__`` aside) and prints what the imports did as JSON
+IMPORT_PROBE = """
+import importlib, json, pkgutil, sys, threading
+before = set(sys.modules)
+names = []
+for package in sys.argv[1:]:
+    root = importlib.import_module(package)
+    names += [m.name for m in pkgutil.walk_packages(root.__path__, package + ".") if not m.name.endswith(".__main__")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps({"modules": names, "loaded": sorted(set(sys.modules) - before),
+                  "threads": [t.name for t in threading.enumerate() if t is not threading.main_thread()]}))
+"""
+#: libraries that cost seconds to load or start devices: never loaded just by importing
+HEAVY = ("torch", "librosa", "scipy", "numba", "onnxruntime", "onnx", "sounddevice", "PySide6", "distributed", "dask")
+
+
+def _import_everything(tmp_path, *packages) -> dict:
+    """Import every module of ``packages`` in a fresh interpreter whose data folder, home,
+    temporary folder and working folder are empty folders under ``tmp_path``; fail if any
+    of those folders is not empty afterwards (an import wrote a file or made a folder)."""
+    import json
+    import os
+
+    homes = {name: tmp_path / name for name in ("data", "home", "tmp", "cwd")}
+    for folder in homes.values():
+        folder.mkdir(parents=True)
+    env = {**os.environ, "GENRE_DESKTOP_DATA": str(homes["data"]), "HOME": str(homes["home"]),
+           "XDG_DATA_HOME": str(homes["home"] / "share"), "XDG_CONFIG_HOME": str(homes["home"] / "config"),
+           "XDG_CACHE_HOME": str(homes["home"] / "cache"), "TMPDIR": str(homes["tmp"]),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *packages], cwd=homes["cwd"], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    made = {name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) for name, folder in homes.items()}
+    assert made == {name: [] for name in homes}, f"importing wrote files: {made}"
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_nothing_runs_at_import(tmp_path):
+    """Importing every module of the core and the CLI starts no thread, writes no file or
+    folder (data, home, temporary or working folder), and loads no heavy library; the
+    classifying rooms load no torch (the ONNX path runs without it)."""
+    done = _import_everything(tmp_path, "genre_desktop.core", "genre_desktop.cli")
+    assert len(done["modules"]) >= 60
+    assert done["threads"] == []
+    assert not [m for m in done["loaded"] if m.split(".")[0] in ("librosa", "scipy", "numba", "sounddevice",
+                                                                 "PySide6", "distributed", "dask")]
+
+
+def test_the_command_line_and_the_classifying_rooms_load_no_heavy_library(tmp_path):
+    """``genre-desktop-cli --help`` and a refused argument answer before numpy, torch or the
+    engine's numpy-heavy rooms load; the engine's audio, models and classify rooms load no torch."""
+    cli = _import_everything(tmp_path / "cli", "genre_desktop.cli")
+    heavy = [m for m in cli["loaded"] if m.split(".")[0] in (*HEAVY, "numpy", "soundfile", "soxr")
+             or m.startswith(("genre_desktop.core.engine.audio", "genre_desktop.core.engine.network",
+                              "genre_desktop.core.engine.models", "genre_desktop.core.training", "genre_desktop.gui"))]
+    assert heavy == [], heavy
+    engine = _import_everything(tmp_path / "engine", "genre_desktop.core.engine.audio",
+                                "genre_desktop.core.engine.models", "genre_desktop.core.engine.classify")
+    assert len(engine["modules"]) >= 15
+    assert not [m for m in engine["loaded"] if m.split(".")[0] in HEAVY], "a heavy library loaded at import"
 
 
 def test_window_module_does_not_import_torch():

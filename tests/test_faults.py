@@ -21,18 +21,12 @@ import pytest
 import soundfile as sf
 
 from conftest import synth, write
-from genre_desktop import cli
 from genre_desktop.core.engine.models.bundle import load_bundle, read_meta, save_bundle
 from genre_desktop.core.errors import BundleError
 from genre_desktop.core.engine.models.registry import list_models, resolve_model
 from genre_desktop.core.paths import user_models_folder
 
 LEFTOVER_SUFFIXES = (".partial", ".swap", ".trash")
-
-
-def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "genre_desktop.cli", *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})})
 
 
 def no_traceback(proc) -> None:
@@ -65,7 +59,7 @@ HOSTILE_NAMES = ["../../../x", "/tmp/genre-desktop-thesis", "", ".", "..", "mine
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_cli_train_refuses_hostile_names(name, user_model, tiny_library, tiny_model, tmp_path):
+def test_cli_train_refuses_hostile_names(name, user_model, tiny_library, tiny_model, tmp_path, run_cli):
     outside = Path("/tmp/genre-desktop-thesis")
     before = versions()
     proc = run_cli("train", tiny_library, "--name", name, "--base", tiny_model)
@@ -117,7 +111,7 @@ SAVE_POINTS = ["save:weights-written", "save:verified", "swap:before-journal", "
 TRAIN_POINTS = ["train:decoding", "train:fitting", "train:before-save"]
 
 
-def check_after_kill(expect_new_possible: bool) -> None:
+def check_after_kill(run_cli, expect_new_possible: bool) -> None:
     """After a kill and a restart: 'mine' loads, version 1 survives, no leftovers."""
     proc = run_cli("models", "--json")  # any start of the app finishes a half-done swap
     no_traceback(proc)
@@ -133,21 +127,21 @@ def check_after_kill(expect_new_possible: bool) -> None:
 
 
 @pytest.mark.parametrize("point", SAVE_POINTS)
-def test_kill_while_saving_loses_nothing(point, user_model, tiny_model):
+def test_kill_while_saving_loses_nothing(point, user_model, tiny_model, run_cli):
     proc = subprocess.run([sys.executable, "-c", SAVE_SCRIPT, str(tiny_model), str(user_model), "1", "2"],
                           env={**os.environ, "GENRE_DESKTOP_FAULT": point}, capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr[-2000:]  # really killed at that point
-    check_after_kill(expect_new_possible=True)
+    check_after_kill(run_cli, expect_new_possible=True)
     if point in ("swap:after-journal", "swap:old-backup-moved", "swap:current-moved", "swap:new-installed"):
         assert versions()["mine"] == "2"  # the journal was written: the save is finished
 
 
 @pytest.mark.parametrize("point", TRAIN_POINTS)
-def test_kill_while_training_loses_nothing(point, user_model, tiny_library, tiny_model):
-    proc = run_cli("train", tiny_library, "--name", "mine", "--base", tiny_model,
-                   env={"GENRE_DESKTOP_FAULT": point})
+def test_kill_while_training_loses_nothing(point, user_model, tiny_library, tiny_model, run_cli, run_cli_process):
+    proc = run_cli_process("train", tiny_library, "--name", "mine", "--base", tiny_model,
+                           env={"GENRE_DESKTOP_FAULT": point})
     assert proc.returncode == -9, proc.stderr[-2000:]
-    check_after_kill(expect_new_possible=False)
+    check_after_kill(run_cli, expect_new_possible=False)
     assert versions()["mine"] == "1"
 
 
@@ -161,7 +155,7 @@ def test_concurrent_saves_of_one_name_take_turns(user_model, tiny_model):
     assert not leftovers(user_models_folder())
 
 
-def test_backup_is_listed_and_restorable(user_model):
+def test_backup_is_listed_and_restorable(user_model, run_cli):
     proc = run_cli("models", "--json")
     rows = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
     assert rows["mine.previous"]["backup_of"] == "mine"
@@ -187,14 +181,13 @@ def test_full_disk_at_save_keeps_the_old_model(user_model, tiny_model, monkeypat
     assert not leftovers(user_models_folder())
 
 
-def test_full_disk_during_cli_train_is_one_line(user_model, tiny_library, tiny_model, monkeypatch, capsys):
+def test_full_disk_during_cli_train_is_one_line(user_model, tiny_library, tiny_model, monkeypatch, run_cli):
     import safetensors.torch
 
     monkeypatch.setattr(safetensors.torch, "save_file",
                         lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
-    rc = cli.main(["train", str(tiny_library), "--name", "mine", "--base", str(tiny_model)])
-    err = capsys.readouterr().err
-    assert rc == 1 and "error: No space left on device" in err and "Traceback" not in err
+    proc = run_cli("train", tiny_library, "--name", "mine", "--base", tiny_model)
+    assert proc.returncode == 1 and "error: No space left on device" in proc.stderr and "Traceback" not in proc.stderr
     assert versions()["mine"] == "1"
 
 
@@ -253,17 +246,16 @@ def make_broken(tiny_model, folder: Path, spec) -> Path:
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_META))
-def test_hostile_model_json_is_listed_as_broken(case, tiny_model, tmp_path, capsys):
+def test_hostile_model_json_is_listed_as_broken(case, tiny_model, tmp_path, run_cli):
     spec, reason = HOSTILE_META[case]
     make_broken(tiny_model, user_models_folder() / "broken", spec)
     entries = {e.name: e for e in list_models(include_broken=True)}
     assert reason in entries["broken"].error, entries["broken"].error
     assert "broken" not in {e.name for e in list_models()}
     track = write(tmp_path / "t.wav", synth("bass", 3.0), 16000)
-    assert cli.main(["classify", "--model", str(tiny_model), str(track)]) == 0  # the app still works
-    assert cli.main(["classify", "--model", "broken", str(track)]) == 2
-    assert "is broken" in capsys.readouterr().err
-    assert cli.main(["models"]) == 0 and "BROKEN" in capsys.readouterr().out
+    run_cli("classify", "--model", tiny_model, track, check_rc=0)  # the app still works
+    assert "is broken" in run_cli("classify", "--model", "broken", track, check_rc=2).stderr
+    assert "BROKEN" in run_cli("models", check_rc=0).stdout
 
 
 def test_nan_weights_are_refused(tiny_model, tmp_path):
@@ -397,15 +389,15 @@ def test_hostile_journal_cannot_move_other_folders(user_model):
 
 # ------------------------------------------------------------------ hostile audio
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_non_finite_audio_is_refused_per_file(value, tiny_model, tmp_path, capsys):
+def test_non_finite_audio_is_refused_per_file(value, tiny_model, tmp_path, run_cli):
     audio = synth("bass", 4.0)
     audio[1000:1010] = value
     bad = write(tmp_path / "bad.wav", audio, 16000, subtype="FLOAT")
     good = write(tmp_path / "good.wav", synth("treble", 4.0), 16000)
-    rc = cli.main(["classify", "--json", "--model", str(tiny_model), str(bad), str(good)])
-    out = capsys.readouterr().out
+    proc = run_cli("classify", "--json", "--model", tiny_model, bad, good)
+    out = proc.stdout
     rows = [json.loads(line) for line in out.splitlines()]  # valid JSON: no NaN
-    assert rc == 1 and "NaN or infinite" in rows[0]["error"] and rows[1]["genre"] == "treble"
+    assert proc.returncode == 1 and "NaN or infinite" in rows[0]["error"] and rows[1]["genre"] == "treble"
     assert "NaN" not in out.replace("NaN or infinite", "")
 
 
@@ -426,7 +418,7 @@ def test_nan_files_in_training_are_skipped(tiny_library, tiny_model, tmp_path):
     assert 0.0 <= outcome.report.accuracy <= 1.0 and sorted(bundle.labels) == ["bass", "noise", "treble"]
 
 
-def test_non_utf8_names_classify_and_train(tiny_model, tmp_path, capsys):
+def test_non_utf8_names_classify_and_train(tiny_model, tmp_path, run_cli):
     from genre_desktop.core.training.labelled_folders import scan_labelled_folders
     from genre_desktop.core.training.train_on_library import train_on_library
 
@@ -436,9 +428,8 @@ def test_non_utf8_names_classify_and_train(tiny_model, tmp_path, capsys):
         for i in range(3):
             sf.write(os.path.join(root, genre, b"caf\xe9 %d.wav" % i), synth(kind, 3.0, seed=i), 16000)
     files = sorted((tmp_path / "lib").rglob("*.wav"))
-    rc = cli.main(["classify", "--model", str(tiny_model), *map(str, files)])
-    out = capsys.readouterr().out
-    assert rc == 0 and len(out.strip().splitlines()) == 6
+    proc = run_cli("classify", "--model", tiny_model, *files)
+    assert proc.returncode == 0 and len(proc.stdout.strip().splitlines()) == 6
     scan = scan_labelled_folders(tmp_path / "lib")
     assert len(scan.tracks) == 6 and "r\ufffdgg\ufffd" in scan.genres
     train_on_library(scan, "latin1", base_model=str(tiny_model))
@@ -486,18 +477,17 @@ def test_long_tracks_go_through_the_network_in_batches(tiny_model):
 
 
 # ------------------------------------------------------------------ CLI messages
-def test_cli_missing_and_empty_folders(tmp_path, tiny_model, capsys):
+def test_cli_missing_and_empty_folders(tmp_path, tiny_model, run_cli):
     (tmp_path / "empty").mkdir()
     cases = [["train", str(tmp_path / "nope"), "--name", "x"], ["evaluate", str(tmp_path / "nope")],
              ["evaluate", str(tmp_path / "empty"), "--model", str(tiny_model)],
              ["train", str(tmp_path / "empty"), "--name", "x", "--base", str(tiny_model)]]
     for args in cases:
-        assert cli.main(args) == 2, args
-        err = capsys.readouterr().err
+        err = run_cli(*args, check_rc=2).stderr
         assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
 
 
-def test_unwritable_data_folder_fails_before_training(tiny_library, tiny_model, tmp_path, monkeypatch, capsys):
+def test_unwritable_data_folder_fails_before_training(tiny_library, tiny_model, tmp_path, monkeypatch, run_cli):
     blocker = tmp_path / "a file, not a folder"
     blocker.write_text("x")
     monkeypatch.setenv("GENRE_DESKTOP_DATA", str(blocker))
@@ -505,9 +495,8 @@ def test_unwritable_data_folder_fails_before_training(tiny_library, tiny_model, 
     from genre_desktop.core.training import train_on_library as training
 
     monkeypatch.setattr(training, "load_bundle", lambda *a: calls.append(a))
-    rc = cli.main(["train", str(tiny_library), "--name", "x", "--base", str(tiny_model)])
-    err = capsys.readouterr().err
-    assert rc == 1 and "cannot write to the models folder" in err and not calls
+    proc = run_cli("train", tiny_library, "--name", "x", "--base", tiny_model)
+    assert proc.returncode == 1 and "cannot write to the models folder" in proc.stderr and not calls
 
 
 def test_tiny_gtzan_named_library_keeps_most_tracks_for_training(tmp_path, tiny_model):
@@ -523,20 +512,20 @@ def test_tiny_gtzan_named_library_keeps_most_tracks_for_training(tmp_path, tiny_
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to 'nobody'")
-def test_permission_denied_is_said_plainly(tiny_model, tmp_path_factory):
+def test_permission_denied_is_said_plainly(tiny_model, tmp_path_factory, run_cli_process):
     """As another user (root reads everything): an unreadable file and folder get clear messages."""
     import tempfile
 
     tmp_path = Path(tempfile.mkdtemp(prefix="genre-perm-"))  # outside pytest's 0700 folders
     try:
-        _permission_case(tiny_model, tmp_path)
+        _permission_case(tiny_model, tmp_path, run_cli_process)
     finally:
         for p in tmp_path.rglob("*"):
             p.chmod(0o755)
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def _permission_case(tiny_model, tmp_path):
+def _permission_case(tiny_model, tmp_path, run_cli_process):
     base = tmp_path / "perm"
     base.mkdir()
     readable = write(base / "ok.wav", synth("bass", 3.0), 16000)
@@ -552,9 +541,9 @@ def _permission_case(tiny_model, tmp_path):
     home = tmp_path / "home"
     home.mkdir(mode=0o777)
     home.chmod(0o777)
-    proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                           sys.executable, "-m", "genre_desktop.cli", "classify", "--json", "--model",
-                           str(model), str(base)], capture_output=True, text=True,
+    proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",  # another user
+                           *run_cli_process.command("classify", "--json", "--model", model, base)],
+                          capture_output=True, text=True,
                           env={**os.environ, "GENRE_DESKTOP_DATA": str(home), "HOME": str(home)})
     if "Permission denied" in proc.stderr and "python" in proc.stderr.lower() and not proc.stdout:
         pytest.skip(f"'nobody' cannot run this interpreter: {proc.stderr.strip()[:200]}")

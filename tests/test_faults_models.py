@@ -8,8 +8,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -111,15 +109,14 @@ def _missing_backbone(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("damage", [_bad_weights, _missing_backbone], ids=["broken-weights", "no-backbone"])
-def test_scan_with_a_model_that_does_not_load_fails_once_in_one_line(damage, tmp_path, tiny_model):
+def test_scan_with_a_model_that_does_not_load_fails_once_in_one_line(damage, tmp_path, tiny_model, run_cli_process):
     model = damage(_copy(tiny_model, tmp_path, "damaged"))
     music = tmp_path / "music"
     for i in range(3):
         write(music / f"t{i}.flac", synth("bass", 3.0, seed=i))
     db = tmp_path / "l.sqlite3"
-    done = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "library", "--library", str(db), "scan",
-                           str(music), "--model", str(model), "--workers", "2"],
-                          capture_output=True, text=True, timeout=300)
+    # a real program: its stderr holds what the worker processes print too
+    done = run_cli_process("library", "--library", db, "scan", music, "--model", model, "--workers", "2", timeout=300)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error")]

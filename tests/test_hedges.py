@@ -7,7 +7,6 @@ import copy
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA
 from genre_desktop.core.engine.classify.calibration import length_bucket, temperature_for
 from genre_desktop.core.engine.classify.verdict import hedge
 from genre_desktop.core.engine.models.bundle_meta import Calibration
@@ -61,11 +60,8 @@ def _music(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def classifier(bundled_model_path):
-    from genre_desktop.core.engine.models.bundle import load_bundle
-    from genre_desktop.core.engine.classify.classifier import Classifier
-
-    return Classifier(load_bundle(bundled_model_path))
+def classifier(bundled_classifier):
+    return bundled_classifier
 
 
 def _with(classifier, thresholds=None, openset_scale=None):
@@ -125,10 +121,8 @@ def test_live_and_file_verdicts_of_the_same_audio_agree(classifier):
     assert hedged.verdict == "unsure"
 
 
-def test_live_and_file_agree_on_real_music(classifier):
-    source = SHARED_DATA / "gtzan" / "jazz" / "jazz.00004.ogg"
-    if not source.exists():
-        pytest.skip(f"real music not found at {source}")
+def test_live_and_file_agree_on_real_music(classifier, shared_data):
+    source = shared_data / "gtzan" / "jazz" / "jazz.00004.ogg"
     from genre_desktop.core.engine.audio.decode import load_audio
 
     audio = load_audio(source, classifier.config.sample_rate)

@@ -15,7 +15,7 @@ import pytest
 import soxr
 import torch
 
-from conftest import SHARED_DATA, write
+from conftest import write
 from genre_desktop.core.engine.audio.features import FeatureConfig, log_mel
 from genre_desktop.core.engine.network.model import normalise_level
 from genre_desktop.core.engine.classify.verdict import fit_slices, silent_slices
@@ -64,18 +64,15 @@ def classifier(bundled_model_path):
     return Classifier(load_bundle(bundled_model_path), runtime="auto")
 
 
-def _track(name: str, sr: int) -> np.ndarray:
+def _track(shared_data, name: str, sr: int) -> np.ndarray:
     from genre_desktop.core.engine.audio.decode import load_audio
 
-    source = SHARED_DATA / name
-    if not source.exists():
-        pytest.skip(f"real music not found at {source}")
-    return load_audio(source, sr)
+    return load_audio(shared_data / name, sr)
 
 
 @pytest.mark.parametrize("name", TRACKS[:2])
-def test_a_quieter_copy_keeps_its_verdict(classifier, name):
-    audio = _track(name, classifier.config.sample_rate)
+def test_a_quieter_copy_keeps_its_verdict(classifier, name, shared_data):
+    audio = _track(shared_data, name, classifier.config.sample_rate)
     loud = classifier.classify_audio(audio)
     for db in (-20, -30):
         quiet = classifier.classify_audio(audio * np.float32(10 ** (db / 20)))
@@ -84,8 +81,8 @@ def test_a_quieter_copy_keeps_its_verdict(classifier, name):
 
 
 @pytest.mark.parametrize("name", TRACKS)
-def test_resampled_and_mp3_copies_keep_their_verdict(classifier, name, tmp_path):
-    original = _track(name, 44100)
+def test_resampled_and_mp3_copies_keep_their_verdict(classifier, name, tmp_path, shared_data):
+    original = _track(shared_data, name, 44100)
     files = {}
     for sr in (16000, 22050, 44100):
         files[f"{sr} Hz"] = write(tmp_path / f"copy_{sr}.wav", soxr.resample(original, 44100, sr) if sr != 44100

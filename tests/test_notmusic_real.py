@@ -19,7 +19,6 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "asterisk-prompt-es-co"
-MUSIC = ROOT.parent / "shared" / "data" / "gtzan" / "rock" / "rock.00003.ogg"
 
 
 def _prompts() -> list[Path]:
@@ -85,16 +84,15 @@ def test_real_speech_is_not_music_in_a_file_and_live(classifier, speech_wav):
     assert predictions[-1].verdict == "not_music", predictions[-1]
 
 
-def test_a_music_track_stays_music_also_through_a_telephone_line(classifier, tmp_path):
-    if not MUSIC.is_file():
-        pytest.skip(f"shared music not here ({MUSIC})")
+def test_a_music_track_stays_music_also_through_a_telephone_line(classifier, tmp_path, shared_data):
+    music = shared_data / "gtzan" / "rock" / "rock.00003.ogg"
     from scipy.signal import butter, sosfiltfilt
 
     from genre_desktop.core.engine.audio.decode import iter_audio_blocks
 
-    result = classifier.classify_file(MUSIC)
+    result = classifier.classify_file(music)
     assert result.verdict != "not_music" and result.music_probability > 0.5, result
-    audio = np.concatenate(list(iter_audio_blocks(MUSIC, 16000, 30.0)))
+    audio = np.concatenate(list(iter_audio_blocks(music, 16000, 30.0)))
     phone = sosfiltfilt(butter(4, [300, 3400], btype="bandpass", fs=16000, output="sos"), audio)
     path = tmp_path / "phone.wav"
     sf.write(path, phone.astype(np.float32), 16000, subtype="PCM_16")

@@ -11,7 +11,6 @@ from genre_desktop.core.engine.classify import sound_tagger as st
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "models" / "audioset_mn04"
-SHARED = ROOT.parent / "shared" / "models" / "audioset_mn04" / "mn04_as.pt"
 
 
 def test_features_match_a_hand_computation_on_a_tiny_signal():
@@ -51,16 +50,15 @@ def test_mel_banks_are_kaldi_triangles_between_0_and_15_khz():
     assert bank.max() <= 1.0 and bank[:, int(15000 * 1024 / 32000) + 1:].sum() == 0
 
 
-def test_shipped_weights_load_strictly_and_match_the_published_state_dict():
+def test_shipped_weights_load_strictly_and_match_the_published_state_dict(request):
     net = st.load_network(FOLDER)  # strict: raises on a missing or unexpected key or shape
     assert sum(p.numel() for p in net.parameters()) == 983_599
     meta = json.loads((FOLDER / "model.json").read_text())
     assert meta["labels"][st.MUSIC] == "Music" and meta["labels"][st.SPEECH] == "Speech"
-    if not SHARED.is_file():
-        pytest.skip(f"the published state dict is not here ({SHARED})")
+    published_file = request.getfixturevalue("shared_models") / "audioset_mn04" / "mn04_as.pt"  # skips without it
     import torch
 
-    published = torch.load(SHARED, map_location="cpu", weights_only=True)
+    published = torch.load(published_file, map_location="cpu", weights_only=True)
     ours = net.state_dict()
     assert set(published) == set(ours)
     assert all(torch.equal(published[k], ours[k]) for k in published)

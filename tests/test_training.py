@@ -79,18 +79,29 @@ def test_cancel_writes_nothing(tiny_library, tiny_model):
     assert not (user_models_folder() / "cancelled").exists()
 
 
-def test_feature_cache_hits(tmp_path):
+def test_feature_cache_hits(tmp_path, monkeypatch):
+    """The second ``get`` of a file reads the stored entry: the file is not decoded again,
+    and what comes back is the stored float16 copy."""
     from genre_desktop.core.engine.audio.features import FeatureConfig
+    from genre_desktop.core.training import feature_cache
 
+    decoded = []
+    decode = feature_cache.iter_audio_blocks
+    monkeypatch.setattr(feature_cache, "iter_audio_blocks", lambda path, *a, **k: (decoded.append(path),
+                                                                                  decode(path, *a, **k))[1])
     path = write(tmp_path / "a.flac", synth("bass", 4.0), 16000)
     cache = FeatureCache(tmp_path / "cache")
     first = cache.get(path, FeatureConfig())
     entries = list((tmp_path / "cache").iterdir())
-    assert len(entries) == 1
+    assert len(entries) == 1 and len(decoded) == 1
     again = cache.get(path, FeatureConfig())
-    np.testing.assert_allclose(first, again, atol=1e-2)
+    assert len(decoded) == 1, "a hit decodes nothing"
+    np.testing.assert_array_equal(again, first.astype(np.float16).astype(np.float32))  # the stored copy
     cache.get(path, FeatureConfig(n_mels=64))  # another config, another entry
-    assert len(list((tmp_path / "cache").iterdir())) == 2
+    assert len(list((tmp_path / "cache").iterdir())) == 2 and len(decoded) == 2
+    path.write_bytes(path.read_bytes() + b"\0")  # the file changed: a miss
+    cache.get(path, FeatureConfig())
+    assert len(decoded) == 3
 
 
 def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
@@ -123,13 +134,11 @@ def test_known_genres_start_from_the_base_head(tiny_library, tiny_model):
 
 
 @pytest.mark.parametrize("mode", ["quick", "thorough"])
-def test_wizard_accuracy_is_what_evaluate_gives(tiny_library, tiny_model, tmp_path, mode):
+def test_wizard_accuracy_is_what_evaluate_gives(tiny_library, tiny_model, tmp_path, mode, run_cli):
     """The wizard's validation goes through the app's verdict path: the saved model, run by
     `genre-desktop-cli evaluate` on the same held-out tracks, gets the same confusion matrix."""
     import json
     import shutil
-    import subprocess
-    import sys
 
     lib = tmp_path / "lib"
     shutil.copytree(tiny_library, lib)
@@ -144,9 +153,7 @@ def test_wizard_accuracy_is_what_evaluate_gives(tiny_library, tiny_model, tmp_pa
     for path in outcome.validation_paths:
         (held_out / path.parent.name).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, held_out / path.parent.name / path.name)
-    proc = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "evaluate", "--json", "--model",
-                           str(outcome.path), str(held_out)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("evaluate", "--json", "--model", outcome.path, held_out, check_rc=0)
     report = json.loads(proc.stdout)
     assert report["tracks"] == outcome.report.total == len(outcome.validation_paths)
     assert report["accuracy"] == pytest.approx(outcome.report.accuracy)
