@@ -3,15 +3,12 @@ silence. "Not music" and "unknown" need open-set statistics: the bundled model h
 (music at large), and a model trained here on the tiny library inherits the music part
 and learns its own genres'."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, synth, write
 from genre_desktop.core.engine.models.bundle import load_bundle
-from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.classify.verdicts import VERDICTS
 
 SR = 22050
@@ -34,16 +31,15 @@ def inputs(tmp_path_factory):
     return files, music
 
 
-def cli_json(*args):
-    proc = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "classify", "--json", "--no-progress",
-                           *map(str, args)], capture_output=True, text=True)
+def cli_json(run_cli, *args):
+    proc = run_cli("classify", "--json", "--no-progress", *args)
     assert "Traceback" not in proc.stderr, proc.stderr
     return {r["path"].rsplit("/", 1)[-1]: r for r in map(json.loads, proc.stdout.splitlines())}
 
 
-def test_bundled_model_says_not_music_and_silence(bundled_model_path, inputs):
+def test_bundled_model_says_not_music_and_silence(bundled_model_path, inputs, run_cli):
     files, music = inputs
-    rows = cli_json(files["noise"], files["tone"], files["silence"], *music)
+    rows = cli_json(run_cli, files["noise"], files["tone"], files["silence"], *music)
     for name in ("white noise.wav", "3 kHz tone.wav"):
         r = rows[name]
         assert r["verdict"] == "not_music" and r["genre"] is None and r["uncertain"], r
@@ -54,11 +50,11 @@ def test_bundled_model_says_not_music_and_silence(bundled_model_path, inputs):
     assert set(r["verdict"] for r in rows.values()) <= set(VERDICTS)
 
 
-def test_genre_and_unsure_from_a_model_without_open_set_statistics(tiny_model, tmp_path):
+def test_genre_and_unsure_from_a_model_without_open_set_statistics(tiny_model, tmp_path, run_cli):
     clear = write(tmp_path / "bass.wav", synth("bass", 6.0), 16000)
     mixed = write(tmp_path / "mixed.wav", np.concatenate([synth("bass", 5.0), synth("treble", 5.0),
                                                           synth("noise", 5.0)]), 16000)
-    rows = cli_json("--model", tiny_model, clear, mixed)
+    rows = cli_json(run_cli, "--model", tiny_model, clear, mixed)
     assert rows["bass.wav"]["verdict"] == "genre" and rows["bass.wav"]["uncertain"] is False
     assert rows["mixed.wav"]["verdict"] == "unsure" and rows["mixed.wav"]["genre"] and rows["mixed.wav"]["uncertain"]
 
@@ -75,14 +71,12 @@ def synth_genres_model(bundled_model_path, tiny_library, tmp_path_factory):
     return outcome.path
 
 
-def test_a_trained_model_knows_what_it_never_heard(synth_genres_model, inputs, tiny_library):
+def test_a_trained_model_knows_what_it_never_heard(synth_genres_model, inputs, tiny_library, shared_data, run_cli):
     files, music = inputs
-    if not music:
-        pytest.skip(f"real music not found at {SHARED_DATA}")
     bundle = load_bundle(synth_genres_model)
     assert bundle.openset is not None and bundle.openset.music is not None  # inherited from the base
     own = tiny_library / "treble" / "treble_0.ogg"  # its own genre, though not music at large
-    rows = cli_json("--model", synth_genres_model, *music, files["noise"], own)
+    rows = cli_json(run_cli, "--model", synth_genres_model, *music, files["noise"], own)
     for path in music:  # metal, to a model of synthetic bass/treble/noise
         assert rows[path.name]["verdict"] == "unknown", rows[path.name]
         assert "unlike any of this model's 3 genres" in rows[path.name]["reason"]
@@ -97,13 +91,13 @@ def test_calibrated_confidence_is_in_the_bundle(bundled_model_path):
 
 
 @pytest.mark.parametrize("kind", ["not_music", "unknown"])
-def test_window_shows_the_state(qtbot, kind, bundled_model_path, synth_genres_model, inputs):
+def test_window_shows_the_state(qtbot, kind, bundled_model_path, synth_genres_model, inputs, request):
     from genre_desktop.gui.main_window import MainWindow
     from genre_desktop.gui.settings import app_settings
 
     files, music = inputs
-    if kind == "unknown" and not music:
-        pytest.skip(f"real music not found at {SHARED_DATA}")
+    if kind == "unknown":
+        request.getfixturevalue("shared_data")  # skips, saying why, without the real music
     window = MainWindow(app_settings())
     qtbot.addWidget(window)
     window.show()
@@ -123,10 +117,10 @@ def test_window_shows_the_state(qtbot, kind, bundled_model_path, synth_genres_mo
     window.close()
 
 
-def test_live_windows_get_verdicts(bundled_model_path):
+def test_live_windows_get_verdicts(bundled_classifier):
     from genre_desktop.core.engine.classify.live import LiveAnalyzer
 
-    clf = Classifier(load_bundle(bundled_model_path))
+    clf = bundled_classifier
     analyzer = LiveAnalyzer(clf, hop_seconds=1.0)
     audio = noise(8.0, seed=3)
     import soxr
@@ -136,7 +130,7 @@ def test_live_windows_get_verdicts(bundled_model_path):
     assert json.loads(json.dumps(preds[-1].to_json()))["verdict"] == "not_music"
 
 
-def test_the_generated_not_music_set_through_the_cli(bundled_model_path, tmp_path):
+def test_the_generated_not_music_set_through_the_cli(bundled_model_path, tmp_path, run_cli):
     """Speech (espeak-ng), noise, a hum and a tone (sox) and clicks in a quiet room: all
     "not music"; the noise, hum and clicks that sit among music in the embedding are
     caught as steady sounds. The full sets are measured in benchmarks/bench_openset.py."""
@@ -148,7 +142,7 @@ def test_the_generated_not_music_set_through_the_cli(bundled_model_path, tmp_pat
 
     files = write_set(tmp_path / "notmusic", voices=("en", "de"), speeds=(175,),
                       sox_kinds=("noise_pink", "noise_brown", "hum_60", "tone_440"))
-    rows = cli_json(*files)
+    rows = cli_json(run_cli, *files)
     assert {name: r["verdict"] for name, r in rows.items()} == {f.name: "not_music" for f in files}
     for name in ("noise_pink.wav", "hum_60.wav", "clicks_in_a_quiet_room.wav"):
         assert "steady sound" in rows[name]["reason"], rows[name]
@@ -174,14 +168,14 @@ def test_the_steady_sound_rule_is_learnt_and_a_steady_genre_keeps_it():
     assert not mine.steady(slice_dispersion(steady[30]), 12)
 
 
-def test_live_hears_a_steady_hum_as_not_music(bundled_model_path):
+def test_live_hears_a_steady_hum_as_not_music(bundled_classifier):
     """A mains hum sits among music in the embedding; four non-overlapping windows that
     barely change make it "not music" in the live tab too."""
     import soxr
 
     from genre_desktop.core.engine.classify.live import LiveAnalyzer
 
-    clf = Classifier(load_bundle(bundled_model_path))
+    clf = bundled_classifier
     t = np.arange(int(12 * SR)) / SR
     hum = (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (60, 120, 180)) / 3).astype(np.float32)
     preds = LiveAnalyzer(clf, hop_seconds=1.0).feed(soxr.resample(hum, SR, clf.config.sample_rate)).predictions
