@@ -2,7 +2,6 @@
 "only" (the person's genres alone), and that a model of three genres does not call music
 of a fourth one of its own with confidence."""
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ from genre_desktop.core.training.labelled_folders import LabelledTrack, Labelled
 from genre_desktop.core.training.scope import fit_scoped_head, head_prior, plan_labels, pseudo_samples
 from genre_desktop.core.training.train_on_library import TrainOptions, train_on_library
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # the real-music tests train two models on the bundled network: about a minute on 2 idle
 # cores, many more when the machine is shared
 pytestmark = pytest.mark.timeout(1200)
@@ -110,27 +108,24 @@ def test_thorough_mode_cannot_move_kept_genres(tmp_path, tiny_library, tiny_mode
     assert load_bundle(outcome.path).labels == ["bass", "treble"]
 
 
-def test_cli_scope(tmp_path, tiny_library, tiny_model, capsys):
+def test_cli_scope(tmp_path, tiny_library, tiny_model, run_cli):
     """``train --scope``: extend (the default) keeps the base genres beside a new one; only
     says plainly that everything will be called one of the person's genres."""
-    from genre_desktop import cli
     from genre_desktop.core.paths import user_models_folder
 
     lib = tmp_path / "lib"
     shutil.copytree(tiny_library / "bass", lib / "Bass")
     shutil.copytree(tiny_library / "treble", lib / "shoegaze")
-    assert cli.main(["train", str(lib), "--name", "wide", "--base", str(tiny_model)]) == 0
-    out = capsys.readouterr().out
+    out = run_cli("train", lib, "--name", "wide", "--base", tiny_model, check_rc=0).stdout
     meta = read_meta(user_models_folder() / "wide")
     assert meta["labels"] == ["bass", "treble", "noise", "shoegaze"]
     assert meta["provenance"]["scope"] == "extend" and meta["provenance"]["kept_genres"] == ["treble", "noise"]
     assert "It knows 4 genres: the base model's 3 and 1 new one of yours" in out
     first = out.splitlines()[0]  # the one estimate, and how it was measured
     assert first.startswith("accuracy: ") and "cross-validation over all 12 of your tracks" in first
-    assert cli.main(["train", str(lib), "--name", "narrow", "--base", str(tiny_model), "--scope", "only"]) == 0
-    captured = capsys.readouterr()
+    narrow = run_cli("train", lib, "--name", "narrow", "--base", tiny_model, "--scope", "only", check_rc=0)
     assert read_meta(user_models_folder() / "narrow")["labels"] == ["Bass", "shoegaze"]
-    assert "will be called one of them" in captured.err and "knows only your 2 genres" in captured.out
+    assert "will be called one of them" in narrow.stderr and "knows only your 2 genres" in narrow.stdout
 
 
 # --- real music (../shared/data): three genres meet a fourth
@@ -143,16 +138,14 @@ def held_out_of(bundle) -> set:
 
 
 @pytest.fixture(scope="module")
-def real_music(bundled_model_path):
-    if not (SHARED_DATA / "gtzan").is_dir():
-        pytest.skip(f"real music not found at {SHARED_DATA}")
+def real_music(bundled_model_path, shared_data):
     base = load_bundle(bundled_model_path)
     held_out = held_out_of(base)
     train, test = [], []
     for genre in MINE:  # the person's library: tracks the bundled model trained on (none of the test tracks)
-        pool = sorted(p for p in (SHARED_DATA / "gtzan" / genre).glob("*.ogg") if f"gtzan/{genre}/{p.name}" not in held_out)
+        pool = sorted(p for p in (shared_data / "gtzan" / genre).glob("*.ogg") if f"gtzan/{genre}/{p.name}" not in held_out)
         train += [LabelledTrack(p, genre) for p in pool[-5:]]
-    test = sorted(SHARED_DATA / p for p in held_out if p.startswith(f"gtzan/{FOURTH}/"))[:4]
+    test = sorted(shared_data / p for p in held_out if p.startswith(f"gtzan/{FOURTH}/"))[:4]
     assert len(train) == 15 and len(test) == 4
     return LabelledScan(train), test
 
@@ -188,7 +181,7 @@ def test_only_my_genres_does_not_call_a_fourth_genre_its_own(trained):
         assert not confident_own, f"{path.name}: {result.verdict} {result.closest} {result.confidence:.1%}"
 
 
-def test_extend_gives_other_genres_their_bundled_genre(trained, bundled_model_path):
+def test_extend_gives_other_genres_their_bundled_genre(trained, bundled_model_path, shared_data):
     """The same library added to the bundled genres: held-out tracks of other genres that the
     bundled model gets right keep their genre, and the model knows the bundled model's genres."""
     models, _ = trained
@@ -196,7 +189,7 @@ def test_extend_gives_other_genres_their_bundled_genre(trained, bundled_model_pa
     base = load_bundle(bundled_model_path)
     assert outcome.labels == base.labels and outcome.known_genres == list(MINE)
     held_out = held_out_of(base)
-    test = [SHARED_DATA / p for g in (FOURTH, "hiphop", "disco")
+    test = [shared_data / p for g in (FOURTH, "hiphop", "disco")
             for p in sorted(p for p in held_out if p.startswith(f"gtzan/{g}/"))[:2]]
     truth = [p.parent.name for p in test]
     base_right = [r.closest == g for r, g in zip(classify(bundled_model_path, test), truth)]
