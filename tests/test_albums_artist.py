@@ -8,7 +8,6 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 from mutagen.apev2 import APEv2
@@ -149,7 +148,7 @@ def bundled():
         pytest.skip(f"no bundled model: {exc}")
 
 
-def test_show_albums_json_names_the_album_artist_and_the_folder_of_untagged_tracks(tmp_path, bundled):
+def test_show_albums_json_names_the_album_artist_and_the_folder_of_untagged_tracks(tmp_path, bundled, run_cli):
     name, ref = bundled
     key = ref.key
     db_path = tmp_path / "lib.sqlite3"
@@ -159,9 +158,7 @@ def test_show_albums_json_names_the_album_artist_and_the_folder_of_untagged_trac
         for i in range(2):
             add_track(db, write(misc / f"{i}.flac", synth("bass", 2.0, seed=i)), "blues", key=key)
         db.connection.execute("UPDATE results SET model_key = ?", (key,))
-    done = subprocess.run([sys.executable, "-m", "genre_desktop.cli", "library", "--library", str(db_path), "show",
-                           "--albums", "--json", "--model", name], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    done = run_cli("library", "--library", db_path, "show", "--albums", "--json", "--model", name, check_rc=0)
     shown = [json.loads(line) for line in done.stdout.splitlines()]
     fixed = {"artist", "album", "genre", "verdict", "confidence", "tracks", "disagreeing"}
     by_artist = {line["artist"]: line for line in shown}
@@ -170,7 +167,7 @@ def test_show_albums_json_names_the_album_artist_and_the_folder_of_untagged_trac
     folder = by_artist[None]
     assert set(folder) == fixed | {"folder"} and folder["album"] is None and folder["folder"] == str(misc)
     assert folder["tracks"] == 2 and folder["genre"] == "blues"
-    plain = subprocess.run([*done.args[:-4], "--albums", "--model", name], capture_output=True, text=True, timeout=300)
+    plain = run_cli("library", "--library", db_path, "show", "--albums", "--model", name, check_rc=0)
     assert f"-\t{misc}\tblues" in plain.stdout and f"{CURATOR}\tSummer Mix\tpop" in plain.stdout, plain.stdout
 
 

@@ -12,7 +12,7 @@ from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.gui.main_window import MainWindow
 from genre_desktop.gui.settings import app_settings
 from genre_desktop.gui.tasks import Task
-from test_gui import drop
+from conftest import drop
 
 
 @pytest.fixture
