@@ -42,7 +42,7 @@ def test_the_library_tab_says_when_the_library_cannot_be_read(qtbot, tmp_path, m
     from PySide6.QtTest import QTest
 
     from genre_desktop.core.library import pages
-    from genre_desktop.gui import library_view as library_view_module
+    from genre_desktop.gui import library_actions as library_actions_module
     from genre_desktop.gui.library_view import LibraryView
     from genre_desktop.gui.settings import Settings
 
@@ -66,7 +66,7 @@ def test_the_library_tab_says_when_the_library_cannot_be_read(qtbot, tmp_path, m
         view.model.data(view.model.index(row, 0), Qt.DisplayRole)
     assert len([s for s in said if "cannot be read" in s]) == 1, said
 
-    monkeypatch.setattr(library_view_module, "undoable_batches", broken)
+    monkeypatch.setattr(library_actions_module, "undoable_batches", broken)
     view.undo_button.setEnabled(True)
     view.undo_button.show()
     QTest.mouseClick(view.undo_button, Qt.LeftButton)
