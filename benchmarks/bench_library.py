@@ -2,6 +2,8 @@
 
     python benchmarks/bench_library.py [--folder DIR] [--limit N] [--busy K]
 
+``--folder`` may hold OGG, MP3, FLAC, M4A, Opus or WAV files (for example 44.1 kHz stereo ones).
+
 Copies the tracks (``../shared/data`` by default) into a temporary library and measures,
 in one run, files per minute for:
 - one process, the network on every core (what ``classify`` does, file after file);
@@ -28,6 +30,8 @@ from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.models.registry import resolve_model
 from genre_desktop.core.library.model_ref import ModelRef
+
+AUDIO_SUFFIXES = {".ogg", ".mp3", ".flac", ".m4a", ".opus", ".wav"}  # --folder of the files people have
 from genre_desktop.core.library.batch import BatchOptions, default_workers, scan_library
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.writing import apply, undo
@@ -47,7 +51,7 @@ def main() -> None:
     parser.add_argument("--no-dask", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    tracks = sorted(args.folder.rglob("*.ogg"))
+    tracks = sorted(p for p in args.folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not tracks:
         log.info("no tracks under %s: nothing to measure", args.folder)
         return
@@ -66,7 +70,7 @@ def main() -> None:
             ref = ModelRef.of(folder)
             classifier = Classifier(load_bundle(folder))
             t0 = time.perf_counter()
-            for path in sorted(library.rglob("*.ogg")):
+            for path in sorted(p for p in library.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
                 hours += classifier.classify_file(path).duration / 3600
             one = time.perf_counter() - t0
             n = len(tracks)
