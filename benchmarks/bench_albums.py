@@ -34,13 +34,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for  # noqa: E402
-from genre_desktop.core.engine.classify.verdict import hedge, softmax, vote  # noqa: E402
-from genre_desktop.core.library.albums import Album, AlbumModel, vote_album  # noqa: E402
-from genre_desktop.core.library.database import FileRow  # noqa: E402
-from genre_desktop.core.training.heads import fit_standardised_head  # noqa: E402
-from genre_desktop.recipes.dataset import LABELS, gtzan_group  # noqa: E402
-from genre_desktop.recipes.hedges import grouped_folds  # noqa: E402
+from genre_desktop.core.engine.classify.calibration import apply_temperature, temperature_for
+from genre_desktop.core.engine.classify.verdict import hedge, softmax, vote
+from genre_desktop.core.library.albums import Album, AlbumModel, vote_album
+from genre_desktop.core.library.database import FileRow
+from genre_desktop.core.training.heads import fit_standardised_head
+from genre_desktop.recipes.dataset import LABELS, gtzan_group
+from genre_desktop.recipes.hedges import grouped_folds
 
 WORK = ROOT / "build" / "training"
 MODEL = ROOT / "models" / "genre_musicnn_v3"

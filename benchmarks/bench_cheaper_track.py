@@ -162,7 +162,7 @@ def measure(args: argparse.Namespace) -> None:
     for ext in FORMATS:
         sel = [row for row in rows if row[0] == ext]
         if sel:
-            mean = lambda i: float(np.mean([row[i] for row in sel]))  # noqa: E731
+            mean = lambda i: float(np.mean([row[i] for row in sel]))
             print(f"  {ext:5s} decode {mean(1):.3f}  full {mean(2):.3f} = {np.mean([s[2] / s[1] for s in sel]):.2f}x"
                   f"  fast {mean(3):.3f} = {np.mean([s[3] / s[1] for s in sel]):.2f}x   wall {mean(4):.2f}x / {mean(5):.2f}x")
 

@@ -23,11 +23,11 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_classify import DATA, best_of, decode_native, make_inputs  # noqa: E402
+from bench_classify import DATA, best_of, decode_native, make_inputs
 
-from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.engine.classify.classifier import Classifier  # noqa: E402
-from genre_desktop.core.engine.models.registry import resolve_model  # noqa: E402
+from genre_desktop.core.engine.models.bundle import load_bundle
+from genre_desktop.core.engine.classify.classifier import Classifier
+from genre_desktop.core.engine.models.registry import resolve_model
 
 log = logging.getLogger("bench_fast_path")
 

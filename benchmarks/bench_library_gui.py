@@ -26,12 +26,12 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
-from genre_desktop.core.library.model_ref import ModelRef  # noqa: E402
-from genre_desktop.core.library.batch import store_record  # noqa: E402
-from genre_desktop.core.library.database import LibraryDatabase  # noqa: E402
+from genre_desktop.core.library.model_ref import ModelRef
+from genre_desktop.core.library.batch import store_record
+from genre_desktop.core.library.database import LibraryDatabase
 
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
 ARTISTS = ["Édith Piaf", "Zoë Keating", "Ángel Parra", "abba", "The Beatles", "Øystein Sevåg", "Björk", "Nina Simone"]

@@ -27,8 +27,8 @@ from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
-from genre_desktop.core.engine.audio.decode import load_audio  # noqa: E402
-from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
+from genre_desktop.core.engine.audio.decode import load_audio
+from genre_desktop.core.engine.models.bundle import load_bundle
 from genre_desktop.core.engine.classify.classifier import Classifier
 from genre_desktop.core.engine.classify.live import LiveAnalyzer
 from genre_desktop.core.engine.models.registry import resolve_model

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_similar import LIBRARY, shared_library  # noqa: E402
-from genre_desktop.core.library.database import LibraryDatabase  # noqa: E402
-from genre_desktop.core.library.moods import SOUND_TAGS  # noqa: E402
-from genre_desktop.core.library.vectors import tag_probs_of  # noqa: E402
+from bench_similar import LIBRARY, shared_library
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.moods import SOUND_TAGS
+from genre_desktop.core.library.vectors import tag_probs_of
 
 IMPLIES = {
     "heavy metal": {"metal"}, "hard rock": {"rock", "metal"}, "classic rock": {"rock"},

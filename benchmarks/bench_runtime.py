@@ -14,16 +14,16 @@ from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI, the window and library workers run: before numpy and torch load
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import contextlib
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from genre_desktop.core.engine.models.bundle import load_bundle  # noqa: E402
-from genre_desktop.core.engine.classify.classifier import Classifier  # noqa: E402
-from genre_desktop.core.engine.models.registry import resolve_model  # noqa: E402
+from genre_desktop.core.engine.models.bundle import load_bundle
+from genre_desktop.core.engine.classify.classifier import Classifier
+from genre_desktop.core.engine.models.registry import resolve_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

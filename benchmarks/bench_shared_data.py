@@ -37,7 +37,7 @@ def main() -> None:
     for path in tracks:
         try:
             result = classifier.classify_file(path)
-        except Exception as exc:  # noqa: BLE001 - counted and listed, never hidden
+        except Exception as exc:
             failed.append((path, f"{type(exc).__name__}: {exc}"))
             continue
         unsure += bool(result.uncertain)

@@ -33,16 +33,16 @@ SHARED = ROOT.parent / "shared" / "data"
 LIBRARY = ROOT / "build" / "bench" / "shared_library.sqlite3"
 sys.path.insert(0, str(ROOT))
 
-from genre_desktop.core.engine.network.threads import set_thread_policy  # noqa: E402
+from genre_desktop.core.engine.network.threads import set_thread_policy
 
 set_thread_policy()  # as the CLI and the window do: one BLAS thread (two on a busy machine cost 20x)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from genre_desktop.core.engine.models.registry import resolve_model  # noqa: E402
-from genre_desktop.core.library.model_ref import ModelRef  # noqa: E402
-from genre_desktop.core.library.database import LibraryDatabase  # noqa: E402
-from genre_desktop.core.library.similar import SimilarityIndex, similar_to  # noqa: E402
+from genre_desktop.core.engine.models.registry import resolve_model
+from genre_desktop.core.library.model_ref import ModelRef
+from genre_desktop.core.library.database import LibraryDatabase
+from genre_desktop.core.library.similar import SimilarityIndex, similar_to
 
 log = logging.getLogger("bench_similar")
 

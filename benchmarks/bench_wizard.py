@@ -195,7 +195,7 @@ def main() -> None:
     reuse = (args.known_genres or ("on" if args.protocol == "unseen" else "off")) == "on"
     scan = scan_labelled_folders(EMOTIFY)
     unseen = unseen_paths(args.model)
-    rel = lambda t: f"emotify/{t.genre}/{t.path.name}"  # noqa: E731
+    rel = lambda t: f"emotify/{t.genre}/{t.path.name}"
     print(f"{len(scan.tracks)} tracks, protocol {args.protocol}, mode {args.mode}, known genres {reuse}, "
           f"base model {load_bundle(resolve_model(args.model)).name}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,17 +5,17 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import contextlib  # noqa: E402
-import io  # noqa: E402
-import logging  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import contextlib
+import io
+import logging
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import pytest
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the read-only data beside the repository (``../shared``): real music and published weights;

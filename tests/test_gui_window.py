@@ -188,7 +188,7 @@ def test_window_and_library_exports_agree(qtbot, window, tmp_path, monkeypatch):
     view = window.library
     core = json.loads(write_table(view.db.rows(view.ref.key), tmp_path / "core.json", view.ref.key,
                                   view.ref.name).read_text())["tracks"]
-    strip = lambda records: sorted(({k: v for k, v in r.items() if k != "analysed_at"} for r in records),  # noqa: E731
+    strip = lambda records: sorted(({k: v for k, v in r.items() if k != "analysed_at"} for r in records),
                                    key=lambda r: r["path"])
     assert strip(ours) == strip(core)
     unsure = [r for r in ours if r["verdict"] == "unsure"]

@@ -193,7 +193,7 @@ def test_write_tags_dry_run_streams_the_same_lines(tmp_path, per_album):
     _synthetic_library(small, 1000)
     _synthetic_library(large, 4000)
     with LibraryDatabase(small) as db:
-        key = lambda l: (l.file_id, l.action, l.why, tuple(l.proposed), l.album_genre)  # noqa: E731
+        key = lambda l: (l.file_id, l.action, l.why, tuple(l.proposed), l.album_genre)
         assert sorted(map(key, iter_propose(db, "key", options))) == sorted(map(key, propose(db, "key", options)))
     peaks = {}
     for name, path in (("small", small), ("large", large)):

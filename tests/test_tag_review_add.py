@@ -41,7 +41,7 @@ def library_proposed(view, path) -> str:
     raise AssertionError(f"{path} not in the Library table")
 
 
-def test_ticking_add_keeps_the_proposed_text_one_format(qtbot, tmp_path, bundled_key):  # noqa: F811
+def test_ticking_add_keeps_the_proposed_text_one_format(qtbot, tmp_path, bundled_key):
     db_path = tmp_path / "lib.sqlite3"
     with LibraryDatabase(db_path) as db:
         song = tagged_flac(tmp_path / "Solo" / "song.flac", "Solo", "Single", seed=40, genre="Rock")

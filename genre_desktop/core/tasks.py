@@ -16,7 +16,7 @@ class Cancelled(GenreDesktopError):
     """Raised inside long work when ``should_stop()`` returned True."""
 
 
-def no_progress(fraction: float, message: str) -> None:  # noqa: ARG001
+def no_progress(fraction: float, message: str) -> None:
     """A progress callback that ignores everything."""
 
 

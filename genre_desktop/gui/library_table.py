@@ -69,13 +69,13 @@ class LibraryTableModel(QAbstractTableModel):
         self.started = False  # set_query has run (until then sorting only records the order)
 
     # ------------------------------------------------------------ Qt's model
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.ids)
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
         if orientation == Qt.Horizontal and role == Qt.DisplayRole:
             return COLUMNS[section]
         return None
@@ -235,7 +235,7 @@ class LibraryTableModel(QAbstractTableModel):
     def proposed_labels(self) -> dict:
         """(verdict, genre) -> the genre the Proposed column names, for sorting it."""
         return {(v, g): (self.vocabulary.spell(g) if v in self.options.verdicts and g else "")
-                for v, g in pages._combos(pages._conn(self.db), self.query.model_key)}  # noqa: SLF001
+                for v, g in pages._combos(pages._conn(self.db), self.query.model_key)}
 
     def set_query(self, **changes) -> None:
         """Show another filter, search, order or model (read at once)."""

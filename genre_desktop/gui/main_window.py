@@ -233,16 +233,16 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
+    def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if not paths:  # a web link or another program's data: nothing on this computer to open
             event.ignore()
@@ -355,7 +355,7 @@ class MainWindow(QMainWindow):
             source = self.table_model.index(self.table_model.rows.index(row), 0)
             self.table.selectRow(self.proxy.mapFromSource(source).row())
 
-    def _on_row_selected(self, current, previous) -> None:  # noqa: ARG002
+    def _on_row_selected(self, current, previous) -> None:
         path = self.selected_path()
         if path:
             self._show_row(path)
@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
         self.live.shutdown()
         self.library.shutdown()
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.settings.set("window/geometry", self.saveGeometry())
         self.shutdown()
         super().closeEvent(event)

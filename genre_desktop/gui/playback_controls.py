@@ -21,7 +21,7 @@ class PlayButton(QPushButton):
         super().__init__(parent)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # noqa: N802
+    def setText(self, text: str) -> None:
         super().setText(text)
         if text in ICONS:
             self.setIcon(self.style().standardIcon(ICONS[text]))
@@ -95,7 +95,7 @@ class PlaybackController(QObject):
         if self._wanted == path:
             self._start()
 
-    def _on_failed(self, path: str, reason: str) -> None:  # noqa: ARG002
+    def _on_failed(self, path: str, reason: str) -> None:
         self.button.setText(PLAY)
         self.message.emit(f"Cannot play: {reason}")
 

@@ -81,7 +81,7 @@ class VisibleBoxesStyle(QProxyStyle):
     def __init__(self):
         super().__init__(QStyleFactory.create("Fusion"))
 
-    def drawPrimitive(self, element, option, painter, widget=None):  # noqa: N802
+    def drawPrimitive(self, element, option, painter, widget=None):
         super().drawPrimitive(element, option, painter, widget)
         if element in self.BOXES and is_dark(option.palette):
             side = min(option.rect.width(), option.rect.height(), 14)

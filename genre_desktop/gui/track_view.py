@@ -148,7 +148,7 @@ class HzAxis(pg.AxisItem):
         super().__init__("left")
         self.freqs = freqs
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802
+    def tickStrings(self, values, scale, spacing):
         out = []
         for v in values:
             i = int(np.clip(round(v), 0, len(self.freqs) - 1))

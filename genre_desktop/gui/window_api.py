@@ -75,10 +75,10 @@ class WindowApi(Protocol):
         """Show the tab ``step`` places on (wrapping round)."""
 
     # ---------------------------------------------------------------- QMainWindow's own
-    def menuBar(self) -> "QMenuBar":  # noqa: N802
+    def menuBar(self) -> "QMenuBar":
         ...
 
-    def addAction(self, action: "QAction") -> None:  # noqa: N802
+    def addAction(self, action: "QAction") -> None:
         ...
 
     def actions(self) -> list["QAction"]:

@@ -1,7 +1,7 @@
 """The training set of the bundled models as the recipes see it (``build/training``).
 
 ``scripts/prepare_training_data.py`` writes ``index.json`` and one ``.npz`` per track;
-the v1 and v2 recipes read them through these helpers (never through each other).
+``scripts/build_musicnn_model.py`` (the bundled model's recipe) reads them through these helpers.
 """
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def handshake(address: str, timeout: float) -> dict:
         raise OSError(f"cannot reach the Dask scheduler at {address} (nothing answered within {timeout:g} s)") from exc
     except OSError as exc:
         raise OSError(f"cannot reach the Dask scheduler at {address} ({' '.join(str(exc).split())[:160]})") from None
-    except Exception as exc:  # noqa: BLE001 - whatever a stranger's listener sends back
+    except Exception as exc:
         raise OSError(f"the listener at {address} is not a Dask scheduler ({type(exc).__name__})") from None
     if not isinstance(info, dict) or info.get("type") != "Scheduler":
         raise OSError(f"the listener at {address} is not a Dask scheduler")
@@ -157,7 +157,7 @@ class DaskPool:
             try:
                 info = self.client.scheduler_info()["workers"]
                 self._workers = max(1, sum(w.get("nthreads", 1) for w in info.values()))
-            except Exception as exc:  # noqa: BLE001 - a lost scheduler: the window stays as it was
+            except Exception as exc:
                 log.info("cannot count the Dask workers: %s", type(exc).__name__)
         return self._workers
 
@@ -204,7 +204,7 @@ class DaskPool:
                     self._send_model()
                     log.warning("work lost on the Dask cluster at %s is tried again there", self.address)
                     return self
-                except Exception as exc:  # noqa: BLE001 - no worker came back, or the scheduler went
+                except Exception as exc:
                     reason = (f"no worker came back within {self.timeout:g} s" if isinstance(exc, TimeoutError)
                               else f"it failed ({type(exc).__name__})")
         log.warning("the Dask cluster at %s cannot go on (%s): the rest of the scan runs on local processes",
@@ -215,9 +215,9 @@ class DaskPool:
     def restart(self) -> None:
         pass  # the scheduler reschedules work of a lost worker itself
 
-    def close(self, cancel: bool) -> None:  # noqa: ARG002
+    def close(self, cancel: bool) -> None:
         try:
             self.client.close(timeout=max(1.0, min(self.timeout, 5.0)))
-        except Exception as exc:  # noqa: BLE001 - closing a client whose scheduler is gone
+        except Exception as exc:
             log.info("closing the Dask client: %s", type(exc).__name__)
 

@@ -49,7 +49,7 @@ class LocalPool:
     def healthy(self) -> bool:
         return True
 
-    def recover(self, make_local):  # noqa: ARG002 - local work is never lost, only crashed
+    def recover(self, make_local):
         return self
 
     def restart(self) -> None:

@@ -247,7 +247,7 @@ class LibraryDatabase:
     # --- results
     def save_result(self, file_id: int, model_key: str, model_name: str, record: dict,
                     run_id: Optional[int] = None) -> None:
-        """Store one file's result for one model (a dict from :func:`.analyse.result_record`)."""
+        """Store one file's result for one model (a dict from :func:`genre_desktop.core.engine.classify.result.result_record`)."""
         values = {name: record.get(name) for name in RESULT_COLUMNS}
         values.update(sounds_like=record.get("sounds_like") or [], analysed_at=now(), run_id=run_id)
         values.update((name, json.dumps(values[name])) for name in JSON_COLUMNS if name in values)

@@ -73,7 +73,7 @@ def verdict_text(verdict: Optional[str], genre: Optional[str], error: Optional[s
 
 
 def _conn(db: LibraryDatabase) -> sqlite3.Connection:
-    return db._conn  # noqa: SLF001 - this module is the library's own reader
+    return db._conn
 
 
 def keys_of(path: bytes, artist, title, album, genre_tag, duration) -> tuple:

@@ -146,7 +146,7 @@ def set_head(model, weight: np.ndarray, bias: np.ndarray) -> None:
 def fine_tune(run: Run, model, progress: ProgressCallback, on_epoch) -> tuple[object, History]:
     """Thorough mode: fine-tune the network (started from the fitted head) on augmented slices."""
     epochs = run.options.epochs or 8
-    tracks = lambda idx: [TrackData(run.mels[i], int(run.y[i])) for i in idx]  # noqa: E731
+    tracks = lambda idx: [TrackData(run.mels[i], int(run.y[i])) for i in idx]
     lr = run.options.lr or FINE_TUNE_LR.get(run.base.meta["architecture"]["name"], 1e-3)
     options = FineTuneOptions(epochs=epochs, lr=lr, seed=run.options.seed, patience=epochs,
                               slice_frames=run.base.features.slice_frames, batch_size=32)

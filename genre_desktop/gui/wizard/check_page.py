@@ -50,7 +50,7 @@ class CheckPage(QWizardPage):
         self.scan = None
         self.task = None  # the running scan
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         self.cancel()
         self.scan = None
         self.table.setRowCount(0)
@@ -108,5 +108,5 @@ class CheckPage(QWizardPage):
             return None
         return set(match_known_genres(labels, genres))
 
-    def isComplete(self) -> bool:  # noqa: N802
+    def isComplete(self) -> bool:
         return self.scan is not None and self.scan.blocking_problem() is None

@@ -76,12 +76,12 @@ class ChoosePage(QWizardPage):
     def base_model(self) -> str | None:
         return self.base_combo.currentData() or None
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         remembered = self.settings.get("wizard/last_folder") if self.settings is not None else ""
         if remembered and not self.root_edit.text() and Path(remembered).is_dir():
             self.root_edit.setText(remembered)
 
-    def validatePage(self) -> bool:  # noqa: N802
+    def validatePage(self) -> bool:
         if self.settings is not None and Path(self.root_edit.text()).is_dir():
             self.settings.set("wizard/last_folder", str(Path(self.root_edit.text()).absolute()))
         return True
@@ -130,5 +130,5 @@ class ChoosePage(QWizardPage):
                 out.setdefault(genre.text().strip(), []).append(Path(folder.text()))
         return out
 
-    def isComplete(self) -> bool:  # noqa: N802
+    def isComplete(self) -> bool:
         return len(self.folders()) >= 1

@@ -54,7 +54,7 @@ class ResultsPage(QWizardPage):
         layout.addLayout(buttons)
         self._texts = []
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         from genre_desktop.core.training.outcome import trust_warnings
 
         outcome = self.wizard().outcome

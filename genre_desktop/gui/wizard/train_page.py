@@ -126,7 +126,7 @@ class TrainPage(QWizardPage):
         self.outcome = None
         self._started_at = 0.0
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         base = self.wizard().choose_page.base_combo.currentText() or "the bundled model"
         self.setSubTitle(SUBTITLE.format(base=base))
         n = base_genre_count(self.wizard().base_model)
@@ -230,5 +230,5 @@ class TrainPage(QWizardPage):
         self.worker = None
         self._validate_name(self.name_edit.text())
 
-    def isComplete(self) -> bool:  # noqa: N802
+    def isComplete(self) -> bool:
         return self.outcome is not None

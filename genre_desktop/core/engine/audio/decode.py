@@ -139,7 +139,7 @@ def _mp4_info(name) -> Optional[AudioInfo]:
 
     try:
         info = MP4(name).info
-    except Exception:  # noqa: BLE001 - mutagen raises many kinds; ffmpeg gives the reason
+    except Exception:
         return None
     rate, channels, length = int(info.sample_rate or 0), int(info.channels or 0), float(info.length or 0.0)
     if rate <= 0 or channels <= 0 or not length > 0:
@@ -441,6 +441,6 @@ def ogg_cut_short(path: os.PathLike | str) -> bool:
         with open_regular(path) as handle:
             first = OggPage(handle)
             last = OggPage.find_last(handle, first.serial, finishing=True)
-    except Exception:  # noqa: BLE001 - not Ogg after all, or unreadable: the decoder says so
+    except Exception:
         return False
     return last is not None and not last.last

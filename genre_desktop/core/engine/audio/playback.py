@@ -92,7 +92,7 @@ class Player:
             except Exception:  # the device may already be gone
                 log.debug("closing output stream failed", exc_info=True)
 
-    def _callback(self, outdata: np.ndarray, frames: int, time, status) -> None:  # noqa: ARG002
+    def _callback(self, outdata: np.ndarray, frames: int, time, status) -> None:
         import sounddevice as sd
 
         with self._lock:

@@ -273,7 +273,7 @@ class CaptureStream:
                 time.sleep(self.RETRY_SECONDS)
                 _reinitialise_portaudio()
 
-    def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ARG002
+    def _callback(self, indata, frames, time_info, status) -> None:
         if status.input_overflow:
             self.overflows += 1
         with self._lock:
@@ -327,7 +327,7 @@ def _reinitialise_portaudio() -> None:
     try:
         sd._terminate()
         sd._initialize()
-    except Exception:  # noqa: BLE001 - the next attempt reports what is wrong
+    except Exception:
         log.debug("PortAudio re-initialisation failed", exc_info=True)
 
 

@@ -277,7 +277,7 @@ def shared_tagger(runtime: str = "auto") -> Optional[SoundTagger]:
         if runtime not in _shared:
             try:
                 _shared[runtime] = SoundTagger(runtime=runtime)
-            except Exception as exc:  # noqa: BLE001 - a missing or damaged tagger: the app keeps working
+            except Exception as exc:
                 log.warning("sound tagger not available (%s): not-music uses the genre model alone",
                             " ".join(str(exc).split())[:200])
                 _shared[runtime] = None  # type: ignore[assignment]

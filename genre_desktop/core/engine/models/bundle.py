@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from genre_desktop.core.engine.models.bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, META,  # noqa: F401
+from genre_desktop.core.engine.models.bundle_meta import (DEFAULT_THRESHOLDS, FORMAT_VERSION, MAX_META_BYTES, META,
                                                          REF_KEY, BundleMeta, Calibration, validate_meta)
 from genre_desktop.core.errors import BundleError
 from genre_desktop.core.engine.audio.features import FeatureConfig

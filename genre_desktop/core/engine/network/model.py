@@ -2,8 +2,9 @@
 
 - ``musicnn_genre``: the pretrained MSD_musicnn backbone (its 200-d penultimate layer) with
   a linear genre head; its own tag layer gives descriptors such as "80s" for free.
-- ``genre_cnn``: a compact CNN with one embedding and two heads (genres; MSD tags distilled
-  from MSD_musicnn), trained from scratch or by distillation.
+- ``genre_cnn``: a compact CNN with one embedding and two heads (genres; tags), trained from
+  scratch; the retired bundled model ``genre_cnn_v1`` was one, and a person's models trained
+  from it still load (its distillation recipe is in the git history, not here).
 
 Both return ``(genre_logits, tag_logits or None, embedding)`` from ``forward`` and expose
 ``features(mel)``: what the genre head sees, for fitting a new head on frozen features.
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genre_desktop.core.engine.network.architectures import ARCHITECTURES, check_architecture  # noqa: F401  (re-exported)
+from genre_desktop.core.engine.network.architectures import ARCHITECTURES, check_architecture
 from genre_desktop.core.engine.network.musicnn import MusiCNN
 
 

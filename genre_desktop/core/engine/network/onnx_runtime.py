@@ -130,7 +130,7 @@ def _checked(graph: Path, check: Path, probe: np.ndarray, threads: int, source: 
             log.warning("ONNX Runtime's outputs differ from torch's by %.2g: the network stays in torch", worst)
             return None
         return network
-    except Exception as exc:  # noqa: BLE001 - a damaged cache entry: exported afresh next time
+    except Exception as exc:
         log.info("cached ONNX graph not used (%s)", " ".join(str(exc).split())[:200])
         graph.unlink(missing_ok=True)
         check.unlink(missing_ok=True)
@@ -178,6 +178,6 @@ def onnx_network(bundle: Exportable, cache: Path, threads: Optional[int] = None)
         _export(bundle.network, probe, graph, check, source)
         _prune(cache)
         return _checked(graph, check, probe, threads, source)
-    except Exception as exc:  # noqa: BLE001 - an export or runtime problem: torch still works
+    except Exception as exc:
         log.warning("ONNX Runtime not used (%s): the network stays in torch", " ".join(str(exc).split())[:200])
         return None

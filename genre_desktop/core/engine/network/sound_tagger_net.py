@@ -89,7 +89,7 @@ class SoundTaggerNet(nn.Module):
 
     def __init__(self, width: float = WIDTH, n_classes: int = N_CLASSES):
         super().__init__()
-        c = lambda v: divisible(v * width)  # noqa: E731
+        c = lambda v: divisible(v * width)
         layers: list[nn.Module] = [_conv_bn(1, c(LARGE[0][0]), 3, 2, act=nn.Hardswish)]
         for cin, kernel, expanded, cout, se, hs, stride in LARGE:
             layers.append(_InvertedResidual(c(cin), kernel, c(expanded), c(cout), se, hs, stride))
