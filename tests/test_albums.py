@@ -76,6 +76,23 @@ def test_a_split_album_gets_one_genre_and_its_outliers_are_flagged(tmp_path):
     assert len(mix.disagreeing) == 3
 
 
+def test_every_track_weighs_the_same_however_many_slices_the_scan_stored(tmp_path):
+    """A scan stores every third slice of a clear track but every slice of a borderline one
+    (the fast path): three clear classical tracks must not be outvoted by one long pop track
+    (the new-user trial saw such a folder called pop)."""
+    with LibraryDatabase(tmp_path / "lib.sqlite3") as db:
+        for i in range(3):
+            path = tagged_flac(tmp_path / "Album" / f"{i + 1:02d}.flac", "Orchestra", "Symphonies", seed=i)
+            add_track(db, path, "genre", "classical", ["classical"] * 4,
+                      top=[["classical", 0.97], ["jazz", 0.02], ["pop", 0.01]])
+        path = tagged_flac(tmp_path / "Album" / "04.flac", "Orchestra", "Symphonies", seed=7)
+        add_track(db, path, "unsure", "pop", ["pop"] * 20 + ["classical"] * 4,
+                  top=[["pop", 0.49], ["classical", 0.3], ["rock", 0.1]])
+        (album,) = albums(db, KEY, MODEL)
+    assert album.genre == "classical", album.top
+    assert album.disagreeing == [str(path)]
+
+
 def test_untagged_tracks_group_by_folder_and_same_titles_in_two_folders_stay_apart(tmp_path):
     with LibraryDatabase(tmp_path / "lib.sqlite3") as db:
         for folder in ("A", "B"):
@@ -111,6 +128,24 @@ def test_per_album_writes_the_album_genre_and_lists_small_albums_as_exceptions(t
         assert undo(db).written == 7 and all(read_tags(p).genre == [] for p in paths)
         track_by_track = {line.path: line for line in propose(db, KEY, TagOptions(), album_model=MODEL)}
         assert track_by_track[str(paths[1])].proposed == ["Reggae"]  # without per_album, its own
+
+
+def test_a_folder_without_album_tags_is_tagged_track_by_track(tmp_path):
+    """Loose singles in one folder are grouped for the album view but never given one genre."""
+    from mutagen.flac import FLAC as Flac
+
+    with LibraryDatabase(tmp_path / "lib.sqlite3") as db:
+        loose = []
+        for i, genre in enumerate(["classical", "classical", "classical", "pop"]):
+            path = tagged_flac(tmp_path / "Downloads" / f"{i}.flac", f"Artist {i}", "x", seed=30 + i)
+            audio = Flac(path)
+            del audio["album"]
+            audio.save()
+            add_track(db, path, "genre", genre, [genre] * 4)
+            loose.append(path)
+        lines = {line.path: line for line in propose(db, KEY, TagOptions(per_album=True), album_model=MODEL)}
+    assert lines[str(loose[3])].proposed == ["Pop"]
+    assert "no album tag" in lines[str(loose[3])].why
 
 
 @pytest.fixture(scope="module")

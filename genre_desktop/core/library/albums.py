@@ -149,8 +149,9 @@ def own_genre(row: FileRow) -> Optional[str]:
     return row.genre or row.closest
 
 
-def slice_table(rows: Iterable[FileRow], model: AlbumModel) -> tuple[list, np.ndarray, int]:
-    """(labels, slice probabilities (n_audible, n_labels), audible count) of the stored
+def slice_table(rows: Iterable[FileRow], model: AlbumModel) -> tuple[list, np.ndarray, np.ndarray]:
+    """(labels, slice probabilities (n_audible, n_labels), each slice's track weight (n_audible,):
+    1 / the number of its track's stored slices, so that every track weighs the same) of the stored
     timelines. A scan keeps each audible slice's top genre and its probability; the rest
     of the slice's probability is spread over the other labels as its track's stored top
     genres share them (what the track's other slices leaned to), evenly where it says nothing."""
@@ -181,7 +182,8 @@ def slice_table(rows: Iterable[FileRow], model: AlbumModel) -> tuple[list, np.nd
         table[rows_at, where] = chosen
         blocks.append(table)
     table = np.concatenate(blocks) if blocks else np.zeros((0, width))
-    return labels, table, len(table)
+    weights = np.concatenate([np.full(len(b), 1.0 / len(b)) for b in blocks]) if blocks else np.zeros(0)
+    return labels, table, weights
 
 
 def _top(row: FileRow) -> list:
@@ -203,14 +205,17 @@ def vote_album(album: Album, model: AlbumModel) -> Album:
     """Fill ``album``'s vote from its tracks' stored timelines (the track rule, once)."""
     music = [row for row in album.tracks if row.verdict in MUSIC_VERDICTS]
     album.analysed = len(music)
-    labels, table, n = slice_table(music, model)
+    labels, table, weights = slice_table(music, model)
+    n = len(table)
     if n == 0:
         album.genre = album.verdict = album.confidence = album.agreement = None
         album.top, album.disagreeing = [], []
         return album
-    probs = apply_temperature(vote(table), temperature_for(model.calibration, n))
+    # every track weighs the same: a scan stores every slice of a borderline track but every
+    # third of a clear one, which must not let the borderline tracks outvote the album
+    probs = apply_temperature(vote(table, weights=weights), temperature_for(model.calibration, n))
     best = int(np.argmax(probs))
-    agreement = float((table.argmax(axis=1) == best).mean())
+    agreement = float(np.average(table.argmax(axis=1) == best, weights=weights))
     verdict, _why = hedge(float(probs[best]), agreement, n, None, None, False, model.rules)
     album.genre, album.verdict = labels[best], verdict
     album.confidence, album.agreement = float(probs[best]), agreement

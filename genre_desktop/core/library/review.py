@@ -145,14 +145,18 @@ def _proposal(row, album, options: TagOptions, vocabulary: Vocabulary, check_fil
 
 
 def _album_decides(album, row, options: TagOptions) -> bool:
-    """Whether ``row`` takes its album's genre (per_album, a music track, an album of
-    enough analysed tracks whose verdict is one the options write)."""
-    return (album is not None and row.verdict in MUSIC_VERDICTS and album.genre is not None
+    """Whether ``row`` takes its album's genre (per_album, a music track, an album tag,
+    enough analysed tracks, an album verdict the options write). A folder of tracks without
+    an album tag is grouped for the album view but never made one genre: it is as often a
+    folder of loose singles as an album."""
+    return (album is not None and row.verdict in MUSIC_VERDICTS and album.genre is not None and bool(album.album)
             and album.analysed >= MIN_ALBUM_TRACKS and album.verdict in options.verdicts)
 
 
 def _exception_why(album, options: TagOptions) -> str:
     """Why a track of an album is tagged on its own (an exception to one genre per album)."""
+    if not album.album:
+        return "album exception: no album tag (a folder of loose tracks)"
     if album.analysed < MIN_ALBUM_TRACKS:
         return f"album exception: its album has {album.analysed} analysed track{'s' if album.analysed != 1 else ''}"
     return f"album exception: its album is {VERDICT_WORDS.get(album.verdict or '', 'not voted')}"

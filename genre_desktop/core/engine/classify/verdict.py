@@ -94,7 +94,8 @@ def fit_slices(mel: np.ndarray, slice_frames: int) -> tuple[np.ndarray, np.ndarr
     return np.concatenate([head, tail]), np.concatenate([head_starts, tail_starts]).astype(int)
 
 
-def vote(slice_probs: np.ndarray, audible: np.ndarray | None = None) -> np.ndarray:
+def vote(slice_probs: np.ndarray, audible: np.ndarray | None = None,
+         weights: np.ndarray | None = None) -> np.ndarray:
     """Track distribution from slice probabilities: mean log-probability, renormalised.
 
     Parameters
@@ -103,14 +104,19 @@ def vote(slice_probs: np.ndarray, audible: np.ndarray | None = None) -> np.ndarr
     audible : (n_slices,) bool, optional
         Slices to count; silent slices are left out of the vote (as the app does). When no
         slice is audible, every slice counts.
+    weights : (n_slices,) float, optional
+        Each slice's weight in the mean (an album's vote gives each track the same weight,
+        however many of its slices a scan stored); equal weights by default.
 
     Returns
     -------
     (n_labels,) float, summing to 1
     """
     if audible is not None and np.any(audible):
-        slice_probs = slice_probs[np.asarray(audible, bool)]
-    log_p = np.log(np.clip(slice_probs, 1e-8, 1.0)).mean(axis=0)
+        keep = np.asarray(audible, bool)
+        slice_probs = slice_probs[keep]
+        weights = None if weights is None else np.asarray(weights, float)[keep]
+    log_p = np.average(np.log(np.clip(slice_probs, 1e-8, 1.0)), axis=0, weights=weights)
     p = np.exp(log_p - log_p.max())
     return p / p.sum()
 
