@@ -148,6 +148,16 @@ def test_a_folder_without_album_tags_is_tagged_track_by_track(tmp_path):
     assert "no album tag" in lines[str(loose[3])].why
 
 
+def test_a_one_track_album_says_what_its_track_says(tmp_path):
+    with LibraryDatabase(tmp_path / "lib.sqlite3") as db:
+        path = tagged_flac(tmp_path / "gh1" / "01.flac", "X", "Greatest Hits", seed=40)
+        add_track(db, path, "unsure", "pop", ["pop", "country", "pop", "country"],
+                  top=[["pop", 0.49], ["country", 0.45], ["rock", 0.03]])
+        (album,) = albums(db, KEY, MODEL)
+    assert (album.genre, album.verdict, album.disagreeing) == ("pop", "unsure", [])
+    assert album.top[0] == ["pop", 0.49]
+
+
 @pytest.fixture(scope="module")
 def bundled_key():
     from genre_desktop.core.engine.models.registry import resolve_model

@@ -92,3 +92,14 @@ def test_a_bare_valueerror_is_a_bug_exit_3(tmp_path, run_cli, monkeypatch):
     monkeypatch.setattr("genre_desktop.core.library.writing.undo", broken_undo)
     err = run_cli("library", "--library", library, "undo-tags", check_rc=3).stderr
     assert "internal error (ValueError: a bug, not a refusal)" in err and "Traceback" not in err
+
+
+def test_an_export_into_a_missing_folder_names_the_file_asked_for(tmp_path, run_cli):
+    from genre_desktop.core.library.database import LibraryDatabase
+
+    db = tmp_path / "lib.sqlite3"
+    LibraryDatabase(db).close()
+    target = tmp_path / "no such folder" / "x.csv"
+    result = run_cli("library", "--library", db, "export", target)
+    assert result.returncode == 1
+    assert str(target) in result.stderr and ".tmp" not in result.stderr, result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from genre_desktop.cli.common import MODEL_HELP, UserError, positive_int
 from genre_desktop.cli.moods import add_mood_actions
-from genre_desktop.core.engine.classify.verdicts import WORDS
+from genre_desktop.core.engine.classify.verdicts import WORDS, column_text
 from genre_desktop.cli.library_access import library_errors, library_model, open_library
 from genre_desktop.cli.terminal import ProgressBar, print_write_summary
 
@@ -84,7 +84,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 print(json.dumps(track_record(row)))
                 continue
             verdict = row.error and f"error: {row.error}" or (
-                f"{row.genre} {row.confidence:.0%}" if row.verdict == "genre" else row.verdict or "not analysed")
+                f"{row.genre} {row.confidence:.0%}" if row.verdict == "genre" else column_text(row.verdict, row.genre, None))
             print(f"{row.display}\t{row.name}\t{'; '.join(row.genre_tag) or '-'}\t{verdict}")
             counts.update(genre_counts((row,)))
             n += 1
@@ -107,7 +107,7 @@ def _show_albums(args, ref) -> int:
         genre = album_text(album.verdict, album.genre, album.confidence)
         odd = f"\t{len(album.disagreeing)} disagreeing" if album.disagreeing else ""
         title = album.folder if album.by_folder else album.title  # tracks without an album tag: their folder
-        print(f"{album.artist or '-'}\t{title}\t{genre}\t{len(album.tracks)} tracks{odd}")
+        print(f"{album.artist or '-'}\t{title}\t{genre}\t{len(album.tracks)} track{'s' if len(album.tracks) != 1 else ''}{odd}")
     if not args.json:
         print(f"{len(found):,} albums", file=sys.stderr)
     return 0
@@ -274,7 +274,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if args.missing:  # the scan's rule of a missing file (batch.is_missing)
             paths += [path for _, path, _, _ in gone_files(db)]
         removed = db.remove_files(paths)
-    print(f"{removed} files forgotten (the files themselves are untouched)")
+    print(f"{removed} file{'s' if removed != 1 else ''} forgotten (the files themselves are untouched)")
     return 0
 
 

@@ -208,7 +208,10 @@ def atomic_writer(path: os.PathLike | str) -> Iterator[io.BufferedWriter]:
     replaces ``path`` only when the block ends without error, so a crash or an error
     leaves either the old or the new file whole."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)  # O_EXCL|O_NOFOLLOW
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)  # O_EXCL|O_NOFOLLOW
+    except OSError as exc:  # name the file the person asked for, not our hidden temporary
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary file would be, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:

@@ -205,6 +205,12 @@ def vote_album(album: Album, model: AlbumModel) -> Album:
     """Fill ``album``'s vote from its tracks' stored timelines (the track rule, once)."""
     music = [row for row in album.tracks if row.verdict in MUSIC_VERDICTS]
     album.analysed = len(music)
+    if len(music) == 1 and own_genre(music[0]) is not None:  # one track: the album says what the track says
+        row = music[0]
+        album.genre, album.verdict = own_genre(row), row.verdict
+        album.confidence, album.agreement = row.confidence, None
+        album.top, album.disagreeing = [[g, round(p, 4)] for g, p in _top(row)][:3], []
+        return album
     labels, table, weights = slice_table(music, model)
     n = len(table)
     if n == 0:
