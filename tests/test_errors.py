@@ -80,6 +80,8 @@ def test_an_unsupported_scheduler_is_one_line_exit_2_from_the_real_program(tmp_p
     errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
     assert errors == ["error: unsupported scheduler address 'udp://x': only tcp://HOST:PORT is supported"]
     assert "Traceback" not in done.stderr
+    assert "%|" not in done.stderr, done.stderr  # refused before any progress bar is drawn
+    assert not (tmp_path / "lib.sqlite3").exists()  # and before a library is made
 
 
 def test_a_bare_valueerror_is_a_bug_exit_3(tmp_path, run_cli, monkeypatch):

@@ -43,6 +43,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for raw in args.paths:
         if not Path(raw).expanduser().exists():
             raise UserError(f"no such file or folder: {raw}")
+    if args.scheduler:  # refused before any progress is drawn
+        from genre_desktop.core.library.batch_dask import check_address
+
+        check_address(args.scheduler)
     ref = library_model(args)
     open_library(args, create=True).close()  # settles interrupted work, and says so, before the scan
     bar = ProgressBar(args.progress)
