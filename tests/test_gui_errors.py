@@ -6,25 +6,10 @@ never a traceback. A bare built-in error is a bug: its traceback is logged.
 """
 import logging
 
-import pytest
 
 from genre_desktop.core.library.database import LibraryDatabase
-from genre_desktop.gui.main_window import MainWindow
-from genre_desktop.gui.settings import app_settings
 from genre_desktop.gui.tasks import Task
 from conftest import drop
-
-
-@pytest.fixture
-def window(qtbot, tiny_model, monkeypatch):
-    monkeypatch.setattr("genre_desktop.gui.model_menu.list_models", lambda **kwargs: [])
-    w = MainWindow(app_settings())
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.model_ready, timeout=20000):
-        w.switch_model(str(tiny_model))
-    yield w
-    w.close()
 
 
 def _no_traceback(caplog) -> None:
