@@ -3,10 +3,9 @@ accuracy on labelled folders, and live audio from a microphone."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from genre_desktop.cli.common import (MODEL_HELP, UserError, emit_error, existing_folder, load_classifier,
+from genre_desktop.cli.common import (MODEL_HELP, UserError, emit_error, existing_folder, json_line, load_classifier,
                                       positive_int, write_line)
 from genre_desktop.core.engine.classify.verdicts import WORDS, Verdict, verdict_text
 
@@ -40,7 +39,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             emit_error(args, str(path), str(exc) or type(exc).__name__, bar)
             continue
         if args.json:
-            write_line(json.dumps(result.to_json(args.top)), bar)
+            write_line(json_line(result.to_json(args.top)), bar)
         else:
             top = ", ".join(f"{g} {p:.0%}" for g, p in result.top(args.top))
             verdict = verdict_text(result.verdict, result.genre, result.reason)
@@ -90,7 +89,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError("no track of this folder could be classified")
     report = confusion_report(truth, pred, labels)
     if args.json:
-        print(json.dumps({**report.to_json(), "verdicts": dict(verdicts),
+        print(json_line({**report.to_json(), "verdicts": dict(verdicts),
                           "folders": {g: m for g, m in matched.items()},
                           "unmatched_folders": unmatched,
                           "errors": [{"path": p, "error": r} for p, r in errors]}))
@@ -130,7 +129,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
             time.sleep(0.05)
             for p in session.poll().predictions:
                 if args.json:
-                    print(json.dumps(p.to_json()), flush=True)
+                    print(json_line(p.to_json()), flush=True)
                 else:
                     now = f"{p.genre} {p.confidence:.0%}" if p.genre else WORDS[Verdict.SILENCE.value]
                     smooth = p.smoothed_genre or "-"

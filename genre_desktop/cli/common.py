@@ -54,10 +54,16 @@ def write_line(line: str, bar=None) -> None:
         print(line)
 
 
+def json_line(record) -> str:
+    """One JSON object as the commands print it: non-ASCII names as they are (UTF-8), so
+    every command's JSON reads alike (file names that are not UTF-8 keep their escapes)."""
+    return json.dumps(record, ensure_ascii=False)
+
+
 def emit_error(args: argparse.Namespace, path: str, reason: str, bar=None) -> None:
     """A file that could not be read, as a result line (JSON with ``--json``)."""
     if args.json:
-        write_line(json.dumps({"path": path, "error": reason}), bar)
+        write_line(json_line({"path": path, "error": reason}), bar)
     else:
         write_line(f"{path}\terror: {reason}", bar)
 

@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from genre_desktop.cli.common import MODEL_HELP, UserError, positive_int
+from genre_desktop.cli.common import MODEL_HELP, json_line, UserError, positive_int
 from genre_desktop.cli.moods import add_mood_actions
 from genre_desktop.core.engine.classify.verdicts import WORDS, column_text
 from genre_desktop.cli.library_access import library_errors, library_model, open_library
@@ -85,7 +85,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     with open_library(args, write=False) as db:
         for row in _rows(args, db, ref):
             if args.json:
-                print(json.dumps(track_record(row)))
+                print(json_line(track_record(row)))
                 continue
             verdict = row.error and f"error: {row.error}" or (
                 f"{row.genre} {row.confidence:.0%}" if row.verdict == "genre" else column_text(row.verdict, row.genre, None))
@@ -106,7 +106,7 @@ def _show_albums(args, ref) -> int:
         found = albums(db, ref.key, AlbumModel.of_folder(ref.folder), _rows(args, db, ref))
     for album in found:
         if args.json:
-            print(json.dumps(album.record(), ensure_ascii=False))
+            print(json_line(album.record()))
             continue
         genre = album_text(album.verdict, album.genre, album.confidence)
         odd = f"\t{len(album.disagreeing)} disagreeing" if album.disagreeing else ""
@@ -214,7 +214,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
     with open_library(args, write=False) as db:
         found = similar_to(db, args.file, ref.key, args.top)
     for n in found:
-        print(json.dumps(n.to_json(), ensure_ascii=False) if args.json else f"{n.similarity:.3f}  {n.path}")
+        print(json_line(n.to_json()) if args.json else f"{n.similarity:.3f}  {n.path}")
     return 0
 
 

@@ -3,11 +3,10 @@ a person trained (restore, rename, delete), and the desktop menu entry."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Optional
 
-from genre_desktop.cli.common import MODEL_HELP, UserError, model_choice
+from genre_desktop.cli.common import MODEL_HELP, json_line, UserError, model_choice
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -16,7 +15,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(resolve_model(model_choice(args.model)))
     if args.json:
-        print(json.dumps({"path": str(bundle.path), **bundle.meta}))
+        print(json_line({"path": str(bundle.path), **bundle.meta}))
         return 0
     print(bundle.describe())
     print("\ninstalled models:")
@@ -48,7 +47,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         entries = registry.list_models(include_broken=True, include_backups=True)
         if args.json:
             for e in entries:
-                print(json.dumps({"name": e.name, "path": str(e.path), "bundled": e.bundled,
+                print(json_line({"name": e.name, "path": str(e.path), "bundled": e.bundled,
                                   "backup_of": e.backup_of, "error": e.error}))
         else:
             _print_models(entries)

@@ -4,10 +4,10 @@ written on request into MOOD or GROUPING, never into GENRE (undo: ``library undo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 
+from genre_desktop.cli.common import json_line
 from genre_desktop.cli.library_access import library_model, open_library
 from genre_desktop.cli.terminal import ProgressBar, print_write_summary
 
@@ -23,8 +23,7 @@ def cmd_moods(args: argparse.Namespace) -> int:
                 continue
             kinds = by_kind(track_sound_tags(db, row.id, ref.key))
             if args.json:
-                print(json.dumps({"path": row.display, **{k: [t.to_json() for t in v] for k, v in kinds.items()}},
-                                 ensure_ascii=False))
+                print(json_line({"path": row.display, **{k: [t.to_json() for t in v] for k, v in kinds.items()}}))
             else:
                 shown = "; ".join(f"{k}: " + ", ".join(f"{t.name} {t.probability:.0%}" for t in v)
                                   for k, v in kinds.items() if v)
