@@ -348,7 +348,7 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a genre a file already has")
     p.add_argument("--add", action="store_true", help="add the genre to those a file already has")
     p.add_argument("--per-album", action="store_true",
-                   help="one genre per album (albums of at least 3 analysed tracks; the others track by track)")
+                   help="one genre per album (albums tagged as such with at least 3 analysed tracks; the others track by track)")
     p.add_argument("--verbose-review", action="store_true", help="list every file, not only those to write")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
 

@@ -48,7 +48,7 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("library/include_unsure", bool, False, f"also tag '{WORDS['unsure']}' tracks with their best guess"),
     Option("library/overwrite", bool, False, "replace a genre a file already has", session=True),
     Option("library/add", bool, False, "add the genre to those a file already has", session=True),
-    Option("library/per_album", bool, True, "one genre per album (albums of 3 or more analysed tracks)"),
+    Option("library/per_album", bool, True, "one genre per album (album-tagged, 3 or more analysed tracks)"),
     Option("library/playlists_folder", str, "", "where per-genre playlists were last exported"),
 )}
 

@@ -125,7 +125,7 @@ class TagReviewDialog(QDialog):
         self.unsure = QCheckBox(f"Also tag \u201c{WORDS['unsure']}\u201d tracks with the best guess")
         self.overwrite = QCheckBox("Replace genres the files already have")
         self.add = QCheckBox("Add the genre to those the files already have")
-        self.per_album = QCheckBox("One genre per album (albums of 3 or more analysed tracks; "
+        self.per_album = QCheckBox("One genre per album (album-tagged, 3 or more analysed tracks; "
                                    "the others track by track)")
         self.show_only = QComboBox()
         for text, value in SHOW:
