@@ -175,7 +175,6 @@ def library_screenshots(w, settle, tmp: Path) -> None:
 
     import mutagen
 
-    from PySide6.QtWidgets import QApplication
 
     picks = sorted(DATA.glob("gtzan/*/*.0000[2-3].ogg")) + sorted(DATA.glob("emotify/*/*.00[1-2].ogg"))
     music = tmp / "Music"
@@ -192,12 +191,7 @@ def library_screenshots(w, settle, tmp: Path) -> None:
         elif i % 7 == 0:
             tags["genre"] = genre.title()
         tags.save()
-    w.tabs.setCurrentWidget(w.library)
-    w.library.add_folder(str(music))  # what Add folder… does with the folder its dialog returns
-    while w.library.scan is not None:
-        QApplication.processEvents()
-        settle(200)
-    settle()
+    scan_folder(w, settle, music)
     w.grab().save(str(ROOT / "docs" / "library.png"))
     w.settings.set("library/top_k", 2)
     dialog = w.library.review_tags()
@@ -205,6 +199,20 @@ def library_screenshots(w, settle, tmp: Path) -> None:
     settle()
     dialog.grab().save(str(ROOT / "docs" / "library_review.png"))
     dialog.reject()
+
+
+
+def scan_folder(w, settle, music: Path) -> None:
+    """The Library tab scans ``music`` (what Add folder… does with the folder its dialog
+    returns); returns when the scan is done and the tab has settled."""
+    from PySide6.QtWidgets import QApplication
+
+    w.tabs.setCurrentWidget(w.library)
+    w.library.add_folder(str(music))
+    while w.library.scan is not None:
+        QApplication.processEvents()
+        settle(200)
+    settle()
 
 
 def album_screenshots(w, settle, tmp: Path) -> None:
@@ -216,7 +224,6 @@ def album_screenshots(w, settle, tmp: Path) -> None:
     import mutagen
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
 
     from genre_desktop.gui.album_view import AlbumWindow
     from genre_desktop.gui.vocabulary_dialog import VocabularyDialog
@@ -236,12 +243,7 @@ def album_screenshots(w, settle, tmp: Path) -> None:
                 tags["genre"] = existing[k]
             tags.save()
             k += 1
-    w.tabs.setCurrentWidget(w.library)
-    w.library.add_folder(str(music))
-    while w.library.scan is not None:
-        QApplication.processEvents()
-        settle(200)
-    settle()
+    scan_folder(w, settle, music)
     QTest.mouseClick(w.library.albums_button, Qt.LeftButton)
     window = w.library.findChildren(AlbumWindow)[-1]
     for r in range(window.view.model.rowCount()):
@@ -271,7 +273,6 @@ def similar_screenshot(w, settle, tmp: Path) -> None:
     genre and a copy of the track under another name (group ``similar``: docs/similar.png)."""
     import shutil
 
-    from PySide6.QtWidgets import QApplication
 
     picks = sorted(DATA.glob("gtzan/*/*.0000[6-7].ogg")) + sorted(DATA.glob("emotify/*/*.00[3-4].ogg"))
     music = tmp / "SimilarMusic"
@@ -281,12 +282,7 @@ def similar_screenshot(w, settle, tmp: Path) -> None:
         shutil.copy2(path, dest)
     seed = music / "rock" / "rock.00006.ogg"
     shutil.copy2(seed, music / "rock.00006 (copy).ogg")
-    w.tabs.setCurrentWidget(w.library)
-    w.library.add_folder(str(music))
-    while w.library.scan is not None:
-        QApplication.processEvents()
-        settle(200)
-    settle()
+    scan_folder(w, settle, music)
     dialog = w.library.more_like_this(str(seed))
     if dialog is None:
         raise SystemExit(f"no 'more like this' (library model: {w.library.ref})")

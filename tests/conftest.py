@@ -51,6 +51,22 @@ def write(path: Path, audio: np.ndarray, sr: int = SR, **kwargs) -> Path:
     return path
 
 
+def tagged_flac(path: Path, artist: str, album: str, seed: int = 0, genre=None, albumartist=None) -> Path:
+    """A real 2-s FLAC file (soundfile) with Vorbis artist/album/title (and genre, album
+    artist) tags written by mutagen."""
+    from mutagen.flac import FLAC
+
+    write(path, synth("bass", 2.0, seed=seed))
+    audio = FLAC(path)
+    audio["artist"], audio["album"], audio["title"] = artist, album, path.stem
+    if genre:
+        audio["genre"] = genre
+    if albumartist:
+        audio["albumartist"] = albumartist
+    audio.save()
+    return path
+
+
 @pytest.fixture(scope="session")
 def bundled_classifier(bundled_model_path):
     """The bundled model's classifier (torch), loaded once for the whole session: tests read

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from mutagen.flac import FLAC
 
-from conftest import synth, write
+from conftest import synth, tagged_flac, write
 from genre_desktop.core.library.albums import AlbumModel, album_index, albums
 from genre_desktop.core.library.database import LibraryDatabase
 from genre_desktop.core.library.tags import read_tags
@@ -18,16 +17,6 @@ KEY = "model@1#x"
 LABELS = ["blues", "classical", "country", "disco", "electronic", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
 MODEL = AlbumModel(labels=LABELS, rules={"min_confidence": 0.5, "min_agreement": 0.5})
 
-
-def tagged_flac(path, artist, album, seed, genre=None):
-    """A real FLAC file with artist/album (and genre) tags."""
-    write(path, synth("bass", 2.0, seed=seed))
-    audio = FLAC(path)
-    audio["artist"], audio["album"], audio["title"] = artist, album, path.stem
-    if genre:
-        audio["genre"] = genre
-    audio.save()
-    return path
 
 
 def timeline(genres, p=0.8):

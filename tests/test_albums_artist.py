@@ -11,9 +11,8 @@ import subprocess
 
 import pytest
 from mutagen.apev2 import APEv2
-from mutagen.flac import FLAC
 
-from conftest import synth, write
+from conftest import synth, tagged_flac, write
 from genre_desktop.core.library.albums import AlbumModel, album_index, albums
 from genre_desktop.core.library.database import SCHEMA_VERSION, LibraryDatabase
 from genre_desktop.core.library.db_open import LibraryTooNew
@@ -56,15 +55,10 @@ PRAGMA user_version = 2;
 """
 
 
+
 def flac(path, artist, album, albumartist=None, seed=0):
-    """A real FLAC file (soundfile) with Vorbis tags written by mutagen."""
-    write(path, synth("bass", 2.0, seed=seed))
-    audio = FLAC(path)
-    audio["artist"], audio["album"], audio["title"] = artist, album, path.stem
-    if albumartist:
-        audio["albumartist"] = albumartist
-    audio.save()
-    return path
+    """A tagged FLAC file; the album artist as ALBUMARTIST."""
+    return tagged_flac(path, artist, album, seed=seed, albumartist=albumartist)
 
 
 def encoded(path, seed=0, codec=(), **tags):
