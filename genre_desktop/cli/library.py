@@ -49,16 +49,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         check_address(args.scheduler)
     ref = library_model(args)
     open_library(args, create=True).close()  # settles interrupted work, and says so, before the scan
-    bar = ProgressBar(args.progress)
-    try:
+    with ProgressBar(args.progress) as bar:
         summary = scan_library(args.paths, ref, args.library,
                                BatchOptions(workers=args.workers, scheduler=args.scheduler,
                                             reanalyse=args.reanalyse, retry_errors=args.retry_errors,
                                             slice_step=1 if args.full_timeline else BatchOptions.slice_step,
                                             wait=args.wait),
                                progress=bar)
-    finally:
-        bar.close()
     for folder, reason in summary.unreadable_folders:
         print(f"skipped {folder}: {reason}", file=sys.stderr)
     for path, reason in summary.failed:
@@ -152,11 +149,8 @@ def cmd_write_tags(args: argparse.Namespace) -> int:
         if args.dry_run:
             print("dry run: no file was changed", file=sys.stderr)
             return 0
-        bar = ProgressBar(args.progress)
-        try:
+        with ProgressBar(args.progress) as bar:
             summary = apply(db, lines, ref.key, options, progress=bar)
-        finally:
-            bar.close()
     return print_write_summary(summary, "tagged")
 
 

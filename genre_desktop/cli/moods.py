@@ -46,11 +46,8 @@ def cmd_write_moods(args: argparse.Namespace) -> int:
         if args.dry_run:
             print("dry run: no file was changed", file=sys.stderr)
             return 0
-        bar = ProgressBar(args.progress)
-        try:
+        with ProgressBar(args.progress) as bar:
             summary = write_fields(db, ref.key, lines, overwrite=args.overwrite, progress=bar)
-        finally:
-            bar.close()
     return print_write_summary(summary, f"given a {tag_field.upper()} tag")
 
 

@@ -37,7 +37,8 @@ def filter_decoder_notes() -> None:
 
 
 class ProgressBar:
-    """The long-work contract's ``progress(fraction, message)`` as a tqdm bar on stderr."""
+    """The long-work contract's ``progress(fraction, message)`` as a tqdm bar on stderr;
+    ``with ProgressBar(...) as bar:`` closes it however the work ends."""
 
     def __init__(self, enabled: bool = True):
         from tqdm import tqdm
@@ -51,6 +52,12 @@ class ProgressBar:
 
     def close(self) -> None:
         self.bar.close()
+
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def print_write_summary(summary, done: str) -> int:

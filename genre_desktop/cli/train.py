@@ -30,18 +30,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     print(f"{len(scan.tracks)} tracks: " + ", ".join(f"{g} {n}" for g, n in scan.counts().items()),
           file=sys.stderr)
-    bar = ProgressBar()
     options = TrainOptions(mode=args.mode, epochs=args.epochs, seed=args.seed,
                            reuse_known_genres=not args.ignore_known_genres, scope=args.scope)
     if args.scope == "only":
         print(f"warning: --scope only: the model will know only your {len(scan.counts())} genres; music of any "
               "other genre will be called one of them, or 'none of my genres' when it is far enough away",
               file=sys.stderr)
-    try:
-        outcome = train_on_library(scan, dest.name, options, base_model=args.base, dest=dest,
-                                   progress=bar)
-    finally:  # a refusal (TrainingRefused, e.g. thorough mode would move the kept genres) is main()'s one line
-        bar.close()
+    # a refusal (TrainingRefused, e.g. thorough mode would move the kept genres) is main()'s one line
+    with ProgressBar() as bar:
+        outcome = train_on_library(scan, dest.name, options, base_model=args.base, dest=dest, progress=bar)
     for path, reason in outcome.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     estimate = outcome.estimate
